@@ -1,0 +1,57 @@
+/* rtcsec_strerror: one table for every code. */
+#include <stddef.h>
+
+#include "rtcsec/error.h"
+
+struct err_name {
+  int code;
+  const char *text;
+};
+
+static const struct err_name err_table[] = {
+    {RTCSEC_OK, "success"},
+    {RTCSEC_ERR_INVALID_ARGUMENT, "invalid argument"},
+    {RTCSEC_ERR_INVALID_STATE, "call not allowed in the current state"},
+    {RTCSEC_ERR_BUFFER_TOO_SMALL, "buffer too small"},
+    {RTCSEC_ERR_TOO_LARGE, "too large"},
+    {RTCSEC_ERR_UNSUPPORTED, "not supported"},
+    {RTCSEC_ERR_LIMIT, "limit reached"},
+    {RTCSEC_ERR_FINGERPRINT_MALFORMED, "malformed fingerprint"},
+    {RTCSEC_ERR_FINGERPRINT_UNKNOWN_HASH, "unknown fingerprint hash function"},
+    {RTCSEC_ERR_FINGERPRINT_LENGTH, "fingerprint length does not match its hash function"},
+    {RTCSEC_ERR_PEM, "unreadable PEM certificate or key"},
+    {RTCSEC_ERR_KEY_MISMATCH, "private key does not match the certificate"},
+    {RTCSEC_ERR_PROFILE_NAME, "unknown SRTP profile name"},
+    {RTCSEC_ERR_PARSE, "malformed input"},
+    {RTCSEC_ERR_HANDSHAKE, "DTLS handshake failed"},
+    {RTCSEC_ERR_HANDSHAKE_TIMEOUT, "DTLS handshake timed out"},
+    {RTCSEC_ERR_FINGERPRINT_MISMATCH, "peer certificate does not match the expected fingerprint"},
+    {RTCSEC_ERR_NO_PEER_CERTIFICATE, "peer sent no certificate"},
+    {RTCSEC_ERR_SRTP_NO_COMMON_PROFILE, "no SRTP protection profile in common"},
+    {RTCSEC_ERR_SRTP_NOT_NEGOTIATED, "peer did not negotiate use_srtp"},
+    {RTCSEC_ERR_SRTP_BAD_PROFILE, "peer chose an SRTP profile that was not offered"},
+    {RTCSEC_ERR_PEER_ALERT, "peer sent a fatal alert"},
+    {RTCSEC_ERR_CLOSED, "association closed"},
+    {RTCSEC_ERR_RENEGOTIATION, "renegotiation refused"},
+    {RTCSEC_ERR_KEY_EXHAUSTED, "key exhausted: sequence number space used up"},
+    {RTCSEC_ERR_SRTP_AUTH, "auth failed"},
+    {RTCSEC_ERR_SRTP_REPLAY, "replayed"},
+    {RTCSEC_ERR_SRTP_TOO_OLD, "too old"},
+    {RTCSEC_ERR_SRTP_MALFORMED, "malformed RTP/RTCP packet"},
+    {RTCSEC_ERR_SRTP_NO_KEYS, "no SRTP keys yet"},
+    {RTCSEC_ERR_SRTP_SSRC_LIMIT, "too many inbound SSRCs"},
+    {RTCSEC_ERR_SRTP_KEY_LIMIT, "SRTP key usage limit reached"},
+    {RTCSEC_ERR_SRTP, "SRTP failure"},
+    {RTCSEC_ERR_DEMUX_UNKNOWN, "unknown first byte (RFC 7983)"},
+    {RTCSEC_ERR_CRYPTO, "crypto library failure"},
+    {RTCSEC_ERR_NO_MEMORY, "out of memory"},
+    {RTCSEC_ERR_IO, "file I/O failed"},
+};
+
+const char *rtcsec_strerror(int code) {
+  for (size_t i = 0; i < sizeof(err_table) / sizeof(err_table[0]); i++) {
+    if (err_table[i].code == code)
+      return err_table[i].text;
+  }
+  return "unknown error";
+}

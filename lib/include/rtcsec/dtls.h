@@ -1,0 +1,193 @@
+/* rtcsec: the DTLS 1.2 association (RFC 6347) that authenticates the peer by
+ * its SDP fingerprint (RFC 5763, RFC 8122) and negotiates SRTP keys
+ * (RFC 5764).
+ *
+ * Sans-IO: the association never opens a socket, never starts a thread and
+ * acts on the caller's clock. Each call takes `now`, the caller's monotonic
+ * time in microseconds. After any call, the caller
+ *   1. sends every datagram rtcsec_dtls_poll_datagram() gives, one UDP
+ *      payload each (boundaries matter: each is at most the MTU);
+ *   2. handles every event rtcsec_dtls_poll_event() gives;
+ *   3. calls rtcsec_dtls_handle_timeout() once rtcsec_dtls_deadline() has
+ *      passed (UINT64_MAX: no deadline).
+ *
+ * Time inside OpenSSL: OpenSSL 3.0 reads gettimeofday() for its DTLS
+ * retransmission timer. rtcsec sets that timer's durations itself (initial
+ * RTO, doubling, cap), reads the time OpenSSL has left after every call and
+ * turns it into a deadline on the caller's clock. In production the two
+ * clocks run at the same rate, so the deadline is exact to within OpenSSL's
+ * 15 ms rounding; the test suite replaces gettimeofday() with its fake clock
+ * so that handshakes under loss replay exactly (see tests/support/fakeclock.c).
+ *
+ * Identity (RFC 8827 §6.5): the server always requests the client's
+ * certificate, and a peer certificate must match one of the expected
+ * fingerprints. Until at least one expected fingerprint is known the
+ * association holds the peer's datagrams that carry its certificate
+ * (bounded) and goes on once one is added: no key exists and no "connected"
+ * event is given before a fingerprint matched. A mismatch sends a fatal
+ * bad_certificate alert and fails the association; no keys are exported.
+ *
+ * Threads: one association is used by one thread at a time. Associations
+ * sharing a certificate may run on different threads.
+ */
+#ifndef RTCSEC_DTLS_H
+#define RTCSEC_DTLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtcsec/cert.h"
+#include "rtcsec/export.h"
+#include "rtcsec/profile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rtcsec_dtls rtcsec_dtls;
+
+typedef enum rtcsec_dtls_role {
+  RTCSEC_DTLS_CLIENT = 0, /* a=setup:active */
+  RTCSEC_DTLS_SERVER = 1, /* a=setup:passive */
+} rtcsec_dtls_role;
+
+typedef enum rtcsec_dtls_state {
+  RTCSEC_DTLS_STATE_NEW = 0,     /* created, not started */
+  RTCSEC_DTLS_STATE_HANDSHAKING, /* started, not yet verified and connected */
+  RTCSEC_DTLS_STATE_CONNECTED,   /* peer verified, keys exported */
+  RTCSEC_DTLS_STATE_CLOSED,      /* close_notify sent or received */
+  RTCSEC_DTLS_STATE_FAILED,      /* fatal error; rtcsec_dtls_error() says which */
+} rtcsec_dtls_state;
+
+#define RTCSEC_DTLS_MAX_FINGERPRINTS 8
+
+typedef struct rtcsec_dtls_config {
+  rtcsec_dtls_role role;   /* default RTCSEC_DTLS_SERVER */
+  rtcsec_cert *cert;       /* required; the association takes a reference */
+  /* SRTP profiles in preference order; n_profiles == 0 selects the default
+   * AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES128_CM_SHA1_80, AES128_CM_SHA1_32
+   * (RFC 8827 asks for AEAD first). As server, this order decides. */
+  rtcsec_srtp_profile profiles[RTCSEC_SRTP_MAX_PROFILES];
+  size_t n_profiles;
+  size_t mtu;                    /* max UDP payload; default 1200, min 256 */
+  uint64_t rto_initial_us;       /* first retransmission timeout; default 100 ms */
+  uint64_t rto_max_us;           /* doubling stops here; default 3 s */
+  uint64_t handshake_timeout_us; /* from start to connected; default 30 s */
+  /* Expected peer fingerprints (copied); more may be added later. */
+  const rtcsec_fingerprint *peer_fingerprints;
+  size_t n_peer_fingerprints;
+  /* Optional: called with each NSS key log line (as SSLKEYLOGFILE writes,
+   * without newline) so Wireshark can decrypt the handshake. Secret! */
+  void (*keylog)(void *user, const char *line);
+  void *keylog_user;
+} rtcsec_dtls_config;
+
+/* Fills cfg with the defaults documented above (cert = NULL). */
+RTCSEC_API void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg);
+
+/* Creates an association. The config is copied.
+ * Errors: RTCSEC_ERR_INVALID_ARGUMENT (no cert, bad MTU, timers of 0,
+ * duplicate or unknown profiles, too many fingerprints), RTCSEC_ERR_CRYPTO,
+ * RTCSEC_ERR_NO_MEMORY. */
+RTCSEC_API int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg);
+
+/* Frees the association and wipes all key material. NULL is a no-op.
+ * Sends nothing: call rtcsec_dtls_close() first for a clean close. */
+RTCSEC_API void rtcsec_dtls_free(rtcsec_dtls *d);
+
+/* Adds an expected peer fingerprint (any hash). May be called in any state
+ * before connected; a held handshake resumes in the next call that takes
+ * `now` (or in this one's effects: datagrams/events are ready to poll).
+ * Errors: RTCSEC_ERR_LIMIT (more than RTCSEC_DTLS_MAX_FINGERPRINTS),
+ * RTCSEC_ERR_INVALID_STATE (failed/closed), RTCSEC_ERR_INVALID_ARGUMENT. */
+RTCSEC_API int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *fp,
+                                                uint64_t now);
+
+/* Starts the handshake clock; a client also produces its ClientHello.
+ * A server may also be started implicitly by the first datagram.
+ * Errors: RTCSEC_ERR_INVALID_STATE (already started). */
+RTCSEC_API int rtcsec_dtls_start(rtcsec_dtls *d, uint64_t now);
+
+/* Feeds one received UDP payload that carries DTLS (first byte 20..63).
+ * Garbage is dropped silently as RFC 6347 §4.1.2.7 asks and returns 0;
+ * a fatal protocol error returns the (sticky) error code and queues a
+ * FAILED event. */
+RTCSEC_API int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len,
+                                           uint64_t now);
+
+/* Runs retransmission and the handshake timeout. Harmless if early. */
+RTCSEC_API int rtcsec_dtls_handle_timeout(rtcsec_dtls *d, uint64_t now);
+
+/* Next time (caller's clock) at which rtcsec_dtls_handle_timeout() must be
+ * called, or UINT64_MAX for none. */
+RTCSEC_API uint64_t rtcsec_dtls_deadline(const rtcsec_dtls *d);
+
+/* Takes the next datagram to send. Returns 0 with *len = 0 when there is
+ * none. RTCSEC_ERR_BUFFER_TOO_SMALL leaves the datagram queued; a buffer of
+ * the configured MTU always suffices. */
+RTCSEC_API int rtcsec_dtls_poll_datagram(rtcsec_dtls *d, uint8_t *buf, size_t cap, size_t *len);
+
+typedef enum rtcsec_dtls_event_type {
+  RTCSEC_DTLS_EVENT_NONE = 0,
+  RTCSEC_DTLS_EVENT_CONNECTED, /* ev.connected is valid */
+  RTCSEC_DTLS_EVENT_DATA,      /* ev.data / ev.data_len: application data */
+  RTCSEC_DTLS_EVENT_CLOSED,    /* peer sent close_notify */
+  RTCSEC_DTLS_EVENT_FAILED,    /* ev.error; ev.alert: alert sent or received */
+} rtcsec_dtls_event_type;
+
+typedef struct rtcsec_dtls_connected_info {
+  rtcsec_srtp_profile profile;
+  const char *version;                 /* "DTLSv1.2"; static */
+  const char *cipher;                  /* OpenSSL cipher name; static */
+  rtcsec_fingerprint peer_fingerprint; /* with the hash of the matching expected one */
+  rtcsec_srtp_keys keys;               /* wipe after use: rtcsec_srtp_keys_wipe() */
+} rtcsec_dtls_connected_info;
+
+typedef struct rtcsec_dtls_event {
+  rtcsec_dtls_event_type type;
+  int error;     /* FAILED: the rtcsec_error code */
+  int alert;     /* FAILED: TLS alert description sent or received, -1 if none */
+  int alert_from_peer; /* FAILED: 1 if the peer sent it */
+  const uint8_t *data; /* DATA: valid until the next call on this object */
+  size_t data_len;
+  rtcsec_dtls_connected_info connected; /* CONNECTED */
+} rtcsec_dtls_event;
+
+/* Takes the next event; ev->type == RTCSEC_DTLS_EVENT_NONE when none.
+ * Key material in the queue is wiped once handed out. */
+RTCSEC_API int rtcsec_dtls_poll_event(rtcsec_dtls *d, rtcsec_dtls_event *ev);
+
+/* Sends application data (one record, one datagram) once connected.
+ * Errors: RTCSEC_ERR_INVALID_STATE, RTCSEC_ERR_TOO_LARGE (does not fit the
+ * MTU with record overhead), RTCSEC_ERR_KEY_EXHAUSTED. */
+RTCSEC_API int rtcsec_dtls_send(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now);
+
+/* Sends close_notify (if the handshake got far enough) and moves to CLOSED. */
+RTCSEC_API int rtcsec_dtls_close(rtcsec_dtls *d, uint64_t now);
+
+RTCSEC_API rtcsec_dtls_state rtcsec_dtls_get_state(const rtcsec_dtls *d);
+RTCSEC_API rtcsec_dtls_role rtcsec_dtls_get_role(const rtcsec_dtls *d);
+/* The sticky error of a FAILED association, else 0. */
+RTCSEC_API int rtcsec_dtls_error(const rtcsec_dtls *d);
+/* OpenSSL's reason text for the last failure, or "". Never NULL. */
+RTCSEC_API const char *rtcsec_dtls_error_detail(const rtcsec_dtls *d);
+RTCSEC_API const char *rtcsec_dtls_state_name(rtcsec_dtls_state s);
+
+typedef struct rtcsec_dtls_stats {
+  rtcsec_dtls_state state;
+  rtcsec_dtls_role role;
+  int awaiting_fingerprint;   /* 1 while the handshake is held for it */
+  uint64_t retransmissions;   /* timer-driven flight retransmissions */
+  uint64_t datagrams_sent, bytes_sent;
+  uint64_t datagrams_received, bytes_received;
+  uint64_t datagrams_held;    /* held while waiting for a fingerprint */
+  uint64_t datagrams_dropped; /* held-queue overflow, oversized, after failure */
+  uint64_t handshake_us;      /* start to connected, 0 before */
+} rtcsec_dtls_stats;
+
+RTCSEC_API int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
