@@ -577,7 +577,8 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   d->alert = -1;
   d->io.mtu = cfg->mtu;
   d->stats.role = cfg->role;
-  memcpy(d->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(d->fps[0]));
+  for (size_t i = 0; i < cfg->n_peer_fingerprints; i++)
+    d->fps[i] = cfg->peer_fingerprints[i];
   d->n_fps = cfg->n_peer_fingerprints;
   d->cert = rtcsec_cert_ref(cfg->cert);
 
@@ -596,8 +597,7 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   BIO *bio = rtcsec_dgram_bio_new(&d->io);
   if (bio == NULL)
     goto err;
-  BIO_up_ref(bio);
-  SSL_set_bio(d->ssl, bio, bio);
+  SSL_set_bio(d->ssl, bio, bio); /* same BIO both ways: one reference moves */
   /* SSL_OP_NO_QUERY_MTU is set: OpenSSL uses exactly this datagram size. */
   if (!SSL_set_mtu(d->ssl, (long)cfg->mtu))
     goto err;
@@ -620,7 +620,7 @@ err:
 void rtcsec_dtls_free(rtcsec_dtls *d) {
   if (d == NULL)
     return;
-  SSL_free(d->ssl); /* frees the BIO (both references) and OpenSSL's keys */
+  SSL_free(d->ssl); /* frees the BIO and OpenSSL's keys */
   rtcsec_dgram_queue_clear(&d->io.out);
   rtcsec_dgram_queue_clear(&d->held);
   for (size_t i = 0; i < d->ev_count; i++) {

@@ -494,7 +494,6 @@ static void raw_init(raw_peer *r, int client, int with_cert, const char *srtp) {
   r->ssl = SSL_new(r->ctx);
   r->io.mtu = 1200;
   BIO *b = rtcsec_dgram_bio_new(&r->io);
-  BIO_up_ref(b);
   SSL_set_bio(r->ssl, b, b);
   SSL_set_mtu(r->ssl, 1200);
   if (srtp)
@@ -1047,6 +1046,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("dtls");
   TCase *hs = tcase_create("handshake");
+  tcase_set_timeout(hs, 60); /* RSA key generation */
   tcase_add_loop_test(hs, handshake_connects_for_each_profile_and_key_type, 0, 16);
   tcase_add_test(hs, default_profiles_prefer_aead_and_server_order_decides);
   tcase_add_loop_test(hs, any_signalled_hash_function_authenticates_the_peer, 0, 5);
@@ -1070,6 +1070,7 @@ int main(void) {
   suite_add_tcase(s, srtp);
 
   TCase *net = tcase_create("network");
+  tcase_set_timeout(net, 240); /* 1000 handshakes; several times slower under sanitizers */
   tcase_add_test(net, all_500_seeds_connect_at_10_percent_loss);
   tcase_add_test(net, all_500_seeds_connect_at_20_percent_loss);
   tcase_add_loop_test(net, every_datagram_fits_the_mtu, 0, 8);
