@@ -4,6 +4,7 @@
 #define RTCSEC_H
 
 #include "rtcsec/cert.h"
+#include "rtcsec/demux.h"
 #include "rtcsec/dtls.h"
 #include "rtcsec/error.h"
 #include "rtcsec/export.h"
