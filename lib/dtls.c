@@ -88,9 +88,7 @@ static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
 
 static void ex_init(void) { ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
 
-static rtcsec_dtls *from_ssl(const SSL *ssl) {
-  return ssl ? SSL_get_ex_data(ssl, ex_index) : NULL;
-}
+static rtcsec_dtls *from_ssl(const SSL *ssl) { return ssl ? SSL_get_ex_data(ssl, ex_index) : NULL; }
 
 static const char *openssl_profile_name(rtcsec_srtp_profile p) {
   switch (p) {
@@ -875,4 +873,21 @@ int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out) {
 void rtcsec_dtls_test_set_records_sent(rtcsec_dtls *d, uint64_t n) {
   if (d != NULL)
     d->records_sent = n;
+}
+
+int rtcsec_dtls_get_connected(rtcsec_dtls *d, rtcsec_dtls_connected_info *info) {
+  if (d == NULL || info == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
+    return RTCSEC_ERR_INVALID_STATE;
+  int rc = export_keys(d, &info->keys);
+  if (rc != RTCSEC_OK) {
+    rtcsec_srtp_keys_wipe(&info->keys);
+    return rc;
+  }
+  info->profile = info->keys.profile;
+  info->version = SSL_get_version(d->ssl);
+  info->cipher = SSL_get_cipher_name(d->ssl);
+  info->peer_fingerprint = d->matched_fp;
+  return RTCSEC_OK;
 }

@@ -85,8 +85,8 @@ typedef struct pair_opts {
   rtcsec_key_type key[2];
   const rtcsec_srtp_profile *profiles[2];
   size_t n_profiles[2];
-  int fp_known[2];  /* p[i] knows the other's fingerprint at creation */
-  int fp_wrong[2];  /* ... but a wrong one */
+  int fp_known[2]; /* p[i] knows the other's fingerprint at creation */
+  int fp_wrong[2]; /* ... but a wrong one */
   size_t mtu;
   uint64_t handshake_timeout_us;
   link_config link;
@@ -665,9 +665,8 @@ START_TEST(raw_openssl_peer_with_use_srtp_interoperates) {
   ck_assert_int_eq(r.done, 1);
   /* our keys equal what OpenSSL exports on the other side */
   uint8_t mat[60];
-  ck_assert_int_eq(SSL_export_keying_material(r.ssl, mat, 60, "EXTRACTOR-dtls_srtp", 19, NULL,
-                                              0, 0),
-                   1);
+  ck_assert_int_eq(
+      SSL_export_keying_material(r.ssl, mat, 60, "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0), 1);
   ck_assert_uint_eq(p.info.keys.material_len, 60);
   ck_assert_mem_eq(mat, p.info.keys.material, 60);
   rtcsec_srtp_keys_wipe(&p.info.keys);
@@ -709,8 +708,8 @@ static void loss_sweep(double loss, unsigned seeds) {
       assert_keys_match(&pr);
     ck_assert_msg(pr.bad_boundaries == 0, "seed %u: record spans datagrams", seed);
     ok += good;
-    times[seed - 1] = pr.p[0].connected_at > pr.p[1].connected_at ? pr.p[0].connected_at
-                                                                   : pr.p[1].connected_at;
+    times[seed - 1] =
+        pr.p[0].connected_at > pr.p[1].connected_at ? pr.p[0].connected_at : pr.p[1].connected_at;
     pair_free(&pr);
   }
   qsort(times, seeds, sizeof(*times), cmp_u64);
@@ -974,7 +973,7 @@ START_TEST(config_and_state_errors_are_reported) {
   cfg.n_profiles = 2;
   cfg.profiles[0] = cfg.profiles[1] = RTCSEC_SRTP_AES128_CM_SHA1_80;
   ck_assert_int_eq(rtcsec_dtls_new(&d, &cfg), RTCSEC_ERR_INVALID_ARGUMENT); /* duplicate */
-  cfg.profiles[1] = (rtcsec_srtp_profile)5;                                  /* NULL cipher */
+  cfg.profiles[1] = (rtcsec_srtp_profile)5;                                 /* NULL cipher */
   ck_assert_int_eq(rtcsec_dtls_new(&d, &cfg), RTCSEC_ERR_INVALID_ARGUMENT);
   cfg.n_profiles = 0;
   cfg.rto_initial_us = 0;

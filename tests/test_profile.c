@@ -17,7 +17,8 @@ START_TEST(profile_names_round_trip_rfc_and_openssl_forms) {
   ck_assert_str_eq(rtcsec_srtp_profile_name(RTCSEC_SRTP_AEAD_AES_128_GCM), "SRTP_AEAD_AES_128_GCM");
   ck_assert_str_eq(rtcsec_srtp_profile_name((rtcsec_srtp_profile)0x0005), "unknown");
   ck_assert_int_eq(rtcsec_srtp_profile_from_name("SRTP_NULL_SHA1_80", &p), RTCSEC_ERR_PROFILE_NAME);
-  ck_assert_int_eq(rtcsec_srtp_profile_from_name("SRTP_AES128_CM_SHA1_8", &p), RTCSEC_ERR_PROFILE_NAME);
+  ck_assert_int_eq(rtcsec_srtp_profile_from_name("SRTP_AES128_CM_SHA1_8", &p),
+                   RTCSEC_ERR_PROFILE_NAME);
 }
 END_TEST
 
@@ -35,20 +36,23 @@ END_TEST
 START_TEST(profile_list_parse_keeps_order_and_rejects_bad_lists) {
   rtcsec_srtp_profile out[4];
   size_t n = 0;
-  ck_assert_int_eq(rtcsec_srtp_profile_list_parse(
-                       "SRTP_AES128_CM_SHA1_80: SRTP_AEAD_AES_128_GCM", out, 4, &n), 0);
+  ck_assert_int_eq(
+      rtcsec_srtp_profile_list_parse("SRTP_AES128_CM_SHA1_80: SRTP_AEAD_AES_128_GCM", out, 4, &n),
+      0);
   ck_assert_uint_eq(n, 2);
   ck_assert_int_eq(out[0], RTCSEC_SRTP_AES128_CM_SHA1_80);
   ck_assert_int_eq(out[1], RTCSEC_SRTP_AEAD_AES_128_GCM);
   ck_assert_int_eq(rtcsec_srtp_profile_list_parse("", out, 4, &n), RTCSEC_ERR_PARSE);
   ck_assert_int_eq(rtcsec_srtp_profile_list_parse("SRTP_AEAD_AES_128_GCM,,", out, 4, &n),
                    RTCSEC_ERR_PARSE);
-  ck_assert_int_eq(rtcsec_srtp_profile_list_parse(
-                       "SRTP_AEAD_AES_128_GCM,SRTP_AEAD_AES_128_GCM", out, 4, &n), RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(
+      rtcsec_srtp_profile_list_parse("SRTP_AEAD_AES_128_GCM,SRTP_AEAD_AES_128_GCM", out, 4, &n),
+      RTCSEC_ERR_PARSE);
   ck_assert_int_eq(rtcsec_srtp_profile_list_parse("SRTP_AEAD_AES_128_GCM,bogus", out, 4, &n),
                    RTCSEC_ERR_PROFILE_NAME);
-  ck_assert_int_eq(rtcsec_srtp_profile_list_parse(
-                       "SRTP_AEAD_AES_128_GCM,SRTP_AEAD_AES_256_GCM", out, 1, &n), RTCSEC_ERR_LIMIT);
+  ck_assert_int_eq(
+      rtcsec_srtp_profile_list_parse("SRTP_AEAD_AES_128_GCM,SRTP_AEAD_AES_256_GCM", out, 1, &n),
+      RTCSEC_ERR_LIMIT);
 }
 END_TEST
 

@@ -65,3 +65,25 @@ harness_end harness_run(harness_endpoint ep[2], sim_link *l, uint64_t *now, uint
     }
   }
 }
+
+static int tr_in(void *o, const uint8_t *d, size_t n, uint64_t now) {
+  harness_transport *ht = o;
+  /* The link owns its copy of the datagram; media is unprotected in place. */
+  uint8_t *buf = (uint8_t *)d;
+  rtcsec_transport_input in;
+  int rc = rtcsec_transport_handle_datagram(ht->t, buf, n, now, &in);
+  if (ht->on_input)
+    ht->on_input(ht->user, rc, &in, buf);
+  return rc;
+}
+static int tr_to(void *o, uint64_t now) {
+  return rtcsec_transport_handle_timeout(((harness_transport *)o)->t, now);
+}
+static uint64_t tr_dl(void *o) { return rtcsec_transport_deadline(((harness_transport *)o)->t); }
+static int tr_out(void *o, uint8_t *b, size_t c, size_t *n) {
+  return rtcsec_transport_poll_datagram(((harness_transport *)o)->t, b, c, n);
+}
+
+harness_endpoint harness_transport_endpoint(harness_transport *ht) {
+  return (harness_endpoint){ht, tr_in, tr_to, tr_dl, tr_out};
+}

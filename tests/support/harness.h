@@ -43,4 +43,14 @@ harness_endpoint harness_dtls_endpoint(rtcsec_dtls *d);
 void harness_flush(harness_endpoint *ep, int from, sim_link *l, uint64_t now,
                    const harness_hooks *hooks);
 
+/* Adaptor for an rtcsec_transport. Each received datagram is offered to it;
+ * on_input (optional) sees the outcome: rc, the class, and for media the
+ * plaintext. */
+typedef struct harness_transport {
+  rtcsec_transport *t;
+  void (*on_input)(void *user, int rc, const rtcsec_transport_input *in, const uint8_t *buf);
+  void *user;
+} harness_transport;
+
+harness_endpoint harness_transport_endpoint(harness_transport *ht);
 #endif

@@ -75,10 +75,10 @@ typedef enum rtcsec_key_type {
 } rtcsec_key_type;
 
 typedef struct rtcsec_cert_config {
-  rtcsec_key_type key_type;   /* default RTCSEC_KEY_ECDSA_P256 */
-  const char *common_name;    /* default "rtcsec"; copied */
-  uint32_t validity_days;     /* default 30 */
-  int64_t not_before_offset_s;/* notBefore = now + this; default -86400 (clock skew) */
+  rtcsec_key_type key_type;    /* default RTCSEC_KEY_ECDSA_P256 */
+  const char *common_name;     /* default "rtcsec"; copied */
+  uint32_t validity_days;      /* default 30 */
+  int64_t not_before_offset_s; /* notBefore = now + this; default -86400 (clock skew) */
 } rtcsec_cert_config;
 
 RTCSEC_API void rtcsec_cert_config_default(rtcsec_cert_config *cfg);

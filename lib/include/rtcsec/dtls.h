@@ -62,8 +62,8 @@ typedef enum rtcsec_dtls_state {
 #define RTCSEC_DTLS_MAX_FINGERPRINTS 8
 
 typedef struct rtcsec_dtls_config {
-  rtcsec_dtls_role role;   /* default RTCSEC_DTLS_SERVER */
-  rtcsec_cert *cert;       /* required; the association takes a reference */
+  rtcsec_dtls_role role; /* default RTCSEC_DTLS_SERVER */
+  rtcsec_cert *cert;     /* required; the association takes a reference */
   /* SRTP profiles in preference order; n_profiles == 0 selects the default
    * AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES128_CM_SHA1_80, AES128_CM_SHA1_32
    * (RFC 8827 asks for AEAD first). As server, this order decides. */
@@ -145,8 +145,8 @@ typedef struct rtcsec_dtls_connected_info {
 
 typedef struct rtcsec_dtls_event {
   rtcsec_dtls_event_type type;
-  int error;     /* FAILED: the rtcsec_error code */
-  int alert;     /* FAILED: TLS alert description sent or received, -1 if none */
+  int error;           /* FAILED: the rtcsec_error code */
+  int alert;           /* FAILED: TLS alert description sent or received, -1 if none */
   int alert_from_peer; /* FAILED: 1 if the peer sent it */
   const uint8_t *data; /* DATA: valid until the next call on this object */
   size_t data_len;
@@ -176,8 +176,8 @@ RTCSEC_API const char *rtcsec_dtls_state_name(rtcsec_dtls_state s);
 typedef struct rtcsec_dtls_stats {
   rtcsec_dtls_state state;
   rtcsec_dtls_role role;
-  int awaiting_fingerprint;   /* 1 while the handshake is held for it */
-  uint64_t retransmissions;   /* timer-driven flight retransmissions */
+  int awaiting_fingerprint; /* 1 while the handshake is held for it */
+  uint64_t retransmissions; /* timer-driven flight retransmissions */
   uint64_t datagrams_sent, bytes_sent;
   uint64_t datagrams_received, bytes_received;
   uint64_t datagrams_held;    /* held while waiting for a fingerprint */

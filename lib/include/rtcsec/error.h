@@ -42,28 +42,28 @@ typedef enum rtcsec_error {
   RTCSEC_ERR_PARSE = -26,                    /* other malformed input text */
 
   /* DTLS protocol (the association is failed; the error is sticky) */
-  RTCSEC_ERR_HANDSHAKE = -40,             /* handshake failed (see detail) */
-  RTCSEC_ERR_HANDSHAKE_TIMEOUT = -41,     /* handshake did not finish in time */
-  RTCSEC_ERR_FINGERPRINT_MISMATCH = -42,  /* peer certificate matches no fingerprint */
-  RTCSEC_ERR_NO_PEER_CERTIFICATE = -43,   /* peer sent no certificate */
-  RTCSEC_ERR_SRTP_NO_COMMON_PROFILE = -44,/* use_srtp offered, no profile in common */
-  RTCSEC_ERR_SRTP_NOT_NEGOTIATED = -45,   /* peer sent no use_srtp extension */
-  RTCSEC_ERR_SRTP_BAD_PROFILE = -46,      /* server chose a profile we did not offer */
-  RTCSEC_ERR_PEER_ALERT = -47,            /* peer sent a fatal alert */
-  RTCSEC_ERR_CLOSED = -48,                /* association closed (close_notify) */
-  RTCSEC_ERR_RENEGOTIATION = -49,         /* peer tried to renegotiate */
-  RTCSEC_ERR_KEY_EXHAUSTED = -50,         /* sequence space for the key used up */
+  RTCSEC_ERR_HANDSHAKE = -40,              /* handshake failed (see detail) */
+  RTCSEC_ERR_HANDSHAKE_TIMEOUT = -41,      /* handshake did not finish in time */
+  RTCSEC_ERR_FINGERPRINT_MISMATCH = -42,   /* peer certificate matches no fingerprint */
+  RTCSEC_ERR_NO_PEER_CERTIFICATE = -43,    /* peer sent no certificate */
+  RTCSEC_ERR_SRTP_NO_COMMON_PROFILE = -44, /* use_srtp offered, no profile in common */
+  RTCSEC_ERR_SRTP_NOT_NEGOTIATED = -45,    /* peer sent no use_srtp extension */
+  RTCSEC_ERR_SRTP_BAD_PROFILE = -46,       /* server chose a profile we did not offer */
+  RTCSEC_ERR_PEER_ALERT = -47,             /* peer sent a fatal alert */
+  RTCSEC_ERR_CLOSED = -48,                 /* association closed (close_notify) */
+  RTCSEC_ERR_RENEGOTIATION = -49,          /* peer tried to renegotiate */
+  RTCSEC_ERR_KEY_EXHAUSTED = -50,          /* sequence space for the key used up */
 
   /* SRTP / media (the packet is dropped; the session continues) */
-  RTCSEC_ERR_SRTP_AUTH = -70,        /* authentication tag did not verify */
-  RTCSEC_ERR_SRTP_REPLAY = -71,      /* packet index already seen */
-  RTCSEC_ERR_SRTP_TOO_OLD = -72,     /* index left of the replay window */
-  RTCSEC_ERR_SRTP_MALFORMED = -73,   /* RTP/RTCP header or length invalid */
-  RTCSEC_ERR_SRTP_NO_KEYS = -74,     /* media before the keys exist */
-  RTCSEC_ERR_SRTP_SSRC_LIMIT = -75,  /* too many inbound SSRCs */
-  RTCSEC_ERR_SRTP_KEY_LIMIT = -76,   /* 2^48 SRTP / 2^31 SRTCP packets reached */
-  RTCSEC_ERR_SRTP = -77,             /* other libsrtp2 failure */
-  RTCSEC_ERR_DEMUX_UNKNOWN = -78,    /* first byte in no RFC 7983 range */
+  RTCSEC_ERR_SRTP_AUTH = -70,       /* authentication tag did not verify */
+  RTCSEC_ERR_SRTP_REPLAY = -71,     /* packet index already seen */
+  RTCSEC_ERR_SRTP_TOO_OLD = -72,    /* index left of the replay window */
+  RTCSEC_ERR_SRTP_MALFORMED = -73,  /* RTP/RTCP header or length invalid */
+  RTCSEC_ERR_SRTP_NO_KEYS = -74,    /* media before the keys exist */
+  RTCSEC_ERR_SRTP_SSRC_LIMIT = -75, /* too many inbound SSRCs */
+  RTCSEC_ERR_SRTP_KEY_LIMIT = -76,  /* 2^48 SRTP / 2^31 SRTCP packets reached */
+  RTCSEC_ERR_SRTP = -77,            /* other libsrtp2 failure */
+  RTCSEC_ERR_DEMUX_UNKNOWN = -78,   /* first byte in no RFC 7983 range */
 
   /* crypto library and resources */
   RTCSEC_ERR_CRYPTO = -90,    /* OpenSSL failed (see detail) */

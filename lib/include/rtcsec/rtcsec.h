@@ -9,6 +9,8 @@
 #include "rtcsec/error.h"
 #include "rtcsec/export.h"
 #include "rtcsec/profile.h"
+#include "rtcsec/srtp.h"
+#include "rtcsec/transport.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,323 @@
+/* The media transport: demux (RFC 7983) + DTLS association + SRTP bridge.
+ * See rtcsec/transport.h for the contract. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtls_internal.h"
+#include "rtcsec/error.h"
+#include "rtcsec/transport.h"
+
+struct rtcsec_transport {
+  rtcsec_dtls *dtls;
+  rtcsec_srtp *srtp; /* NULL until connected and after close/failure */
+  rtcsec_srtp_config srtp_cfg;
+  rtcsec_srtp_stats srtp_final; /* counters kept when srtp is freed */
+  int ended;                    /* closed or failed: media refused */
+  int install_error;            /* the SRTP sessions could not be made */
+  rtcsec_srtp_profile profile;
+  const char *version;
+  const char *cipher;
+  rtcsec_fingerprint peer_fp;
+  char local_fp[RTCSEC_FINGERPRINT_STRLEN];
+  rtcsec_transport_stats counters; /* only the in_ and drop_ fields are used */
+};
+
+void rtcsec_transport_config_default(rtcsec_transport_config *cfg) {
+  if (cfg == NULL)
+    return;
+  memset(cfg, 0, sizeof(*cfg));
+  rtcsec_dtls_config_default(&cfg->dtls);
+  rtcsec_srtp_config_default(&cfg->srtp);
+}
+
+int rtcsec_transport_new(rtcsec_transport **out, const rtcsec_transport_config *cfg) {
+  if (out == NULL || cfg == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  rtcsec_dtls_config dcfg = cfg->dtls;
+  if (dcfg.n_profiles == 0) {
+    /* The default list, less what this libsrtp2 cannot do: never offer a
+     * profile that could not be used once negotiated. */
+    static const rtcsec_srtp_profile defaults[] = {
+        RTCSEC_SRTP_AEAD_AES_128_GCM, RTCSEC_SRTP_AEAD_AES_256_GCM, RTCSEC_SRTP_AES128_CM_SHA1_80,
+        RTCSEC_SRTP_AES128_CM_SHA1_32};
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+      if (rtcsec_srtp_profile_supported(defaults[i]))
+        dcfg.profiles[dcfg.n_profiles++] = defaults[i];
+    }
+    if (dcfg.n_profiles == 0)
+      return RTCSEC_ERR_UNSUPPORTED;
+  } else {
+    for (size_t i = 0; i < dcfg.n_profiles && i < RTCSEC_SRTP_MAX_PROFILES; i++) {
+      if (!rtcsec_srtp_profile_supported(dcfg.profiles[i]))
+        return rtcsec_srtp_profile_key_len(dcfg.profiles[i]) ? RTCSEC_ERR_UNSUPPORTED
+                                                             : RTCSEC_ERR_INVALID_ARGUMENT;
+    }
+  }
+  rtcsec_transport *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
+  t->srtp_cfg = cfg->srtp;
+  int rc = rtcsec_dtls_new(&t->dtls, &dcfg);
+  if (rc != RTCSEC_OK) {
+    free(t);
+    return rc;
+  }
+  rtcsec_fingerprint fp;
+  if (rtcsec_cert_fingerprint(dcfg.cert, RTCSEC_HASH_SHA256, &fp) == RTCSEC_OK)
+    rtcsec_fingerprint_format(&fp, t->local_fp, sizeof(t->local_fp), NULL);
+  *out = t;
+  return RTCSEC_OK;
+}
+
+/* Frees the SRTP sessions (wiping their keys) and keeps their counters. */
+static void end_media(rtcsec_transport *t) {
+  t->ended = 1;
+  if (t->srtp != NULL) {
+    rtcsec_srtp_get_stats(t->srtp, &t->srtp_final);
+    rtcsec_srtp_free(t->srtp);
+    t->srtp = NULL;
+  }
+}
+
+/* Installs the SRTP sessions the moment the association is connected (not
+ * when the application gets round to the event), and drops them the moment
+ * it is closed or failed. Called after every call into the association. */
+static int sync(rtcsec_transport *t, int rc) {
+  rtcsec_dtls_state s = rtcsec_dtls_get_state(t->dtls);
+  if (s == RTCSEC_DTLS_STATE_CONNECTED && t->srtp == NULL && !t->ended) {
+    rtcsec_dtls_connected_info info;
+    int err = rtcsec_dtls_get_connected(t->dtls, &info);
+    if (err == RTCSEC_OK)
+      err = rtcsec_srtp_new(&t->srtp, &info.keys, &t->srtp_cfg);
+    rtcsec_srtp_keys_wipe(&info.keys);
+    if (err != RTCSEC_OK) {
+      /* Up but unable to protect media: close rather than half-work. */
+      t->srtp = NULL;
+      t->install_error = err;
+      rtcsec_dtls_close(t->dtls, 0);
+      end_media(t);
+      return err;
+    }
+    t->profile = info.profile;
+    t->version = info.version;
+    t->cipher = info.cipher;
+    t->peer_fp = info.peer_fingerprint;
+  } else if (s == RTCSEC_DTLS_STATE_FAILED || s == RTCSEC_DTLS_STATE_CLOSED) {
+    end_media(t);
+  }
+  return rc;
+}
+
+void rtcsec_transport_free(rtcsec_transport *t) {
+  if (t == NULL)
+    return;
+  rtcsec_srtp_free(t->srtp);
+  rtcsec_dtls_free(t->dtls);
+  free(t);
+}
+
+int rtcsec_transport_start(rtcsec_transport *t, uint64_t now) {
+  return t ? sync(t, rtcsec_dtls_start(t->dtls, now)) : RTCSEC_ERR_INVALID_ARGUMENT;
+}
+
+int rtcsec_transport_add_peer_fingerprint(rtcsec_transport *t, const rtcsec_fingerprint *fp,
+                                          uint64_t now) {
+  return t ? sync(t, rtcsec_dtls_add_peer_fingerprint(t->dtls, fp, now))
+           : RTCSEC_ERR_INVALID_ARGUMENT;
+}
+
+static int unprotect(rtcsec_transport *t, uint8_t *buf, size_t len, rtcsec_packet_class kind,
+                     rtcsec_transport_input *in) {
+  if (t->srtp == NULL) {
+    if (t->ended) {
+      t->counters.drop_closed++;
+      return RTCSEC_ERR_CLOSED;
+    }
+    t->counters.drop_no_keys++;
+    return RTCSEC_ERR_SRTP_NO_KEYS;
+  }
+  size_t out = 0;
+  int rc = kind == RTCSEC_PKT_RTP ? rtcsec_srtp_unprotect_rtp(t->srtp, buf, len, &out)
+                                  : rtcsec_srtp_unprotect_rtcp(t->srtp, buf, len, &out);
+  if (rc != RTCSEC_OK)
+    return rc; /* counted by the bridge, per reason */
+  in->len = out;
+  return RTCSEC_OK;
+}
+
+int rtcsec_transport_handle_datagram(rtcsec_transport *t, uint8_t *buf, size_t len, uint64_t now,
+                                     rtcsec_transport_input *in) {
+  if (t == NULL || in == NULL || (buf == NULL && len > 0))
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  in->kind = rtcsec_demux_classify(buf, len);
+  in->len = 0;
+  switch (in->kind) {
+  case RTCSEC_PKT_RTP:
+    t->counters.in_rtp++;
+    return unprotect(t, buf, len, in->kind, in);
+  case RTCSEC_PKT_RTCP:
+    t->counters.in_rtcp++;
+    return unprotect(t, buf, len, in->kind, in);
+  case RTCSEC_PKT_STUN:
+    t->counters.in_stun++;
+    in->len = len;
+    return RTCSEC_OK;
+  case RTCSEC_PKT_DTLS:
+    t->counters.in_dtls++;
+    return sync(t, rtcsec_dtls_handle_datagram(t->dtls, buf, len, now));
+  case RTCSEC_PKT_ZRTP:
+    t->counters.drop_zrtp++;
+    return RTCSEC_ERR_UNSUPPORTED;
+  case RTCSEC_PKT_TURN_CHANNEL:
+    t->counters.drop_turn_channel++;
+    return RTCSEC_ERR_UNSUPPORTED;
+  case RTCSEC_PKT_UNKNOWN:
+  default:
+    t->counters.drop_unknown++;
+    return RTCSEC_ERR_DEMUX_UNKNOWN;
+  }
+}
+
+int rtcsec_transport_handle_timeout(rtcsec_transport *t, uint64_t now) {
+  return t ? sync(t, rtcsec_dtls_handle_timeout(t->dtls, now)) : RTCSEC_ERR_INVALID_ARGUMENT;
+}
+
+uint64_t rtcsec_transport_deadline(const rtcsec_transport *t) {
+  return t ? rtcsec_dtls_deadline(t->dtls) : UINT64_MAX;
+}
+
+int rtcsec_transport_poll_datagram(rtcsec_transport *t, uint8_t *buf, size_t cap, size_t *len) {
+  return t ? rtcsec_dtls_poll_datagram(t->dtls, buf, cap, len) : RTCSEC_ERR_INVALID_ARGUMENT;
+}
+
+static int media_ready(const rtcsec_transport *t) {
+  if (t->srtp != NULL)
+    return RTCSEC_OK;
+  return t->ended ? RTCSEC_ERR_CLOSED : RTCSEC_ERR_SRTP_NO_KEYS;
+}
+
+int rtcsec_transport_protect_rtp(rtcsec_transport *t, uint8_t *buf, size_t len, size_t cap,
+                                 size_t *out_len) {
+  if (t == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  int rc = media_ready(t);
+  return rc != RTCSEC_OK ? rc : rtcsec_srtp_protect_rtp(t->srtp, buf, len, cap, out_len);
+}
+
+int rtcsec_transport_protect_rtcp(rtcsec_transport *t, uint8_t *buf, size_t len, size_t cap,
+                                  size_t *out_len) {
+  if (t == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  int rc = media_ready(t);
+  return rc != RTCSEC_OK ? rc : rtcsec_srtp_protect_rtcp(t->srtp, buf, len, cap, out_len);
+}
+
+size_t rtcsec_transport_rtp_overhead(const rtcsec_transport *t) {
+  return t && t->srtp ? rtcsec_srtp_rtp_overhead(t->profile) : 0;
+}
+
+size_t rtcsec_transport_rtcp_overhead(const rtcsec_transport *t) {
+  return t && t->srtp ? rtcsec_srtp_rtcp_overhead(t->profile) : 0;
+}
+
+int rtcsec_transport_send_data(rtcsec_transport *t, const uint8_t *data, size_t len, uint64_t now) {
+  return t ? sync(t, rtcsec_dtls_send(t->dtls, data, len, now)) : RTCSEC_ERR_INVALID_ARGUMENT;
+}
+
+int rtcsec_transport_close(rtcsec_transport *t, uint64_t now) {
+  if (t == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  end_media(t);
+  return rtcsec_dtls_close(t->dtls, now);
+}
+
+int rtcsec_transport_poll_event(rtcsec_transport *t, rtcsec_transport_event *ev) {
+  if (t == NULL || ev == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  memset(ev, 0, sizeof(*ev));
+  ev->alert = -1;
+  rtcsec_dtls_event dev;
+  int rc = rtcsec_dtls_poll_event(t->dtls, &dev);
+  if (rc != RTCSEC_OK)
+    return rc;
+  switch (dev.type) {
+  case RTCSEC_DTLS_EVENT_NONE:
+    break;
+  case RTCSEC_DTLS_EVENT_CONNECTED:
+    /* The sessions were installed by sync() already; this copy of the keys
+     * is not needed. */
+    rtcsec_srtp_keys_wipe(&dev.connected.keys);
+    if (t->srtp == NULL) {
+      ev->type = RTCSEC_TRANSPORT_EVENT_FAILED;
+      ev->error = t->install_error ? t->install_error : RTCSEC_ERR_CLOSED;
+      break;
+    }
+    ev->type = RTCSEC_TRANSPORT_EVENT_CONNECTED;
+    ev->profile = t->profile;
+    ev->version = t->version;
+    ev->cipher = t->cipher;
+    ev->peer_fingerprint = t->peer_fp;
+    break;
+  case RTCSEC_DTLS_EVENT_DATA:
+    ev->type = RTCSEC_TRANSPORT_EVENT_DATA;
+    ev->data = dev.data;
+    ev->data_len = dev.data_len;
+    break;
+  case RTCSEC_DTLS_EVENT_CLOSED:
+    end_media(t);
+    ev->type = RTCSEC_TRANSPORT_EVENT_CLOSED;
+    break;
+  case RTCSEC_DTLS_EVENT_FAILED:
+  default:
+    end_media(t);
+    ev->type = RTCSEC_TRANSPORT_EVENT_FAILED;
+    ev->error = dev.error;
+    ev->alert = dev.alert;
+    ev->alert_from_peer = dev.alert_from_peer;
+    break;
+  }
+  return RTCSEC_OK;
+}
+
+rtcsec_dtls_state rtcsec_transport_get_state(const rtcsec_transport *t) {
+  if (t == NULL)
+    return RTCSEC_DTLS_STATE_FAILED;
+  rtcsec_dtls_state s = rtcsec_dtls_get_state(t->dtls);
+  if (s == RTCSEC_DTLS_STATE_CONNECTED && t->srtp == NULL)
+    return RTCSEC_DTLS_STATE_CLOSED; /* keys could not be installed */
+  return s;
+}
+
+int rtcsec_transport_get_stats(const rtcsec_transport *t, rtcsec_transport_stats *out) {
+  if (t == NULL || out == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  *out = t->counters;
+  out->state = rtcsec_transport_get_state(t);
+  out->role = rtcsec_dtls_get_role(t->dtls);
+  out->error = rtcsec_dtls_error(t->dtls);
+  out->dtls_version = t->version ? t->version : "";
+  out->dtls_cipher = t->cipher ? t->cipher : "";
+  out->profile = t->profile;
+  memcpy(out->local_fingerprint, t->local_fp, sizeof(out->local_fingerprint));
+  out->peer_fingerprint[0] = '\0';
+  if (t->profile != RTCSEC_SRTP_NONE)
+    rtcsec_fingerprint_format(&t->peer_fp, out->peer_fingerprint, sizeof(out->peer_fingerprint),
+                              NULL);
+  rtcsec_dtls_get_stats(t->dtls, &out->dtls);
+  out->handshake_us = out->dtls.handshake_us;
+  if (t->srtp != NULL)
+    rtcsec_srtp_get_stats(t->srtp, &out->srtp);
+  else
+    out->srtp = t->srtp_final;
+  return RTCSEC_OK;
+}
+
+int rtcsec_transport_get_ssrc_stats(const rtcsec_transport *t, uint32_t ssrc, int outbound,
+                                    rtcsec_srtp_ssrc_stats *out) {
+  if (t == NULL || out == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (t->srtp == NULL)
+    return RTCSEC_ERR_SRTP_NO_KEYS;
+  return rtcsec_srtp_get_ssrc_stats(t->srtp, ssrc, outbound, out);
+}

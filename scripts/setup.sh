@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rtcsec needs to build and test, and only the
+# ones that are missing. Idempotent: when everything is installed it only runs
+# dpkg-query and exits, without network and without root.
+#
+# Usage: bash scripts/setup.sh [EXTRA_PACKAGE...]
+set -euo pipefail
+
+# One package per line. Real package names only (no virtual packages):
+# a virtual name never shows as installed, so it would trigger apt every run.
+# Installed with --no-install-recommends: list anything a recommend would
+# have brought in (fonts for chromium, ...) explicitly here.
+PACKAGES=(
+  build-essential
+  meson
+  ninja-build
+  pkg-config
+  libssl-dev
+  openssl
+  libsrtp2-dev
+  libnice-dev
+  libglib2.0-dev
+  check
+  clang-format
+  clang
+  libclang-rt-14-dev
+  git
+  iproute2
+  ca-certificates
+)
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+is_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  log "dpkg-query not found: this script expects Debian 12 (bookworm)"
+  exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}" "$@"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  log "all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  log "missing packages: ${missing[*]}"
+  log "run this script as root (or install them: sudo apt-get install ${missing[*]})"
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-q -y -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=300
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+aptlog=$(mktemp /tmp/rtcsec-setup.XXXXXX)
+trap 'rm -f "$aptlog"' EXIT
+
+run_apt() {
+  if ! apt-get "${apt_opts[@]}" "$@" </dev/null >"$aptlog" 2>&1; then
+    log "apt-get $1 failed; last lines of its output:"
+    tail -n 40 "$aptlog" >&2
+    exit 1
+  fi
+}
+
+log "installing ${#missing[@]} missing package(s): ${missing[*]}"
+start=$SECONDS
+log "apt-get update"
+run_apt update
+run_apt install --no-install-recommends "${missing[@]}"
+
+still=()
+for pkg in "${missing[@]}"; do
+  is_installed "$pkg" || still+=("$pkg")
+done
+if ((${#still[@]} > 0)); then
+  log "still not installed after apt-get install: ${still[*]}"
+  exit 1
+fi
+log "installed ${missing[*]} in $((SECONDS - start)) s"

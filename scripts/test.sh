@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The whole test run, as CI does it (.ci/run):
+#   setup -> build (build/, -Werror) -> format check -> unit tests
+#   -> the same suite again under ASan+UBSan (build-asan/).
+# Prints every suite's result and ends with one line "N passed, N failed"
+# counting the meson test results of both runs. Exits non-zero if a build, the
+# format check or any test failed.
+#
+# Usage: bash scripts/test.sh [extra `meson test` args, e.g. a suite name]
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+jobs=$(nproc)
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+
+step() { printf '\n== %s\n' "$*"; }
+
+# configure DIR OPTION...: a new build dir, or reconfigure an existing one
+# (wiped if meson cannot reconfigure it, e.g. made by another meson version).
+configure() {
+  local dir=$1
+  shift
+  if [[ -f "$dir/meson-private/coredata.dat" ]]; then
+    meson setup --reconfigure "$dir" "$@" ||
+      { echo "reconfigure of $dir failed; wiping it" >&2 && meson setup --wipe "$dir" "$@"; }
+  else
+    meson setup "$dir" "$@"
+  fi
+}
+
+# run_tests LABEL DIR [meson test args...]: runs the suite and copies its
+# testlog.json to a file of ours, so a stale log of an earlier run never counts.
+run_tests() {
+  local label=$1 dir=$2
+  shift 2
+  rm -f "$dir/meson-logs/testlog.json" "$results/$label.json"
+  local rc=0
+  meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "$@" "${test_args[@]}" || rc=$?
+  if [[ -f "$dir/meson-logs/testlog.json" ]]; then
+    cp "$dir/meson-logs/testlog.json" "$results/$label.json"
+  fi
+  return "$rc"
+}
+
+results=$(mktemp -d /tmp/rtcsec-test.XXXXXX)
+trap 'rm -rf "$results"' EXIT
+test_args=("$@")
+failures=()
+
+step "setup"
+bash scripts/setup.sh
+
+step "configuring build/"
+configure build --buildtype=debugoptimized -Dwerror=true
+
+step "building"
+if ! meson compile -C build -j "$jobs"; then
+  echo
+  echo "FAILED: build (plain); no tests ran"
+  exit 1
+fi
+
+step "format check"
+if ! bash scripts/check-format.sh; then
+  failures+=("format check (fix: scripts/check-format.sh --fix)")
+fi
+
+step "unit tests (plain)"
+run_tests plain build || failures+=("unit tests (plain)")
+
+step "configuring build-asan/"
+# -Werror stays off here: warnings are the plain build's job, and GCC's
+# sanitizer instrumentation produces a few warnings of its own.
+configure build-asan --buildtype=debugoptimized -Dwerror=false \
+  -Db_sanitize=address,undefined -Db_lundef=false
+
+step "building (ASan+UBSan)"
+if meson compile -C build-asan -j "$jobs"; then
+  step "unit tests (ASan+UBSan)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_tests asan build-asan --timeout-multiplier 3 ||
+    failures+=("unit tests (ASan+UBSan)")
+else
+  failures+=("build (ASan+UBSan)")
+fi
+
+step "results"
+# Per suite: run, name, result, time and Check's own summary line. Then the
+# totals: OK and EXPECTEDFAIL pass; FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS fail;
+# SKIP is counted apart.
+summary=$("$PY" - "$results" <<'EOF'
+import json, os, re, sys
+
+PASS = {"OK", "EXPECTEDFAIL"}
+SKIP = {"SKIP"}
+check_re = re.compile(r"^\d+%: Checks: \d+, Failures: \d+, Errors: \d+", re.M)
+passed = failed = skipped = 0
+for label in ("plain", "asan"):
+    path = os.path.join(sys.argv[1], label + ".json")
+    if not os.path.exists(path):
+        print(f"{label:<6} (no test results)")
+        continue
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            t = json.loads(line)
+            res = t.get("result", "?")
+            if res in PASS:
+                passed += 1
+            elif res in SKIP:
+                skipped += 1
+            else:
+                failed += 1
+            out = (t.get("stdout") or "") + (t.get("stderr") or "")
+            checks = check_re.findall(out)
+            print(f"{label:<6} {t.get('name', '?'):<12} {res:<8} {t.get('duration', 0):7.2f}s  "
+                  f"{checks[-1] if checks else ''}".rstrip())
+if skipped:
+    print(f"{skipped} skipped")
+print(f"TOTALS {passed} {failed}")
+EOF
+) || { echo "FAILED: could not read the test logs"; exit 1; }
+grep -v '^TOTALS ' <<<"$summary"
+read -r _ passed failed < <(grep '^TOTALS ' <<<"$summary")
+
+for f in "${failures[@]}"; do
+  echo "FAILED: $f"
+done
+echo "$passed passed, $failed failed"
+if ((${#failures[@]} > 0 || failed > 0)); then
+  exit 1
+fi
