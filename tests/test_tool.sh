@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# Tests the rtcsec-dtls tool as a program: two copies against each other
+# (both authenticating the other by fingerprint), against openssl s_server
+# and s_client, and its failure and usage exits. Loopback only.
+#
+# Usage: test_tool.sh PATH/TO/rtcsec-dtls
+# Ends with "N passed, N failed"; exits 0 only if nothing failed.
+set -u
+
+tool=${1:?usage: test_tool.sh PATH/TO/rtcsec-dtls}
+if [[ ! -x "$tool" ]]; then
+  echo "test_tool: $tool is not an executable" >&2
+  exit 1
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "test_tool: the openssl command line tool is required (apt-get install openssl)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+WAIT=15 # seconds; every wait below is bounded by it
+work=$(mktemp -d "${TMPDIR:-/tmp}/rtcsec-tool-XXXXXX")
+pids=()
+passed=0
+failed=0
+
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() {
+  echo "PASS: $1"
+  passed=$((passed + 1))
+}
+
+fail() {
+  echo "FAIL: $1"
+  shift
+  local f
+  for f in "$@"; do
+    [[ -f "$f" ]] && sed 's/^/    | /' "$f"
+  done
+  failed=$((failed + 1))
+}
+
+# Waits (bounded) for a line matching a regex in a file.
+wait_for() {
+  local file=$1 regex=$2 i
+  for ((i = 0; i < WAIT * 10; i++)); do
+    grep -qE "$regex" "$file" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Waits (bounded) for a background process and sets $status to its exit code
+# (124 if it had to be killed).
+wait_pid() {
+  local pid=$1 i
+  for ((i = 0; i < WAIT * 10; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"
+      status=$?
+      return 0
+    fi
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  status=124
+}
+
+# "sha-256 AB:CD:..." of a PEM certificate, as openssl computes it.
+fingerprint() {
+  local fp
+  fp=$(openssl x509 -in "$1" -noout -fingerprint -sha256) || return 1
+  echo "sha-256 ${fp#*=}"
+}
+
+value() { sed -n "s/^$2: //p" "$1" | head -n 1; }
+port_of() { sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$1" | head -n 1; }
+
+# A UDP port that is free now (tiny race: someone may take it before use).
+free_udp_port() {
+  python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' 2>/dev/null || echo $((40000 + RANDOM % 20000))
+}
+
+# OpenSSL's "    Keying material: HEX" line (s_server and s_client alike).
+openssl_km() { sed -n 's/^    Keying material: \([0-9A-F]*\)$/\1/p' "$1" | head -n 1; }
+
+for who in a b c; do
+  if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=rtcsec-tool-$who" -keyout "$work/$who.key" -out "$work/$who.crt" \
+    >"$work/req.log" 2>&1; then
+    fail "generate certificate $who with openssl req" "$work/req.log"
+    echo "$passed passed, $failed failed"
+    exit 1
+  fi
+done
+fp_a=$(fingerprint "$work/a.crt")
+fp_b=$(fingerprint "$work/b.crt")
+fp_c=$(fingerprint "$work/c.crt")
+
+# Starts "rtcsec-dtls --listen" in the background: $1 = name, rest = options.
+# Sets $server_pid and $server_port.
+start_server() {
+  local name=$1
+  shift
+  "$tool" --listen 127.0.0.1:0 --timeout "$WAIT" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  server_pid=$!
+  pids+=("$server_pid")
+  server_port=""
+  if wait_for "$work/$name.out" '^listening on '; then
+    server_port=$(port_of "$work/$name.out")
+  fi
+}
+
+# ---- 1. tool server <-> tool client, default profiles ---------------------
+t="tool_server_and_tool_client_agree_on_profile_and_keys"
+start_server s1 --cert "$work/a.crt" --key "$work/a.key" --fingerprint "$fp_b" \
+  --export-keying-material
+if [[ -z "$server_port" ]]; then
+  fail "$t: server printed no 'listening on'" "$work/s1.out" "$work/s1.err"
+else
+  timeout "$WAIT" "$tool" --connect "127.0.0.1:$server_port" --timeout "$WAIT" \
+    --cert "$work/b.crt" --key "$work/b.key" --fingerprint "$fp_a" --export-keying-material \
+    >"$work/c1.out" 2>"$work/c1.err"
+  client_status=$?
+  wait_pid "$server_pid"
+  km_s=$(value "$work/s1.out" "keying material")
+  km_c=$(value "$work/c1.out" "keying material")
+  if [[ $client_status -ne 0 || $status -ne 0 ]]; then
+    fail "$t: exit codes client=$client_status server=$status" "$work/s1.err" "$work/c1.err"
+  elif ! grep -qx connected "$work/s1.out" || ! grep -qx connected "$work/c1.out"; then
+    fail "$t: no 'connected' line" "$work/s1.out" "$work/c1.out"
+  elif [[ "$(value "$work/s1.out" profile)" != "SRTP_AEAD_AES_128_GCM" ||
+    "$(value "$work/c1.out" profile)" != "SRTP_AEAD_AES_128_GCM" ]]; then
+    # RFC 8827 asks for AEAD first: the default list starts with AES-128-GCM.
+    fail "$t: expected default profile SRTP_AEAD_AES_128_GCM" "$work/s1.out" "$work/c1.out"
+  elif [[ ${#km_s} -ne 112 || "$km_s" != "$km_c" ]]; then
+    fail "$t: keying material differs or is not 56 bytes" "$work/s1.out" "$work/c1.out"
+  elif [[ "$(value "$work/s1.out" "peer fingerprint")" != "$fp_b" ||
+    "$(value "$work/c1.out" "peer fingerprint")" != "$fp_a" ||
+    "$(value "$work/s1.out" "local fingerprint")" != "$fp_a" ]]; then
+    fail "$t: fingerprints printed do not match the certificates" "$work/s1.out" "$work/c1.out"
+  elif [[ "$(value "$work/s1.out" role)" != server || "$(value "$work/c1.out" role)" != client ||
+    "$(value "$work/c1.out" version)" != DTLSv1.2 ]] ||
+    ! grep -qE '^handshake: [0-9]+ ms, [0-9]+ retransmissions$' "$work/c1.out" ||
+    ! grep -q 'secret' "$work/c1.err"; then
+    fail "$t: role/version/handshake/secret-warning lines" "$work/s1.out" "$work/c1.out" \
+      "$work/c1.err"
+  else
+    pass "$t"
+  fi
+fi
+
+# ---- 2. tool server <-> tool client over IPv6, chosen profile, keylog -----
+t="tool_pair_over_ipv6_with_chosen_profile_and_keylog"
+"$tool" --listen '[::1]:0' --timeout "$WAIT" --cert "$work/a.crt" --key "$work/a.key" \
+  --fingerprint "$fp_b" --export-keying-material --profiles SRTP_AES128_CM_HMAC_SHA1_80 \
+  >"$work/s2.out" 2>"$work/s2.err" &
+server_pid=$!
+pids+=("$server_pid")
+server_port=""
+wait_for "$work/s2.out" '^listening on \[::1\]:' && server_port=$(port_of "$work/s2.out")
+if [[ -z "$server_port" ]]; then
+  if grep -q 'Cannot assign requested address\|Address family not supported' "$work/s2.err"; then
+    pass "$t (skipped: no IPv6 loopback on this machine)"
+  else
+    fail "$t: server printed no 'listening on [::1]:PORT'" "$work/s2.out" "$work/s2.err"
+  fi
+else
+  timeout "$WAIT" "$tool" --connect "[::1]:$server_port" --timeout "$WAIT" \
+    --cert "$work/b.crt" --key "$work/b.key" --fingerprint "$fp_a" --export-keying-material \
+    --profiles SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80 --keylog "$work/keylog" --mtu 400 \
+    >"$work/c2.out" 2>"$work/c2.err"
+  client_status=$?
+  wait_pid "$server_pid"
+  km_s=$(value "$work/s2.out" "keying material")
+  km_c=$(value "$work/c2.out" "keying material")
+  if [[ $client_status -ne 0 || $status -ne 0 ]]; then
+    fail "$t: exit codes client=$client_status server=$status" "$work/s2.err" "$work/c2.err"
+  elif [[ "$(value "$work/c2.out" profile)" != "SRTP_AES128_CM_HMAC_SHA1_80" ]]; then
+    fail "$t: the server's only profile was not chosen" "$work/c2.out"
+  elif [[ ${#km_s} -ne 120 || "$km_s" != "$km_c" ]]; then
+    fail "$t: keying material differs or is not 60 bytes" "$work/s2.out" "$work/c2.out"
+  elif ! grep -qE '^CLIENT_RANDOM [0-9a-f]{64} [0-9a-f]{96}$' "$work/keylog"; then
+    fail "$t: no CLIENT_RANDOM line in the key log" "$work/keylog"
+  elif [[ "$(stat -c %a "$work/keylog")" != 600 ]]; then
+    fail "$t: key log is not mode 0600"
+  else
+    pass "$t"
+  fi
+fi
+
+# ---- 3. tool client <-> openssl s_server ----------------------------------
+# openssl's s_server and s_client quit at EOF on stdin: give them a FIFO.
+t="tool_client_and_openssl_s_server_agree_on_keys"
+port=$(free_udp_port)
+mkfifo "$work/in3"
+openssl s_server -dtls1_2 -accept "127.0.0.1:$port" -cert "$work/c.crt" -key "$work/c.key" \
+  -use_srtp SRTP_AEAD_AES_128_GCM -keymatexport EXTRACTOR-dtls_srtp -keymatexportlen 56 \
+  -verify 1 -naccept 1 <"$work/in3" >"$work/ossl3.out" 2>&1 &
+ossl_pid=$!
+pids+=("$ossl_pid")
+exec 7>"$work/in3" # keeps s_server's stdin open until we close it
+if ! wait_for "$work/ossl3.out" '^ACCEPT$'; then
+  fail "$t: openssl s_server did not start" "$work/ossl3.out"
+else
+  timeout "$WAIT" "$tool" --connect "127.0.0.1:$port" --timeout "$WAIT" --cert "$work/b.crt" \
+    --key "$work/b.key" --fingerprint "$fp_c" --export-keying-material \
+    --profiles SRTP_AEAD_AES_128_GCM >"$work/c3.out" 2>"$work/c3.err"
+  client_status=$?
+  wait_for "$work/ossl3.out" '^    Keying material: [0-9A-F]+$'
+  km_o=$(openssl_km "$work/ossl3.out")
+  km_c=$(value "$work/c3.out" "keying material")
+  if [[ $client_status -ne 0 ]]; then
+    fail "$t: tool exit code $client_status" "$work/c3.err" "$work/ossl3.out"
+  elif [[ "$(value "$work/c3.out" profile)" != "SRTP_AEAD_AES_128_GCM" ]] ||
+    ! grep -q 'SRTP Extension negotiated, profile=SRTP_AEAD_AES_128_GCM' "$work/ossl3.out"; then
+    fail "$t: profile" "$work/c3.out" "$work/ossl3.out"
+  elif [[ ${#km_o} -ne 112 || "$km_o" != "$km_c" ]]; then
+    fail "$t: keying material differs (tool $km_c, openssl $km_o)" "$work/ossl3.out"
+  else
+    pass "$t"
+  fi
+fi
+exec 7>&-
+wait_pid "$ossl_pid"
+
+# ---- 4. openssl s_client <-> tool server -----------------------------------
+t="openssl_s_client_and_tool_server_agree_on_keys"
+start_server s4 --cert "$work/a.crt" --key "$work/a.key" --fingerprint "$fp_c" \
+  --export-keying-material --profiles SRTP_AES128_CM_SHA1_80
+if [[ -z "$server_port" ]]; then
+  fail "$t: server printed no 'listening on'" "$work/s4.out" "$work/s4.err"
+else
+  mkfifo "$work/in4"
+  openssl s_client -dtls1_2 -connect "127.0.0.1:$server_port" -cert "$work/c.crt" \
+    -key "$work/c.key" -use_srtp SRTP_AES128_CM_SHA1_80 -keymatexport EXTRACTOR-dtls_srtp \
+    -keymatexportlen 60 <"$work/in4" >"$work/ossl4.out" 2>&1 &
+  ossl_pid=$!
+  pids+=("$ossl_pid")
+  exec 8>"$work/in4"
+  wait_pid "$server_pid"
+  wait_for "$work/ossl4.out" '^    Keying material: [0-9A-F]+$'
+  km_o=$(openssl_km "$work/ossl4.out")
+  km_s=$(value "$work/s4.out" "keying material")
+  if [[ $status -ne 0 ]]; then
+    fail "$t: tool exit code $status" "$work/s4.err" "$work/ossl4.out"
+  elif [[ "$(value "$work/s4.out" profile)" != "SRTP_AES128_CM_HMAC_SHA1_80" ]]; then
+    fail "$t: profile" "$work/s4.out"
+  elif [[ ${#km_o} -ne 120 || "$km_o" != "$km_s" ]]; then
+    fail "$t: keying material differs (tool $km_s, openssl $km_o)" "$work/ossl4.out"
+  else
+    pass "$t"
+  fi
+  exec 8>&-
+  wait_pid "$ossl_pid"
+fi
+
+# ---- 5. wrong fingerprint: both fail, exit 1, one-line reason -------------
+t="tool_pair_with_wrong_fingerprint_fails_with_exit_1"
+start_server s5 --cert "$work/a.crt" --key "$work/a.key" --fingerprint "$fp_b"
+if [[ -z "$server_port" ]]; then
+  fail "$t: server printed no 'listening on'" "$work/s5.out" "$work/s5.err"
+else
+  # The client expects c's certificate, the server presents a's.
+  timeout "$WAIT" "$tool" --connect "127.0.0.1:$server_port" --timeout "$WAIT" \
+    --cert "$work/b.crt" --key "$work/b.key" --fingerprint "$fp_c" \
+    >"$work/c5.out" 2>"$work/c5.err"
+  client_status=$?
+  wait_pid "$server_pid"
+  if [[ $client_status -ne 1 || $status -ne 1 ]]; then
+    fail "$t: exit codes client=$client_status server=$status (want 1, 1)" "$work/c5.err" \
+      "$work/s5.err"
+  elif ! grep -q '^rtcsec-dtls: handshake failed: .*fingerprint.*(.*)$' "$work/c5.err"; then
+    fail "$t: client's reason" "$work/c5.err"
+  elif ! grep -q '^rtcsec-dtls: handshake failed: .*alert.*(.*bad_certificate.*)$' \
+    "$work/s5.err"; then
+    fail "$t: server's reason should name the peer's alert" "$work/s5.err"
+  elif grep -q '^connected$\|^keying material' "$work/c5.out" "$work/s5.out"; then
+    fail "$t: printed connected/keys although it failed" "$work/c5.out" "$work/s5.out"
+  else
+    pass "$t"
+  fi
+fi
+
+# ---- 6. no --fingerprint: warned, then times out (fail closed) -------------
+t="tool_without_fingerprint_warns_and_times_out"
+start_server s6 --cert "$work/a.crt" --key "$work/a.key" --fingerprint "$fp_b"
+if [[ -z "$server_port" ]]; then
+  fail "$t: server printed no 'listening on'" "$work/s6.out" "$work/s6.err"
+else
+  timeout "$WAIT" "$tool" --connect "127.0.0.1:$server_port" --timeout 2 \
+    --cert "$work/b.crt" --key "$work/b.key" >"$work/c6.out" 2>"$work/c6.err"
+  client_status=$?
+  kill "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
+  if [[ $client_status -ne 1 ]]; then
+    fail "$t: exit code $client_status (want 1)" "$work/c6.err"
+  elif ! grep -q 'warning: no --fingerprint' "$work/c6.err" ||
+    ! grep -q '^rtcsec-dtls: handshake failed: .*fingerprint' "$work/c6.err"; then
+    fail "$t: warning and reason" "$work/c6.err"
+  elif grep -q '^connected$' "$work/c6.out"; then
+    fail "$t: connected without a fingerprint" "$work/c6.out"
+  else
+    pass "$t"
+  fi
+fi
+
+# ---- 7. usage errors exit 2 -------------------------------------------------
+t="tool_usage_errors_exit_2"
+bad=0
+for args in "" "--bogus" "--listen 127.0.0.1" "--connect 127.0.0.1:0" \
+  "--listen 127.0.0.1:0 --connect 127.0.0.1:9" "--connect ::1:9" \
+  "--connect 127.0.0.1:9 --profiles SRTP_BOGUS" "--connect 127.0.0.1:9 --fingerprint sha-256" \
+  "--connect 127.0.0.1:9 --mtu 10" "--connect 127.0.0.1:9 --timeout 0" \
+  "--connect 127.0.0.1:9 --cert $work/a.crt" "--connect 127.0.0.1:9 extra"; do
+  # shellcheck disable=SC2086 # word splitting of $args is intended
+  timeout "$WAIT" "$tool" $args >"$work/u.out" 2>"$work/u.err"
+  st=$?
+  if [[ $st -ne 2 ]]; then
+    echo "    '$args' exited $st"
+    bad=1
+  fi
+done
+timeout "$WAIT" "$tool" --help >"$work/u.out" 2>&1
+st=$?
+if [[ $bad -ne 0 ]]; then
+  fail "$t"
+elif [[ $st -ne 0 ]] || ! grep -q -- '--fingerprint' "$work/u.out"; then
+  fail "$t: --help" "$work/u.out"
+else
+  pass "$t"
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
