@@ -648,6 +648,8 @@ int rtcsec_dtls_start(rtcsec_dtls *d, uint64_t now) {
   return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
 }
 
+static int accept_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now);
+
 static int release_held(rtcsec_dtls *d, uint64_t now) {
   rtcsec_dgram g;
   while (d->state == RTCSEC_DTLS_STATE_HANDSHAKING && rtcsec_dgram_queue_pop(&d->held, &g)) {
@@ -675,6 +677,53 @@ int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *f
   return RTCSEC_OK;
 }
 
+/* RFC 6347 §4.1.2.7: invalid records are discarded silently. OpenSSL
+ * already does so for most, but treats some as fatal during the handshake
+ * although they carry no authentication at all: application data in epoch
+ * 0 and unknown content types. Anyone on the path could forge those to kill
+ * a handshake, so they are taken out here first. Returns the length of the
+ * next valid record at data[off..len) via *rec_len, and whether it is one
+ * to keep; 0 when no complete record is left. */
+static int next_record(const uint8_t *data, size_t len, size_t off, size_t *rec_len, int *keep) {
+  if (len - off < 13)
+    return 0;
+  size_t rl = 13 + (((size_t)data[off + 11] << 8) | data[off + 12]);
+  if (rl > len - off)
+    return 0;
+  uint8_t type = data[off];
+  unsigned epoch = ((unsigned)data[off + 3] << 8) | data[off + 4];
+  /* 20 change_cipher_spec, 21 alert, 22 handshake, 23 application_data */
+  *keep = type >= 20 && type <= 23 && !(type == 23 && epoch == 0);
+  *rec_len = rl;
+  return 1;
+}
+
+/* 1 if every byte of the datagram is a record worth giving to OpenSSL. */
+static int all_records_valid(const uint8_t *data, size_t len) {
+  size_t off = 0, rl;
+  int keep;
+  while (off < len) {
+    if (!next_record(data, len, off, &rl, &keep) || !keep)
+      return 0;
+    off += rl;
+  }
+  return 1;
+}
+
+/* Copies the records worth keeping into out; returns their total length. */
+static size_t keep_valid_records(const uint8_t *data, size_t len, uint8_t *out) {
+  size_t off = 0, kept = 0, rl;
+  int keep;
+  while (off < len && next_record(data, len, off, &rl, &keep)) {
+    if (keep) {
+      memcpy(out + kept, data + off, rl);
+      kept += rl;
+    }
+    off += rl;
+  }
+  return kept;
+}
+
 int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
   if (d == NULL || (data == NULL && len > 0))
     return RTCSEC_ERR_INVALID_ARGUMENT;
@@ -693,6 +742,26 @@ int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len,
   d->stats.bytes_received += len;
   if (len == 0)
     return RTCSEC_OK;
+  if (!all_records_valid(data, len)) {
+    /* Rare: rebuild the datagram from its valid records only. */
+    uint8_t *clean = malloc(len);
+    if (clean == NULL)
+      return RTCSEC_ERR_NO_MEMORY;
+    size_t kept = keep_valid_records(data, len, clean);
+    int rc = RTCSEC_OK;
+    if (kept == 0)
+      d->stats.datagrams_dropped++;
+    else
+      rc = accept_datagram(d, clean, kept, now);
+    free(clean);
+    return rc;
+  }
+  return accept_datagram(d, data, len, now);
+}
+
+/* A datagram of valid records: held while waiting for a fingerprint, else
+ * given to OpenSSL. */
+static int accept_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
   if (must_hold(d)) {
     d->stats.awaiting_fingerprint = 1;
     if (d->held.count >= HELD_MAX_DATAGRAMS || d->held.bytes + len > HELD_MAX_BYTES) {

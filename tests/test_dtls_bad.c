@@ -1,0 +1,394 @@
+/* DTLS rows of the bad-input matrix (docs/bad-input.md): each crafted
+ * datagram is followed by a genuine record, which must still be accepted,
+ * and the association must be as it was (state, counters). */
+#include <check.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cert_internal.h"
+#include "dtls_pair.h"
+#include "fakeclock.h"
+#include "harness.h"
+#include "rtcsec/rtcsec.h"
+
+#define HDR 13
+
+static pair *connected(void) {
+  pair *pr = calloc(1, sizeof(*pr));
+  pair_opts o;
+  default_opts(&o);
+  pair_init(pr, &o);
+  pair_start(pr);
+  ck_assert_int_eq(pair_run(pr, 10 * SEC), HARNESS_STOPPED);
+  ck_assert_int_eq(pr->p[0].connected, 1);
+  ck_assert_int_eq(pr->p[1].connected, 1);
+  return pr;
+}
+
+static void done(pair *pr) {
+  pair_free(pr);
+  free(pr);
+}
+
+/* A genuine application-data datagram from the client, not yet delivered. */
+static size_t genuine(pair *pr, const char *text, uint8_t *buf, size_t cap) {
+  ck_assert_int_eq(rtcsec_dtls_send(pr->p[0].d, (const uint8_t *)text, strlen(text), pr->now), 0);
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr->p[0].d, buf, cap, &n), 0);
+  ck_assert_uint_gt(n, HDR);
+  ck_assert_uint_eq(buf[0], 23);
+  return n;
+}
+
+/* Delivers to the server; it must be accepted as exactly `text`. */
+static void expect_accepted(pair *pr, const uint8_t *d, size_t n, const char *text) {
+  int before = pr->p[1].n_data;
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr->p[1].d, d, n, pr->now), 0);
+  peer_poll(&pr->p[1], pr->now);
+  ck_assert_int_eq(pr->p[1].n_data, before + 1);
+  ck_assert_uint_eq(pr->p[1].data_len, strlen(text));
+  ck_assert_mem_eq(pr->p[1].data, text, strlen(text));
+}
+
+/* Delivers a bad datagram: dropped silently, nothing reported, still
+ * connected, nothing sent back. */
+static void expect_dropped(pair *pr, const uint8_t *d, size_t n) {
+  rtcsec_dtls_stats before, after;
+  rtcsec_dtls_get_stats(pr->p[1].d, &before);
+  int events = pr->p[1].n_events;
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr->p[1].d, d, n, pr->now), 0);
+  peer_poll(&pr->p[1], pr->now);
+  ck_assert_int_eq(pr->p[1].n_events, events);
+  ck_assert_int_eq(rtcsec_dtls_get_state(pr->p[1].d), RTCSEC_DTLS_STATE_CONNECTED);
+  rtcsec_dtls_get_stats(pr->p[1].d, &after);
+  ck_assert_uint_eq(after.datagrams_received, before.datagrams_received + 1);
+  ck_assert_uint_eq(after.retransmissions, before.retransmissions);
+  uint8_t out[2048];
+  size_t on = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr->p[1].d, out, sizeof(out), &on), 0);
+  ck_assert_uint_eq(on, 0);
+}
+
+static void set_seq(uint8_t *rec, uint64_t seq) {
+  for (int i = 0; i < 6; i++)
+    rec[5 + i] = (uint8_t)(seq >> (8 * (5 - i)));
+}
+
+static uint64_t get_seq(const uint8_t *rec) {
+  uint64_t s = 0;
+  for (int i = 0; i < 6; i++)
+    s = s << 8 | rec[5 + i];
+  return s;
+}
+
+START_TEST(record_longer_than_its_datagram_is_dropped) {
+  pair *pr = connected();
+  uint8_t g[2048], bad[2048];
+  size_t n = genuine(pr, "after a long record", g, sizeof(g));
+  memcpy(bad, g, n);
+  bad[11] = 0x3f; /* length field far beyond the datagram */
+  bad[12] = 0xff;
+  expect_dropped(pr, bad, n);
+  expect_dropped(pr, bad, 5); /* a header cut short */
+  expect_accepted(pr, g, n, "after a long record");
+  done(pr);
+}
+END_TEST
+
+START_TEST(unknown_content_types_are_dropped) {
+  pair *pr = connected();
+  uint8_t g[2048], bad[2048];
+  size_t n = genuine(pr, "after unknown types", g, sizeof(g));
+  static const uint8_t types[] = {0, 19, 24, 25, 63, 99, 255};
+  for (size_t i = 0; i < sizeof(types); i++) {
+    memcpy(bad, g, n);
+    bad[0] = types[i];
+    set_seq(bad, get_seq(g) + 1 + i);
+    expect_dropped(pr, bad, n);
+  }
+  expect_accepted(pr, g, n, "after unknown types");
+  done(pr);
+}
+END_TEST
+
+START_TEST(wrong_version_after_negotiation_is_dropped) {
+  pair *pr = connected();
+  uint8_t g[2048], bad[2048];
+  size_t n = genuine(pr, "after wrong version", g, sizeof(g));
+  static const uint8_t versions[][2] = {{0xfe, 0xff}, {0x03, 0x03}, {0xfe, 0xfc}, {0, 0}};
+  for (size_t i = 0; i < 4; i++) {
+    memcpy(bad, g, n);
+    bad[1] = versions[i][0];
+    bad[2] = versions[i][1];
+    expect_dropped(pr, bad, n);
+  }
+  expect_accepted(pr, g, n, "after wrong version");
+  done(pr);
+}
+END_TEST
+
+START_TEST(epoch_far_ahead_is_dropped) {
+  pair *pr = connected();
+  uint8_t g[2048], bad[2048];
+  size_t n = genuine(pr, "after epoch 9", g, sizeof(g));
+  memcpy(bad, g, n);
+  bad[3] = 0;
+  bad[4] = 9;
+  expect_dropped(pr, bad, n);
+  bad[3] = 0xff;
+  bad[4] = 0xff;
+  expect_dropped(pr, bad, n);
+  expect_accepted(pr, g, n, "after epoch 9");
+  done(pr);
+}
+END_TEST
+
+START_TEST(bad_mac_does_not_move_the_replay_window) {
+  pair *pr = connected();
+  uint8_t g[2048], bad[2048];
+  size_t n = genuine(pr, "genuine after forgery", g, sizeof(g));
+  /* the same record far ahead in sequence, with a broken tag: if the window
+   * moved on it, the genuine record would now be "too old" */
+  memcpy(bad, g, n);
+  set_seq(bad, get_seq(g) + 100000);
+  bad[n - 1] ^= 0x01;
+  expect_dropped(pr, bad, n);
+  memcpy(bad, g, n);
+  set_seq(bad, get_seq(g) + 100000); /* the tag covers the sequence number too */
+  expect_dropped(pr, bad, n);
+  expect_accepted(pr, g, n, "genuine after forgery");
+  /* the genuine record again is a replay: dropped */
+  expect_dropped(pr, g, n);
+  done(pr);
+}
+END_TEST
+
+START_TEST(epoch_0_application_data_is_dropped_before_and_after_the_handshake) {
+  uint8_t rec[HDR + 16] = {23, 0xfe, 0xfd, 0, 0};
+  set_seq(rec, 3);
+  rec[12] = 16;
+  memset(rec + HDR, 'A', 16);
+  /* before: a server that has answered a ClientHello */
+  pair_opts o;
+  default_opts(&o);
+  pair pr;
+  pair_init(&pr, &o);
+  pair_start(&pr);
+  uint8_t ch[1500];
+  size_t chn = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[0].d, ch, sizeof(ch), &chn), 0);
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, ch, chn, 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, rec, sizeof(rec), 0), 0);
+  rec[0] = 99; /* an unknown content type is as unauthenticated */
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, rec, sizeof(rec), 0), 0);
+  rec[0] = 23;
+  ck_assert_int_eq(rtcsec_dtls_get_state(pr.p[1].d), RTCSEC_DTLS_STATE_HANDSHAKING);
+  peer_poll(&pr.p[1], 0);
+  ck_assert_int_eq(pr.p[1].n_events, 0);
+  /* the handshake still completes */
+  ck_assert_int_eq(pair_run(&pr, 10 * SEC), HARNESS_STOPPED);
+  ck_assert_int_eq(pr.p[0].connected, 1);
+  ck_assert_int_eq(pr.p[1].connected, 1);
+  ck_assert_int_eq(pr.p[1].n_data, 0);
+  pair_free(&pr);
+  /* after */
+  pair *c = connected();
+  uint8_t g[2048];
+  size_t n = genuine(c, "after epoch 0 data", g, sizeof(g));
+  expect_dropped(c, rec, sizeof(rec));
+  expect_accepted(c, g, n, "after epoch 0 data");
+  done(c);
+}
+END_TEST
+
+START_TEST(truncated_and_empty_datagrams_are_dropped) {
+  pair *pr = connected();
+  uint8_t g[2048];
+  size_t n = genuine(pr, "after truncation", g, sizeof(g));
+  for (size_t cut = 0; cut < n; cut += 7)
+    expect_dropped(pr, g, cut);
+  expect_accepted(pr, g, n, "after truncation");
+  done(pr);
+}
+END_TEST
+
+/* Finds the use_srtp extension (type 14) body in a ServerHello datagram and
+ * returns the offset of the chosen profile's two bytes, 0 if not found. */
+static size_t find_srtp_choice(const uint8_t *d, size_t n) {
+  for (size_t i = HDR + 12; i + 9 <= n; i++) {
+    /* ext type 14, ext len 5, profiles len 2, profile, mki len 0 */
+    if (d[i] == 0 && d[i + 1] == 14 && d[i + 2] == 0 && d[i + 3] == 5 && d[i + 4] == 0 &&
+        d[i + 5] == 2 && d[i + 8] == 0)
+      return i + 6;
+  }
+  return 0;
+}
+
+START_TEST(server_choosing_a_profile_not_offered_fails_the_client) {
+  static const rtcsec_srtp_profile only80[] = {RTCSEC_SRTP_AES128_CM_SHA1_80};
+  pair_opts o;
+  default_opts(&o);
+  o.profiles[0] = o.profiles[1] = only80;
+  o.n_profiles[0] = o.n_profiles[1] = 1;
+  pair pr;
+  pair_init(&pr, &o);
+  pair_start(&pr);
+  uint8_t d[1500];
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[0].d, d, sizeof(d), &n), 0);
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, d, n, 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, d, sizeof(d), &n), 0);
+  size_t at = find_srtp_choice(d, n);
+  ck_assert_uint_gt(at, 0);
+  ck_assert_uint_eq(d[at + 1], 0x01);
+  d[at + 1] = 0x07; /* AEAD_AES_128_GCM, which the client did not offer */
+  rtcsec_dtls_handle_datagram(pr.p[0].d, d, n, 0);
+  peer_poll(&pr.p[0], 0);
+  ck_assert_int_eq(pr.p[0].failed, 1);
+  ck_assert_int_eq(pr.p[0].error, RTCSEC_ERR_SRTP_BAD_PROFILE);
+  ck_assert_int_ge(pr.p[0].alert, 0);
+  ck_assert_int_eq(pr.p[0].connected, 0);
+  pair_free(&pr);
+}
+END_TEST
+
+/* Finds use_srtp (type 14) in a ClientHello datagram: offset of the
+ * extension type, 0 if not found. */
+static size_t find_srtp_ext(const uint8_t *d, size_t n) {
+  for (size_t i = HDR + 12; i + 6 <= n; i++) {
+    if (d[i] == 0 && d[i + 1] == 14 && d[i + 2] == 0 && d[i + 3] >= 5 && d[i + 4] == 0 &&
+        d[i + 5] == d[i + 3] - 3)
+      return i;
+  }
+  return 0;
+}
+
+START_TEST(malformed_use_srtp_in_client_hello_fails_the_handshake_cleanly) {
+  /* _i: 0 odd profile list length, 1 MKI length past the end */
+  pair_opts o;
+  default_opts(&o);
+  pair pr;
+  pair_init(&pr, &o);
+  pair_start(&pr);
+  uint8_t d[1500];
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[0].d, d, sizeof(d), &n), 0);
+  size_t at = find_srtp_ext(d, n);
+  ck_assert_uint_gt(at, 0);
+  size_t plen = d[at + 5];
+  if (_i == 0)
+    d[at + 5] = (uint8_t)(plen - 1);
+  else
+    d[at + 6 + plen] = 40;
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, d, n, 0), RTCSEC_ERR_HANDSHAKE);
+  peer_poll(&pr.p[1], 0);
+  ck_assert_int_eq(pr.p[1].failed, 1);
+  ck_assert_int_eq(pr.p[1].alert, 50); /* decode_error */
+  size_t on = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, d, sizeof(d), &on), 0);
+  ck_assert_uint_gt(on, 0); /* the alert went out */
+  ck_assert_uint_eq(d[0], 21);
+  pair_free(&pr);
+}
+END_TEST
+
+START_TEST(renegotiation_after_the_handshake_is_refused_and_the_session_goes_on) {
+  /* A raw OpenSSL client asks to renegotiate; rtcsec must refuse without
+   * changing keys, and go on with the association. */
+  rtcsec_cert *srv = make_cert(RTCSEC_KEY_ECDSA_P256), *cli = make_cert(RTCSEC_KEY_ECDSA_P256);
+  rtcsec_dtls_config sc;
+  rtcsec_dtls_config_default(&sc);
+  sc.cert = srv;
+  rtcsec_fingerprint cfp = fp_of(cli, RTCSEC_HASH_SHA256);
+  sc.peer_fingerprints = &cfp;
+  sc.n_peer_fingerprints = 1;
+  peer p = {0};
+  ck_assert_int_eq(rtcsec_dtls_new(&p.d, &sc), 0);
+
+  SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+  SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+  SSL_CTX_use_certificate(ctx, rtcsec_cert_x509(cli));
+  SSL_CTX_use_PrivateKey(ctx, rtcsec_cert_pkey(cli));
+  SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+  SSL *ssl = SSL_new(ctx);
+  BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+  BIO_set_mem_eof_return(rb, -1);
+  SSL_set_bio(ssl, rb, wb);
+  SSL_set_mtu(ssl, 1200);
+  SSL_set_tlsext_use_srtp(ssl, "SRTP_AES128_CM_SHA1_80");
+  SSL_set_connect_state(ssl);
+  fakeclock_set(0);
+  uint8_t buf[4096];
+  /* memory BIOs merge datagrams; with one record per write here (no
+   * handshake fragmentation at these sizes) we move each BIO_read whole,
+   * reading at most one flight at a time and letting DTLS re-split it */
+  for (int round = 0; round < 10 && !(SSL_is_init_finished(ssl) && p.connected); round++) {
+    SSL_do_handshake(ssl);
+    int n;
+    while ((n = BIO_read(wb, buf, sizeof(buf))) > 0)
+      rtcsec_dtls_handle_datagram(p.d, buf, (size_t)n, 0);
+    size_t on;
+    while (rtcsec_dtls_poll_datagram(p.d, buf, sizeof(buf), &on) == 0 && on > 0)
+      BIO_write(rb, buf, (int)on);
+    peer_poll(&p, 0);
+  }
+  ck_assert(SSL_is_init_finished(ssl));
+  ck_assert_int_eq(p.connected, 1);
+  uint8_t keys_before[60];
+  memcpy(keys_before, p.info.keys.material, 60);
+
+  ck_assert_int_eq(SSL_renegotiate(ssl), 1);
+  SSL_do_handshake(ssl); /* sends an encrypted ClientHello */
+  int n = BIO_read(wb, buf, sizeof(buf));
+  ck_assert_int_gt(n, 0);
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(p.d, buf, (size_t)n, 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_get_state(p.d), RTCSEC_DTLS_STATE_CONNECTED);
+  peer_poll(&p, 0);
+  ck_assert_int_eq(p.connected, 1); /* no second CONNECTED, no new keys */
+  ck_assert_int_eq(p.failed, 0);
+  /* rtcsec answered with a no_renegotiation warning alert (or nothing) */
+  size_t on = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(p.d, buf, sizeof(buf), &on), 0);
+  if (on > 0)
+    ck_assert_uint_eq(buf[0], 21);
+  /* application data from the client still arrives */
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ck_assert_mem_eq(keys_before, p.info.keys.material, 60);
+  static const uint8_t msg[] = "server still up";
+  ck_assert_int_eq(rtcsec_dtls_send(p.d, msg, sizeof(msg), 0), 0);
+  rtcsec_srtp_keys_wipe(&p.info.keys);
+  rtcsec_dtls_free(p.d);
+  rtcsec_cert_free(srv);
+  rtcsec_cert_free(cli);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("dtls_bad");
+  TCase *tc = tcase_create("records");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, record_longer_than_its_datagram_is_dropped);
+  tcase_add_test(tc, unknown_content_types_are_dropped);
+  tcase_add_test(tc, wrong_version_after_negotiation_is_dropped);
+  tcase_add_test(tc, epoch_far_ahead_is_dropped);
+  tcase_add_test(tc, bad_mac_does_not_move_the_replay_window);
+  tcase_add_test(tc, epoch_0_application_data_is_dropped_before_and_after_the_handshake);
+  tcase_add_test(tc, truncated_and_empty_datagrams_are_dropped);
+  suite_add_tcase(s, tc);
+  TCase *hs = tcase_create("handshake");
+  tcase_set_timeout(hs, 60);
+  tcase_add_test(hs, server_choosing_a_profile_not_offered_fails_the_client);
+  tcase_add_loop_test(hs, malformed_use_srtp_in_client_hello_fails_the_handshake_cleanly, 0, 2);
+  tcase_add_test(hs, renegotiation_after_the_handshake_is_refused_and_the_session_goes_on);
+  suite_add_tcase(s, hs);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
