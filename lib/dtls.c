@@ -928,6 +928,13 @@ const char *rtcsec_dtls_state_name(rtcsec_dtls_state s) {
   }
 }
 
+const char *rtcsec_dtls_alert_name(int alert) {
+  if (alert < 0 || alert > 255)
+    return "unknown";
+  /* OpenSSL's table; level fatal so that close_notify reads as itself. */
+  return SSL_alert_desc_string_long((SSL3_AL_FATAL << 8) | alert);
+}
+
 int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out) {
   if (d == NULL || out == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;

@@ -172,6 +172,9 @@ RTCSEC_API int rtcsec_dtls_error(const rtcsec_dtls *d);
 /* OpenSSL's reason text for the last failure, or "". Never NULL. */
 RTCSEC_API const char *rtcsec_dtls_error_detail(const rtcsec_dtls *d);
 RTCSEC_API const char *rtcsec_dtls_state_name(rtcsec_dtls_state s);
+/* Readable name of a TLS alert description (RFC 5246 §7.2), e.g. 42 "bad
+ * certificate"; "unknown" for others and -1. Never NULL. */
+RTCSEC_API const char *rtcsec_dtls_alert_name(int alert);
 
 typedef struct rtcsec_dtls_stats {
   rtcsec_dtls_state state;
