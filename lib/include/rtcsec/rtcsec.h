@@ -9,6 +9,7 @@
 #include "rtcsec/error.h"
 #include "rtcsec/export.h"
 #include "rtcsec/profile.h"
+#include "rtcsec/sdp.h"
 #include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
 
