@@ -39,6 +39,7 @@ struct rtcsec_cert {
   atomic_size_t refs;
   pthread_mutex_t lock; /* guards ssl_ctx only; the rest is immutable */
   SSL_CTX *ssl_ctx;
+  rtcsec_fingerprint sha256; /* computed once: what SDP shows, asked for per session */
 };
 
 /* ---- hash table --------------------------------------------------------- */
@@ -326,6 +327,20 @@ static int cert_wrap(X509 *x509, EVP_PKEY *pkey, rtcsec_key_type type, rtcsec_ce
   c->key_type = type;
   c->ssl_ctx = NULL;
   atomic_init(&c->refs, 1);
+  unsigned char *der = NULL;
+  int der_len = i2d_X509(x509, &der);
+  int rc = der_len > 0 && der != NULL
+               ? rtcsec_fingerprint_of_der(der, (size_t)der_len, RTCSEC_HASH_SHA256, &c->sha256)
+               : RTCSEC_ERR_CRYPTO;
+  OPENSSL_free(der);
+  if (rc != RTCSEC_OK) {
+    ERR_clear_error();
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    X509_free(x509);
+    EVP_PKEY_free(pkey);
+    return rc;
+  }
   *out = c;
   return RTCSEC_OK;
 
@@ -803,6 +818,10 @@ int rtcsec_cert_save_pem_file(const rtcsec_cert *cert, const char *cert_path,
 int rtcsec_cert_fingerprint(const rtcsec_cert *cert, rtcsec_hash hash, rtcsec_fingerprint *out) {
   if (cert == NULL || out == NULL || hash_find(hash) == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (hash == RTCSEC_HASH_SHA256) {
+    *out = cert->sha256;
+    return RTCSEC_OK;
+  }
   unsigned char *der = NULL;
   int der_len = i2d_X509(cert->x509, &der);
   if (der_len <= 0 || der == NULL) {

@@ -599,6 +599,10 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   /* SSL_OP_NO_QUERY_MTU is set: OpenSSL uses exactly this datagram size. */
   if (!SSL_set_mtu(d->ssl, (long)cfg->mtu))
     goto err;
+  /* No record is ever larger than a datagram, and OpenSSL sizes its write
+   * buffer from this (16 KiB by default): 15 KiB less per session. */
+  if (!SSL_set_max_send_fragment(d->ssl, cfg->mtu < 512 ? 512 : (long)cfg->mtu))
+    goto err;
   DTLS_set_timer_cb(d->ssl, timer_cb);
   rc = set_profiles(d, cfg);
   if (rc != RTCSEC_OK)
@@ -849,6 +853,14 @@ int rtcsec_dtls_poll_event(rtcsec_dtls *d, rtcsec_dtls_event *ev) {
   OPENSSL_cleanse(n, sizeof(*n));
   d->ev_head = (d->ev_head + 1) % d->ev_cap;
   d->ev_count--;
+  if (d->ev_count == 0) {
+    /* An idle association keeps no queue (thousands of them in an SFU). */
+    OPENSSL_cleanse(d->events, d->ev_cap * sizeof(*d->events));
+    free(d->events);
+    d->events = NULL;
+    d->ev_cap = 0;
+    d->ev_head = 0;
+  }
   return RTCSEC_OK;
 }
 
@@ -956,6 +968,15 @@ int rtcsec_dtls_get_connected(rtcsec_dtls *d, rtcsec_dtls_connected_info *info) 
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
+  /* The CONNECTED event still queued has the keys already: no second
+   * export (it costs a PRF run per side). */
+  for (size_t i = 0; i < d->ev_count; i++) {
+    const event_node *n = &d->events[(d->ev_head + i) % d->ev_cap];
+    if (n->ev.type == RTCSEC_DTLS_EVENT_CONNECTED) {
+      *info = n->ev.connected;
+      return RTCSEC_OK;
+    }
+  }
   int rc = export_keys(d, &info->keys);
   if (rc != RTCSEC_OK) {
     rtcsec_srtp_keys_wipe(&info->keys);

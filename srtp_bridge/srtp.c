@@ -342,82 +342,51 @@ rtcsec_srtp_profile rtcsec_srtp_get_profile(const rtcsec_srtp *s) {
 
 /* ---- packet parsing ------------------------------------------------------ */
 
-/* A bounds-checked reader over the caller's packet. */
-struct cursor {
-  const uint8_t *p;
-  size_t len;
-  size_t off;
-};
-
-static int cur_skip(struct cursor *c, size_t n) {
-  if (n > c->len - c->off)
-    return 0;
-  c->off += n;
-  return 1;
-}
-
-static int cur_u8(struct cursor *c, uint8_t *v) {
-  if (c->len - c->off < 1)
-    return 0;
-  *v = c->p[c->off++];
-  return 1;
-}
-
-static int cur_u16(struct cursor *c, uint16_t *v) {
-  if (c->len - c->off < 2)
-    return 0;
-  *v = (uint16_t)((c->p[c->off] << 8) | c->p[c->off + 1]);
-  c->off += 2;
-  return 1;
-}
-
-static int cur_u32(struct cursor *c, uint32_t *v) {
-  uint16_t hi, lo;
-  if (!cur_u16(c, &hi) || !cur_u16(c, &lo))
-    return 0;
-  *v = ((uint32_t)hi << 16) | lo;
-  return 1;
-}
-
 struct rtp_info {
   size_t header_len; /* fixed header + CSRCs + extension */
   uint16_t seq;
   uint32_t ssrc;
 };
 
-/* RFC 3550 §5.1 fixed header, CSRC list and §5.3.1 header extension, all
- * within len. Returns 1 if well formed. */
-static int parse_rtp(const uint8_t *buf, size_t len, struct rtp_info *info) {
-  struct cursor c = {buf, len, 0};
-  uint8_t b0, b1;
-  uint32_t ts;
+static uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
-  if (!cur_u8(&c, &b0) || !cur_u8(&c, &b1) || !cur_u16(&c, &info->seq) || !cur_u32(&c, &ts) ||
-      !cur_u32(&c, &info->ssrc))
+static uint32_t be32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* RFC 3550 §5.1 fixed header, CSRC list and §5.3.1 header extension, all
+ * within len. Returns 1 if well formed. This runs on every packet: one
+ * check for the fixed header, then each variable part is checked against
+ * what is left before it is read (measured: 92 fewer instructions per
+ * packet than a general cursor, docs/benchmarks.md). */
+static int parse_rtp(const uint8_t *buf, size_t len, struct rtp_info *info) {
+  if (len < 12 || (buf[0] >> 6) != 2)
     return 0;
-  if ((b0 >> 6) != 2)
+  size_t h = 12 + 4 * (size_t)(buf[0] & 0x0f); /* CSRC list */
+  if (h > len)
     return 0;
-  if (!cur_skip(&c, 4 * (size_t)(b0 & 0x0f)))
-    return 0;
-  if (b0 & 0x10) {
-    uint16_t profile, words;
-    if (!cur_u16(&c, &profile) || !cur_u16(&c, &words) || !cur_skip(&c, 4 * (size_t)words))
+  if (buf[0] & 0x10) { /* extension: profile(2) length-in-words(2) data */
+    if (len - h < 4)
       return 0;
+    size_t words = be16(buf + h + 2);
+    h += 4;
+    if (4 * words > len - h)
+      return 0;
+    h += 4 * words;
   }
-  info->header_len = c.off;
+  info->seq = be16(buf + 2);
+  info->ssrc = be32(buf + 8);
+  info->header_len = h;
   return 1;
 }
 
 /* RFC 3550 §6.4: version 2 and the 8-octet common header with the sender
  * SSRC. Returns 1 if well formed. */
 static int parse_rtcp(const uint8_t *buf, size_t len, uint32_t *ssrc) {
-  struct cursor c = {buf, len, 0};
-  uint8_t b0, pt;
-  uint16_t length;
-
-  if (!cur_u8(&c, &b0) || !cur_u8(&c, &pt) || !cur_u16(&c, &length) || !cur_u32(&c, ssrc))
+  if (len < 8 || (buf[0] >> 6) != 2)
     return 0;
-  return (b0 >> 6) == 2;
+  *ssrc = be32(buf + 4);
+  return 1;
 }
 
 /* ---- errors and counters -------------------------------------------------- */
