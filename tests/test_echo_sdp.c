@@ -1,0 +1,932 @@
+/* rtcsec-echo's SDP and RTP/RTCP rewriting (tools/echo/sdp_session.c,
+ * tools/echo/rtp_echo.c): what Chromium 156 sends is parsed as it is, the
+ * answer keeps the offer's payload types and one BUNDLE group, what cannot
+ * be echoed is rejected in place, and every SSRC field the echo forwards is
+ * swapped between the browser's and rtcsec's, with NACKs answered from the
+ * cache where it can. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtp_echo.h"
+#include "sdp_session.h"
+
+/* A Chromium 156 offer as the echo page makes it (bundlePolicy max-bundle,
+ * gathering complete), captured in the test namespace; the video codec list
+ * is shortened (the real one has 23 payload types), nothing else changed. */
+static const char chromium_offer[] =
+    "v=0\r\n"
+    "o=- 4330581004017274707 2 IN IP4 127.0.0.1\r\n"
+    "s=-\r\n"
+    "t=0 0\r\n"
+    "a=group:BUNDLE 0 1\r\n"
+    "a=extmap-allow-mixed\r\n"
+    "a=msid-semantic: WMS df1bb17f-f51e-4f65-9957-033c7230f23c\r\n"
+    "m=audio 43606 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n"
+    "c=IN IP4 10.77.0.1\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=candidate:4288694443 1 udp 2122260223 10.77.0.1 43606 typ host generation 0 network-id "
+    "1\r\n"
+    "a=candidate:2814304643 1 udp 2122194687 10.77.0.2 57134 typ host generation 0 network-id "
+    "2\r\n"
+    "a=candidate:17472575 1 tcp 1518280447 10.77.0.1 9 typ host tcptype active generation 0 "
+    "network-id 1\r\n"
+    "a=candidate:1494496535 1 tcp 1518214911 10.77.0.2 9 typ host tcptype active generation 0 "
+    "network-id 2\r\n"
+    "a=ice-ufrag:N+df\r\n"
+    "a=ice-pwd:Hv5Elys1h/KSHwkOZGxq/t8R\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 "
+    "45:75:AB:60:C6:CB:29:99:88:54:D4:A7:28:D8:CB:F5:90:E0:B3:A9:14:A3:BE:F8:4B:3E:6B:37:7B:84:CC:"
+    "83\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:0\r\n"
+    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+    "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+    "a=sendrecv\r\n"
+    "a=msid:df1bb17f-f51e-4f65-9957-033c7230f23c d640e64d-3a55-485a-8ade-6c5297b75b02\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtcp-xr:rcvr-rtt=all\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=rtcp-fb:111 transport-cc\r\n"
+    "a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+    "a=rtpmap:63 red/48000/2\r\n"
+    "a=fmtp:63 111/111\r\n"
+    "a=rtpmap:9 G722/8000\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:13 CN/8000\r\n"
+    "a=rtpmap:110 telephone-event/48000\r\n"
+    "a=rtpmap:126 telephone-event/8000\r\n"
+    "a=ssrc:1777311167 cname:o0DElOLe/8YNZ2/g\r\n"
+    "a=ssrc:1777311167 msid:df1bb17f-f51e-4f65-9957-033c7230f23c "
+    "d640e64d-3a55-485a-8ade-6c5297b75b02\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97 104 107 102 103 108 109 45 46\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:N+df\r\n"
+    "a=ice-pwd:Hv5Elys1h/KSHwkOZGxq/t8R\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 "
+    "45:75:AB:60:C6:CB:29:99:88:54:D4:A7:28:D8:CB:F5:90:E0:B3:A9:14:A3:BE:F8:4B:3E:6B:37:7B:84:CC:"
+    "83\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:1\r\n"
+    "a=extmap:14 urn:ietf:params:rtp-hdrext:toffset\r\n"
+    "a=sendrecv\r\n"
+    "a=msid:df1bb17f-f51e-4f65-9957-033c7230f23c 91251f82-af48-4900-98e1-d560b5e74b83\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtpmap:96 VP8/90000\r\n"
+    "a=rtcp-fb:96 goog-remb\r\n"
+    "a=rtcp-fb:96 transport-cc\r\n"
+    "a=rtcp-fb:96 ccm fir\r\n"
+    "a=rtcp-fb:96 nack\r\n"
+    "a=rtcp-fb:96 nack pli\r\n"
+    "a=rtpmap:97 rtx/90000\r\n"
+    "a=fmtp:97 apt=96\r\n"
+    "a=rtpmap:104 H264/90000\r\n"
+    "a=rtcp-fb:104 nack\r\n"
+    "a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n"
+    "a=rtpmap:107 rtx/90000\r\n"
+    "a=fmtp:107 apt=104\r\n"
+    "a=rtpmap:102 H264/90000\r\n"
+    "a=rtcp-fb:102 goog-remb\r\n"
+    "a=rtcp-fb:102 ccm fir\r\n"
+    "a=rtcp-fb:102 nack\r\n"
+    "a=rtcp-fb:102 nack pli\r\n"
+    "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n"
+    "a=rtpmap:103 rtx/90000\r\n"
+    "a=fmtp:103 apt=102\r\n"
+    "a=rtpmap:108 H264/90000\r\n"
+    "a=rtcp-fb:108 nack\r\n"
+    "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+    "a=rtpmap:109 rtx/90000\r\n"
+    "a=fmtp:109 apt=108\r\n"
+    "a=rtpmap:45 AV1/90000\r\n"
+    "a=fmtp:45 level-idx=5;profile=0;tier=0\r\n"
+    "a=rtpmap:46 rtx/90000\r\n"
+    "a=fmtp:46 apt=45\r\n"
+    "a=ssrc-group:FID 267443760 3101611238\r\n"
+    "a=ssrc:267443760 cname:o0DElOLe/8YNZ2/g\r\n"
+    "a=ssrc:3101611238 cname:o0DElOLe/8YNZ2/g\r\n";
+
+static const echo_local_ids test_ids = {1111, 2222, "rtcsec-echo-test", "rtcsec-echo"};
+
+static echo_sdp *parse_ok(const char *text) {
+  echo_sdp *sdp = calloc(1, sizeof(*sdp));
+  ck_assert_ptr_nonnull(sdp);
+  char err[256] = "";
+  /* A heap copy without NUL, so that ASan sees any read past the end. */
+  size_t len = strlen(text);
+  char *copy = malloc(len ? len : 1);
+  ck_assert_ptr_nonnull(copy);
+  memcpy(copy, text, len);
+  int rc = echo_sdp_parse(sdp, copy, len, err, sizeof(err));
+  free(copy);
+  ck_assert_msg(rc == 0, "parse failed (%d): %s", rc, err);
+  return sdp;
+}
+
+static int parse_fails(const char *text, char *err, size_t cap) {
+  echo_sdp *sdp = calloc(1, sizeof(*sdp));
+  ck_assert_ptr_nonnull(sdp);
+  int rc = echo_sdp_parse(sdp, text, strlen(text), err, cap);
+  free(sdp);
+  return rc;
+}
+
+/* Replaces the first occurrence of `from` in src by `to` (test helper). */
+static char *replace(const char *src, const char *from, const char *to) {
+  const char *at = strstr(src, from);
+  ck_assert_ptr_nonnull(at);
+  size_t n = strlen(src) - strlen(from) + strlen(to) + 1;
+  char *out = malloc(n);
+  ck_assert_ptr_nonnull(out);
+  size_t head = (size_t)(at - src);
+  memcpy(out, src, head);
+  strcpy(out + head, to);
+  strcat(out, at + strlen(from));
+  return out;
+}
+
+static const echo_plan_codec *find_codec(const echo_plan_media *m, const char *name) {
+  for (size_t i = 0; i < m->n_codecs; i++)
+    if (strcmp(m->codecs[i].codec.name, name) == 0)
+      return &m->codecs[i];
+  return NULL;
+}
+
+/* ---- parsing --------------------------------------------------------------- */
+
+START_TEST(chromium_offer_is_parsed) {
+  echo_sdp *sdp = parse_ok(chromium_offer);
+  ck_assert_uint_eq(sdp->n_sections, 2);
+  ck_assert_uint_eq(sdp->n_bundle, 2);
+  ck_assert_str_eq(sdp->bundle[0], "0");
+  ck_assert_str_eq(sdp->bundle[1], "1");
+  const echo_section *a = &sdp->s[0], *v = &sdp->s[1];
+  ck_assert_int_eq(a->kind, ECHO_KIND_AUDIO);
+  ck_assert_int_eq(v->kind, ECHO_KIND_VIDEO);
+  ck_assert_str_eq(a->mid, "0");
+  ck_assert_str_eq(v->mid, "1");
+  ck_assert_uint_eq(a->port, 43606);
+  ck_assert_str_eq(a->proto, "UDP/TLS/RTP/SAVPF");
+  ck_assert(a->rtcp_mux && a->rtcp_rsize && v->rtcp_mux);
+  ck_assert_int_eq(a->dir, ECHO_DIR_SENDRECV);
+  ck_assert_uint_eq(a->n_codecs, 8);
+  ck_assert_uint_eq(a->codecs[0].pt, 111);
+  ck_assert_str_eq(a->codecs[0].name, "opus");
+  ck_assert_uint_eq(a->codecs[0].clock, 48000);
+  ck_assert_uint_eq(a->codecs[0].channels, 2);
+  ck_assert_str_eq(a->codecs[0].fmtp, "minptime=10;useinbandfec=1");
+  ck_assert_uint_eq(a->ssrc, 1777311167u);
+  ck_assert_str_eq(a->cname, "o0DElOLe/8YNZ2/g");
+  /* The FID group names the media SSRC first, the RTX one second. */
+  ck_assert_uint_eq(v->ssrc, 267443760u);
+  ck_assert_uint_eq(v->n_codecs, 10);
+  ck_assert_uint_eq(v->codecs[0].fb, ECHO_FB_NACK | ECHO_FB_NACK_PLI | ECHO_FB_CCM_FIR);
+  /* Two UDP host candidates kept; the two TCP ones ignored. */
+  ck_assert_uint_eq(sdp->n_candidates, 2);
+  ck_assert_uint_eq(sdp->candidates_ignored, 2);
+  ck_assert(strncmp(sdp->candidates[0], "candidate:4288694443 1 udp", 26) == 0);
+  echo_transport_desc td;
+  char err[256];
+  ck_assert_int_eq(echo_sdp_transport(sdp, &td, err, sizeof(err)), 0);
+  ck_assert_str_eq(td.ice.ufrag, "N+df");
+  ck_assert_str_eq(td.ice.pwd, "Hv5Elys1h/KSHwkOZGxq/t8R");
+  ck_assert_int_eq(td.fingerprint.hash, RTCSEC_HASH_SHA256);
+  ck_assert_uint_eq(td.fingerprint.digest[0], 0x45);
+  ck_assert_int_eq(td.setup, RTCSEC_SDP_SETUP_ACTPASS);
+  free(sdp);
+}
+END_TEST
+
+START_TEST(lf_line_ends_are_accepted) {
+  char *lf = strdup(chromium_offer);
+  ck_assert_ptr_nonnull(lf);
+  char *w = lf;
+  for (const char *r = lf; *r; r++)
+    if (*r != '\r')
+      *w++ = *r;
+  *w = '\0';
+  echo_sdp *sdp = parse_ok(lf);
+  ck_assert_uint_eq(sdp->n_sections, 2);
+  ck_assert_str_eq(sdp->s[0].codecs[0].fmtp, "minptime=10;useinbandfec=1");
+  free(sdp);
+  free(lf);
+}
+END_TEST
+
+START_TEST(bad_documents_are_refused_with_a_reason) {
+  char err[256];
+  ck_assert_int_eq(parse_fails("", err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(parse_fails("hello\r\n", err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(parse_fails("v=1\r\n", err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "v=0"));
+  ck_assert_int_eq(parse_fails("v=0\r\ns=-\r\n", err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "no media"));
+  ck_assert_int_eq(parse_fails("v=0\r\nm=audio x UDP/TLS/RTP/SAVPF 111\r\n", err, sizeof(err)),
+                   RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(parse_fails("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 300\r\n", err, sizeof(err)),
+                   RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(parse_fails("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF\r\n", err, sizeof(err)),
+                   RTCSEC_ERR_PARSE);
+  /* Transport attributes go through rtcsec/sdp.h and its errors. */
+  ck_assert_int_eq(parse_fails("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:sideways\r\n",
+                               err, sizeof(err)),
+                   RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "setup"));
+  ck_assert_int_eq(
+      parse_fails("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=fingerprint:sha-256 AB:CD\r\n", err,
+                  sizeof(err)),
+      RTCSEC_ERR_FINGERPRINT_LENGTH);
+}
+END_TEST
+
+START_TEST(limits_are_enforced) {
+  char err[256];
+  /* Too large a document. */
+  size_t big = ECHO_SDP_MAX_LEN + 1;
+  char *doc = malloc(big + 1);
+  ck_assert_ptr_nonnull(doc);
+  memset(doc, 'a', big);
+  doc[big] = '\0';
+  echo_sdp *sdp = calloc(1, sizeof(*sdp));
+  ck_assert_ptr_nonnull(sdp);
+  ck_assert_int_eq(echo_sdp_parse(sdp, doc, big, err, sizeof(err)), RTCSEC_ERR_TOO_LARGE);
+  /* Too long a line. */
+  strcpy(doc, "v=0\r\na=");
+  memset(doc + 7, 'x', 2000);
+  strcpy(doc + 2007, "\r\n");
+  ck_assert_int_eq(echo_sdp_parse(sdp, doc, strlen(doc), err, sizeof(err)), RTCSEC_ERR_TOO_LARGE);
+  /* Too many media sections. */
+  strcpy(doc, "v=0\r\n");
+  for (int i = 0; i <= ECHO_MAX_SECTIONS; i++)
+    strcat(doc, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
+  ck_assert_int_eq(echo_sdp_parse(sdp, doc, strlen(doc), err, sizeof(err)), RTCSEC_ERR_TOO_LARGE);
+  /* Payload types past the table are counted, not stored. */
+  strcpy(doc, "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF");
+  for (int pt = 0; pt < 100; pt++)
+    sprintf(doc + strlen(doc), " %d", pt);
+  strcat(doc, "\r\n");
+  ck_assert_int_eq(echo_sdp_parse(sdp, doc, strlen(doc), err, sizeof(err)), 0);
+  ck_assert_uint_eq(sdp->s[0].n_codecs, ECHO_MAX_CODECS);
+  ck_assert_uint_eq(sdp->s[0].codecs_ignored, 100 - ECHO_MAX_CODECS);
+  free(sdp);
+  free(doc);
+}
+END_TEST
+
+START_TEST(transport_needs_credentials_and_fingerprint) {
+  char err[256];
+  echo_transport_desc td;
+  /* Only the video section has one: the BUNDLE tag section decides. */
+  char *no_fp = replace(chromium_offer, "a=fingerprint:sha-256 45", "a=x-fingerprint:sha-256 45");
+  echo_sdp *sdp = parse_ok(no_fp);
+  ck_assert_int_eq(echo_sdp_transport(sdp, &td, err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "fingerprint"));
+  free(sdp);
+  /* At session level it applies to every section. */
+  char *no_fp2 = replace(no_fp, "a=group:BUNDLE 0 1\r\n",
+                         "a=group:BUNDLE 0 1\r\na=fingerprint:sha-1 "
+                         "00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13\r\n");
+  sdp = parse_ok(no_fp2);
+  ck_assert_int_eq(echo_sdp_transport(sdp, &td, err, sizeof(err)), 0);
+  ck_assert_int_eq(td.fingerprint.hash, RTCSEC_HASH_SHA1);
+  free(sdp);
+  char *v = replace(chromium_offer, "a=ice-pwd:", "a=x-ice-pwd:");
+  sdp = parse_ok(v);
+  ck_assert_int_eq(echo_sdp_transport(sdp, &td, err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "ice-pwd"));
+  free(sdp);
+  const char *bare = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:abcd\r\n"
+                     "a=ice-pwd:abcdefghijklmnopqrstuv\r\n";
+  sdp = parse_ok(bare);
+  ck_assert_int_eq(echo_sdp_transport(sdp, &td, err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "fingerprint"));
+  free(sdp);
+  free(no_fp);
+  free(no_fp2);
+  free(v);
+}
+END_TEST
+
+START_TEST(mdns_and_tcp_candidates_are_ignored) {
+  char *m = replace(chromium_offer, "10.77.0.2 57134",
+                    "1f0c2a6e-0bbf-4c3b-a5d1-2f1d2d2e6b3c.local 57134");
+  echo_sdp *sdp = parse_ok(m);
+  ck_assert_uint_eq(sdp->n_candidates, 1);
+  ck_assert_uint_eq(sdp->candidates_ignored, 3);
+  free(sdp);
+  free(m);
+}
+END_TEST
+
+/* ---- answering ---------------------------------------------------------------- */
+
+static const char *const test_cands[] = {
+    "candidate:1 1 UDP 2015363583 10.77.0.1 5000 typ host",
+    "candidate:2 1 UDP 2015363327 10.77.0.3 5002 typ host",
+};
+
+static echo_transport_desc local_transport(rtcsec_sdp_setup setup) {
+  echo_transport_desc t;
+  memset(&t, 0, sizeof(t));
+  snprintf(t.ice.ufrag, sizeof(t.ice.ufrag), "rtcs");
+  snprintf(t.ice.pwd, sizeof(t.ice.pwd), "0123456789abcdefghijkl");
+  t.fingerprint.hash = RTCSEC_HASH_SHA256;
+  t.fingerprint.len = 32;
+  for (int i = 0; i < 32; i++)
+    t.fingerprint.digest[i] = (uint8_t)i;
+  t.setup = setup;
+  return t;
+}
+
+START_TEST(answer_keeps_offer_payload_types_and_one_bundle) {
+  echo_sdp *offer = parse_ok(chromium_offer);
+  echo_plan plan;
+  char err[256];
+  ck_assert_int_eq(echo_plan_answer(&plan, offer, &test_ids, err, sizeof(err)), 0);
+  ck_assert_uint_eq(plan.n_media, 2);
+  const echo_plan_media *a = &plan.m[0], *v = &plan.m[1];
+  ck_assert(a->accepted && v->accepted);
+  ck_assert_uint_eq(a->n_codecs, 1);
+  ck_assert_uint_eq(a->codecs[0].local_pt, 111);
+  ck_assert_uint_eq(a->codecs[0].remote_pt, 111);
+  ck_assert_uint_eq(a->fb, 0); /* transport-cc is not negotiated */
+  ck_assert_uint_eq(a->local_ssrc, 1111);
+  ck_assert_uint_eq(a->remote_ssrc, 1777311167u);
+  /* VP8 first, then the first H.264 with packetization-mode=1 and a
+   * constrained baseline profile: PT 102, not 104 (mode 0). */
+  ck_assert_uint_eq(v->n_codecs, 2);
+  ck_assert_str_eq(v->codecs[0].codec.name, "VP8");
+  ck_assert_uint_eq(v->codecs[0].local_pt, 96);
+  ck_assert_uint_eq(v->codecs[1].local_pt, 102);
+  ck_assert_uint_eq(v->fb, ECHO_FB_NACK | ECHO_FB_NACK_PLI | ECHO_FB_CCM_FIR);
+  ck_assert_uint_eq(v->local_ssrc, 2222);
+  ck_assert_uint_eq(v->remote_ssrc, 267443760u);
+  ck_assert_ptr_null(find_codec(v, "rtx"));
+
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTIVE);
+  char *buf = malloc(ECHO_SDP_MAX_LEN);
+  ck_assert_ptr_nonnull(buf);
+  size_t len = 0;
+  ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 2, 42, buf, ECHO_SDP_MAX_LEN, &len),
+                   0);
+  ck_assert_uint_eq(len, strlen(buf));
+  ck_assert_ptr_nonnull(strstr(buf, "v=0\r\no=rtcsec-echo 42 2 IN IP4 127.0.0.1\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
+  ck_assert_ptr_nonnull(
+      strstr(buf, "m=audio 5000 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 10.77.0.1\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=video 5000 UDP/TLS/RTP/SAVPF 96 102\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=setup:active\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=ice-ufrag:rtcs\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=fingerprint:sha-256 00:01:02:03:"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=rtpmap:111 opus/48000/2\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=fmtp:111 minptime=10;useinbandfec=1\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=rtcp-fb:96 nack pli\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=ssrc:1111 cname:rtcsec-echo-test\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=ssrc:2222 msid:rtcsec-echo echo-video\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=candidate:2 1 UDP 2015363327 10.77.0.3 5002 typ host\r\n"));
+  /* Nothing that was not negotiated. */
+  ck_assert_ptr_null(strstr(buf, "extmap"));
+  ck_assert_ptr_null(strstr(buf, "transport-cc"));
+  ck_assert_ptr_null(strstr(buf, "goog-remb"));
+  ck_assert_ptr_null(strstr(buf, "rtx"));
+  /* Candidates once, in the BUNDLE tag section, then end-of-candidates. */
+  const char *first = strstr(buf, "a=end-of-candidates");
+  ck_assert_ptr_nonnull(first);
+  ck_assert_ptr_null(strstr(first + 1, "a=end-of-candidates"));
+  ck_assert_ptr_null(strstr(strstr(buf, "m=video"), "a=candidate"));
+
+  /* What we wrote parses back to the same thing. */
+  echo_sdp *again = parse_ok(buf);
+  echo_transport_desc td;
+  ck_assert_int_eq(echo_sdp_transport(again, &td, err, sizeof(err)), 0);
+  ck_assert_int_eq(td.setup, RTCSEC_SDP_SETUP_ACTIVE);
+  ck_assert(rtcsec_fingerprint_equal(&td.fingerprint, &local.fingerprint));
+  ck_assert_uint_eq(again->n_candidates, 2);
+  ck_assert(again->end_of_candidates);
+  ck_assert_uint_eq(again->s[1].ssrc, 2222);
+  free(again);
+  free(buf);
+  free(offer);
+}
+END_TEST
+
+START_TEST(what_cannot_be_echoed_is_rejected_in_place) {
+  const char *offer_text = "v=0\r\n"
+                           "o=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+                           "a=group:BUNDLE 0 1 2\r\n"
+                           "m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\n"
+                           "a=mid:0\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"
+                           "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                           "a=mid:1\r\na=sctp-port:5000\r\n"
+                           "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+                           "a=mid:2\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n"
+                           "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n";
+  echo_sdp *offer = parse_ok(offer_text);
+  echo_plan plan;
+  char err[256];
+  ck_assert_int_eq(echo_plan_answer(&plan, offer, &test_ids, err, sizeof(err)), 0);
+  ck_assert_uint_eq(plan.n_media, 3);
+  ck_assert(!plan.m[0].accepted); /* audio without opus */
+  ck_assert(!plan.m[1].accepted); /* data channel */
+  ck_assert(plan.m[2].accepted);
+  ck_assert_int_eq(plan.m[2].dir, ECHO_DIR_SENDONLY); /* answers recvonly */
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTIVE);
+  char buf[8192];
+  ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 1, 1, buf, sizeof(buf), NULL), 0);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 2\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=audio 0 UDP/TLS/RTP/SAVPF 0\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=video 5000 UDP/TLS/RTP/SAVPF 96\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=sendonly\r\n"));
+  /* The candidates go to the first accepted section. */
+  ck_assert_ptr_nonnull(strstr(strstr(buf, "m=video"), "a=candidate:1 1 UDP"));
+  echo_sdp *again = parse_ok(buf);
+  ck_assert_uint_eq(again->n_sections, 3);
+  ck_assert_str_eq(again->s[1].mid, "1");
+  free(again);
+  free(offer);
+
+  /* Nothing at all to echo. */
+  const char *nothing = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=rtcp-mux\r\n";
+  offer = parse_ok(nothing);
+  ck_assert_int_eq(echo_plan_answer(&plan, offer, &test_ids, err, sizeof(err)),
+                   RTCSEC_ERR_UNSUPPORTED);
+  ck_assert_ptr_nonnull(strstr(err, "opus"));
+  free(offer);
+  /* rtcp-mux is required. */
+  char *no_mux = replace(chromium_offer, "a=rtcp-mux\r\n", "");
+  char *no_mux2 = replace(no_mux, "a=rtcp-mux\r\n", "");
+  offer = parse_ok(no_mux2);
+  ck_assert_int_eq(echo_plan_answer(&plan, offer, &test_ids, err, sizeof(err)),
+                   RTCSEC_ERR_UNSUPPORTED);
+  free(offer);
+  free(no_mux);
+  free(no_mux2);
+}
+END_TEST
+
+START_TEST(offer_then_answer_maps_payload_types) {
+  echo_plan plan;
+  echo_plan_offer(&plan, &test_ids);
+  ck_assert_uint_eq(plan.n_media, 2);
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTPASS);
+  char buf[8192];
+  ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 1, 7, buf, sizeof(buf), NULL), 0);
+  ck_assert_ptr_nonnull(strstr(buf, "a=setup:actpass\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=audio 5000 UDP/TLS/RTP/SAVPF 111\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=video 5000 UDP/TLS/RTP/SAVPF 96 102\r\n"));
+  ck_assert_ptr_nonnull(strstr(
+      buf,
+      "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"));
+
+  /* A browser answer that numbers VP8 differently and drops H.264 (a
+   * browser should not renumber, but the echo copes). */
+  const char *answer_text =
+      "v=0\r\no=- 5 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+      "a=group:BUNDLE 0 1\r\n"
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+      "a=ice-ufrag:gOTb\r\na=ice-pwd:L15DP6cdH1IICv0d4UVCoBjI\r\n"
+      "a=fingerprint:sha-256 "
+      "D6:F3:DD:A0:40:29:45:1A:22:02:50:AC:6B:DF:FB:C9:1A:51:F2:1A:38:F8:9B:B9:71:71:DE:B2:2D:D2:"
+      "A6:C5\r\n"
+      "a=setup:active\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n"
+      "a=rtpmap:111 opus/48000/2\r\na=ssrc:3189711929 cname:x\r\n"
+      "m=video 9 UDP/TLS/RTP/SAVPF 120\r\n"
+      "a=mid:1\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:120 VP8/90000\r\n"
+      "a=rtcp-fb:120 nack\r\na=rtcp-fb:120 nack pli\r\n"
+      "a=ssrc-group:FID 417453831 3793398656\r\na=ssrc:417453831 cname:x\r\n";
+  echo_sdp *answer = parse_ok(answer_text);
+  char err[256];
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), 0);
+  const echo_plan_media *v = &plan.m[1];
+  ck_assert_uint_eq(v->n_codecs, 1);
+  ck_assert_uint_eq(v->codecs[0].local_pt, 96);
+  ck_assert_uint_eq(v->codecs[0].remote_pt, 120);
+  ck_assert_uint_eq(v->fb, ECHO_FB_NACK | ECHO_FB_NACK_PLI); /* no ccm fir in the answer */
+  ck_assert_uint_eq(v->remote_ssrc, 417453831u);
+  ck_assert_uint_eq(plan.m[0].remote_ssrc, 3189711929u);
+  echo_transport_desc td;
+  ck_assert_int_eq(echo_sdp_transport(answer, &td, err, sizeof(err)), 0);
+  ck_assert_int_eq(td.setup, RTCSEC_SDP_SETUP_ACTIVE);
+  free(answer);
+
+  /* An answer that rejects video keeps audio; one that changes the
+   * sections is refused. */
+  echo_plan_offer(&plan, &test_ids);
+  char *rejected = replace(answer_text, "m=video 9 ", "m=video 0 ");
+  answer = parse_ok(rejected);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[1].accepted);
+  free(answer);
+  echo_plan_offer(&plan, &test_ids);
+  char *swapped = replace(answer_text, "a=mid:1", "a=mid:7");
+  answer = parse_ok(swapped);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "mid"));
+  free(answer);
+  echo_plan_offer(&plan, &test_ids);
+  char *vp9 = replace(answer_text, "a=rtpmap:120 VP8/90000", "a=rtpmap:120 VP9/90000");
+  answer = parse_ok(vp9);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), RTCSEC_ERR_PARSE);
+  free(answer);
+  free(rejected);
+  free(swapped);
+  free(vp9);
+}
+END_TEST
+
+START_TEST(writer_refuses_a_small_buffer) {
+  echo_plan plan;
+  echo_plan_offer(&plan, &test_ids);
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTPASS);
+  char buf[300];
+  ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 2, 1, buf, sizeof(buf), NULL),
+                   RTCSEC_ERR_BUFFER_TOO_SMALL);
+}
+END_TEST
+
+/* ---- RTP ------------------------------------------------------------------------ */
+
+#define B_AUDIO 0xA0A0A0A0u
+#define B_VIDEO 0xB0B0B0B0u
+#define R_AUDIO 0x0A0A0A0Au
+#define R_VIDEO 0x0B0B0B0Bu
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void make_rewriter(echo_rewriter *rw) {
+  echo_rewriter_init(rw);
+  int a = echo_rewriter_add_stream(rw, ECHO_KIND_AUDIO, R_AUDIO, B_AUDIO);
+  int v = echo_rewriter_add_stream(rw, ECHO_KIND_VIDEO, R_VIDEO, B_VIDEO);
+  ck_assert_int_eq(a, 0);
+  ck_assert_int_eq(v, 1);
+  echo_rewriter_map_pt(rw, a, 111, 111);
+  echo_rewriter_map_pt(rw, v, 96, 120);
+}
+
+static size_t make_rtp(uint8_t *p, uint8_t pt, int marker, uint16_t seq, uint32_t ssrc) {
+  memset(p, 0, 40);
+  p[0] = 0x80;
+  p[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+  p[2] = (uint8_t)(seq >> 8);
+  p[3] = (uint8_t)seq;
+  put32(p + 4, 123456);
+  put32(p + 8, ssrc);
+  memset(p + 12, 0x5a, 28);
+  return 40;
+}
+
+START_TEST(rtp_gets_rtcsec_ssrc_and_the_browsers_payload_type) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  uint8_t p[64];
+  size_t n = make_rtp(p, 96, 1, 1000, B_VIDEO);
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, n), 1);
+  ck_assert_uint_eq(get32(p + 8), R_VIDEO);
+  ck_assert_uint_eq(p[1], 0x80 | 120); /* marker kept, PT mapped */
+  ck_assert_uint_eq(p[2] << 8 | p[3], 1000);
+  ck_assert_uint_eq(get32(p + 4), 123456); /* timestamp kept */
+  n = make_rtp(p, 111, 0, 5, B_AUDIO);
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, n), 0);
+  ck_assert_uint_eq(get32(p + 8), R_AUDIO);
+  ck_assert_uint_eq(p[1], 111);
+  ck_assert_uint_eq(rw.streams[0].packets, 1);
+  ck_assert_uint_eq(rw.streams[1].packets, 1);
+  /* Not negotiated: dropped and counted. */
+  n = make_rtp(p, 97, 0, 6, B_VIDEO);
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, n), -1);
+  ck_assert_uint_eq(rw.rtp_dropped_pt, 1);
+  n = make_rtp(p, 96, 0, 6, 0x12345678);
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, n), -1);
+  ck_assert_uint_eq(rw.rtp_dropped_ssrc, 1);
+  p[0] = 0x40;
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, n), -1);
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, 11), -1);
+  ck_assert_uint_eq(rw.rtp_malformed, 2);
+}
+END_TEST
+
+START_TEST(rtp_stream_without_declared_ssrc_is_learned) {
+  echo_rewriter rw;
+  echo_rewriter_init(&rw);
+  int v = echo_rewriter_add_stream(&rw, ECHO_KIND_VIDEO, R_VIDEO, 0);
+  echo_rewriter_map_pt(&rw, v, 96, 96);
+  uint8_t p[64];
+  size_t n = make_rtp(p, 96, 0, 1, 0x77777777);
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, n), 0);
+  ck_assert_uint_eq(rw.streams[0].remote_ssrc, 0x77777777u);
+  n = make_rtp(p, 96, 0, 2, 0x88888888); /* a second one is not taken */
+  ck_assert_int_eq(echo_rewrite_rtp(&rw, p, n), -1);
+  ck_assert_uint_eq(echo_rewriter_swap(&rw, 0x77777777u), R_VIDEO);
+  ck_assert_uint_eq(echo_rewriter_swap(&rw, R_VIDEO), 0x77777777u);
+  ck_assert_uint_eq(echo_rewriter_swap(&rw, 0), 0);
+  ck_assert_int_eq(echo_rewriter_add_stream(&rw, ECHO_KIND_AUDIO, 0, 1), -1);
+}
+END_TEST
+
+/* ---- RTCP ------------------------------------------------------------------------ */
+
+/* RR from the browser about the echoed video (sender = its video SSRC,
+ * report block about rtcsec's), then an SDES with its CNAME. */
+static size_t make_rr_sdes(uint8_t *p) {
+  memset(p, 0, 64);
+  p[0] = 0x81; /* V=2, RC=1 */
+  p[1] = 201;
+  p[3] = 7; /* 8 words */
+  put32(p + 4, B_VIDEO);
+  put32(p + 8, R_VIDEO);
+  p[12] = 5; /* fraction lost */
+  /* SDES: one chunk, CNAME "ab", padded to a word */
+  uint8_t *s = p + 32;
+  s[0] = 0x81;
+  s[1] = 202;
+  s[3] = 2; /* 3 words */
+  put32(s + 4, B_VIDEO);
+  s[8] = 1; /* CNAME */
+  s[9] = 2;
+  s[10] = 'a';
+  s[11] = 'b';
+  return 44;
+}
+
+START_TEST(rtcp_rr_is_swapped_and_sdes_dropped) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  uint8_t p[64];
+  size_t n = make_rr_sdes(p), out = 0;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), 1);
+  ck_assert_uint_eq(out, 32);
+  ck_assert_uint_eq(p[1], 201);
+  ck_assert_uint_eq(get32(p + 4), R_VIDEO);
+  ck_assert_uint_eq(get32(p + 8), B_VIDEO);
+  ck_assert_uint_eq(p[12], 5);
+  ck_assert_uint_eq(rw.rtcp_forwarded, 1);
+  ck_assert_uint_eq(rw.rtcp_parts_dropped, 1);
+}
+END_TEST
+
+START_TEST(rtcp_sr_report_blocks_and_bye_are_swapped) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  uint8_t p[80];
+  memset(p, 0, sizeof(p));
+  p[0] = 0x81;
+  p[1] = 200;
+  p[3] = 12; /* 52 bytes: header 28 + one block */
+  put32(p + 4, B_AUDIO);
+  put32(p + 28, R_AUDIO);
+  uint8_t *b = p + 52;
+  b[0] = 0x82; /* BYE with two SSRCs */
+  b[1] = 203;
+  b[3] = 2;
+  put32(b + 4, B_AUDIO);
+  put32(b + 8, B_VIDEO);
+  size_t out = 0;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 64, &out, NULL, NULL, NULL), 1);
+  ck_assert_uint_eq(out, 64);
+  ck_assert_uint_eq(get32(p + 4), R_AUDIO);
+  ck_assert_uint_eq(get32(p + 28), B_AUDIO);
+  ck_assert_uint_eq(get32(b + 4), R_AUDIO);
+  ck_assert_uint_eq(get32(b + 8), R_VIDEO);
+}
+END_TEST
+
+START_TEST(rtcp_pli_and_fir_reach_the_browsers_encoder) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  uint8_t p[32];
+  memset(p, 0, sizeof(p));
+  p[0] = 0x81; /* PLI: FMT 1 */
+  p[1] = 206;
+  p[3] = 2;
+  put32(p + 4, B_VIDEO);
+  put32(p + 8, R_VIDEO);
+  size_t out = 0;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 12, &out, NULL, NULL, NULL), 1);
+  ck_assert_uint_eq(out, 12);
+  ck_assert_uint_eq(get32(p + 4), R_VIDEO);
+  ck_assert_uint_eq(get32(p + 8), B_VIDEO);
+  ck_assert_uint_eq(rw.pli, 1);
+  memset(p, 0, sizeof(p));
+  p[0] = 0x84; /* FIR: FMT 4, media SSRC 0, FCI SSRC + seq */
+  p[1] = 206;
+  p[3] = 4;
+  put32(p + 4, B_VIDEO);
+  put32(p + 12, R_VIDEO);
+  p[16] = 9;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 20, &out, NULL, NULL, NULL), 1);
+  ck_assert_uint_eq(get32(p + 8), 0);
+  ck_assert_uint_eq(get32(p + 12), B_VIDEO);
+  ck_assert_uint_eq(p[16], 9);
+  ck_assert_uint_eq(rw.fir, 1);
+  /* REMB: its SSRC list too. */
+  memset(p, 0, sizeof(p));
+  p[0] = 0x8f;
+  p[1] = 206;
+  p[3] = 5;
+  put32(p + 4, B_VIDEO);
+  memcpy(p + 12, "REMB", 4);
+  p[16] = 1;
+  put32(p + 20, R_VIDEO);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 24, &out, NULL, NULL, NULL), 1);
+  ck_assert_uint_eq(get32(p + 20), B_VIDEO);
+  /* Other feedback (transport-cc, RTPFB FMT 15) is not negotiated: dropped. */
+  memset(p, 0, sizeof(p));
+  p[0] = 0x8f;
+  p[1] = 205;
+  p[3] = 2;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 12, &out, NULL, NULL, NULL), 0);
+  ck_assert_uint_eq(out, 0);
+}
+END_TEST
+
+typedef struct resent {
+  int n;
+  uint16_t seq[32];
+} resent;
+
+static void on_resend(void *user, const uint8_t *pkt, size_t len) {
+  resent *r = user;
+  ck_assert_uint_ge(len, 12);
+  ck_assert_uint_eq(get32(pkt + 8), R_VIDEO);
+  if (r->n < 32)
+    r->seq[r->n++] = (uint16_t)(pkt[2] << 8 | pkt[3]);
+}
+
+static size_t make_nack(uint8_t *p, uint16_t pid, uint16_t blp) {
+  memset(p, 0, 16);
+  p[0] = 0x81; /* generic NACK: FMT 1 */
+  p[1] = 205;
+  p[3] = 3;
+  put32(p + 4, B_VIDEO);
+  put32(p + 8, R_VIDEO);
+  p[12] = (uint8_t)(pid >> 8);
+  p[13] = (uint8_t)pid;
+  p[14] = (uint8_t)(blp >> 8);
+  p[15] = (uint8_t)blp;
+  return 16;
+}
+
+START_TEST(nack_is_answered_from_the_cache_where_it_can) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  echo_rtp_cache *cache = calloc(1, sizeof(*cache));
+  ck_assert_ptr_nonnull(cache);
+  cache->ssrc = R_VIDEO;
+  uint8_t pkt[64];
+  /* The cache has 65534..65535, 0..3 (a wrap) but not 4 or 5. */
+  for (uint16_t s = 65534; s != 4; s++) {
+    size_t n = make_rtp(pkt, 120, 0, s, R_VIDEO);
+    echo_rtp_cache_put(cache, pkt, n);
+  }
+  size_t got_len = 0;
+  ck_assert_ptr_nonnull(echo_rtp_cache_get(cache, 65535, &got_len));
+  ck_assert_uint_eq(got_len, 40);
+  ck_assert_ptr_null(echo_rtp_cache_get(cache, 4, &got_len));
+
+  /* All lost packets cached: resent, nothing forwarded. */
+  uint8_t p[32];
+  resent r = {0};
+  size_t n = make_nack(p, 65535, 0x0003), out = 99; /* 65535, 0, 1 */
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, on_resend, &r), 0);
+  ck_assert_uint_eq(out, 0);
+  ck_assert_int_eq(r.n, 3);
+  ck_assert_uint_eq(r.seq[0], 65535);
+  ck_assert_uint_eq(r.seq[2], 1);
+  ck_assert_uint_eq(rw.nack_resent, 3);
+
+  /* 3 cached, 4 and 5 not: 3 resent, the NACK asks the browser for 4, 5
+   * about its own SSRC. */
+  memset(&r, 0, sizeof(r));
+  n = make_nack(p, 3, 0x0003);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, on_resend, &r), 1);
+  ck_assert_int_eq(r.n, 1);
+  ck_assert_uint_eq(r.seq[0], 3);
+  ck_assert_uint_eq(out, 16);
+  ck_assert_uint_eq(get32(p + 4), R_VIDEO);
+  ck_assert_uint_eq(get32(p + 8), B_VIDEO);
+  ck_assert_uint_eq(p[12] << 8 | p[13], 4);
+  ck_assert_uint_eq(p[14] << 8 | p[15], 0x0001); /* 5 */
+  ck_assert_uint_eq(rw.nack, 1);
+
+  /* Without a cache, the NACK is forwarded whole. */
+  n = make_nack(p, 3, 0x0003);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), 1);
+  ck_assert_uint_eq(p[12] << 8 | p[13], 3);
+  ck_assert_uint_eq(p[14] << 8 | p[15], 0x0003);
+  free(cache);
+}
+END_TEST
+
+START_TEST(malformed_rtcp_is_dropped_whole) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  uint8_t p[64];
+  size_t n = make_rr_sdes(p), out = 0;
+  /* Length of the second packet runs past the datagram. */
+  p[32 + 3] = 9;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), -1);
+  /* A trailing partial header. */
+  n = make_rr_sdes(p);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 34, &out, NULL, NULL, NULL), -1);
+  /* Wrong version. */
+  n = make_rr_sdes(p);
+  p[0] = 0x41;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), -1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 0, &out, NULL, NULL, NULL), -1);
+  /* RR whose report count does not fit its length: that part is dropped. */
+  n = make_rr_sdes(p);
+  p[0] = 0x82;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), 0);
+  ck_assert_uint_eq(rw.rtcp_dropped, 5);
+}
+END_TEST
+
+/* Random bytes never crash the parsers (bounded, seeded). */
+START_TEST(random_input_is_survived) {
+  uint32_t x = 12345;
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  echo_sdp *sdp = calloc(1, sizeof(*sdp));
+  ck_assert_ptr_nonnull(sdp);
+  char err[128];
+  size_t base = strlen(chromium_offer);
+  char *doc = malloc(base);
+  ck_assert_ptr_nonnull(doc);
+  for (int i = 0; i < 2000; i++) {
+    uint8_t p[96];
+    size_t n = 0;
+    x = x * 1103515245u + 12345u;
+    n = (x >> 16) % sizeof(p);
+    for (size_t k = 0; k < n; k++) {
+      x = x * 1103515245u + 12345u;
+      p[k] = (uint8_t)(x >> 16);
+    }
+    if (n > 0)
+      p[0] = (uint8_t)(0x80 | (p[0] & 0x3f));
+    size_t out = 0;
+    if (echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL) >= 0)
+      ck_assert_uint_le(out, n);
+    echo_rewrite_rtp(&rw, p, n);
+    /* The offer with a few bytes changed. */
+    memcpy(doc, chromium_offer, base);
+    for (int k = 0; k < 4; k++) {
+      x = x * 1103515245u + 12345u;
+      size_t at = (x >> 8) % base;
+      x = x * 1103515245u + 12345u;
+      doc[at] = (char)(x >> 16);
+    }
+    echo_sdp_parse(sdp, doc, base, err, sizeof(err));
+  }
+  free(doc);
+  free(sdp);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("echo_sdp");
+  TCase *sdp = tcase_create("sdp");
+  tcase_add_test(sdp, chromium_offer_is_parsed);
+  tcase_add_test(sdp, lf_line_ends_are_accepted);
+  tcase_add_test(sdp, bad_documents_are_refused_with_a_reason);
+  tcase_add_test(sdp, limits_are_enforced);
+  tcase_add_test(sdp, transport_needs_credentials_and_fingerprint);
+  tcase_add_test(sdp, mdns_and_tcp_candidates_are_ignored);
+  tcase_add_test(sdp, answer_keeps_offer_payload_types_and_one_bundle);
+  tcase_add_test(sdp, what_cannot_be_echoed_is_rejected_in_place);
+  tcase_add_test(sdp, offer_then_answer_maps_payload_types);
+  tcase_add_test(sdp, writer_refuses_a_small_buffer);
+  suite_add_tcase(s, sdp);
+  TCase *rtp = tcase_create("rtp");
+  tcase_add_test(rtp, rtp_gets_rtcsec_ssrc_and_the_browsers_payload_type);
+  tcase_add_test(rtp, rtp_stream_without_declared_ssrc_is_learned);
+  tcase_add_test(rtp, rtcp_rr_is_swapped_and_sdes_dropped);
+  tcase_add_test(rtp, rtcp_sr_report_blocks_and_bye_are_swapped);
+  tcase_add_test(rtp, rtcp_pli_and_fir_reach_the_browsers_encoder);
+  tcase_add_test(rtp, nack_is_answered_from_the_cache_where_it_can);
+  tcase_add_test(rtp, malformed_rtcp_is_dropped_whole);
+  tcase_add_test(rtp, random_input_is_survived);
+  suite_add_tcase(s, rtp);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

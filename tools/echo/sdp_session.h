@@ -1,0 +1,210 @@
+/* rtcsec-echo: the whole-SDP side of the echo, kept apart from I/O so that
+ * it can be unit tested (tests/test_echo_sdp.c).
+ *
+ * rtcsec itself owns only a few SDP attributes (rtcsec/sdp.h: ICE
+ * credentials, candidates, fingerprint, setup); this module is the small
+ * "signalling library" of the echo tool around them:
+ *
+ *   echo_sdp_parse()        a browser's offer or answer -> echo_sdp, with
+ *                           the attributes the echo needs (m= lines, mid,
+ *                           rtpmap, fmtp, rtcp-fb, ssrc, direction, mux) and
+ *                           the transport ones parsed by rtcsec/sdp.h;
+ *   echo_plan_answer()      what to answer to a browser's offer: one BUNDLE
+ *                           group, audio Opus, video VP8 (+ H.264 if
+ *                           offered), the offer's payload type numbers kept
+ *                           so that nothing needs rewriting;
+ *   echo_plan_offer()       what rtcsec offers itself (same codecs);
+ *   echo_plan_apply_answer() the browser's answer to that offer;
+ *   echo_sdp_write()        the SDP text of a plan (offer or answer).
+ *
+ * Bounds: a document longer than ECHO_SDP_MAX_LEN, a line longer than
+ * RTCSEC_SDP_MAX_LINE or more than ECHO_MAX_SECTIONS media sections is
+ * refused; codecs and candidates beyond the table sizes are ignored and
+ * counted. Nothing is allocated: every structure is a plain value.
+ */
+#ifndef RTCSEC_ECHO_SDP_SESSION_H
+#define RTCSEC_ECHO_SDP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtcsec/rtcsec.h"
+
+#define ECHO_SDP_MAX_LEN 65536
+#define ECHO_MAX_SECTIONS 8
+#define ECHO_MAX_CODECS 64     /* per parsed media section */
+#define ECHO_MAX_PLAN_CODECS 4 /* per negotiated media section */
+#define ECHO_MAX_CANDIDATES 16 /* remote candidates kept */
+#define ECHO_MAX_LOCAL_CANDIDATES 16
+#define ECHO_CANDIDATE_LEN 256 /* "candidate:..." with NUL */
+#define ECHO_MID_LEN 32
+#define ECHO_FMTP_LEN 256
+#define ECHO_CNAME_LEN 64
+
+typedef enum echo_kind {
+  ECHO_KIND_OTHER = 0,
+  ECHO_KIND_AUDIO = 1,
+  ECHO_KIND_VIDEO = 2,
+} echo_kind;
+
+typedef enum echo_dir {
+  ECHO_DIR_SENDRECV = 0, /* also the default when a section says nothing */
+  ECHO_DIR_SENDONLY,
+  ECHO_DIR_RECVONLY,
+  ECHO_DIR_INACTIVE,
+} echo_dir;
+
+/* a=rtcp-fb values the echo understands (others are dropped). */
+enum {
+  ECHO_FB_NACK = 1u << 0,     /* nack (RFC 4585) */
+  ECHO_FB_NACK_PLI = 1u << 1, /* nack pli */
+  ECHO_FB_CCM_FIR = 1u << 2,  /* ccm fir (RFC 5104) */
+};
+
+typedef struct echo_codec {
+  uint8_t pt;
+  char name[32]; /* as written in a=rtpmap, e.g. "opus", "VP8", "H264" */
+  uint32_t clock;
+  uint8_t channels; /* 0: not given */
+  char fmtp[ECHO_FMTP_LEN];
+  unsigned fb; /* ECHO_FB_* */
+} echo_codec;
+
+typedef struct echo_section {
+  echo_kind kind;
+  char media[16]; /* "audio", "video", "application", ... */
+  uint16_t port;
+  char proto[48];
+  char fmt0[64]; /* the first format of the m= line */
+  char mid[ECHO_MID_LEN + 1];
+  echo_dir dir;
+  int rtcp_mux, rtcp_rsize;
+  size_t n_codecs;
+  echo_codec codecs[ECHO_MAX_CODECS]; /* in m= line order */
+  size_t codecs_ignored;
+  /* The media SSRC: the first of "a=ssrc-group:FID", else the first
+   * a=ssrc; 0 when the section declares none. */
+  uint32_t ssrc;
+  char cname[ECHO_CNAME_LEN + 1];
+  /* Transport attributes found in this section. */
+  int has_ufrag, has_pwd, has_fingerprint, has_setup;
+  rtcsec_sdp_ice_credentials ice;
+  rtcsec_fingerprint fingerprint;
+  rtcsec_sdp_setup setup;
+} echo_section;
+
+typedef struct echo_sdp {
+  size_t n_sections;
+  echo_section s[ECHO_MAX_SECTIONS];
+  /* a=group:BUNDLE mids, in order. */
+  size_t n_bundle;
+  char bundle[ECHO_MAX_SECTIONS][ECHO_MID_LEN + 1];
+  int ice_lite;
+  /* Transport attributes at session level (used where a section has none). */
+  int has_ufrag, has_pwd, has_fingerprint, has_setup;
+  rtcsec_sdp_ice_credentials ice;
+  rtcsec_fingerprint fingerprint;
+  rtcsec_sdp_setup setup;
+  /* Candidates of the transport section (the first bundled one): UDP, not
+   * mDNS names (rtcsec cannot resolve those; ICE finds the peer as
+   * peer-reflexive instead), without "a=". */
+  size_t n_candidates;
+  char candidates[ECHO_MAX_CANDIDATES][ECHO_CANDIDATE_LEN];
+  size_t candidates_ignored; /* mDNS, TCP, malformed, over the table */
+  int end_of_candidates;
+} echo_sdp;
+
+/* The transport of the session, as seen from one side. */
+typedef struct echo_transport_desc {
+  rtcsec_sdp_ice_credentials ice;
+  rtcsec_fingerprint fingerprint;
+  rtcsec_sdp_setup setup;
+} echo_transport_desc;
+
+/* Parses a whole SDP document (CRLF or LF line ends).
+ * Returns 0, or a negative rtcsec error with a reason in err:
+ * RTCSEC_ERR_TOO_LARGE (document, line, too many sections),
+ * RTCSEC_ERR_PARSE (not SDP, bad m= line, bad transport attribute ...). */
+int echo_sdp_parse(echo_sdp *out, const char *sdp, size_t len, char *err, size_t err_cap);
+
+/* The transport attributes that apply to the BUNDLE group: those of its
+ * first (tagging) section, else session level. RTCSEC_ERR_PARSE with a
+ * reason when ufrag, pwd or a fingerprint is missing (a=setup missing is
+ * actpass, RFC 5763 §5 default for an offer). */
+int echo_sdp_transport(const echo_sdp *sdp, echo_transport_desc *out, char *err, size_t err_cap);
+
+/* ---- the negotiated session ------------------------------------------- */
+
+/* One negotiated codec. Payload type numbers are per direction: the peer
+ * sends to us with the numbers of OUR description (local_pt), we send to
+ * the peer with the numbers of ITS description (remote_pt). */
+typedef struct echo_plan_codec {
+  echo_codec codec; /* as we declare it; codec.pt == local_pt */
+  uint8_t local_pt;
+  uint8_t remote_pt;
+} echo_plan_codec;
+
+typedef struct echo_plan_media {
+  int accepted; /* 0: rejected (port 0 in our description) */
+  echo_kind kind;
+  char media[16];
+  char proto[48];
+  char fmt0[64]; /* a rejected section's format in our m= line */
+  char mid[ECHO_MID_LEN + 1];
+  echo_dir dir; /* our direction */
+  int rtcp_rsize;
+  size_t n_codecs;
+  echo_plan_codec codecs[ECHO_MAX_PLAN_CODECS];
+  uint32_t local_ssrc;  /* what the echo sends with (a=ssrc in our SDP) */
+  uint32_t remote_ssrc; /* what the peer declared; 0 if it declared none */
+  unsigned fb;          /* feedback negotiated (ECHO_FB_*, union of codecs) */
+} echo_plan_media;
+
+typedef struct echo_plan {
+  size_t n_media;
+  echo_plan_media m[ECHO_MAX_SECTIONS];
+  char cname[ECHO_CNAME_LEN + 1];
+  char stream_id[ECHO_CNAME_LEN + 1];
+} echo_plan;
+
+/* Local values a plan needs that the caller chooses (random in the tool,
+ * fixed in tests). */
+typedef struct echo_local_ids {
+  uint32_t audio_ssrc, video_ssrc; /* nonzero */
+  const char *cname;               /* e.g. "rtcsec-echo-1234" */
+  const char *stream_id;           /* msid stream id */
+} echo_local_ids;
+
+/* Plans the answer to a browser's offer. Sections other than audio and
+ * video, with an unknown proto, without rtcp-mux, or without a codec the
+ * echo can reflect are rejected (port 0, outside the BUNDLE group). The
+ * kept codecs use the offer's payload type numbers. Errors:
+ * RTCSEC_ERR_UNSUPPORTED with a reason when no section can be accepted. */
+int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_ids *ids, char *err,
+                     size_t err_cap);
+
+/* Plans rtcsec's own offer: mid 0 audio (Opus, PT 111), mid 1 video (VP8
+ * PT 96 and H.264 constrained baseline PT 102, with nack, nack pli, ccm
+ * fir), both sendrecv. */
+void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids);
+
+/* Applies the browser's answer to the plan made by echo_plan_offer():
+ * sections it rejected (port 0) are dropped, codecs are matched by name,
+ * clock and channels (remote_pt from the answer), remote SSRCs recorded.
+ * Errors: RTCSEC_ERR_PARSE with a reason (section count or mids differ,
+ * no common codec in an accepted section). */
+int echo_plan_apply_answer(echo_plan *plan, const echo_sdp *answer, char *err, size_t err_cap);
+
+/* Writes the SDP of plan (an offer or an answer: the difference is our
+ * a=setup in local->setup) with our transport and candidates; the candidates and end-of-candidates
+ * go into the first accepted section (non-trickle). candidates are "candidate:..." strings; the
+ * first one's address and port make the c= and m= values. Errors: RTCSEC_ERR_BUFFER_TOO_SMALL,
+ * RTCSEC_ERR_INVALID_ARGUMENT. */
+int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
+                   const char *const *candidates, size_t n_candidates, uint64_t session_id,
+                   char *buf, size_t cap, size_t *len_out);
+
+/* "audio", "video", "other". */
+const char *echo_kind_name(echo_kind k);
+
+#endif

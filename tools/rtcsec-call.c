@@ -1,0 +1,752 @@
+/* rtcsec-call: a two-process call with ICE (libnice), DTLS-SRTP and RTP,
+ * built on the public API only (librtcsec-ice + the core).
+ *
+ * One process offers (--offer: ICE controlling, a=setup:actpass), the
+ * other answers (--answer: ICE controlled, a=setup:active, so the DTLS
+ * client, RFC 8842 §5.3). They exchange small SDP fragments, one attribute
+ * per line:
+ *   a=ice-ufrag:...  a=ice-pwd:...  a=ice-options:trickle
+ *   a=fingerprint:sha-256 AB:CD:...  a=setup:actpass|active|passive
+ *   a=candidate:...  (one per candidate)  a=end-of-candidates
+ * through files (--local-sdp FILE written atomically once gathering is
+ * done; --remote-sdp FILE waited for until it holds a=end-of-candidates)
+ * or through stdout / stdin when a file is not given (the report then goes
+ * to stderr). The offerer writes first; the answerer reads the offer, then
+ * writes its answer.
+ *
+ * Once DTLS is connected each side sends RTP (PT 111, 160-byte payload) at
+ * --rate packets per second for --duration seconds, waits for the peer's
+ * last packets, and prints, as `key: value` lines: the time from the
+ * program's start to the agent's creation, ICE connected, DTLS connected
+ * and first media; the selected pair; the DTLS role, version, cipher and
+ * SRTP profile; and the packet counters.
+ *
+ * Exit status: 0 if media was sent and received and no packet failed
+ * authentication; 1 otherwise (or on a runtime failure); 2 usage error.
+ * Traffic: only to the addresses given (--address, default 127.0.0.1) and
+ * the TURN / STUN server given.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <glib.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rtcsec/ice.h"
+#include "rtcsec/rtcsec.h"
+#include "rtcsec/sdp.h"
+
+#define PROG "rtcsec-call"
+#define EXIT_USAGE 2
+#define MAX_ADDRESSES RTCSEC_ICE_MAX_LOCAL_ADDRESSES
+#define MAX_REMOTE_CANDIDATES RTCSEC_ICE_MAX_PENDING_CANDIDATES
+#define MAX_SDP_BYTES (64 * 1024)
+#define RTP_PT 111
+#define RTP_PAYLOAD 160
+#define RTP_CLOCK_STEP 960 /* 20 ms at 48 kHz */
+#define MEDIA_BUF (12 + RTP_PAYLOAD + RTCSEC_SRTP_MAX_OVERHEAD + 16)
+#define POLL_FILE_US 20000
+#define DRAIN_QUIET_US 500000
+#define DRAIN_MAX_US 3000000
+
+/* ---- options --------------------------------------------------------------- */
+
+typedef struct options {
+  int offer; /* 1 --offer, 0 --answer, -1 not given */
+  const char *local_sdp;
+  const char *remote_sdp;
+  const char *addresses[MAX_ADDRESSES];
+  size_t n_addresses;
+  unsigned duration_s;
+  unsigned rate;
+  unsigned timeout_s;
+  rtcsec_srtp_profile profiles[RTCSEC_SRTP_MAX_PROFILES];
+  size_t n_profiles;
+  int relay_only;
+  char turn_host[64];
+  uint16_t turn_port;
+  const char *turn_user;
+  const char *turn_pass;
+  char stun_host[64];
+  uint16_t stun_port;
+} options;
+
+static FILE *report; /* stdout, or stderr when stdout carries SDP */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, PROG ": ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(1);
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: " PROG " --offer|--answer [options]\n"
+             "  --local-sdp FILE      write our SDP fragment here (default: stdout)\n"
+             "  --remote-sdp FILE     read the peer's fragment here (default: stdin)\n"
+             "  --address IP          host candidate address, repeatable (default 127.0.0.1)\n"
+             "  --duration SECONDS    media time once DTLS is up (default 5)\n"
+             "  --rate PPS            RTP packets per second (default 50)\n"
+             "  --timeout SECONDS     bound on signalling + connecting (default 30)\n"
+             "  --profiles LIST       SRTP profiles in preference order, comma-separated\n"
+             "  --relay-only          offer and use relay candidates only (needs --turn)\n"
+             "  --turn ADDR:PORT      TURN server (UDP); --turn-user U --turn-pass P\n"
+             "  --stun ADDR:PORT      STUN server for server-reflexive candidates\n"
+             "  --help\n"
+             "exit status: 0 media flowed both ways without authentication failures,\n"
+             "1 failure, 2 usage error\n");
+}
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, PROG ": ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  usage(stderr);
+  exit(EXIT_USAGE);
+}
+
+static unsigned parse_uint(const char *s, unsigned min, unsigned max, const char *opt) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
+    usage_error("%s %s: expected a number in %u..%u", opt, s, min, max);
+  return (unsigned)v;
+}
+
+/* "a.b.c.d:port" or "[v6]:port", numeric only. */
+static void parse_host_port(const char *s, char *host, size_t cap, uint16_t *port,
+                            const char *opt) {
+  const char *colon = NULL;
+  const char *h = s;
+  size_t hlen;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (close == NULL || close[1] != ':')
+      usage_error("%s %s: expected IP:PORT (numeric address)", opt, s);
+    h = s + 1;
+    hlen = (size_t)(close - h);
+    colon = close + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (colon == NULL)
+      usage_error("%s %s: expected IP:PORT (numeric address)", opt, s);
+    hlen = (size_t)(colon - s);
+  }
+  if (hlen == 0 || hlen >= cap)
+    usage_error("%s %s: expected IP:PORT (numeric address)", opt, s);
+  memcpy(host, h, hlen);
+  host[hlen] = '\0';
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+    usage_error("%s %s: expected IP:PORT (numeric address)", opt, s);
+  *port = (uint16_t)parse_uint(colon + 1, 1, 65535, opt);
+}
+
+static void parse_options(int argc, char **argv, options *o) {
+  enum {
+    OPT_OFFER = 256,
+    OPT_ANSWER,
+    OPT_LOCAL,
+    OPT_REMOTE,
+    OPT_ADDRESS,
+    OPT_DURATION,
+    OPT_RATE,
+    OPT_TIMEOUT,
+    OPT_PROFILES,
+    OPT_RELAY_ONLY,
+    OPT_TURN,
+    OPT_TURN_USER,
+    OPT_TURN_PASS,
+    OPT_STUN,
+    OPT_HELP,
+  };
+  static const struct option longopts[] = {
+      {"offer", no_argument, NULL, OPT_OFFER},
+      {"answer", no_argument, NULL, OPT_ANSWER},
+      {"local-sdp", required_argument, NULL, OPT_LOCAL},
+      {"remote-sdp", required_argument, NULL, OPT_REMOTE},
+      {"address", required_argument, NULL, OPT_ADDRESS},
+      {"duration", required_argument, NULL, OPT_DURATION},
+      {"rate", required_argument, NULL, OPT_RATE},
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"profiles", required_argument, NULL, OPT_PROFILES},
+      {"relay-only", no_argument, NULL, OPT_RELAY_ONLY},
+      {"turn", required_argument, NULL, OPT_TURN},
+      {"turn-user", required_argument, NULL, OPT_TURN_USER},
+      {"turn-pass", required_argument, NULL, OPT_TURN_PASS},
+      {"stun", required_argument, NULL, OPT_STUN},
+      {"help", no_argument, NULL, OPT_HELP},
+      {NULL, 0, NULL, 0},
+  };
+  memset(o, 0, sizeof(*o));
+  o->offer = -1;
+  o->duration_s = 5;
+  o->rate = 50;
+  o->timeout_s = 30;
+  int c;
+  while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_OFFER:
+    case OPT_ANSWER:
+      if (o->offer != -1)
+        usage_error("%s", "give exactly one of --offer and --answer");
+      o->offer = c == OPT_OFFER;
+      break;
+    case OPT_LOCAL:
+      o->local_sdp = optarg;
+      break;
+    case OPT_REMOTE:
+      o->remote_sdp = optarg;
+      break;
+    case OPT_ADDRESS: {
+      unsigned char buf[16];
+      if (inet_pton(AF_INET, optarg, buf) != 1 && inet_pton(AF_INET6, optarg, buf) != 1)
+        usage_error("--address %s: not a numeric IP address", optarg);
+      if (o->n_addresses == MAX_ADDRESSES)
+        usage_error("--address %s: too many addresses", optarg);
+      o->addresses[o->n_addresses++] = optarg;
+      break;
+    }
+    case OPT_DURATION:
+      o->duration_s = parse_uint(optarg, 1, 3600, "--duration");
+      break;
+    case OPT_RATE:
+      o->rate = parse_uint(optarg, 1, 10000, "--rate");
+      break;
+    case OPT_TIMEOUT:
+      o->timeout_s = parse_uint(optarg, 1, 3600, "--timeout");
+      break;
+    case OPT_PROFILES:
+      if (rtcsec_srtp_profile_list_parse(optarg, o->profiles, RTCSEC_SRTP_MAX_PROFILES,
+                                         &o->n_profiles) != RTCSEC_OK)
+        usage_error("--profiles %s: unknown, duplicate or too many profile names", optarg);
+      break;
+    case OPT_RELAY_ONLY:
+      o->relay_only = 1;
+      break;
+    case OPT_TURN:
+      parse_host_port(optarg, o->turn_host, sizeof(o->turn_host), &o->turn_port, "--turn");
+      break;
+    case OPT_TURN_USER:
+      o->turn_user = optarg;
+      break;
+    case OPT_TURN_PASS:
+      o->turn_pass = optarg;
+      break;
+    case OPT_STUN:
+      parse_host_port(optarg, o->stun_host, sizeof(o->stun_host), &o->stun_port, "--stun");
+      break;
+    case OPT_HELP:
+      usage(stdout);
+      exit(0);
+    default:
+      usage(stderr);
+      exit(EXIT_USAGE);
+    }
+  }
+  if (optind < argc)
+    usage_error("unexpected argument %s", argv[optind]);
+  if (o->offer == -1)
+    usage_error("%s", "give --offer or --answer");
+  if (o->relay_only && o->turn_host[0] == '\0')
+    usage_error("%s", "--relay-only needs --turn");
+  if (o->turn_host[0] != '\0' && (o->turn_user == NULL || o->turn_pass == NULL))
+    usage_error("%s", "--turn needs --turn-user and --turn-pass");
+  if (o->local_sdp == NULL && o->remote_sdp == NULL && isatty(STDIN_FILENO))
+    fprintf(stderr, PROG ": reading the peer's SDP from the terminal\n");
+  if (o->n_addresses == 0)
+    o->addresses[o->n_addresses++] = "127.0.0.1";
+}
+
+/* ---- what the agent reports ------------------------------------------------ */
+
+typedef struct call {
+  GMutex m;
+  GCond c;
+  GPtrArray *cands; /* local "candidate:..." lines */
+  int gathering_done;
+  int dtls_connected, dtls_failed, dtls_error, consent_lost, dtls_closed;
+  rtcsec_srtp_profile profile;
+  const char *cipher;
+  uint64_t rtp_received, rtp_bad;
+} call;
+
+static void on_event(void *user, const rtcsec_ice_event *ev) {
+  call *c = user;
+  g_mutex_lock(&c->m);
+  switch (ev->type) {
+  case RTCSEC_ICE_EVENT_LOCAL_CANDIDATE:
+    g_ptr_array_add(c->cands, g_strdup(ev->candidate));
+    break;
+  case RTCSEC_ICE_EVENT_GATHERING_DONE:
+    c->gathering_done = 1;
+    break;
+  case RTCSEC_ICE_EVENT_DTLS_CONNECTED:
+    c->dtls_connected = 1;
+    c->profile = ev->profile;
+    c->cipher = ev->cipher;
+    break;
+  case RTCSEC_ICE_EVENT_DTLS_FAILED:
+    c->dtls_failed = 1;
+    c->dtls_error = ev->error;
+    break;
+  case RTCSEC_ICE_EVENT_DTLS_CLOSED:
+    c->dtls_closed = 1;
+    break;
+  case RTCSEC_ICE_EVENT_CONSENT_LOST:
+    c->consent_lost = 1;
+    break;
+  default:
+    break;
+  }
+  g_cond_broadcast(&c->c);
+  g_mutex_unlock(&c->m);
+}
+
+static void on_media(void *user, rtcsec_packet_class kind, uint8_t *buf, size_t len) {
+  call *c = user;
+  int ok = kind == RTCSEC_PKT_RTP && len == 12 + RTP_PAYLOAD && (buf[1] & 0x7f) == RTP_PT;
+  g_mutex_lock(&c->m);
+  if (ok)
+    c->rtp_received++;
+  else
+    c->rtp_bad++;
+  g_mutex_unlock(&c->m);
+}
+
+/* Waits until *flag (or *fail) is set, at most until `deadline` (monotonic
+ * µs). Returns the flag. */
+static int wait_flag(call *c, const int *flag, const int *fail, gint64 deadline) {
+  g_mutex_lock(&c->m);
+  while (!*flag && !(fail && *fail) && g_cond_wait_until(&c->c, &c->m, deadline)) {
+  }
+  int v = *flag;
+  g_mutex_unlock(&c->m);
+  return v;
+}
+
+/* ---- SDP fragments ----------------------------------------------------------- */
+
+typedef struct fragment {
+  rtcsec_sdp_ice_credentials creds;
+  rtcsec_fingerprint fps[RTCSEC_DTLS_MAX_FINGERPRINTS];
+  size_t n_fps;
+  int has_setup;
+  rtcsec_sdp_setup setup;
+  char *cands[MAX_REMOTE_CANDIDATES];
+  size_t n_cands;
+  int end_of_candidates;
+} fragment;
+
+static void fragment_clear(fragment *f) {
+  for (size_t i = 0; i < f->n_cands; i++)
+    g_free(f->cands[i]);
+  memset(f, 0, sizeof(*f));
+}
+
+/* Parses the peer's fragment; returns NULL or an error message (static). */
+static const char *fragment_parse(fragment *f, const char *text) {
+  memset(f, 0, sizeof(*f));
+  const char *p = text;
+  while (*p != '\0') {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    const char *line = p;
+    p = nl ? nl + 1 : p + len;
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+      len--;
+    if (len == 0)
+      continue;
+    rtcsec_sdp_attr kind;
+    if (rtcsec_sdp_attr_identify(&kind, line, len) != RTCSEC_OK)
+      return "a line that is not an SDP attribute";
+    switch (kind) {
+    case RTCSEC_SDP_ATTR_ICE_UFRAG:
+      if (rtcsec_sdp_ice_ufrag_parse(&f->creds, line, len) != RTCSEC_OK)
+        return "bad a=ice-ufrag";
+      break;
+    case RTCSEC_SDP_ATTR_ICE_PWD:
+      if (rtcsec_sdp_ice_pwd_parse(&f->creds, line, len) != RTCSEC_OK)
+        return "bad a=ice-pwd";
+      break;
+    case RTCSEC_SDP_ATTR_FINGERPRINT:
+      if (f->n_fps == RTCSEC_DTLS_MAX_FINGERPRINTS)
+        return "too many a=fingerprint lines";
+      if (rtcsec_sdp_fingerprint_parse(&f->fps[f->n_fps], line, len) != RTCSEC_OK)
+        return "bad a=fingerprint";
+      f->n_fps++;
+      break;
+    case RTCSEC_SDP_ATTR_SETUP:
+      if (rtcsec_sdp_setup_parse(&f->setup, line, len) != RTCSEC_OK)
+        return "bad a=setup";
+      f->has_setup = 1;
+      break;
+    case RTCSEC_SDP_ATTR_CANDIDATE:
+      if (f->n_cands == MAX_REMOTE_CANDIDATES)
+        return "too many a=candidate lines";
+      f->cands[f->n_cands++] = g_strndup(line, len);
+      break;
+    case RTCSEC_SDP_ATTR_END_OF_CANDIDATES:
+      f->end_of_candidates = 1;
+      break;
+    default:
+      break; /* ice-options, ice-lite, anything else: not needed here */
+    }
+  }
+  if (f->creds.ufrag[0] == '\0' || f->creds.pwd[0] == '\0')
+    return "no a=ice-ufrag / a=ice-pwd";
+  if (f->n_fps == 0)
+    return "no a=fingerprint";
+  if (!f->has_setup)
+    return "no a=setup";
+  if (!f->end_of_candidates)
+    return "no a=end-of-candidates";
+  return NULL;
+}
+
+static int has_end_line(const char *text) {
+  for (const char *p = text; (p = strstr(p, "a=end-of-candidates")) != NULL; p++) {
+    if (p == text || p[-1] == '\n')
+      return 1;
+  }
+  return 0;
+}
+
+/* Reads the peer's fragment: from a file that is complete once it holds an
+ * a=end-of-candidates line, or from stdin up to that line; bounded. */
+static char *read_remote(const char *path, gint64 deadline) {
+  if (path != NULL) {
+    while (g_get_monotonic_time() < deadline) {
+      gchar *text = NULL;
+      gsize len = 0;
+      if (g_file_get_contents(path, &text, &len, NULL)) {
+        if (len > MAX_SDP_BYTES)
+          die("%s: larger than %d bytes", path, MAX_SDP_BYTES);
+        if (has_end_line(text))
+          return text;
+        g_free(text);
+      }
+      g_usleep(POLL_FILE_US);
+    }
+    die("%s: no complete SDP fragment (ending in a=end-of-candidates) in time", path);
+  }
+  GString *s = g_string_new(NULL);
+  char buf[4096];
+  for (;;) {
+    gint64 left = deadline - g_get_monotonic_time();
+    if (left <= 0)
+      die("stdin: no complete SDP fragment in time");
+    struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+    int n = poll(&pfd, 1, (int)(left / 1000) + 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      continue;
+    ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      die("stdin: end of input before a=end-of-candidates");
+    g_string_append_len(s, buf, r);
+    if (s->len > MAX_SDP_BYTES)
+      die("stdin: more than %d bytes of SDP", MAX_SDP_BYTES);
+    if (has_end_line(s->str))
+      return g_string_free(s, FALSE);
+  }
+}
+
+/* Our fragment, once gathering is done. */
+static char *fragment_format(rtcsec_ice_agent *agent, call *c, const rtcsec_fingerprint *fp,
+                             rtcsec_sdp_setup setup) {
+  rtcsec_sdp_ice_credentials creds;
+  memset(&creds, 0, sizeof(creds));
+  if (rtcsec_ice_get_local_credentials(agent, creds.ufrag, sizeof(creds.ufrag), creds.pwd,
+                                       sizeof(creds.pwd)) != RTCSEC_OK)
+    die("no local ICE credentials");
+  char line[RTCSEC_SDP_MAX_LINE];
+  GString *s = g_string_new(NULL);
+  if (rtcsec_sdp_ice_ufrag_format(&creds, line, sizeof(line), NULL) != RTCSEC_OK)
+    die("cannot format a=ice-ufrag");
+  g_string_append_printf(s, "a=%s\r\n", line);
+  if (rtcsec_sdp_ice_pwd_format(&creds, line, sizeof(line), NULL) != RTCSEC_OK)
+    die("cannot format a=ice-pwd");
+  g_string_append_printf(s, "a=%s\r\n", line);
+  g_string_append(s, "a=ice-options:trickle\r\n");
+  if (rtcsec_sdp_fingerprint_format(fp, line, sizeof(line), NULL) != RTCSEC_OK)
+    die("cannot format a=fingerprint");
+  g_string_append_printf(s, "a=%s\r\n", line);
+  if (rtcsec_sdp_setup_format(setup, line, sizeof(line), NULL) != RTCSEC_OK)
+    die("cannot format a=setup");
+  g_string_append_printf(s, "a=%s\r\n", line);
+  g_mutex_lock(&c->m);
+  for (guint i = 0; i < c->cands->len; i++)
+    g_string_append_printf(s, "a=%s\r\n", (const char *)g_ptr_array_index(c->cands, i));
+  g_mutex_unlock(&c->m);
+  g_string_append(s, "a=end-of-candidates\r\n");
+  memset(creds.pwd, 0, sizeof(creds.pwd));
+  return g_string_free(s, FALSE);
+}
+
+static void write_local(const char *path, const char *text) {
+  if (path == NULL) {
+    fputs(text, stdout);
+    fflush(stdout);
+    return;
+  }
+  /* Whole or not at all: the peer polls for the file. */
+  gchar *tmp = g_strdup_printf("%s.tmp.%ld", path, (long)getpid());
+  if (!g_file_set_contents(tmp, text, -1, NULL) || rename(tmp, path) != 0) {
+    unlink(tmp);
+    die("%s: cannot write: %s", path, strerror(errno));
+  }
+  g_free(tmp);
+}
+
+static void apply_remote(rtcsec_ice_agent *agent, const fragment *f) {
+  for (size_t i = 0; i < f->n_fps; i++) {
+    int rc = rtcsec_ice_add_peer_fingerprint(agent, &f->fps[i]);
+    if (rc != RTCSEC_OK)
+      die("peer fingerprint: %s", rtcsec_strerror(rc));
+  }
+  int rc = rtcsec_ice_set_remote_credentials(agent, f->creds.ufrag, f->creds.pwd);
+  if (rc != RTCSEC_OK)
+    die("remote credentials: %s", rtcsec_strerror(rc));
+  for (size_t i = 0; i < f->n_cands; i++) {
+    rc = rtcsec_ice_add_remote_candidate(agent, f->cands[i]);
+    if (rc == RTCSEC_ERR_UNSUPPORTED)
+      fprintf(stderr, PROG ": ignoring candidate (%s): %s\n", rtcsec_strerror(rc), f->cands[i]);
+    else if (rc != RTCSEC_OK)
+      die("remote candidate %s: %s", f->cands[i], rtcsec_strerror(rc));
+  }
+  rtcsec_ice_remote_end_of_candidates(agent);
+}
+
+/* ---- media ----------------------------------------------------------------- */
+
+static size_t make_rtp(uint8_t *b, uint32_t ssrc, uint16_t seq, uint32_t ts) {
+  b[0] = 0x80;
+  b[1] = RTP_PT;
+  b[2] = (uint8_t)(seq >> 8);
+  b[3] = (uint8_t)seq;
+  for (int i = 0; i < 4; i++) {
+    b[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
+    b[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+  }
+  for (size_t i = 0; i < RTP_PAYLOAD; i++)
+    b[12 + i] = (uint8_t)(seq ^ i);
+  return 12 + RTP_PAYLOAD;
+}
+
+static uint64_t rtp_received(call *c) {
+  g_mutex_lock(&c->m);
+  uint64_t v = c->rtp_received;
+  g_mutex_unlock(&c->m);
+  return v;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static double ms(uint64_t us) { return us / 1000.0; }
+
+int main(int argc, char **argv) {
+  options o;
+  parse_options(argc, argv, &o);
+  report = o.local_sdp == NULL ? stderr : stdout;
+  gint64 start = g_get_monotonic_time();
+  gint64 deadline = start + (gint64)o.timeout_s * G_USEC_PER_SEC;
+  if (o.local_sdp != NULL)
+    unlink(o.local_sdp); /* never let the peer read a previous run's file */
+
+  rtcsec_cert *cert = NULL;
+  rtcsec_cert_config cc;
+  rtcsec_cert_config_default(&cc);
+  if (rtcsec_cert_generate(&cert, &cc) != RTCSEC_OK)
+    die("cannot generate a certificate");
+  rtcsec_fingerprint fp;
+  rtcsec_cert_fingerprint(cert, RTCSEC_HASH_SHA256, &fp);
+
+  call c;
+  memset(&c, 0, sizeof(c));
+  g_mutex_init(&c.m);
+  g_cond_init(&c.c);
+  c.cands = g_ptr_array_new_with_free_func(g_free);
+
+  rtcsec_ice_config cfg;
+  rtcsec_ice_config_default(&cfg);
+  cfg.role = o.offer ? RTCSEC_ICE_CONTROLLING : RTCSEC_ICE_CONTROLLED;
+  for (size_t i = 0; i < o.n_addresses; i++)
+    cfg.local_addresses[i] = o.addresses[i];
+  cfg.n_local_addresses = o.n_addresses;
+  if (o.turn_host[0] != '\0') {
+    cfg.turn_server = o.turn_host;
+    cfg.turn_port = o.turn_port;
+    cfg.turn_username = o.turn_user;
+    cfg.turn_password = o.turn_pass;
+  }
+  cfg.relay_only = o.relay_only;
+  if (o.stun_host[0] != '\0') {
+    cfg.stun_server = o.stun_host;
+    cfg.stun_port = o.stun_port;
+  }
+  cfg.transport.dtls.cert = cert;
+  memcpy(cfg.transport.dtls.profiles, o.profiles, sizeof(o.profiles));
+  cfg.transport.dtls.n_profiles = o.n_profiles;
+  cfg.on_event = on_event;
+  cfg.on_media = on_media;
+  cfg.user = &c;
+
+  fragment remote;
+  memset(&remote, 0, sizeof(remote));
+  rtcsec_sdp_setup local_setup = RTCSEC_SDP_SETUP_ACTPASS;
+  rtcsec_dtls_role dtls_role = RTCSEC_DTLS_SERVER;
+  if (!o.offer) {
+    /* The answerer reads the offer first: its a=setup decides our role
+     * (RFC 8842 §5.3: actpass -> we answer active and are the client). */
+    char *text = read_remote(o.remote_sdp, deadline);
+    const char *err = fragment_parse(&remote, text);
+    g_free(text);
+    if (err != NULL)
+      die("offer: %s", err);
+    int rc = rtcsec_sdp_setup_answer(remote.setup, RTCSEC_SDP_SETUP_ACTPASS, &local_setup);
+    if (rc == RTCSEC_OK)
+      rc = rtcsec_sdp_setup_dtls_role(local_setup, &dtls_role);
+    if (rc != RTCSEC_OK)
+      die("offer a=setup:%s: %s", rtcsec_sdp_setup_name(remote.setup), rtcsec_strerror(rc));
+  }
+  cfg.transport.dtls.role = dtls_role;
+
+  rtcsec_ice_agent *agent = NULL;
+  int rc = rtcsec_ice_agent_new(&agent, &cfg);
+  if (rc != RTCSEC_OK)
+    die("cannot create the ICE agent: %s", rtcsec_strerror(rc));
+  if (!o.offer)
+    apply_remote(agent, &remote); /* held until gathering has started */
+  if ((rc = rtcsec_ice_gather(agent)) != RTCSEC_OK)
+    die("gathering: %s", rtcsec_strerror(rc));
+  if (!wait_flag(&c, &c.gathering_done, NULL, deadline))
+    die("gathering did not finish in time");
+  char *local = fragment_format(agent, &c, &fp, local_setup);
+  write_local(o.local_sdp, local);
+  g_free(local);
+
+  if (o.offer) {
+    char *text = read_remote(o.remote_sdp, deadline);
+    const char *err = fragment_parse(&remote, text);
+    g_free(text);
+    if (err != NULL)
+      die("answer: %s", err);
+    /* RFC 8842 §5.3: we said actpass; the answer's active makes us the
+     * server, passive the client. */
+    rc = rtcsec_sdp_setup_dtls_role_from_remote(remote.setup, &dtls_role);
+    if (rc == RTCSEC_OK)
+      rc = rtcsec_ice_set_dtls_role(agent, dtls_role);
+    if (rc != RTCSEC_OK)
+      die("answer a=setup:%s: %s", rtcsec_sdp_setup_name(remote.setup), rtcsec_strerror(rc));
+    apply_remote(agent, &remote);
+  }
+
+  if (!wait_flag(&c, &c.dtls_connected, &c.dtls_failed, deadline)) {
+    rtcsec_ice_stats st;
+    rtcsec_ice_get_stats(agent, &st);
+    die("not connected in time: ICE %s, DTLS %s%s%s", rtcsec_ice_state_name(st.state),
+        rtcsec_dtls_state_name(st.transport.state), c.dtls_failed ? ": " : "",
+        c.dtls_failed ? rtcsec_strerror(c.dtls_error) : "");
+  }
+
+  /* Media at a steady rate for the duration. */
+  uint32_t ssrc = g_random_int() | 1u;
+  uint16_t seq = (uint16_t)g_random_int();
+  uint32_t ts = g_random_int();
+  uint64_t total = (uint64_t)o.duration_s * o.rate, sent = 0, send_errors = 0;
+  int last_error = 0;
+  gint64 media_start = g_get_monotonic_time();
+  uint8_t buf[MEDIA_BUF];
+  for (uint64_t i = 0; i < total; i++) {
+    gint64 due = media_start + (gint64)(i * G_USEC_PER_SEC / o.rate);
+    gint64 now = g_get_monotonic_time();
+    if (due > now)
+      g_usleep((gulong)(due - now));
+    size_t len = make_rtp(buf, ssrc, (uint16_t)(seq + i), ts + (uint32_t)i * RTP_CLOCK_STEP);
+    rc = rtcsec_ice_send_rtp(agent, buf, len, sizeof(buf));
+    if (rc == RTCSEC_OK) {
+      sent++;
+    } else {
+      send_errors++;
+      last_error = rc;
+    }
+  }
+  /* The peer's last packets: until quiet for a while, bounded. */
+  gint64 drain_end = g_get_monotonic_time() + DRAIN_MAX_US;
+  uint64_t seen = rtp_received(&c);
+  gint64 quiet_since = g_get_monotonic_time();
+  while (g_get_monotonic_time() < drain_end &&
+         g_get_monotonic_time() - quiet_since < DRAIN_QUIET_US) {
+    g_usleep(50000);
+    uint64_t now_seen = rtp_received(&c);
+    if (now_seen != seen) {
+      seen = now_seen;
+      quiet_since = g_get_monotonic_time();
+    }
+  }
+
+  rtcsec_ice_stats st;
+  rtcsec_ice_get_stats(agent, &st);
+  g_mutex_lock(&c.m);
+  uint64_t received = c.rtp_received, bad = c.rtp_bad;
+  int consent_lost = c.consent_lost;
+  g_mutex_unlock(&c.m);
+  const rtcsec_srtp_direction_stats *in = &st.transport.srtp.inbound;
+  fprintf(report, "role: %s (ICE %s, DTLS %s, a=setup:%s)\n", o.offer ? "offer" : "answer",
+          o.offer ? "controlling" : "controlled",
+          st.transport.role == RTCSEC_DTLS_CLIENT ? "client" : "server",
+          rtcsec_sdp_setup_name(local_setup));
+  /* From the program's start (the answerer creates its agent only once the
+   * offer is in); 0 for what never happened. */
+  uint64_t created = st.start_us > (uint64_t)start ? st.start_us - (uint64_t)start : 0;
+  fprintf(report, "agent_created_ms: %.1f\n", ms(created));
+  fprintf(report, "ice_connected_ms: %.1f\n",
+          ms(st.ice_connected_us ? created + st.ice_connected_us : 0));
+  fprintf(report, "dtls_connected_ms: %.1f\n",
+          ms(st.dtls_connected_us ? created + st.dtls_connected_us : 0));
+  fprintf(report, "first_media_ms: %.1f\n",
+          ms(st.first_media_us ? created + st.first_media_us : 0));
+  fprintf(report, "selected_pair: %s %s:%u -> %s %s:%u %s\n", st.pair.local_type,
+          st.pair.local_address, st.pair.local_port, st.pair.remote_type, st.pair.remote_address,
+          st.pair.remote_port, st.pair.protocol);
+  fprintf(report, "dtls: %s %s\n", st.transport.dtls_version, st.transport.dtls_cipher);
+  fprintf(report, "profile: %s\n", rtcsec_srtp_profile_name(st.transport.profile));
+  fprintf(report, "rtp_sent: %llu\n", (unsigned long long)sent);
+  fprintf(report, "rtp_received: %llu\n", (unsigned long long)received);
+  fprintf(report, "auth_failures: %llu\n", (unsigned long long)in->auth_failures);
+  fprintf(report, "replay_drops: %llu\n", (unsigned long long)in->replay_drops);
+  fprintf(report, "dropped_before_keys: %llu\n", (unsigned long long)st.transport.drop_no_keys);
+  fprintf(report, "bad_media: %llu\n", (unsigned long long)bad);
+  fprintf(report, "send_errors: %llu%s%s\n", (unsigned long long)send_errors,
+          send_errors ? " last: " : "", send_errors ? rtcsec_strerror(last_error) : "");
+  int ok = sent > 0 && received > 0 && in->auth_failures == 0 && bad == 0;
+  fprintf(report, "result: %s%s\n", ok ? "ok" : "FAILED", consent_lost ? " (consent lost)" : "");
+  fflush(report);
+
+  rtcsec_ice_agent_free(agent);
+  fragment_clear(&remote);
+  g_ptr_array_free(c.cands, TRUE);
+  g_mutex_clear(&c.m);
+  g_cond_clear(&c.c);
+  rtcsec_cert_free(cert);
+  return ok ? 0 : 1;
+}
