@@ -6,6 +6,7 @@
 #include "dtls_internal.h"
 #include "rtcsec/error.h"
 #include "rtcsec/transport.h"
+#include "transport_internal.h"
 
 struct rtcsec_transport {
   rtcsec_dtls *dtls;
@@ -321,3 +322,9 @@ int rtcsec_transport_get_ssrc_stats(const rtcsec_transport *t, uint32_t ssrc, in
     return RTCSEC_ERR_SRTP_NO_KEYS;
   return rtcsec_srtp_get_ssrc_stats(t->srtp, ssrc, outbound, out);
 }
+
+/* ---- test hooks (transport_internal.h): not part of the API ---------------- */
+
+rtcsec_srtp *rtcsec_transport_test_srtp(rtcsec_transport *t) { return t ? t->srtp : NULL; }
+
+rtcsec_dtls *rtcsec_transport_test_dtls(rtcsec_transport *t) { return t ? t->dtls : NULL; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the rtcsec-dtls tool as a program: two copies against each other
 # (both authenticating the other by fingerprint), against openssl s_server
-# and s_client, and its failure and usage exits. Loopback only.
+# and s_client, a loopback call with SRTP media both ways (--send-rtp), and
+# its failure and usage exits. Loopback only.
 #
 # Usage: test_tool.sh PATH/TO/rtcsec-dtls
 # Ends with "N passed, N failed"; exits 0 only if nothing failed.
@@ -328,7 +329,11 @@ for args in "" "--bogus" "--listen 127.0.0.1" "--connect 127.0.0.1:0" \
   "--listen 127.0.0.1:0 --connect 127.0.0.1:9" "--connect ::1:9" \
   "--connect 127.0.0.1:9 --profiles SRTP_BOGUS" "--connect 127.0.0.1:9 --fingerprint sha-256" \
   "--connect 127.0.0.1:9 --mtu 10" "--connect 127.0.0.1:9 --timeout 0" \
-  "--connect 127.0.0.1:9 --cert $work/a.crt" "--connect 127.0.0.1:9 extra"; do
+  "--connect 127.0.0.1:9 --cert $work/a.crt" "--connect 127.0.0.1:9 extra" \
+  "--connect 127.0.0.1:9 --send-rtp -1" "--connect 127.0.0.1:9 --send-rtp 10000001" \
+  "--connect 127.0.0.1:9 --send-rtp many" "--connect 127.0.0.1:9 --rate 1000001" \
+  "--connect 127.0.0.1:9 --rate fast" \
+  "--connect 127.0.0.1:9 --send-rtp 10 --export-keying-material"; do
   # shellcheck disable=SC2086 # word splitting of $args is intended
   timeout "$WAIT" "$tool" $args >"$work/u.out" 2>"$work/u.err"
   st=$?
@@ -341,10 +346,78 @@ timeout "$WAIT" "$tool" --help >"$work/u.out" 2>&1
 st=$?
 if [[ $bad -ne 0 ]]; then
   fail "$t"
-elif [[ $st -ne 0 ]] || ! grep -q -- '--fingerprint' "$work/u.out"; then
+elif [[ $st -ne 0 ]] || ! grep -q -- '--fingerprint' "$work/u.out" ||
+  ! grep -q -- '--send-rtp' "$work/u.out"; then
   fail "$t: --help" "$work/u.out"
 else
   pass "$t"
+fi
+
+# ---- 8. loopback call: SRTP media both ways, two profiles -------------------
+# Each side sends 2000 RTP packets (an RTCP sender report after every 50th)
+# and verifies every packet of the other: the counters must say so exactly.
+MEDIA_N=2000
+MEDIA_SR=$((MEDIA_N / 50))
+want_counters="rtp sent: $MEDIA_N, rtp received: $MEDIA_N, verified: $MEDIA_N, rtcp sent: $MEDIA_SR, rtcp received: $MEDIA_SR, auth failures: 0, replays: 0, drops: 0"
+# profile (RFC name), then extra options for both sides
+for spec in "SRTP_AEAD_AES_128_GCM:" "SRTP_AES128_CM_HMAC_SHA1_80:--rate 2000"; do
+  profile=${spec%%:*}
+  extra=${spec#*:}
+  t="loopback_call_sends_and_verifies_${MEDIA_N}_rtp_each_way_with_$profile"
+  # shellcheck disable=SC2086 # word splitting of $extra is intended
+  start_server m_$profile --cert "$work/a.crt" --key "$work/a.key" --fingerprint "$fp_b" \
+    --profiles "$profile" --send-rtp "$MEDIA_N" $extra
+  if [[ -z "$server_port" ]]; then
+    fail "$t: server printed no 'listening on'" "$work/m_$profile.out" "$work/m_$profile.err"
+    continue
+  fi
+  # shellcheck disable=SC2086
+  timeout $((2 * WAIT)) "$tool" --connect "127.0.0.1:$server_port" --timeout "$WAIT" \
+    --cert "$work/b.crt" --key "$work/b.key" --fingerprint "$fp_a" --profiles "$profile" \
+    --send-rtp "$MEDIA_N" $extra >"$work/mc_$profile.out" 2>"$work/mc_$profile.err"
+  client_status=$?
+  wait_pid "$server_pid"
+  so="$work/m_$profile.out"
+  co="$work/mc_$profile.out"
+  if [[ $client_status -ne 0 || $status -ne 0 ]]; then
+    fail "$t: exit codes client=$client_status server=$status" "$so" "$work/m_$profile.err" \
+      "$co" "$work/mc_$profile.err"
+  elif [[ "$(value "$so" profile)" != "$profile" || "$(value "$co" profile)" != "$profile" ]]; then
+    fail "$t: profile" "$so" "$co"
+  elif ! grep -qxF "$want_counters" "$so" || ! grep -qxF "$want_counters" "$co"; then
+    fail "$t: counters (want '$want_counters')" "$so" "$co"
+  elif [[ "$(value "$so" "peer sent")" != "$MEDIA_N rtp, $MEDIA_SR rtcp" ||
+    "$(value "$co" "peer sent")" != "$MEDIA_N rtp, $MEDIA_SR rtcp" ]] ||
+    ! grep -qx 'missing: 0, duplicates: 0, bad: 0, out of order: 0' "$so" ||
+    ! grep -qx 'missing: 0, duplicates: 0, bad: 0, out of order: 0' "$co"; then
+    fail "$t: peer count / missing / duplicates" "$so" "$co"
+  elif ! grep -qx 'media: verified' "$so" || ! grep -qx 'media: verified' "$co"; then
+    fail "$t: no 'media: verified'" "$so" "$co"
+  else
+    pass "$t"
+  fi
+done
+
+# ---- 9. media against a peer without a media phase: exit 1, say why -------
+t="send_rtp_against_a_handshake_only_peer_fails_with_exit_1"
+start_server m9 --cert "$work/a.crt" --key "$work/a.key" --fingerprint "$fp_b"
+if [[ -z "$server_port" ]]; then
+  fail "$t: server printed no 'listening on'" "$work/m9.out" "$work/m9.err"
+else
+  timeout "$WAIT" "$tool" --connect "127.0.0.1:$server_port" --timeout "$WAIT" \
+    --cert "$work/b.crt" --key "$work/b.key" --fingerprint "$fp_a" --send-rtp 100 \
+    >"$work/mc9.out" 2>"$work/mc9.err"
+  client_status=$?
+  wait_pid "$server_pid"
+  if [[ $client_status -ne 1 || $status -ne 0 ]]; then
+    fail "$t: exit codes client=$client_status server=$status (want 1, 0)" "$work/mc9.err" \
+      "$work/m9.err"
+  elif ! grep -q '^rtcsec-dtls: media failed: .*peer closed' "$work/mc9.err" ||
+    ! grep -qx 'media: failed' "$work/mc9.out"; then
+    fail "$t: reason" "$work/mc9.out" "$work/mc9.err"
+  else
+    pass "$t"
+  fi
 fi
 
 echo "$passed passed, $failed failed"

@@ -2,12 +2,31 @@
  * spirit of `openssl s_client` / `s_server`, built on the public API only.
  *
  * One process runs one association: it binds or connects a UDP socket,
- * drives the sans-IO association from a poll() loop on CLOCK_MONOTONIC,
+ * drives a sans-IO rtcsec_transport (DTLS and SRTP on the one socket, told
+ * apart by the first byte, RFC 7983) from a poll() loop on CLOCK_MONOTONIC,
  * prints what was negotiated in stable `key: value` lines on stdout, closes
- * with close_notify and exits. The program is split in phases (setup,
- * handshake, report, close) so that a media phase can follow "connected".
+ * with close_notify and exits. The phases are setup, handshake, report,
+ * media (with --send-rtp) and close.
  *
- * Exit status: 0 connected, 1 runtime failure, 2 usage error.
+ * Media phase (both peers run it): each side sends N RTP packets from its
+ * own SSRC with a payload derived from (SSRC, sequence number), and an RTCP
+ * sender report after every 50th; the receiver unprotects and checks every
+ * packet. Three DTLS application-data messages frame it, each resent until
+ * the peer shows it arrived (UDP may lose them):
+ *   "ready"          I am connected (keys installed): send me media;
+ *   "done RTP RTCP"  I have sent that many packets, nothing more follows;
+ *   "ack"            your "done" arrived.
+ * A side starts sending once the peer is ready, so that no packet reaches
+ * a peer that has no keys yet, and ends once its "done" is acknowledged and
+ * it has the peer's count and every packet the peer sent (or a bounded
+ * drain has passed).
+ *
+ * --export-keying-material needs the bare rtcsec_dtls association instead:
+ * the transport never lets the SRTP keys out, so that option runs the
+ * handshake without a transport and cannot be combined with --send-rtp.
+ *
+ * Exit status: 0 connected (with --send-rtp: and every packet the peer sent
+ * received and verified), 1 runtime failure, 2 usage error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +55,25 @@
 #define MAX_TIMEOUT_S 86400
 #define ADDR_STRLEN (INET6_ADDRSTRLEN + 8) /* "[" addr "]:" port */
 
+/* Media phase. */
+#define DEFAULT_RATE 500                /* RTP packets per second */
+#define MAX_RATE 1000000                /* 1 us apart */
+#define MAX_SEND_RTP 10000000           /* fits the receiver's bitmap */
+#define RTP_PAYLOAD_LEN 160             /* 20 ms of G.711 */
+#define RTP_LEN (12 + RTP_PAYLOAD_LEN)  /* no CSRC, no extension */
+#define RTP_PT 96                       /* dynamic payload type */
+#define RTP_CLOCK_STEP 160              /* timestamp step per packet (8 kHz) */
+#define SR_LEN 28                       /* RTCP SR without report blocks */
+#define SR_EVERY 50                     /* an SR after every 50th RTP packet */
+#define FIRST_SEQ 64536                 /* 1000 before the 16-bit wrap */
+#define SSRC_CLIENT 0x52544331u         /* "RTC1" */
+#define SSRC_SERVER 0x52544332u         /* "RTC2" */
+#define RESEND_US 100000u               /* "ready" / "done" resend interval */
+#define DRAIN_US 2000000u               /* wait for stragglers after "done" */
+#define SEND_BATCH 64                   /* packets per turn at --rate 0 */
+#define SOCKET_BUFFER (4 * 1024 * 1024) /* asked for; the kernel may give less */
+#define MEDIA_BUF (RTP_LEN + 64)        /* room for any SRTP / SRTCP trailer */
+
 /* ---- options ------------------------------------------------------------ */
 
 typedef struct tool_options {
@@ -52,7 +90,42 @@ typedef struct tool_options {
   const char *keylog_path;
   unsigned timeout_s;
   int quiet;
+  int media;              /* --send-rtp given: run the media phase */
+  unsigned long send_rtp; /* RTP packets to send (0: receive only) */
+  unsigned long rate;     /* packets per second, 0: as fast as possible */
 } tool_options;
+
+/* ---- media state -------------------------------------------------------- */
+
+typedef struct media_state {
+  uint32_t local_ssrc;
+  uint32_t peer_ssrc;
+  uint64_t deadline; /* caller's clock: give up */
+  /* sending */
+  int peer_ready;         /* the peer said "ready" (or sent media / "done") */
+  uint64_t next_ready;    /* when to resend "ready" */
+  uint64_t send_start;    /* when the first packet was due */
+  uint64_t rtp_protected; /* packets that used a sequence number */
+  uint64_t rtp_sent, rtp_octets, rtcp_sent;
+  uint64_t send_errors;
+  int sr_due; /* an SR goes before the next RTP packet */
+  int sent_all;
+  int done_acked;
+  uint64_t next_done;         /* when to resend "done" */
+  uint8_t pending[MEDIA_BUF]; /* protected, not yet taken by the kernel */
+  size_t pending_len;
+  int pending_rtcp;
+  /* receiving */
+  uint64_t rtp_received, rtp_verified, rtp_bad, rtp_duplicates, rtp_out_of_order;
+  uint64_t rtcp_received, rtcp_bad;
+  uint64_t stun_ignored, data_unknown;
+  int have_index;
+  uint64_t highest_index;
+  int got_done;
+  uint64_t peer_rtp, peer_rtcp;
+  uint64_t done_at;
+  uint8_t seen[MAX_SEND_RTP / 8]; /* RTP packet indexes received */
+} media_state;
 
 /* ---- runtime state ------------------------------------------------------ */
 
@@ -63,7 +136,8 @@ typedef struct tool {
   struct sockaddr_storage peer;
   socklen_t peer_len;
   rtcsec_cert *cert;
-  rtcsec_dtls *dtls;
+  rtcsec_transport *tr; /* the engine, unless --export-keying-material */
+  rtcsec_dtls *dtls;    /* --export-keying-material: the bare association */
   FILE *keylog;
   uint64_t deadline; /* overall --timeout, caller's clock */
   /* Outcome of the event queue. */
@@ -74,7 +148,8 @@ typedef struct tool {
   int alert;
   int alert_from_peer;
   char detail[256];
-  rtcsec_dtls_connected_info info; /* keys are wiped in tool_cleanup() */
+  rtcsec_dtls_connected_info info; /* keys (bare association only) wiped in tool_cleanup() */
+  media_state m;
   uint8_t buf[MAX_UDP_PAYLOAD];
 } tool;
 
@@ -98,14 +173,26 @@ static void usage(FILE *out) {
           "      --mtu N               largest UDP payload to send (256..%d)\n"
           "      --export-keying-material\n"
           "                            print the exported SRTP keying material (secret!)\n"
+          "                            (runs the bare DTLS association: the transport\n"
+          "                            never reveals its keys; not with --send-rtp)\n"
           "      --keylog FILE         append NSS key log lines (secret!)\n"
-          "  -t, --timeout SECONDS     give up after this long (default %d)\n"
-          "  -q, --quiet               print only 'listening on', 'keying material' and\n"
-          "                            errors\n"
+          "      --send-rtp N          after connecting, send N RTP packets (and an RTCP\n"
+          "                            sender report after every %d), verify what the\n"
+          "                            peer sends, print the counters; 0 only receives.\n"
+          "                            Both peers need it. Up to %d.\n"
+          "      --rate PPS            RTP packets per second (default %d; 0 = as fast\n"
+          "                            as possible)\n"
+          "  -t, --timeout SECONDS     give up on the handshake after this long, and on\n"
+          "                            the media this long after its planned end\n"
+          "                            (default %d)\n"
+          "  -q, --quiet               print only 'listening on', 'keying material', the\n"
+          "                            media counters and errors\n"
           "  -h, --help                this text\n"
           "\n"
-          "Exit status: 0 connected, 1 failed, 2 usage error.\n",
-          RTCSEC_DTLS_MAX_FINGERPRINTS, MAX_UDP_PAYLOAD, DEFAULT_TIMEOUT_S);
+          "Exit status: 0 connected (with --send-rtp: and every packet the peer sent\n"
+          "received and verified), 1 failed, 2 usage error.\n",
+          RTCSEC_DTLS_MAX_FINGERPRINTS, MAX_UDP_PAYLOAD, SR_EVERY, MAX_SEND_RTP, DEFAULT_RATE,
+          DEFAULT_TIMEOUT_S);
 }
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -139,6 +226,8 @@ enum {
   OPT_MTU,
   OPT_EXPORT,
   OPT_KEYLOG,
+  OPT_SEND_RTP,
+  OPT_RATE,
 };
 
 /* Returns 0, or EXIT_USAGE after printing why; sets *help if --help. */
@@ -153,6 +242,8 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
       {"mtu", required_argument, NULL, OPT_MTU},
       {"export-keying-material", no_argument, NULL, OPT_EXPORT},
       {"keylog", required_argument, NULL, OPT_KEYLOG},
+      {"send-rtp", required_argument, NULL, OPT_SEND_RTP},
+      {"rate", required_argument, NULL, OPT_RATE},
       {"timeout", required_argument, NULL, 't'},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
@@ -160,6 +251,7 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
   };
   memset(opt, 0, sizeof(*opt));
   opt->timeout_s = DEFAULT_TIMEOUT_S;
+  opt->rate = DEFAULT_RATE;
   *help = 0;
   int n_roles = 0;
   int c;
@@ -214,6 +306,22 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
     case OPT_KEYLOG:
       opt->keylog_path = optarg;
       break;
+    case OPT_SEND_RTP:
+      if (parse_uint(optarg, 0, MAX_SEND_RTP, &v) != 0) {
+        usage_error("--send-rtp '%s': expected a number of packets from 0 to %d", optarg,
+                    MAX_SEND_RTP);
+        return EXIT_USAGE;
+      }
+      opt->media = 1;
+      opt->send_rtp = v;
+      break;
+    case OPT_RATE:
+      if (parse_uint(optarg, 0, MAX_RATE, &v) != 0) {
+        usage_error("--rate '%s': expected packets per second from 0 to %d", optarg, MAX_RATE);
+        return EXIT_USAGE;
+      }
+      opt->rate = v;
+      break;
     case 't':
       if (parse_uint(optarg, 1, MAX_TIMEOUT_S, &v) != 0) {
         usage_error("--timeout '%s': expected seconds from 1 to %d", optarg, MAX_TIMEOUT_S);
@@ -242,6 +350,11 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
   }
   if ((opt->cert_path == NULL) != (opt->key_path == NULL)) {
     usage_error("--cert and --key go together");
+    return EXIT_USAGE;
+  }
+  if (opt->media && opt->export_keying_material) {
+    usage_error("--export-keying-material runs the bare DTLS association, which carries no "
+                "media: it cannot be combined with --send-rtp");
     return EXIT_USAGE;
   }
   return 0;
@@ -467,6 +580,13 @@ static int setup_socket(tool *t) {
     fprintf(stderr, PROG ": socket: %s\n", strerror(errno));
     return 1;
   }
+  if (opt->media) {
+    /* Media at --rate 0 comes in bursts: ask for room (best effort, the
+     * kernel caps it at net.core.rmem_max / wmem_max). */
+    int size = SOCKET_BUFFER;
+    (void)setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    (void)setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  }
   char text[ADDR_STRLEN];
   if (!passive) {
     if (connect(t->fd, (const struct sockaddr *)&addr, addr_len) != 0) {
@@ -510,26 +630,29 @@ static int setup_association(tool *t) {
       return 1;
     }
   }
-  rtcsec_dtls_config cfg;
-  rtcsec_dtls_config_default(&cfg);
-  cfg.role = opt->role;
-  cfg.cert = t->cert;
-  memcpy(cfg.profiles, opt->profiles, sizeof(cfg.profiles));
-  cfg.n_profiles = opt->n_profiles;
+  rtcsec_transport_config tcfg;
+  rtcsec_transport_config_default(&tcfg);
+  rtcsec_dtls_config *cfg = &tcfg.dtls;
+  cfg->role = opt->role;
+  cfg->cert = t->cert;
+  memcpy(cfg->profiles, opt->profiles, sizeof(cfg->profiles));
+  cfg->n_profiles = opt->n_profiles;
   if (opt->mtu != 0) {
-    cfg.mtu = opt->mtu;
+    cfg->mtu = opt->mtu;
   }
   /* Let the association itself report a timeout, with its own reason. */
-  cfg.handshake_timeout_us = (uint64_t)opt->timeout_s * 1000000u;
-  cfg.peer_fingerprints = opt->fingerprints;
-  cfg.n_peer_fingerprints = opt->n_fingerprints;
+  cfg->handshake_timeout_us = (uint64_t)opt->timeout_s * 1000000u;
+  cfg->peer_fingerprints = opt->fingerprints;
+  cfg->n_peer_fingerprints = opt->n_fingerprints;
   if (t->keylog != NULL) {
-    cfg.keylog = keylog_line;
-    cfg.keylog_user = t->keylog;
+    cfg->keylog = keylog_line;
+    cfg->keylog_user = t->keylog;
   }
-  int rc = rtcsec_dtls_new(&t->dtls, &cfg);
+  int rc = opt->export_keying_material ? rtcsec_dtls_new(&t->dtls, cfg)
+                                       : rtcsec_transport_new(&t->tr, &tcfg);
   if (rc != 0) {
-    fprintf(stderr, PROG ": cannot create the DTLS association: %s\n", rtcsec_strerror(rc));
+    fprintf(stderr, PROG ": cannot create the %s: %s\n",
+            opt->export_keying_material ? "DTLS association" : "transport", rtcsec_strerror(rc));
     return rc == RTCSEC_ERR_INVALID_ARGUMENT ? EXIT_USAGE : 1;
   }
   return 0;
@@ -561,13 +684,60 @@ static int setup(tool *t) {
   return 0;
 }
 
+/* ---- the engine: a transport, or the bare association ------------------- */
+
+/* The calls the I/O loop makes, on whichever object this run drives. The
+ * transport's DTLS half behaves as the bare association does. */
+
+static int engine_start(tool *t, uint64_t now) {
+  return t->tr != NULL ? rtcsec_transport_start(t->tr, now) : rtcsec_dtls_start(t->dtls, now);
+}
+
+static uint64_t engine_deadline(const tool *t) {
+  return t->tr != NULL ? rtcsec_transport_deadline(t->tr) : rtcsec_dtls_deadline(t->dtls);
+}
+
+static void engine_timeout(tool *t, uint64_t now) {
+  if (t->tr != NULL) {
+    rtcsec_transport_handle_timeout(t->tr, now);
+  } else {
+    rtcsec_dtls_handle_timeout(t->dtls, now);
+  }
+}
+
+static int engine_poll_datagram(tool *t, uint8_t *buf, size_t cap, size_t *len) {
+  return t->tr != NULL ? rtcsec_transport_poll_datagram(t->tr, buf, cap, len)
+                       : rtcsec_dtls_poll_datagram(t->dtls, buf, cap, len);
+}
+
+static int engine_close(tool *t, uint64_t now) {
+  return t->tr != NULL ? rtcsec_transport_close(t->tr, now) : rtcsec_dtls_close(t->dtls, now);
+}
+
+static void engine_dtls_stats(const tool *t, rtcsec_dtls_stats *st) {
+  memset(st, 0, sizeof(*st));
+  if (t->tr != NULL) {
+    rtcsec_transport_stats ts;
+    if (rtcsec_transport_get_stats(t->tr, &ts) == 0) {
+      *st = ts.dtls;
+    }
+  } else {
+    rtcsec_dtls_get_stats(t->dtls, st);
+  }
+}
+
+/* OpenSSL's reason for a failure: only the bare association keeps it. */
+static const char *engine_error_detail(const tool *t) {
+  return t->dtls != NULL ? rtcsec_dtls_error_detail(t->dtls) : "";
+}
+
 /* ---- the I/O loop shared by all phases ---------------------------------- */
 
 /* Sends every queued datagram. Send errors are not fatal: DTLS retransmits. */
 static void flush_datagrams(tool *t) {
   for (;;) {
     size_t len = 0;
-    int rc = rtcsec_dtls_poll_datagram(t->dtls, t->buf, sizeof(t->buf), &len);
+    int rc = engine_poll_datagram(t, t->buf, sizeof(t->buf), &len);
     if (rc != 0 || len == 0) {
       return;
     }
@@ -579,6 +749,8 @@ static void flush_datagrams(tool *t) {
     (void)send(t->fd, t->buf, len, 0);
   }
 }
+
+static void media_on_data(tool *t, const uint8_t *data, size_t len, uint64_t now);
 
 static void on_event(tool *t, const rtcsec_dtls_event *ev) {
   switch (ev->type) {
@@ -595,24 +767,63 @@ static void on_event(tool *t, const rtcsec_dtls_event *ev) {
   case RTCSEC_DTLS_EVENT_CLOSED:
     t->peer_closed = 1;
     break;
-  case RTCSEC_DTLS_EVENT_DATA: /* no application data protocol (yet) */
+  case RTCSEC_DTLS_EVENT_DATA: /* no media phase on the bare association */
   case RTCSEC_DTLS_EVENT_NONE:
   default:
     break;
   }
 }
 
-/* Drains datagrams and events after any call into the association. */
+static void on_transport_event(tool *t, const rtcsec_transport_event *ev) {
+  switch (ev->type) {
+  case RTCSEC_TRANSPORT_EVENT_CONNECTED:
+    /* What was negotiated; the keys stay inside the transport. */
+    t->connected = 1;
+    t->info.profile = ev->profile;
+    t->info.version = ev->version;
+    t->info.cipher = ev->cipher;
+    t->info.peer_fingerprint = ev->peer_fingerprint;
+    break;
+  case RTCSEC_TRANSPORT_EVENT_FAILED:
+    t->failed = 1;
+    t->error = ev->error;
+    t->alert = ev->alert;
+    t->alert_from_peer = ev->alert_from_peer;
+    break;
+  case RTCSEC_TRANSPORT_EVENT_CLOSED:
+    t->peer_closed = 1;
+    break;
+  case RTCSEC_TRANSPORT_EVENT_DATA:
+    media_on_data(t, ev->data, ev->data_len, now_us());
+    break;
+  case RTCSEC_TRANSPORT_EVENT_NONE:
+  default:
+    break;
+  }
+}
+
+/* Drains datagrams and events after any call into the engine. */
 static void drain(tool *t) {
   flush_datagrams(t);
   for (;;) {
-    rtcsec_dtls_event ev;
-    memset(&ev, 0, sizeof(ev));
-    if (rtcsec_dtls_poll_event(t->dtls, &ev) != 0 || ev.type == RTCSEC_DTLS_EVENT_NONE) {
-      break;
+    if (t->tr != NULL) {
+      rtcsec_transport_event ev;
+      memset(&ev, 0, sizeof(ev));
+      if (rtcsec_transport_poll_event(t->tr, &ev) != 0 || ev.type == RTCSEC_TRANSPORT_EVENT_NONE) {
+        break;
+      }
+      on_transport_event(t, &ev);
+    } else {
+      rtcsec_dtls_event ev;
+      memset(&ev, 0, sizeof(ev));
+      if (rtcsec_dtls_poll_event(t->dtls, &ev) != 0 || ev.type == RTCSEC_DTLS_EVENT_NONE) {
+        break;
+      }
+      on_event(t, &ev);
+      rtcsec_srtp_keys_wipe(&ev.connected.keys);
     }
-    on_event(t, &ev);
-    rtcsec_srtp_keys_wipe(&ev.connected.keys);
+    /* An answer to DATA ("ack") may have been queued: send it in order. */
+    flush_datagrams(t);
   }
   /* A failure queues its alert after the event: send that too. */
   flush_datagrams(t);
@@ -640,6 +851,33 @@ static int accept_peer(tool *t, const struct sockaddr_storage *from, socklen_t f
   return 0;
 }
 
+static void media_on_rtp(tool *t, const uint8_t *p, size_t len);
+static void media_on_rtcp(tool *t, const uint8_t *p, size_t len);
+
+/* One received datagram into the transport. Media comes back as plaintext;
+ * what the transport refuses (forged, replayed, unknown, ...) it counts. */
+static void handle_transport_datagram(tool *t, size_t n, uint64_t now) {
+  rtcsec_transport_input in;
+  memset(&in, 0, sizeof(in));
+  int rc = rtcsec_transport_handle_datagram(t->tr, t->buf, n, now, &in);
+  if (rc != 0) {
+    return;
+  }
+  switch (in.kind) {
+  case RTCSEC_PKT_RTP:
+    media_on_rtp(t, t->buf, in.len);
+    break;
+  case RTCSEC_PKT_RTCP:
+    media_on_rtcp(t, t->buf, in.len);
+    break;
+  case RTCSEC_PKT_STUN: /* no ICE here */
+    t->m.stun_ignored++;
+    break;
+  default:
+    break;
+  }
+}
+
 static void read_datagrams(tool *t) {
   for (;;) {
     struct sockaddr_storage from;
@@ -659,16 +897,21 @@ static void read_datagrams(tool *t) {
     } else if (!same_addr(&from, &t->peer)) {
       continue; /* queued before connect(), from someone else */
     }
-    rtcsec_dtls_handle_datagram(t->dtls, t->buf, (size_t)n, now_us());
+    if (t->tr != NULL) {
+      handle_transport_datagram(t, (size_t)n, now_us());
+    } else {
+      rtcsec_dtls_handle_datagram(t->dtls, t->buf, (size_t)n, now_us());
+    }
     drain(t);
   }
 }
 
 /* One turn of the loop: waits for a datagram or the next deadline (at most
- * until `until`), feeds what came and runs due timers. */
-static void io_step(tool *t, uint64_t until) {
+ * until `until`; with want_write also for room to send), feeds what came
+ * and runs due timers. */
+static void io_wait(tool *t, uint64_t until, int want_write) {
   uint64_t now = now_us();
-  uint64_t wake = rtcsec_dtls_deadline(t->dtls);
+  uint64_t wake = engine_deadline(t);
   if (until < wake) {
     wake = until;
   }
@@ -678,24 +921,28 @@ static void io_step(tool *t, uint64_t until) {
     wait_ms = ms > INT_MAX ? INT_MAX : (int)ms;
   }
   struct pollfd pfd = {.fd = t->fd, .events = POLLIN, .revents = 0};
+  if (want_write) {
+    pfd.events |= POLLOUT;
+  }
   int n = poll(&pfd, 1, wait_ms);
   if (n > 0 && (pfd.revents & (POLLIN | POLLERR)) != 0) {
     read_datagrams(t);
   }
   now = now_us();
-  if (now >= rtcsec_dtls_deadline(t->dtls)) {
-    rtcsec_dtls_handle_timeout(t->dtls, now);
+  if (now >= engine_deadline(t)) {
+    engine_timeout(t, now);
     drain(t);
   }
 }
+
+static void io_step(tool *t, uint64_t until) { io_wait(t, until, 0); }
 
 /* ---- handshake phase ---------------------------------------------------- */
 
 /* Why a handshake ran out of time, from what we saw. */
 static void describe_timeout(const tool *t, char *buf, size_t cap) {
   rtcsec_dtls_stats st;
-  memset(&st, 0, sizeof(st));
-  rtcsec_dtls_get_stats(t->dtls, &st);
+  engine_dtls_stats(t, &st);
   unsigned s = t->opt->timeout_s;
   if (!t->have_peer) {
     snprintf(buf, cap, "no datagram from a peer in %u s", s);
@@ -714,9 +961,9 @@ static int run_handshake(tool *t) {
   /* A server starts with the first datagram, so that its handshake time and
    * timeout count from the peer's first contact, not from our launch. */
   if (t->opt->role == RTCSEC_DTLS_CLIENT) {
-    int rc = rtcsec_dtls_start(t->dtls, now_us());
+    int rc = engine_start(t, now_us());
     if (rc != 0) {
-      return fail(rc, rtcsec_dtls_error_detail(t->dtls));
+      return fail(rc, engine_error_detail(t));
     }
     drain(t);
   }
@@ -737,7 +984,7 @@ static int run_handshake(tool *t) {
   if (code == RTCSEC_ERR_HANDSHAKE_TIMEOUT) {
     describe_timeout(t, detail, sizeof(detail));
   } else {
-    const char *d = rtcsec_dtls_error_detail(t->dtls);
+    const char *d = engine_error_detail(t);
     if (t->alert >= 0) {
       snprintf(detail, sizeof(detail), "%s%salert %s %s", d, d[0] != '\0' ? "; " : "",
                alert_name(t->alert), t->alert_from_peer ? "from peer" : "sent");
@@ -755,8 +1002,7 @@ static void report_connected(tool *t) {
   const rtcsec_dtls_connected_info *ci = &t->info;
   if (!opt->quiet) {
     rtcsec_dtls_stats st;
-    memset(&st, 0, sizeof(st));
-    rtcsec_dtls_get_stats(t->dtls, &st);
+    engine_dtls_stats(t, &st);
     printf("connected\n");
     printf("profile: %s\n", rtcsec_srtp_profile_name(ci->profile));
     printf("version: %s\n", ci->version != NULL ? ci->version : "?");
@@ -776,11 +1022,403 @@ static void report_connected(tool *t) {
   fflush(stdout);
 }
 
+/* ---- media phase: packets ----------------------------------------------- */
+
+static void put_u16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Payload octet i of the packet (ssrc, seq): the receiver recomputes it. */
+static uint8_t payload_octet(uint32_t ssrc, uint16_t seq, size_t i) {
+  uint32_t h = (ssrc ^ ((uint32_t)seq << 16 | seq)) * 2654435761u + (uint32_t)i * 40503u;
+  return (uint8_t)(h >> 24);
+}
+
+/* RTP packet number idx (RFC 3550 §5.1): V=2, no CSRC, no extension, the
+ * marker on the first, sequence numbers from FIRST_SEQ (so that a call of
+ * more than 1000 packets crosses the 16-bit wrap and the ROC moves). */
+static size_t build_rtp(uint8_t *p, uint32_t ssrc, uint64_t idx) {
+  uint16_t seq = (uint16_t)(FIRST_SEQ + idx);
+  p[0] = 0x80;
+  p[1] = (uint8_t)(RTP_PT | (idx == 0 ? 0x80 : 0));
+  put_u16(p + 2, seq);
+  put_u32(p + 4, (uint32_t)(idx * RTP_CLOCK_STEP));
+  put_u32(p + 8, ssrc);
+  for (size_t i = 0; i < RTP_PAYLOAD_LEN; i++) {
+    p[12 + i] = payload_octet(ssrc, seq, i);
+  }
+  return RTP_LEN;
+}
+
+/* RTCP sender report without report blocks (RFC 3550 §6.4.1). */
+static size_t build_sr(uint8_t *p, const media_state *m) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t ntp_sec = (uint64_t)ts.tv_sec + 2208988800u; /* 1900 -> 1970 */
+  uint64_t ntp_frac = ((uint64_t)ts.tv_nsec << 32) / 1000000000u;
+  p[0] = 0x80; /* V=2, RC=0 */
+  p[1] = 200;  /* SR */
+  put_u16(p + 2, SR_LEN / 4 - 1);
+  put_u32(p + 4, m->local_ssrc);
+  put_u32(p + 8, (uint32_t)ntp_sec);
+  put_u32(p + 12, (uint32_t)ntp_frac);
+  put_u32(p + 16, (uint32_t)(m->rtp_protected * RTP_CLOCK_STEP));
+  put_u32(p + 20, (uint32_t)m->rtp_sent);
+  put_u32(p + 24, (uint32_t)m->rtp_octets);
+  return SR_LEN;
+}
+
+/* A plaintext RTP packet from the peer: SSRC, length, payload and place in
+ * the sequence are checked; each packet index may be verified once. */
+static void media_on_rtp(tool *t, const uint8_t *p, size_t len) {
+  media_state *m = &t->m;
+  m->rtp_received++;
+  if (len != RTP_LEN || (p[0] & 0x3f) != 0 || (p[1] & 0x7f) != RTP_PT ||
+      get_u32(p + 8) != m->peer_ssrc) {
+    m->rtp_bad++;
+    return;
+  }
+  uint16_t seq = get_u16(p + 2);
+  for (size_t i = 0; i < RTP_PAYLOAD_LEN; i++) {
+    if (p[12 + i] != payload_octet(m->peer_ssrc, seq, i)) {
+      m->rtp_bad++;
+      return;
+    }
+  }
+  /* The packet index, unwrapped from 16 bits next to the highest so far
+   * (RFC 3550 §A.1 in spirit): a step of more than +-32767 is a jump the
+   * sender never makes. */
+  uint64_t base = m->have_index ? m->highest_index : 0;
+  int16_t delta = (int16_t)(uint16_t)(seq - (uint16_t)(FIRST_SEQ + base));
+  int64_t idx = (int64_t)base + delta;
+  if (idx < 0 || idx >= MAX_SEND_RTP) {
+    m->rtp_bad++;
+    return;
+  }
+  uint64_t u = (uint64_t)idx;
+  if (m->seen[u / 8] & (1u << (u % 8))) {
+    m->rtp_duplicates++;
+    return;
+  }
+  m->seen[u / 8] |= (uint8_t)(1u << (u % 8));
+  if (!m->have_index || u > m->highest_index) {
+    m->highest_index = u;
+    m->have_index = 1;
+  } else {
+    m->rtp_out_of_order++;
+  }
+  m->rtp_verified++;
+  m->peer_ready = 1; /* it sends, so it has keys */
+}
+
+static void media_on_rtcp(tool *t, const uint8_t *p, size_t len) {
+  media_state *m = &t->m;
+  m->rtcp_received++;
+  if (len != SR_LEN || p[1] != 200 || get_u32(p + 4) != m->peer_ssrc ||
+      get_u32(p + 20) % SR_EVERY != 0) {
+    m->rtcp_bad++;
+  }
+}
+
+/* ---- media phase: the control messages ---------------------------------- */
+
+static void send_control(tool *t, const char *msg, uint64_t now) {
+  /* Lost on the way is fine: "ready" and "done" are resent until answered,
+   * "ack" answers every "done". */
+  (void)rtcsec_transport_send_data(t->tr, (const uint8_t *)msg, strlen(msg), now);
+  drain(t);
+}
+
+/* Parses "done RTP RTCP": two decimal numbers up to MAX_SEND_RTP. */
+static int parse_done(const char *s, uint64_t *rtp, uint64_t *rtcp) {
+  unsigned long long a = 0, b = 0;
+  int used = 0;
+  if (sscanf(s, "done %llu %llu%n", &a, &b, &used) != 2 || s[used] != '\0' || a > MAX_SEND_RTP ||
+      b > MAX_SEND_RTP) {
+    return -1;
+  }
+  *rtp = a;
+  *rtcp = b;
+  return 0;
+}
+
+static void media_on_data(tool *t, const uint8_t *data, size_t len, uint64_t now) {
+  media_state *m = &t->m;
+  char msg[64];
+  if (len == 0 || len >= sizeof(msg)) {
+    m->data_unknown++;
+    return;
+  }
+  memcpy(msg, data, len);
+  msg[len] = '\0';
+  if (strcmp(msg, "ready") == 0) {
+    m->peer_ready = 1;
+  } else if (strcmp(msg, "ack") == 0) {
+    m->done_acked = 1;
+  } else if (parse_done(msg, &m->peer_rtp, &m->peer_rtcp) == 0) {
+    if (!m->got_done) {
+      m->got_done = 1;
+      m->done_at = now;
+    }
+    m->peer_ready = 1;
+    /* Answered where the event is handled (drain() flushes it after). */
+    (void)rtcsec_transport_send_data(t->tr, (const uint8_t *)"ack", 3, now);
+  } else {
+    m->data_unknown++;
+  }
+}
+
+/* ---- media phase: sending ------------------------------------------------ */
+
+/* Hands the pending packet to the kernel. 1: gone (or given up), 0: the
+ * socket is full, try again when it is writable. */
+static int send_pending(tool *t) {
+  media_state *m = &t->m;
+  ssize_t n = send(t->fd, m->pending, m->pending_len, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR)) {
+    return 0;
+  }
+  if (n < 0) {
+    m->send_errors++; /* e.g. ECONNREFUSED: the peer is gone */
+  } else if (m->pending_rtcp) {
+    m->rtcp_sent++;
+  } else {
+    m->rtp_sent++;
+    m->rtp_octets += RTP_PAYLOAD_LEN;
+  }
+  m->pending_len = 0;
+  return 1;
+}
+
+/* Protects the next packet (an SR if one is due, else the next RTP packet)
+ * into m->pending. Returns 0, or the protect error. */
+static int protect_next(tool *t) {
+  media_state *m = &t->m;
+  size_t len, out = 0;
+  int rc;
+  if (m->sr_due) {
+    len = build_sr(m->pending, m);
+    rc = rtcsec_transport_protect_rtcp(t->tr, m->pending, len, sizeof(m->pending), &out);
+    m->sr_due = 0;
+    m->pending_rtcp = 1;
+  } else {
+    len = build_rtp(m->pending, m->local_ssrc, m->rtp_protected);
+    rc = rtcsec_transport_protect_rtp(t->tr, m->pending, len, sizeof(m->pending), &out);
+    m->rtp_protected++;
+    m->sr_due = m->rtp_protected % SR_EVERY == 0;
+    m->pending_rtcp = 0;
+  }
+  m->pending_len = rc == 0 ? out : 0;
+  return rc;
+}
+
+/* When RTP packet idx is due on the caller's clock. */
+static uint64_t due_time(const tool *t, uint64_t idx) {
+  if (t->opt->rate == 0) {
+    return t->m.send_start;
+  }
+  return t->m.send_start + idx * 1000000u / t->opt->rate;
+}
+
+/* Sends what is due now (at --rate 0: a batch). Returns 0, or a protect
+ * error (fatal: e.g. the key is used up). */
+static int send_due(tool *t, uint64_t now) {
+  media_state *m = &t->m;
+  for (int batch = 0; batch < SEND_BATCH; batch++) {
+    if (m->pending_len > 0 && !send_pending(t)) {
+      return 0; /* socket full: wait for POLLOUT */
+    }
+    if (!m->sr_due && m->rtp_protected == t->opt->send_rtp) {
+      m->sent_all = 1;
+      return 0;
+    }
+    if (!m->sr_due && due_time(t, m->rtp_protected) > now) {
+      return 0;
+    }
+    int rc = protect_next(t);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* ---- media phase: the loop ------------------------------------------------ */
+
+/* Every packet the peer said it sent arrived, once, intact. */
+static int media_complete(const media_state *m) {
+  return m->got_done && m->rtp_verified == m->peer_rtp && m->rtcp_received == m->peer_rtcp &&
+         m->rtp_bad == 0 && m->rtcp_bad == 0 && m->rtp_duplicates == 0;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* Runs the media exchange; returns 0 when it ended as planned (whether or
+ * not everything arrived: media_report() judges), else a reason in why. */
+static int media_loop(tool *t, char *why, size_t why_cap) {
+  media_state *m = &t->m;
+  const tool_options *opt = t->opt;
+  uint64_t now = now_us();
+  uint64_t planned = opt->rate ? opt->send_rtp * 1000000u / opt->rate : 0;
+  m->deadline = now + planned + (uint64_t)opt->timeout_s * 1000000u;
+  send_control(t, "ready", now);
+  m->next_ready = now + RESEND_US;
+  for (;;) {
+    now = now_us();
+    if (t->failed) {
+      snprintf(why, why_cap, "association failed: %s", rtcsec_strerror(t->error));
+      return -1;
+    }
+    if (!m->peer_ready && t->peer_closed) {
+      snprintf(why, why_cap, "the peer closed without a media phase (did it get --send-rtp?)");
+      return -1;
+    }
+    if (now >= m->deadline) {
+      snprintf(why, why_cap, "timed out (%s)",
+               !m->peer_ready ? "the peer never said it was ready"
+               : !m->sent_all ? "still sending"
+               : !m->got_done ? "no count from the peer"
+                              : "the peer never acknowledged our count");
+      return -1;
+    }
+    if (!m->peer_ready && now >= m->next_ready) {
+      send_control(t, "ready", now);
+      m->next_ready = now + RESEND_US;
+    }
+    if (m->peer_ready && !m->sent_all) {
+      if (m->send_start == 0) {
+        m->send_start = now;
+      }
+      int rc = send_due(t, now);
+      if (rc != 0) {
+        snprintf(why, why_cap, "cannot protect: %s", rtcsec_strerror(rc));
+        return -1;
+      }
+      if (m->sent_all) {
+        m->next_done = now; /* announce at once */
+      }
+    }
+    if (m->sent_all && !m->done_acked && !t->peer_closed && now >= m->next_done) {
+      char msg[64];
+      snprintf(msg, sizeof(msg), "done %llu %llu", (unsigned long long)m->rtp_sent,
+               (unsigned long long)m->rtcp_sent);
+      send_control(t, msg, now);
+      m->next_done = now + RESEND_US;
+    }
+    int sent_ok = m->sent_all && (m->done_acked || t->peer_closed);
+    int recv_ok =
+        m->got_done && (media_complete(m) || t->peer_closed || now >= m->done_at + DRAIN_US);
+    if (sent_ok && recv_ok) {
+      return 0;
+    }
+    if (t->peer_closed && !m->got_done) {
+      snprintf(why, why_cap, "the peer closed before saying how much it sent");
+      return -1;
+    }
+    /* Sleep until the next thing to do. */
+    uint64_t wake = m->deadline;
+    if (!m->peer_ready) {
+      wake = min_u64(wake, m->next_ready);
+    }
+    int want_write = m->pending_len > 0;
+    if (m->peer_ready && !m->sent_all && !want_write) {
+      wake = min_u64(wake, m->sr_due ? now : due_time(t, m->rtp_protected));
+    }
+    if (m->sent_all && !m->done_acked && !t->peer_closed) {
+      wake = min_u64(wake, m->next_done);
+    }
+    if (m->got_done && !media_complete(m)) {
+      wake = min_u64(wake, m->done_at + DRAIN_US);
+    }
+    io_wait(t, wake, want_write);
+  }
+}
+
+/* Prints the counters; returns 0 if every packet the peer sent arrived and
+ * verified and nothing was refused. */
+static int media_report(tool *t, int loop_rc, const char *why) {
+  media_state *m = &t->m;
+  rtcsec_transport_stats st;
+  memset(&st, 0, sizeof(st));
+  rtcsec_transport_get_stats(t->tr, &st);
+  const rtcsec_srtp_direction_stats *in = &st.srtp.inbound;
+  uint64_t drops = st.drop_unknown + st.drop_zrtp + st.drop_turn_channel + st.drop_no_keys +
+                   st.drop_closed + in->too_old_drops + in->malformed + in->ssrc_limit_drops +
+                   in->key_limit_refusals + in->other_errors + m->stun_ignored;
+  printf("rtp sent: %llu, rtp received: %llu, verified: %llu, rtcp sent: %llu, rtcp received: "
+         "%llu, auth failures: %llu, replays: %llu, drops: %llu\n",
+         (unsigned long long)m->rtp_sent, (unsigned long long)m->rtp_received,
+         (unsigned long long)m->rtp_verified, (unsigned long long)m->rtcp_sent,
+         (unsigned long long)m->rtcp_received, (unsigned long long)in->auth_failures,
+         (unsigned long long)in->replay_drops, (unsigned long long)drops);
+  if (m->got_done) {
+    printf("peer sent: %llu rtp, %llu rtcp\n", (unsigned long long)m->peer_rtp,
+           (unsigned long long)m->peer_rtcp);
+  } else {
+    printf("peer sent: unknown\n");
+  }
+  uint64_t missing =
+      m->got_done && m->peer_rtp > m->rtp_verified ? m->peer_rtp - m->rtp_verified : 0;
+  printf("missing: %llu, duplicates: %llu, bad: %llu, out of order: %llu\n",
+         (unsigned long long)missing, (unsigned long long)m->rtp_duplicates,
+         (unsigned long long)(m->rtp_bad + m->rtcp_bad), (unsigned long long)m->rtp_out_of_order);
+  char reason[200];
+  reason[0] = '\0';
+  if (loop_rc != 0) {
+    snprintf(reason, sizeof(reason), "%s", why);
+  } else if (m->rtp_sent != t->opt->send_rtp || m->send_errors != 0) {
+    snprintf(reason, sizeof(reason), "sent %llu of %lu RTP packets",
+             (unsigned long long)m->rtp_sent, t->opt->send_rtp);
+  } else if (!media_complete(m)) {
+    snprintf(reason, sizeof(reason), "not every packet the peer sent was received and verified");
+  } else if (in->auth_failures + in->replay_drops + drops != 0) {
+    snprintf(reason, sizeof(reason), "packets were refused");
+  }
+  if (reason[0] != '\0') {
+    printf("media: failed\n");
+    fflush(stdout);
+    fprintf(stderr, PROG ": media failed: %s\n", reason);
+    return 1;
+  }
+  printf("media: verified\n");
+  fflush(stdout);
+  return 0;
+}
+
+static int run_media(tool *t) {
+  media_state *m = &t->m;
+  int client = t->opt->role == RTCSEC_DTLS_CLIENT;
+  m->local_ssrc = client ? SSRC_CLIENT : SSRC_SERVER;
+  m->peer_ssrc = client ? SSRC_SERVER : SSRC_CLIENT;
+  if (!t->opt->quiet) {
+    printf("sending: %lu RTP packets as ssrc 0x%08X at %lu/s, expecting ssrc 0x%08X\n",
+           t->opt->send_rtp, m->local_ssrc, t->opt->rate, m->peer_ssrc);
+    fflush(stdout);
+  }
+  char why[200] = "";
+  int rc = media_loop(t, why, sizeof(why));
+  return media_report(t, rc, why);
+}
+
 /* ---- close phase -------------------------------------------------------- */
 
 static void run_close(tool *t) {
   /* close_notify is a single unacknowledged datagram (RFC 5246 §7.2.1). */
-  if (rtcsec_dtls_close(t->dtls, now_us()) == 0) {
+  if (engine_close(t, now_us()) == 0) {
     drain(t);
   }
 }
@@ -789,6 +1427,7 @@ static void run_close(tool *t) {
 
 static void tool_cleanup(tool *t) {
   rtcsec_srtp_keys_wipe(&t->info.keys);
+  rtcsec_transport_free(t->tr);
   rtcsec_dtls_free(t->dtls);
   rtcsec_cert_free(t->cert);
   if (t->keylog != NULL) {
@@ -810,7 +1449,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  static tool t; /* large receive buffer: keep it off the stack */
+  static tool t; /* large buffers: keep them off the stack */
   memset(&t, 0, sizeof(t));
   t.opt = &opt;
   t.fd = -1;
@@ -823,7 +1462,9 @@ int main(int argc, char **argv) {
   }
   if (rc == 0) {
     report_connected(&t);
-    /* A media phase (issue 3) goes here, before the close. */
+    if (opt.media) {
+      rc = run_media(&t);
+    }
     run_close(&t);
   }
   tool_cleanup(&t);

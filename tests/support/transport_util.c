@@ -224,3 +224,41 @@ void tpair_settle(tpair *tp) {
   harness_hooks hooks = {step_poll, NULL, tp};
   harness_run(tp->ep, tp->link, &tp->now, tp->now + 10 * 1000000u, &hooks);
 }
+
+int tpair_protect_rtp(tpair *tp, int s, uint32_t ssrc, uint16_t seq, size_t payload_len,
+                      uint8_t *buf, size_t cap, size_t *len) {
+  ck_assert_uint_ge(cap, 12 + payload_len);
+  size_t n = tpair_make_rtp(buf, ssrc, seq, payload_len);
+  *len = 0;
+  return rtcsec_transport_protect_rtp(tp->side[s].t, buf, n, cap, len);
+}
+
+int tpair_protect_rtcp(tpair *tp, int s, uint32_t ssrc, uint8_t *buf, size_t cap, size_t *len) {
+  ck_assert_uint_ge(cap, 28);
+  size_t n = tpair_make_rtcp_sr(buf, ssrc);
+  *len = 0;
+  return rtcsec_transport_protect_rtcp(tp->side[s].t, buf, n, cap, len);
+}
+
+int tpair_offer(tpair *tp, int r, const uint8_t *data, size_t len, rtcsec_packet_class *kind) {
+  uint8_t *copy = malloc(len > 0 ? len : 1);
+  ck_assert_ptr_nonnull(copy);
+  if (len > 0)
+    memcpy(copy, data, len);
+  rtcsec_transport_input in;
+  memset(&in, 0, sizeof(in));
+  int rc = rtcsec_transport_handle_datagram(tp->side[r].t, copy, len, tp->now, &in);
+  on_input(&tp->side[r], rc, &in, copy);
+  free(copy);
+  if (kind != NULL)
+    *kind = in.kind;
+  poll_side(&tp->side[r]);
+  harness_flush(&tp->ep[r], r, tp->link, tp->now, NULL);
+  return rc;
+}
+
+void tpair_finish_handshake(tpair *tp) {
+  harness_hooks hooks = {step_connect, NULL, tp};
+  ck_assert_int_eq(harness_run(tp->ep, tp->link, &tp->now, tp->now + 60 * 1000000u, &hooks),
+                   HARNESS_STOPPED);
+}

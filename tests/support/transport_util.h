@@ -61,6 +61,24 @@ void tpair_send_raw(tpair *tp, int s, const uint8_t *data, size_t len);
 /* Runs the link until nothing is in flight (at most 10 s of fake time). */
 void tpair_settle(tpair *tp);
 
+/* Protects an RTP packet (tpair_make_rtp) or RTCP sender report
+ * (tpair_make_rtcp_sr) on side s into buf[0..cap) without sending it, so a
+ * test can hold, copy, alter or replay it. Returns the protect rc; *len is
+ * the SRTP / SRTCP length. */
+int tpair_protect_rtp(tpair *tp, int s, uint32_t ssrc, uint16_t seq, size_t payload_len,
+                      uint8_t *buf, size_t cap, size_t *len);
+int tpair_protect_rtcp(tpair *tp, int s, uint32_t ssrc, uint8_t *buf, size_t cap, size_t *len);
+/* Hands a copy of data[0..len) (in a heap block of exactly len bytes, so a
+ * sanitizer sees any read past it) to side r's transport as if it had just
+ * arrived, without the link. The side's counters and last_rc see it as they
+ * would see a delivered datagram; its events are polled and what it has to
+ * send goes onto the link. Returns the rc of
+ * rtcsec_transport_handle_datagram(); *kind (if not NULL) is the class. */
+int tpair_offer(tpair *tp, int r, const uint8_t *data, size_t len, rtcsec_packet_class *kind);
+/* Runs the handshake of a pair whose sides were started by the caller to
+ * completion (or failure), like tpair_connect() without the starts. */
+void tpair_finish_handshake(tpair *tp);
+
 /* Registers the bad-input test case (tests/test_transport_bad.c). */
 void transport_bad_input_cases(Suite *s);
 
