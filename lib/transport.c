@@ -15,6 +15,8 @@ struct rtcsec_transport {
   rtcsec_srtp_stats srtp_final; /* counters kept when srtp is freed */
   int ended;                    /* closed or failed: media refused */
   int install_error;            /* the SRTP sessions could not be made */
+  int error;                    /* sticky failure of the transport itself */
+  int error_pending;            /* its FAILED event is still to be polled */
   rtcsec_srtp_profile profile;
   const char *version;
   const char *cipher;
@@ -195,7 +197,25 @@ int rtcsec_transport_poll_datagram(rtcsec_transport *t, uint8_t *buf, size_t cap
 static int media_ready(const rtcsec_transport *t) {
   if (t->srtp != NULL)
     return RTCSEC_OK;
+  if (t->error != 0)
+    return t->error;
   return t->ended ? RTCSEC_ERR_CLOSED : RTCSEC_ERR_SRTP_NO_KEYS;
+}
+
+/* RFC 3711 §9.2: once the local master key has protected 2^48 SRTP or 2^31
+ * SRTCP packets it must not be used again, and WebRTC has no rekeying
+ * short of a new DTLS association. The session ends here: close_notify to
+ * the peer, both directions' keys wiped, a FAILED event with
+ * RTCSEC_ERR_KEY_EXHAUSTED. The refused packet itself gets the bridge's
+ * RTCSEC_ERR_SRTP_KEY_LIMIT; every later call gets the sticky error. */
+static int protected_result(rtcsec_transport *t, int rc) {
+  if (rc == RTCSEC_ERR_SRTP_KEY_LIMIT && t->error == 0) {
+    t->error = RTCSEC_ERR_KEY_EXHAUSTED;
+    t->error_pending = 1;
+    end_media(t);
+    rtcsec_dtls_close(t->dtls, 0);
+  }
+  return rc;
 }
 
 int rtcsec_transport_protect_rtp(rtcsec_transport *t, uint8_t *buf, size_t len, size_t cap,
@@ -203,7 +223,9 @@ int rtcsec_transport_protect_rtp(rtcsec_transport *t, uint8_t *buf, size_t len, 
   if (t == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   int rc = media_ready(t);
-  return rc != RTCSEC_OK ? rc : rtcsec_srtp_protect_rtp(t->srtp, buf, len, cap, out_len);
+  return rc != RTCSEC_OK
+             ? rc
+             : protected_result(t, rtcsec_srtp_protect_rtp(t->srtp, buf, len, cap, out_len));
 }
 
 int rtcsec_transport_protect_rtcp(rtcsec_transport *t, uint8_t *buf, size_t len, size_t cap,
@@ -211,7 +233,9 @@ int rtcsec_transport_protect_rtcp(rtcsec_transport *t, uint8_t *buf, size_t len,
   if (t == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   int rc = media_ready(t);
-  return rc != RTCSEC_OK ? rc : rtcsec_srtp_protect_rtcp(t->srtp, buf, len, cap, out_len);
+  return rc != RTCSEC_OK
+             ? rc
+             : protected_result(t, rtcsec_srtp_protect_rtcp(t->srtp, buf, len, cap, out_len));
 }
 
 size_t rtcsec_transport_rtp_overhead(const rtcsec_transport *t) {
@@ -238,6 +262,12 @@ int rtcsec_transport_poll_event(rtcsec_transport *t, rtcsec_transport_event *ev)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   memset(ev, 0, sizeof(*ev));
   ev->alert = -1;
+  if (t->error_pending) {
+    t->error_pending = 0;
+    ev->type = RTCSEC_TRANSPORT_EVENT_FAILED;
+    ev->error = t->error;
+    return RTCSEC_OK;
+  }
   rtcsec_dtls_event dev;
   int rc = rtcsec_dtls_poll_event(t->dtls, &dev);
   if (rc != RTCSEC_OK)
@@ -284,6 +314,8 @@ int rtcsec_transport_poll_event(rtcsec_transport *t, rtcsec_transport_event *ev)
 rtcsec_dtls_state rtcsec_transport_get_state(const rtcsec_transport *t) {
   if (t == NULL)
     return RTCSEC_DTLS_STATE_FAILED;
+  if (t->error != 0)
+    return RTCSEC_DTLS_STATE_FAILED;
   rtcsec_dtls_state s = rtcsec_dtls_get_state(t->dtls);
   if (s == RTCSEC_DTLS_STATE_CONNECTED && t->srtp == NULL)
     return RTCSEC_DTLS_STATE_CLOSED; /* keys could not be installed */
@@ -296,7 +328,7 @@ int rtcsec_transport_get_stats(const rtcsec_transport *t, rtcsec_transport_stats
   *out = t->counters;
   out->state = rtcsec_transport_get_state(t);
   out->role = rtcsec_dtls_get_role(t->dtls);
-  out->error = rtcsec_dtls_error(t->dtls);
+  out->error = t->error != 0 ? t->error : rtcsec_dtls_error(t->dtls);
   out->dtls_version = t->version ? t->version : "";
   out->dtls_cipher = t->cipher ? t->cipher : "";
   out->profile = t->profile;

@@ -7,8 +7,13 @@
 # be given the other's fingerprint at start (the server could not learn the
 # client's otherwise).
 #
+# After the handshake each side sends 2000 RTP packets (and an RTCP sender
+# report every 50) through its transport; each verifies every packet of the
+# other (payload, sequence, no loss, no replay) and prints its counters.
+#
 # Usage: bash scripts/call.sh [extra rtcsec-dtls options for both sides,
 #                             e.g. --profiles SRTP_AEAD_AES_128_GCM]
+#        SEND_RTP=N bash scripts/call.sh   (N packets each way; default 2000)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -103,7 +108,7 @@ echo "client: $client_fp"
 
 step "DTLS-SRTP call over loopback"
 server_cmd=("$TOOL" --listen 127.0.0.1:0 --cert "$tmp/server.pem" --key "$tmp/server.key"
-  --fingerprint "$client_fp" --export-keying-material "$@")
+  --fingerprint "$client_fp" --send-rtp "${SEND_RTP:-2000}" "$@")
 show_cmd "${server_cmd[@]}"
 # stdbuf: line-buffered stdout even into a file, so the port line shows at once.
 stdbuf -oL -eL "${server_cmd[@]}" </dev/null >"$tmp/server.out" 2>&1 &
@@ -119,7 +124,7 @@ port=${port//[!0-9]/}
 echo "server is listening on 127.0.0.1:$port"
 
 client_cmd=("$TOOL" --connect "127.0.0.1:$port" --cert "$tmp/client.pem" --key "$tmp/client.key"
-  --fingerprint "$server_fp" --export-keying-material "$@")
+  --fingerprint "$server_fp" --send-rtp "${SEND_RTP:-2000}" "$@")
 show_cmd "${client_cmd[@]}"
 client_rc=0
 timeout "$CALL_TIMEOUT" stdbuf -oL -eL "${client_cmd[@]}" </dev/null >"$tmp/client.out" 2>&1 || client_rc=$?
@@ -191,6 +196,12 @@ elif ((server_rc != 0)); then
   echo "FAILED: the server exited with status $server_rc"
   status=1
 fi
+for side in server client; do
+  if ! grep -q '^media: verified' "$tmp/$side.out"; then
+    echo "FAILED: the $side did not verify the media it received"
+    status=1
+  fi
+done
 if [[ -n "$server_km" && -n "$client_km" ]]; then
   if [[ "$server_km" == "$client_km" ]]; then
     echo "keying material: identical on both sides"

@@ -99,7 +99,11 @@ RTCSEC_API int rtcsec_transport_poll_datagram(rtcsec_transport *t, uint8_t *buf,
 /* Protects an RTP / RTCP packet in place for sending (see
  * rtcsec_srtp_protect_rtp()). RTCSEC_ERR_SRTP_NO_KEYS before connected (RFC
  * 5764 §4.1: no media before the handshake completes), RTCSEC_ERR_CLOSED
- * after close or failure. */
+ * after close or failure. When the local key reaches its usage limit (RFC
+ * 3711 §9.2) the packet is refused with RTCSEC_ERR_SRTP_KEY_LIMIT and the
+ * transport fails: close_notify goes to the peer, both directions' keys
+ * are wiped, a FAILED event carries RTCSEC_ERR_KEY_EXHAUSTED, and every
+ * later call returns that error. */
 RTCSEC_API int rtcsec_transport_protect_rtp(rtcsec_transport *t, uint8_t *buf, size_t len,
                                             size_t cap, size_t *out_len);
 RTCSEC_API int rtcsec_transport_protect_rtcp(rtcsec_transport *t, uint8_t *buf, size_t len,
