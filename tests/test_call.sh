@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# rtcsec-call end to end (issue 4): two processes, one offering and one
+# answering, exchange SDP fragments, connect with ICE over loopback, run
+# DTLS-SRTP and send RTP both ways; then the same through pipes, with a
+# chosen profile, and with one side relayed through a real coturn.
+#
+# Usage: tests/test_call.sh path/to/rtcsec-call
+# Ends with "N passed, N failed"; exits non-zero if any case failed.
+# Traffic stays on 127.0.0.1; every wait is bounded.
+set -uo pipefail
+
+CALL=${1:?usage: test_call.sh path/to/rtcsec-call}
+passed=0
+failed=0
+work=$(mktemp -d /tmp/rtcsec-call-test.XXXXXX)
+pids=()
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pass() {
+  echo "PASS $1"
+  passed=$((passed + 1))
+}
+fail() {
+  echo "FAIL $1: $2"
+  for f in "$3"/*.out; do
+    [[ -f $f ]] && { echo "--- $f"; tail -20 "$f"; }
+  done
+  failed=$((failed + 1))
+}
+
+# value FILE KEY: the value of a "key: value" line
+value() { grep -m1 "^$2: " "$1" | cut -d' ' -f2-; }
+
+# check_side NAME DIR SIDE [PROFILE [PAIR_TYPE]]
+check_side() {
+  local out=$2/$3.out
+  [[ "$(value "$out" result)" == ok ]] || return 1
+  local sent recv
+  sent=$(value "$out" rtp_sent)
+  recv=$(value "$out" rtp_received)
+  [[ ${sent:-0} -gt 0 && ${recv:-0} -gt 0 ]] || return 1
+  [[ "$(value "$out" auth_failures)" == 0 ]] || return 1
+  if [[ -n ${4:-} ]]; then
+    [[ "$(value "$out" profile)" == "$4" ]] || return 1
+  fi
+  if [[ -n ${5:-} ]]; then
+    value "$out" selected_pair | grep -q "$5" || return 1
+  fi
+  return 0
+}
+
+# run_files NAME OFFER_ARGS... -- ANSWER_ARGS...
+run_files() {
+  local name=$1
+  shift
+  local d=$work/$name offer_args=() answer_args=()
+  mkdir -p "$d"
+  while [[ $# -gt 0 && $1 != -- ]]; do
+    offer_args+=("$1")
+    shift
+  done
+  shift
+  answer_args=("$@")
+  timeout 60 "$CALL" --offer --local-sdp "$d/offer" --remote-sdp "$d/answer" --duration 2 \
+    "${offer_args[@]}" >"$d/offer.out" 2>&1 &
+  local op=$!
+  pids+=("$op")
+  timeout 60 "$CALL" --answer --local-sdp "$d/answer" --remote-sdp "$d/offer" --duration 2 \
+    "${answer_args[@]}" >"$d/answer.out" 2>&1
+  local arc=$?
+  wait "$op"
+  local orc=$?
+  echo "$orc $arc" >"$d/rc"
+}
+
+# 1. files, defaults
+run_files files --
+read -r orc arc <"$work/files/rc"
+if ((orc == 0 && arc == 0)) && check_side x "$work/files" offer && check_side x "$work/files" answer; then
+  pass "files_exchange_connects_and_media_flows_both_ways"
+else
+  fail "files_exchange_connects_and_media_flows_both_ways" "exit $orc/$arc" "$work/files"
+fi
+
+# 2. pipes, SDP on stdout/stdin, the report on stderr
+d=$work/pipes
+mkdir -p "$d"
+mkfifo "$d/o2a" "$d/a2o"
+timeout 60 "$CALL" --offer --duration 2 >"$d/o2a" <"$d/a2o" 2>"$d/offer.out" &
+op=$!
+pids+=("$op")
+timeout 60 "$CALL" --answer --duration 2 <"$d/o2a" >"$d/a2o" 2>"$d/answer.out"
+arc=$?
+wait "$op"
+orc=$?
+if ((orc == 0 && arc == 0)) && check_side x "$d" offer && check_side x "$d" answer; then
+  pass "pipes_exchange_connects_and_media_flows_both_ways"
+else
+  fail "pipes_exchange_connects_and_media_flows_both_ways" "exit $orc/$arc" "$d"
+fi
+
+# 3. a chosen profile on both sides
+run_files profile --profiles SRTP_AES128_CM_HMAC_SHA1_80 -- --profiles SRTP_AES128_CM_HMAC_SHA1_80
+read -r orc arc <"$work/profile/rc"
+if ((orc == 0 && arc == 0)) &&
+  check_side x "$work/profile" offer SRTP_AES128_CM_HMAC_SHA1_80 &&
+  check_side x "$work/profile" answer SRTP_AES128_CM_HMAC_SHA1_80; then
+  pass "chosen_profile_is_negotiated"
+else
+  fail "chosen_profile_is_negotiated" "exit $orc/$arc" "$work/profile"
+fi
+
+# 4. relay-only through coturn on a free loopback port
+turn_case=relay_only_call_goes_through_a_real_turn_server
+if ! command -v turnserver >/dev/null; then
+  fail "$turn_case" "turnserver (Debian package coturn) is not installed; run scripts/setup.sh" "$work"
+else
+  t=$work/turn
+  mkdir -p "$t"
+  port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  minp=$((30000 + port % 30000))
+  cat >"$t/turn.conf" <<EOF
+listening-ip=127.0.0.1
+relay-ip=127.0.0.1
+listening-port=$port
+min-port=$minp
+max-port=$((minp + 39))
+lt-cred-mech
+user=u:p
+realm=rtcsec.test
+no-tls
+no-dtls
+no-tcp
+no-tcp-relay
+allow-loopback-peers
+no-multicast-peers
+no-cli
+userdb=$t/turndb
+pidfile=$t/turn.pid
+log-file=$t/turn.log
+simple-log
+no-stdout-log
+EOF
+  turnserver -c "$t/turn.conf" </dev/null >/dev/null 2>&1 &
+  tp=$!
+  pids+=("$tp")
+  sleep 1
+  if ! kill -0 "$tp" 2>/dev/null; then
+    fail "$turn_case" "turnserver exited at start" "$t"
+  else
+    run_files turn --relay-only --turn "127.0.0.1:$port" --turn-user u --turn-pass p --
+    read -r orc arc <"$work/turn/rc"
+    if ((orc == 0 && arc == 0)) && check_side x "$work/turn" offer "" relay &&
+      check_side x "$work/turn" answer; then
+      pass "$turn_case"
+    else
+      fail "$turn_case" "exit $orc/$arc" "$work/turn"
+    fi
+  fi
+  kill "$tp" 2>/dev/null
+fi
+
+echo "$passed passed, $failed failed"
+((failed == 0))
