@@ -11,6 +11,9 @@
  *       lossless memory), authenticate and be new; resident memory is
  *       sampled every 10 s and must stay within 1 % of the first sample
  *       after warm-up.
+ *   rtcsec-soak --ice --sessions N --duration S [--rate PPS]
+ *       the same over real UDP on loopback: N calls of two libnice agents
+ *       each (ICE, DTLS-SRTP), all on one GLib context (tools/soak_ice.c).
  *
  * Only the public API is used. Exit status 0 when every check held. */
 #include <getopt.h>
@@ -21,14 +24,15 @@
 #include <unistd.h>
 
 #include "rtcsec/rtcsec.h"
+#include "soak.h"
 
-static uint64_t now_us(void) {
+uint64_t soak_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static long rss_kib(void) {
+long soak_rss_kib(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   long pages = 0, res = 0;
   if (f == NULL)
@@ -94,12 +98,12 @@ static int leg_open(leg *l) {
     l->next_seq[i] = 65436;
     l->expect_seq[1 - i] = 65436;
   }
-  uint64_t now = now_us();
+  uint64_t now = soak_now_us();
   if (rtcsec_transport_start(l->t[1], now) != 0 || rtcsec_transport_start(l->t[0], now) != 0)
     return -1;
   int conn[2] = {0, 0};
   for (int round = 0; round < 16 && !(conn[0] && conn[1]); round++) {
-    if (shuttle(l, now_us()) != 0)
+    if (shuttle(l, soak_now_us()) != 0)
       return -1;
     for (int i = 0; i < 2; i++) {
       if (drain_events(l->t[i], &conn[i]))
@@ -110,7 +114,7 @@ static int leg_open(leg *l) {
 }
 
 static void leg_close(leg *l) {
-  uint64_t now = now_us();
+  uint64_t now = soak_now_us();
   for (int i = 0; i < 2; i++)
     rtcsec_transport_close(l->t[i], now);
   shuttle(l, now);
@@ -141,7 +145,7 @@ static void leg_media(leg *l, int s, size_t payload) {
   }
   l->sent[s]++;
   rtcsec_transport_input in;
-  int rc = rtcsec_transport_handle_datagram(l->t[1 - s], p, out, now_us(), &in);
+  int rc = rtcsec_transport_handle_datagram(l->t[1 - s], p, out, soak_now_us(), &in);
   uint16_t got = (uint16_t)(p[2] << 8 | p[3]);
   if (rc != 0 || in.len != 12 + payload || got != l->expect_seq[1 - s] || p[12] != (uint8_t)got) {
     l->errors[1 - s]++;
@@ -155,7 +159,7 @@ static int run_cycles(long cycles) {
   /* OpenSSL fills process-wide caches (fetched methods) over the first few
    * hundred handshakes: sample after a third of the run. */
   long warm = cycles / 3 > 0 ? cycles / 3 : 1, rss_warm = 0;
-  uint64_t t0 = now_us();
+  uint64_t t0 = soak_now_us();
   for (long c = 0; c < cycles; c++) {
     leg l;
     if (leg_open(&l) != 0) {
@@ -171,15 +175,15 @@ static int run_cycles(long cycles) {
     }
     leg_close(&l);
     if (c + 1 == warm)
-      rss_warm = rss_kib();
+      rss_warm = soak_rss_kib();
     if ((c + 1) % 100 == 0)
-      printf("cycle %ld/%ld: %.1f s, rss %ld KiB\n", c + 1, cycles, (now_us() - t0) / 1e6,
-             rss_kib());
+      printf("cycle %ld/%ld: %.1f s, rss %ld KiB\n", c + 1, cycles, (soak_now_us() - t0) / 1e6,
+             soak_rss_kib());
   }
-  long rss_end = rss_kib();
+  long rss_end = soak_rss_kib();
   double growth = rss_warm > 0 ? 100.0 * (double)(rss_end - rss_warm) / (double)rss_warm : 0;
   printf("%ld cycles in %.1f s; rss after warm-up %ld KiB, at the end %ld KiB (%+.2f %%)\n", cycles,
-         (now_us() - t0) / 1e6, rss_warm, rss_end, growth);
+         (soak_now_us() - t0) / 1e6, rss_warm, rss_end, growth);
   return growth <= 1.0 ? 0 : 1;
 }
 
@@ -193,28 +197,28 @@ static int run_sessions(long n, double duration, long rate) {
       return 1;
     }
   }
-  uint64_t t0 = now_us(), end = t0 + (uint64_t)(duration * 1e6), next_report = t0 + 10000000u;
+  uint64_t t0 = soak_now_us(), end = t0 + (uint64_t)(duration * 1e6), next_report = t0 + 10000000u;
   uint64_t tick = rate > 0 ? 1000000u / (uint64_t)rate : 1000000u;
   long rss_first = -1, rss_max = 0;
   uint64_t warm_until = t0 + (uint64_t)(duration * 1e6 / 10);
   int ok = 1;
-  for (uint64_t t = now_us(); t < end; t = now_us()) {
+  for (uint64_t t = soak_now_us(); t < end; t = soak_now_us()) {
     for (long i = 0; i < n; i++) {
       leg_media(&legs[i], 0, 160);
       leg_media(&legs[i], 1, 160);
     }
-    uint64_t spent = now_us() - t;
+    uint64_t spent = soak_now_us() - t;
     if (spent < tick)
       usleep((useconds_t)(tick - spent));
-    if (rss_first < 0 && now_us() >= warm_until)
-      rss_first = rss_kib();
-    if (now_us() >= next_report) {
-      long r = rss_kib();
+    if (rss_first < 0 && soak_now_us() >= warm_until)
+      rss_first = soak_rss_kib();
+    if (soak_now_us() >= next_report) {
+      long r = soak_rss_kib();
       rss_max = r > rss_max ? r : rss_max;
       uint64_t sent = 0, errors = 0;
       for (long i = 0; i < n; i++)
         sent += legs[i].sent[0] + legs[i].sent[1], errors += legs[i].errors[0] + legs[i].errors[1];
-      printf("%.0f s: %llu packets, %llu errors, rss %ld KiB\n", (now_us() - t0) / 1e6,
+      printf("%.0f s: %llu packets, %llu errors, rss %ld KiB\n", (soak_now_us() - t0) / 1e6,
              (unsigned long long)sent, (unsigned long long)errors, r);
       fflush(stdout);
       next_report += 10000000u;
@@ -229,7 +233,7 @@ static int run_sessions(long n, double duration, long rate) {
     wrapped &= legs[i].sent[0] > 100 && legs[i].sent[1] > 100;
     leg_close(&legs[i]);
   }
-  long rss_end = rss_kib();
+  long rss_end = soak_rss_kib();
   double growth = rss_first > 0 ? 100.0 * (double)(rss_max - rss_first) / (double)rss_first : 0;
   printf("%ld sessions, %.0f s: %llu sent, %llu received, %llu errors, 16-bit wrap crossed: %s; "
          "rss after warm-up %ld KiB, max %ld KiB (%+.2f %%), after close %ld KiB\n",
@@ -242,16 +246,20 @@ static int run_sessions(long n, double duration, long rate) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: rtcsec-soak --cycles N\n"
-             "       rtcsec-soak --sessions N --duration SECONDS [--rate PPS]\n");
+             "       rtcsec-soak [--ice] --sessions N --duration SECONDS [--rate PPS]\n");
 }
 
 int main(int argc, char **argv) {
   long cycles = 0, sessions = 0, rate = 50;
+  int ice = 0;
   double duration = 0;
-  static const struct option opts[] = {
-      {"cycles", required_argument, NULL, 'c'},   {"sessions", required_argument, NULL, 's'},
-      {"duration", required_argument, NULL, 'd'}, {"rate", required_argument, NULL, 'r'},
-      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"cycles", required_argument, NULL, 'c'},
+                                       {"sessions", required_argument, NULL, 's'},
+                                       {"duration", required_argument, NULL, 'd'},
+                                       {"rate", required_argument, NULL, 'r'},
+                                       {"ice", no_argument, NULL, 'i'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -267,6 +275,9 @@ int main(int argc, char **argv) {
     case 'r':
       rate = strtol(optarg, NULL, 10);
       break;
+    case 'i':
+      ice = 1;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -277,7 +288,8 @@ int main(int argc, char **argv) {
   }
   /* Bounded by design: at most 100 000 cycles, 10 000 sessions, 1 hour. */
   if ((cycles <= 0) == (sessions <= 0) || cycles > 100000 || sessions > 10000 ||
-      (sessions > 0 && (duration <= 0 || duration > 3600)) || rate < 1 || rate > 1000) {
+      (sessions > 0 && (duration <= 0 || duration > 3600)) || rate < 1 || rate > 1000 ||
+      (ice && (sessions <= 0 || sessions > 500))) {
     usage(stderr);
     return 2;
   }
@@ -287,7 +299,9 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < 2; i++)
     rtcsec_cert_fingerprint(certs[i], RTCSEC_HASH_SHA256, &fps[i]);
-  int rc = cycles > 0 ? run_cycles(cycles) : run_sessions(sessions, duration, rate);
+  int rc = cycles > 0 ? run_cycles(cycles)
+           : ice      ? soak_ice(sessions, duration, rate, certs, fps)
+                      : run_sessions(sessions, duration, rate);
   rtcsec_cert_free(certs[0]);
   rtcsec_cert_free(certs[1]);
   printf("%s\n", rc == 0 ? "soak: PASS" : "soak: FAIL");
