@@ -5,7 +5,9 @@
  *
  *   -1  .. -19   usage: the call itself was wrong (fix the caller)
  *   -20 .. -39   parsing of caller-supplied text or files
- *   -40 .. -69   DTLS protocol: the association has failed (sticky)
+ *   -40 .. -59   DTLS protocol: the association has failed (sticky)
+ *   -60 .. -69   STUN / ICE-lite (single-port router): the datagram is
+ *                dropped (or answered with a STUN error), nothing fails
  *   -70 .. -89   SRTP / media: the packet is dropped, the session goes on
  *   -90 .. -99   crypto library and resources
  *
@@ -53,6 +55,18 @@ typedef enum rtcsec_error {
   RTCSEC_ERR_CLOSED = -48,                 /* association closed (close_notify) */
   RTCSEC_ERR_RENEGOTIATION = -49,          /* peer tried to renegotiate */
   RTCSEC_ERR_KEY_EXHAUSTED = -50,          /* sequence space for the key used up */
+
+  /* STUN / ICE-lite (the datagram is dropped or answered; nothing fails) */
+  RTCSEC_ERR_STUN_MALFORMED = -60,         /* not a well-formed STUN message */
+  RTCSEC_ERR_STUN_INTEGRITY = -61,         /* MESSAGE-INTEGRITY missing or wrong */
+  RTCSEC_ERR_STUN_FINGERPRINT = -62,       /* FINGERPRINT missing or wrong */
+  RTCSEC_ERR_STUN_UNKNOWN_USER = -63,      /* USERNAME names no local ufrag */
+  RTCSEC_ERR_STUN_ROLE_CONFLICT = -64,     /* answered 487 (RFC 8445 §7.3.1.1) */
+  RTCSEC_ERR_STUN_BAD_REQUEST = -65,       /* request lacks what it must carry (400) */
+  RTCSEC_ERR_STUN_UNKNOWN_ATTRIBUTE = -66, /* comprehension-required attribute (420) */
+  RTCSEC_ERR_STUN_IGNORED = -67,           /* indication, response or other method */
+  RTCSEC_ERR_UNKNOWN_SOURCE = -68,         /* non-STUN from an address ICE did not nominate */
+  RTCSEC_ERR_CONSENT_EXPIRED = -69,        /* no valid ICE check within the consent time */
 
   /* SRTP / media (the packet is dropped; the session continues) */
   RTCSEC_ERR_SRTP_AUTH = -70,       /* authentication tag did not verify */

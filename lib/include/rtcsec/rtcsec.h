@@ -9,8 +9,10 @@
 #include "rtcsec/error.h"
 #include "rtcsec/export.h"
 #include "rtcsec/profile.h"
+#include "rtcsec/router.h"
 #include "rtcsec/sdp.h"
 #include "rtcsec/srtp.h"
+#include "rtcsec/stun.h"
 #include "rtcsec/transport.h"
 
 #ifdef __cplusplus

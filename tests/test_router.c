@@ -1,0 +1,1189 @@
+/* The single-port router (lib/router.c): many sessions on one port, the
+ * ICE-lite responder, routing by ufrag and by address, consent, and bad
+ * input. Everything runs in-process on a zero-delay in-memory network with
+ * the fake clock; each client leg is a small controlling full-ICE agent
+ * (Binding requests built with the STUN codec) plus a DTLS-client
+ * rtcsec_transport. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakeclock.h"
+#include "rtcsec/rtcsec.h"
+#include "transport_util.h"
+
+#define SEC 1000000u
+#define MS 1000u
+#define BASE_PORT 20000
+#define MAX_PKT 1600
+
+/* Addresses of a leg: which = 0 its primary, 1 a second one (network
+ * change), 2 a spoofer's. Legs with idx % 4 == 3 use [::1] as primary. */
+enum { ADDR_MAIN = 0, ADDR_ALT = 1, ADDR_SPOOF = 2 };
+
+static void leg_addr(int idx, int which, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof(*ss));
+  if (which == ADDR_MAIN && idx % 4 == 3) {
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)(BASE_PORT + idx));
+    sin6->sin6_addr = in6addr_loopback;
+    *len = sizeof(*sin6);
+    return;
+  }
+  struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons((uint16_t)(BASE_PORT + idx));
+  sin->sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)which);
+  *len = sizeof(*sin);
+}
+
+/* The leg and address a router output goes to; -1 if none of ours. */
+static int decode_addr(const struct sockaddr_storage *ss, socklen_t len, int *which) {
+  if (ss->ss_family == AF_INET6 && len == sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+    if (memcmp(&sin6->sin6_addr, &in6addr_loopback, 16) != 0)
+      return -1;
+    *which = ADDR_MAIN;
+    return ntohs(sin6->sin6_port) - BASE_PORT;
+  }
+  if (ss->ss_family != AF_INET || len != sizeof(struct sockaddr_in))
+    return -1;
+  const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+  uint32_t a = ntohl(sin->sin_addr.s_addr);
+  if (a < 0x7f000001u || a > 0x7f000003u)
+    return -1;
+  *which = (int)(a - 0x7f000001u);
+  return ntohs(sin->sin_port) - BASE_PORT;
+}
+
+typedef struct leg {
+  int idx;
+  char srv_ufrag[16], srv_pwd[40], cli_ufrag[16];
+  rtcsec_session_id id;
+  rtcsec_transport *t; /* the client's DTLS (client role unless swapped) */
+  int send_from;       /* which address the client sends from */
+  int dtls_started;
+  /* client side */
+  int cli_connected, cli_failed;
+  uint64_t responses, error_responses, bad_responses, last_error_code;
+  uint64_t rx[3];           /* datagrams received per address */
+  uint64_t rtp_ok, rtp_bad; /* echoed media back at the client */
+  uint8_t last_tid[12];
+  /* router side, from events and inputs */
+  int srv_connected, srv_failed, srv_closed, nominated_events, moved_events, expired;
+  uint64_t media_at_router, media_wrong;
+} leg;
+
+typedef struct pkt {
+  int to_router;
+  int leg, which;
+  size_t len;
+  uint8_t data[MAX_PKT];
+} pkt;
+
+typedef struct world {
+  rtcsec_router *r;
+  rtcsec_cert *srv_cert, *cli_cert;
+  rtcsec_fingerprint srv_fp, cli_fp;
+  leg *legs;
+  int n;
+  uint64_t now;
+  pkt *q;
+  size_t q_head, q_tail, q_cap;
+  int echo;                /* router side echoes media back */
+  uint64_t out_to_unknown; /* router outputs to no leg of ours */
+  uint64_t router_sent;    /* datagrams the router gave */
+  uint64_t sent_to[3];     /* router outputs per address kind */
+  int last_rc;             /* router's answer to the last datagram */
+  uint64_t expired_events, other_events;
+  uint64_t tid_counter;
+  int drop_router_dtls; /* lose this many DTLS datagrams from the router */
+  int dropped;
+} world;
+
+static void q_push(world *w, int to_router, int leg_idx, int which, const uint8_t *d, size_t n) {
+  ck_assert_uint_le(n, MAX_PKT);
+  if (w->q_tail == w->q_cap) {
+    if (w->q_head > 0) {
+      memmove(w->q, w->q + w->q_head, (w->q_tail - w->q_head) * sizeof(pkt));
+      w->q_tail -= w->q_head;
+      w->q_head = 0;
+    }
+    if (w->q_tail == w->q_cap) {
+      w->q_cap = w->q_cap ? w->q_cap * 2 : 256;
+      w->q = realloc(w->q, w->q_cap * sizeof(pkt));
+      ck_assert_ptr_nonnull(w->q);
+    }
+  }
+  pkt *p = &w->q[w->q_tail++];
+  p->to_router = to_router;
+  p->leg = leg_idx;
+  p->which = which;
+  p->len = n;
+  memcpy(p->data, d, n);
+}
+
+static void make_ids(leg *l, int idx) {
+  l->idx = idx;
+  snprintf(l->srv_ufrag, sizeof(l->srv_ufrag), "S%04dufrg", idx);
+  snprintf(l->srv_pwd, sizeof(l->srv_pwd), "srvpassword%04d+ABCDEFGHIJ", idx);
+  snprintf(l->cli_ufrag, sizeof(l->cli_ufrag), "C%04d", idx);
+}
+
+static world *world_new(int n, rtcsec_dtls_role router_role) {
+  world *w = calloc(1, sizeof(*w));
+  ck_assert_ptr_nonnull(w);
+  w->now = 1000 * SEC;
+  fakeclock_set(w->now);
+  ck_assert_int_eq(rtcsec_cert_generate(&w->srv_cert, NULL), 0);
+  ck_assert_int_eq(rtcsec_cert_generate(&w->cli_cert, NULL), 0);
+  ck_assert_int_eq(rtcsec_cert_fingerprint(w->srv_cert, RTCSEC_HASH_SHA256, &w->srv_fp), 0);
+  ck_assert_int_eq(rtcsec_cert_fingerprint(w->cli_cert, RTCSEC_HASH_SHA256, &w->cli_fp), 0);
+  rtcsec_router_config rc;
+  rtcsec_router_config_default(&rc);
+  rc.transport.dtls.cert = w->srv_cert;
+  rc.hash_seed = 0x5eed;
+  ck_assert_int_eq(rtcsec_router_new(&w->r, &rc), 0);
+  w->n = n;
+  w->echo = 1;
+  w->legs = calloc((size_t)n, sizeof(leg));
+  ck_assert_ptr_nonnull(w->legs);
+  for (int i = 0; i < n; i++) {
+    leg *l = &w->legs[i];
+    make_ids(l, i);
+    rtcsec_router_session_config sc;
+    rtcsec_router_session_config_default(&sc);
+    sc.local_ufrag = l->srv_ufrag;
+    sc.local_pwd = l->srv_pwd;
+    sc.remote_ufrag = l->cli_ufrag;
+    sc.remote_fingerprints = &w->cli_fp;
+    sc.n_remote_fingerprints = 1;
+    sc.role = router_role;
+    sc.user = l;
+    ck_assert_int_eq(rtcsec_router_add_session(w->r, &sc, w->now, &l->id), 0);
+    rtcsec_transport_config tc;
+    rtcsec_transport_config_default(&tc);
+    tc.dtls.cert = w->cli_cert;
+    tc.dtls.role = router_role == RTCSEC_DTLS_SERVER ? RTCSEC_DTLS_CLIENT : RTCSEC_DTLS_SERVER;
+    tc.dtls.peer_fingerprints = &w->srv_fp;
+    tc.dtls.n_peer_fingerprints = 1;
+    ck_assert_int_eq(rtcsec_transport_new(&l->t, &tc), 0);
+  }
+  return w;
+}
+
+static void world_free(world *w) {
+  rtcsec_router_free(w->r);
+  for (int i = 0; i < w->n; i++)
+    rtcsec_transport_free(w->legs[i].t);
+  free(w->legs);
+  free(w->q);
+  rtcsec_cert_free(w->srv_cert);
+  rtcsec_cert_free(w->cli_cert);
+  free(w);
+}
+
+/* ---- the client's ICE: a controlling full agent (RFC 8445 §7.2.2) --------------------- */
+
+typedef struct check_opts {
+  int use_candidate;
+  int controlled;       /* send ICE-CONTROLLED instead of ICE-CONTROLLING */
+  const char *pwd;      /* NULL: the right one */
+  const char *username; /* NULL: "srv:cli" */
+  uint16_t extra_attr;  /* nonzero: add this (empty) attribute */
+  const uint8_t *tid;   /* NULL: a fresh one */
+} check_opts;
+
+static size_t build_check(world *w, leg *l, const check_opts *o, uint8_t *buf, size_t cap) {
+  uint8_t tid[12];
+  if (o->tid) {
+    memcpy(tid, o->tid, 12);
+  } else {
+    uint64_t c = ++w->tid_counter;
+    memset(tid, 0xa5, 12);
+    memcpy(tid, &c, sizeof(c));
+    tid[11] = (uint8_t)l->idx;
+  }
+  memcpy(l->last_tid, tid, 12);
+  char user[64];
+  if (o->username)
+    snprintf(user, sizeof(user), "%s", o->username);
+  else
+    snprintf(user, sizeof(user), "%s:%s", l->srv_ufrag, l->cli_ufrag);
+  const char *pwd = o->pwd ? o->pwd : l->srv_pwd;
+  rtcsec_stun_builder b;
+  rtcsec_stun_builder_init(&b, buf, cap, RTCSEC_STUN_BINDING, RTCSEC_STUN_REQUEST, tid);
+  rtcsec_stun_add_username(&b, user, strlen(user));
+  rtcsec_stun_add_u32(&b, RTCSEC_STUN_ATTR_PRIORITY, 0x6e001eff);
+  rtcsec_stun_add_u64(
+      &b, o->controlled ? RTCSEC_STUN_ATTR_ICE_CONTROLLED : RTCSEC_STUN_ATTR_ICE_CONTROLLING,
+      UINT64_C(0x1122334455667788) + (uint64_t)l->idx);
+  if (o->use_candidate)
+    rtcsec_stun_add_attr(&b, RTCSEC_STUN_ATTR_USE_CANDIDATE, NULL, 0);
+  if (o->extra_attr)
+    rtcsec_stun_add_attr(&b, o->extra_attr, NULL, 0);
+  rtcsec_stun_add_integrity(&b, (const uint8_t *)pwd, strlen(pwd));
+  rtcsec_stun_add_fingerprint(&b);
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_stun_builder_finish(&b, &n), 0);
+  return n;
+}
+
+static void send_check(world *w, leg *l, int from, const check_opts *o) {
+  uint8_t buf[600];
+  size_t n = build_check(w, l, o, buf, sizeof(buf));
+  q_push(w, 1, l->idx, from, buf, n);
+}
+
+static void client_flush(world *w, leg *l) {
+  uint8_t buf[MAX_PKT];
+  for (int i = 0; i < 100; i++) {
+    size_t n = 0;
+    ck_assert_int_eq(rtcsec_transport_poll_datagram(l->t, buf, sizeof(buf), &n), 0);
+    if (n == 0)
+      break;
+    q_push(w, 1, l->idx, l->send_from, buf, n);
+  }
+  rtcsec_transport_event ev;
+  for (;;) {
+    ck_assert_int_eq(rtcsec_transport_poll_event(l->t, &ev), 0);
+    if (ev.type == RTCSEC_TRANSPORT_EVENT_NONE)
+      break;
+    if (ev.type == RTCSEC_TRANSPORT_EVENT_CONNECTED)
+      l->cli_connected++;
+    else if (ev.type == RTCSEC_TRANSPORT_EVENT_FAILED)
+      l->cli_failed++;
+  }
+}
+
+/* A STUN answer at the client: must be ours, authenticated by the
+ * server's password, with FINGERPRINT, mapping our own address. */
+static void client_stun(world *w, leg *l, int which, const uint8_t *d, size_t n) {
+  rtcsec_stun_msg m;
+  if (rtcsec_stun_parse(&m, d, n) != 0 || !(m.present & RTCSEC_STUN_HAS_FINGERPRINT) ||
+      memcmp(m.tid, l->last_tid, 12) != 0 ||
+      rtcsec_stun_check_integrity(&m, (const uint8_t *)l->srv_pwd, strlen(l->srv_pwd)) != 0) {
+    l->bad_responses++;
+    return;
+  }
+  if (m.cls == RTCSEC_STUN_ERROR) {
+    l->error_responses++;
+    l->last_error_code = (uint64_t)m.error_code;
+    return;
+  }
+  struct sockaddr_storage mine;
+  socklen_t mine_len;
+  leg_addr(l->idx, which, &mine, &mine_len);
+  if (m.cls != RTCSEC_STUN_SUCCESS || !(m.present & RTCSEC_STUN_HAS_XOR_MAPPED_ADDRESS) ||
+      m.xor_mapped_len != mine_len || memcmp(&m.xor_mapped, &mine, mine_len) != 0) {
+    l->bad_responses++;
+    return;
+  }
+  l->responses++;
+  /* The controlling agent nominated this pair; DTLS may start now. */
+  if (!l->dtls_started) {
+    l->dtls_started = 1;
+    ck_assert_int_eq(rtcsec_transport_start(l->t, w->now), 0);
+    client_flush(w, l);
+  }
+}
+
+static void client_input(world *w, leg *l, int which, uint8_t *d, size_t n) {
+  l->rx[which]++;
+  if (rtcsec_demux_classify(d, n) == RTCSEC_PKT_STUN) {
+    client_stun(w, l, which, d, n);
+    return;
+  }
+  rtcsec_transport_input in;
+  int rc = rtcsec_transport_handle_datagram(l->t, d, n, w->now, &in);
+  if (in.kind == RTCSEC_PKT_RTP) {
+    uint32_t ssrc = (uint32_t)d[8] << 24 | (uint32_t)d[9] << 16 | (uint32_t)d[10] << 8 | d[11];
+    if (rc == 0 && ssrc == 0x20000u + (uint32_t)l->idx && tpair_rtp_payload_ok(d, in.len))
+      l->rtp_ok++;
+    else
+      l->rtp_bad++;
+  }
+  client_flush(w, l);
+}
+
+/* ---- the router side ----------------------------------------------------------------- */
+
+static void router_flush(world *w) {
+  uint8_t buf[MAX_PKT];
+  for (int i = 0; i < 100000; i++) {
+    size_t n = 0;
+    struct sockaddr_storage dst;
+    socklen_t dst_len = 0;
+    ck_assert_int_eq(rtcsec_router_poll_datagram(w->r, buf, sizeof(buf), &n, &dst, &dst_len, NULL),
+                     0);
+    if (n == 0)
+      break;
+    w->router_sent++;
+    int which = 0, idx = decode_addr(&dst, dst_len, &which);
+    if (idx < 0 || idx >= w->n) {
+      w->out_to_unknown++;
+      continue;
+    }
+    w->sent_to[which]++;
+    if (w->drop_router_dtls > 0 && rtcsec_demux_classify(buf, n) == RTCSEC_PKT_DTLS) {
+      w->drop_router_dtls--;
+      w->dropped++;
+      continue;
+    }
+    q_push(w, 0, idx, which, buf, n);
+  }
+  rtcsec_router_event ev;
+  for (;;) {
+    ck_assert_int_eq(rtcsec_router_poll_event(w->r, &ev), 0);
+    if (ev.type == RTCSEC_ROUTER_EVENT_NONE)
+      break;
+    leg *l = ev.user;
+    ck_assert_ptr_nonnull(l);
+    ck_assert(ev.session == l->id);
+    switch (ev.type) {
+    case RTCSEC_ROUTER_EVENT_NOMINATED:
+      l->nominated_events++;
+      l->moved_events += ev.moved;
+      break;
+    case RTCSEC_ROUTER_EVENT_CONNECTED:
+      l->srv_connected++;
+      ck_assert(rtcsec_fingerprint_equal(&ev.peer_fingerprint, &w->cli_fp));
+      break;
+    case RTCSEC_ROUTER_EVENT_FAILED:
+      l->srv_failed++;
+      break;
+    case RTCSEC_ROUTER_EVENT_CLOSED:
+      l->srv_closed++;
+      break;
+    case RTCSEC_ROUTER_EVENT_EXPIRED:
+      l->expired++;
+      w->expired_events++;
+      ck_assert_int_eq(ev.error, RTCSEC_ERR_CONSENT_EXPIRED);
+      break;
+    default:
+      w->other_events++;
+      break;
+    }
+  }
+}
+
+static void router_input(world *w, pkt *p) {
+  struct sockaddr_storage src;
+  socklen_t src_len;
+  leg_addr(p->leg, p->which, &src, &src_len);
+  rtcsec_router_input in;
+  w->last_rc = rtcsec_router_handle_datagram(w->r, p->data, p->len, &src, src_len, w->now, &in);
+  if (w->last_rc == 0 && (in.kind == RTCSEC_PKT_RTP || in.kind == RTCSEC_PKT_RTCP)) {
+    leg *l = in.user;
+    ck_assert_ptr_nonnull(l);
+    const uint8_t *d = p->data;
+    uint32_t ssrc = (uint32_t)d[8] << 24 | (uint32_t)d[9] << 16 | (uint32_t)d[10] << 8 | d[11];
+    if (in.kind == RTCSEC_PKT_RTCP)
+      ssrc = (uint32_t)d[4] << 24 | (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
+    /* the right session only: the one whose leg sent it */
+    if (l->idx != p->leg || in.session != l->id || ssrc != 0x10000u + (uint32_t)p->leg ||
+        (in.kind == RTCSEC_PKT_RTP && !tpair_rtp_payload_ok(d, in.len))) {
+      l->media_wrong++;
+      return;
+    }
+    l->media_at_router++;
+    if (w->echo && in.kind == RTCSEC_PKT_RTP) {
+      uint8_t buf[MAX_PKT];
+      uint16_t seq = (uint16_t)(d[2] << 8 | d[3]);
+      size_t n = tpair_make_rtp(buf, 0x20000u + (uint32_t)l->idx, seq, 100), out = 0;
+      struct sockaddr_storage dst;
+      socklen_t dst_len = 0;
+      ck_assert_int_eq(
+          rtcsec_router_protect_rtp(w->r, l->id, buf, n, sizeof(buf), &out, &dst, &dst_len), 0);
+      int which = 0;
+      ck_assert_int_eq(decode_addr(&dst, dst_len, &which), l->idx);
+      w->sent_to[which]++;
+      q_push(w, 0, l->idx, which, buf, out);
+    }
+  }
+  router_flush(w);
+}
+
+/* Delivers everything in flight (zero delay), then what it causes. */
+static void settle(world *w) {
+  for (int i = 0; i < 10000000 && w->q_head < w->q_tail; i++) {
+    pkt p = w->q[w->q_head++];
+    if (p.to_router)
+      router_input(w, &p);
+    else
+      client_input(w, &w->legs[p.leg], p.which, p.data, p.len);
+  }
+  ck_assert_uint_eq(w->q_head, w->q_tail);
+  w->q_head = w->q_tail = 0;
+}
+
+/* Advances the clock to `t`, running every deadline on the way. */
+static void advance_to(world *w, uint64_t t) {
+  for (int guard = 0; guard < 100000; guard++) {
+    settle(w);
+    uint64_t next = rtcsec_router_deadline(w->r);
+    for (int i = 0; i < w->n; i++) {
+      uint64_t d = rtcsec_transport_deadline(w->legs[i].t);
+      if (d < next)
+        next = d;
+    }
+    if (next > t)
+      break;
+    if (next > w->now)
+      w->now = next;
+    fakeclock_set(w->now);
+    rtcsec_router_handle_timeout(w->r, w->now);
+    router_flush(w);
+    for (int i = 0; i < w->n; i++) {
+      if (rtcsec_transport_deadline(w->legs[i].t) <= w->now) {
+        rtcsec_transport_handle_timeout(w->legs[i].t, w->now);
+        client_flush(w, &w->legs[i]);
+      }
+    }
+  }
+  settle(w);
+  if (t > w->now)
+    w->now = t;
+  fakeclock_set(w->now);
+}
+
+static int all_connected(const world *w) {
+  for (int i = 0; i < w->n; i++) {
+    if (!w->legs[i].cli_connected || !w->legs[i].srv_connected)
+      return 0;
+  }
+  return 1;
+}
+
+/* Each leg nominates its primary address; handshakes run to the end. */
+static void connect_all(world *w) {
+  static const check_opts nominate = {.use_candidate = 1};
+  for (int i = 0; i < w->n; i++)
+    send_check(w, &w->legs[i], ADDR_MAIN, &nominate);
+  for (int round = 0; round < 200 && !all_connected(w); round++)
+    advance_to(w, w->now + 50 * MS);
+  ck_assert_msg(all_connected(w), "not all legs connected");
+}
+
+static int send_rtp(world *w, leg *l, int from, uint16_t seq) {
+  uint8_t buf[MAX_PKT];
+  size_t n = tpair_make_rtp(buf, 0x10000u + (uint32_t)l->idx, seq, 160), out = 0;
+  int rc = rtcsec_transport_protect_rtp(l->t, buf, n, sizeof(buf), &out);
+  if (rc == 0)
+    q_push(w, 1, l->idx, from, buf, out);
+  return rc;
+}
+
+static rtcsec_router_stats stats_of(const world *w) {
+  rtcsec_router_stats st;
+  ck_assert_int_eq(rtcsec_router_get_stats(w->r, &st), 0);
+  return st;
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+START_TEST(two_hundred_sessions_connect_and_media_reaches_the_right_session_only) {
+  world *w = world_new(200, RTCSEC_DTLS_SERVER);
+  uint64_t t0 = w->now;
+  connect_all(w);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.sessions, 200);
+  ck_assert_uint_eq(st.nominated, 200);
+  ck_assert_uint_eq(st.transports, 200);
+  ck_assert_uint_eq(st.nominations, 200);
+  ck_assert_uint_eq(st.moves, 0);
+  ck_assert_uint_eq(st.stun_responses, 200);
+  ck_assert_uint_eq(st.drop_unknown_source, 0);
+  ck_assert_uint_eq(w->out_to_unknown, 0);
+  /* one deadline for all: the earliest consent expiry, 30 s after the
+   * sessions were added (no DTLS timer is pending once connected) */
+  ck_assert(rtcsec_router_deadline(w->r) == t0 + 30 * (uint64_t)SEC);
+  for (int i = 0; i < 200; i++) {
+    leg *l = &w->legs[i];
+    ck_assert_int_eq(l->cli_connected, 1);
+    ck_assert_int_eq(l->srv_connected, 1);
+    ck_assert_int_eq(l->nominated_events, 1);
+    ck_assert_uint_eq(l->responses, 1);
+    ck_assert_uint_eq(l->bad_responses, 0);
+    ck_assert_uint_eq(l->rx[ADDR_ALT] + l->rx[ADDR_SPOOF], 0);
+  }
+  /* media both ways: 50 RTP from each leg, echoed by the router's side */
+  for (uint16_t seq = 1; seq <= 50; seq++) {
+    for (int i = 0; i < 200; i++)
+      ck_assert_int_eq(send_rtp(w, &w->legs[i], ADDR_MAIN, seq), 0);
+    if (seq % 10 == 0)
+      settle(w);
+  }
+  /* and an RTCP sender report each */
+  for (int i = 0; i < 200; i++) {
+    uint8_t buf[128];
+    size_t n = tpair_make_rtcp_sr(buf, 0x10000u + (uint32_t)i), out = 0;
+    ck_assert_int_eq(rtcsec_transport_protect_rtcp(w->legs[i].t, buf, n, sizeof(buf), &out), 0);
+    q_push(w, 1, i, ADDR_MAIN, buf, out);
+  }
+  settle(w);
+  for (int i = 0; i < 200; i++) {
+    leg *l = &w->legs[i];
+    ck_assert_uint_eq(l->media_at_router, 51);
+    ck_assert_uint_eq(l->media_wrong, 0);
+    ck_assert_uint_eq(l->rtp_ok, 50);
+    ck_assert_uint_eq(l->rtp_bad, 0);
+    rtcsec_router_session_info info;
+    ck_assert_int_eq(rtcsec_router_get_session_info(w->r, l->id, &info), 0);
+    ck_assert_uint_eq(info.media_in, 51);
+    ck_assert_int_eq(info.dtls_state, RTCSEC_DTLS_STATE_CONNECTED);
+  }
+  st = stats_of(w);
+  ck_assert_uint_eq(st.media_delivered, 200 * 51);
+  ck_assert_uint_eq(st.media_dropped, 0);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(spoofed_source_with_right_ufrag_and_wrong_password_never_gets_a_session) {
+  world *w = world_new(2, RTCSEC_DTLS_SERVER);
+  leg *victim = &w->legs[0];
+  /* the spoofer knows the ufrags (they travel in SDP) but not the password */
+  check_opts spoof = {.use_candidate = 1, .pwd = "wrongpassword0123456789"};
+  for (int i = 0; i < 5; i++)
+    send_check(w, victim, ADDR_SPOOF, &spoof);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_INTEGRITY);
+  /* no MESSAGE-INTEGRITY at all */
+  uint8_t buf[600];
+  rtcsec_stun_builder b;
+  uint8_t tid[12] = {1, 2, 3};
+  rtcsec_stun_builder_init(&b, buf, sizeof(buf), RTCSEC_STUN_BINDING, RTCSEC_STUN_REQUEST, tid);
+  rtcsec_stun_add_username(&b, "S0000ufrg:C0000", 15);
+  rtcsec_stun_add_attr(&b, RTCSEC_STUN_ATTR_USE_CANDIDATE, NULL, 0);
+  rtcsec_stun_add_fingerprint(&b);
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_stun_builder_finish(&b, &n), 0);
+  q_push(w, 1, 0, ADDR_SPOOF, buf, n);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_BAD_REQUEST);
+  /* a DTLS ClientHello and media from the spoofed address: dropped before
+   * any DTLS work */
+  rtcsec_transport *probe = NULL;
+  rtcsec_transport_config tc;
+  rtcsec_transport_config_default(&tc);
+  tc.dtls.cert = w->cli_cert;
+  tc.dtls.role = RTCSEC_DTLS_CLIENT;
+  ck_assert_int_eq(rtcsec_transport_new(&probe, &tc), 0);
+  ck_assert_int_eq(rtcsec_transport_start(probe, w->now), 0);
+  ck_assert_int_eq(rtcsec_transport_poll_datagram(probe, buf, sizeof(buf), &n), 0);
+  ck_assert_uint_gt(n, 0);
+  q_push(w, 1, 0, ADDR_SPOOF, buf, n);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+  rtcsec_transport_free(probe);
+  n = tpair_make_rtp(buf, 1, 1, 100);
+  q_push(w, 1, 0, ADDR_SPOOF, buf, n);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.stun_bad_integrity, 5);
+  ck_assert_uint_eq(st.stun_bad_request, 1);
+  ck_assert_uint_eq(st.drop_unknown_source, 2);
+  ck_assert_uint_eq(st.datagrams_out, 0); /* no response at all */
+  ck_assert_uint_eq(w->router_sent, 0);
+  ck_assert_uint_eq(st.nominated, 0);
+  ck_assert_uint_eq(st.transports, 0); /* no DTLS state for anyone */
+  rtcsec_router_session_info info;
+  ck_assert_int_eq(rtcsec_router_get_session_info(w->r, victim->id, &info), 0);
+  ck_assert_int_eq(info.nominated, 0);
+  ck_assert_int_eq(info.has_transport, 0);
+  ck_assert_uint_eq(info.checks, 0);
+  /* a failed check does not refresh consent */
+  ck_assert(info.consent_expires == 1000 * (uint64_t)SEC + 30 * (uint64_t)SEC);
+  /* the real peers still connect afterwards */
+  connect_all(w);
+  ck_assert_uint_eq(w->sent_to[ADDR_SPOOF], 0);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(second_address_is_ignored_until_nominated_then_the_session_moves_without_a_handshake) {
+  world *w = world_new(4, RTCSEC_DTLS_SERVER);
+  connect_all(w);
+  leg *l = &w->legs[1];
+  rtcsec_transport *srv_t = rtcsec_router_session_transport(w->r, l->id);
+  ck_assert_ptr_nonnull(srv_t);
+  rtcsec_transport_stats before;
+  ck_assert_int_eq(rtcsec_transport_get_stats(srv_t, &before), 0);
+  uint64_t sent_alt0 = w->sent_to[ADDR_ALT];
+
+  /* media from a second address: ignored */
+  for (uint16_t seq = 1; seq <= 5; seq++)
+    ck_assert_int_eq(send_rtp(w, l, ADDR_ALT, seq), 0);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+  ck_assert_uint_eq(l->media_at_router, 0);
+  ck_assert_uint_eq(stats_of(w).drop_unknown_source, 5);
+  /* a check from it without USE-CANDIDATE: answered, but nothing moves */
+  static const check_opts plain = {0};
+  send_check(w, l, ADDR_ALT, &plain);
+  settle(w);
+  ck_assert_uint_eq(l->responses, 2);
+  ck_assert_uint_eq(w->sent_to[ADDR_ALT], sent_alt0 + 1);
+  ck_assert_int_eq(send_rtp(w, l, ADDR_ALT, 6), 0);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+  ck_assert_uint_eq(l->media_at_router, 0);
+
+  /* nominated: the session moves; same transport, no new handshake */
+  static const check_opts nominate = {.use_candidate = 1};
+  send_check(w, l, ADDR_ALT, &nominate);
+  settle(w);
+  ck_assert_int_eq(l->nominated_events, 2);
+  ck_assert_int_eq(l->moved_events, 1);
+  ck_assert_ptr_eq(rtcsec_router_session_transport(w->r, l->id), srv_t);
+  rtcsec_router_session_info info;
+  ck_assert_int_eq(rtcsec_router_get_session_info(w->r, l->id, &info), 0);
+  struct sockaddr_storage alt;
+  socklen_t alt_len;
+  leg_addr(l->idx, ADDR_ALT, &alt, &alt_len);
+  ck_assert_uint_eq(info.addr_len, alt_len);
+  ck_assert_mem_eq(&info.addr, &alt, alt_len);
+  l->send_from = ADDR_ALT;
+  uint64_t rtp_ok0 = l->rtp_ok;
+  for (uint16_t seq = 7; seq <= 16; seq++)
+    ck_assert_int_eq(send_rtp(w, l, ADDR_ALT, seq), 0);
+  settle(w);
+  ck_assert_uint_eq(l->media_at_router, 10);
+  ck_assert_uint_eq(l->rtp_ok, rtp_ok0 + 10); /* echoes go to the new address */
+  ck_assert_uint_eq(l->rx[ADDR_ALT], 2 + 10);
+  /* the old address is now a stranger */
+  ck_assert_int_eq(send_rtp(w, l, ADDR_MAIN, 17), 0);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+  ck_assert_uint_eq(l->media_at_router, 10);
+  rtcsec_transport_stats after;
+  ck_assert_int_eq(rtcsec_transport_get_stats(srv_t, &after), 0);
+  ck_assert_uint_eq(after.in_dtls, before.in_dtls); /* no DTLS since */
+  ck_assert_uint_eq(after.dtls.datagrams_sent, before.dtls.datagrams_sent);
+  ck_assert_int_eq(l->srv_connected, 1);
+  ck_assert_int_eq(l->cli_connected, 1);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.moves, 1);
+  ck_assert_uint_eq(st.transports, 4);
+  /* the other legs never noticed */
+  for (int i = 0; i < 4; i++) {
+    if (i != 1)
+      ck_assert_int_eq(w->legs[i].nominated_events, 1);
+  }
+  world_free(w);
+}
+END_TEST
+
+START_TEST(a_replayed_nominating_request_from_elsewhere_does_not_move_the_session) {
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  connect_all(w);
+  leg *l = &w->legs[0];
+  uint8_t tid[12];
+  memcpy(tid, l->last_tid, 12); /* the nominating request's transaction */
+  /* an attacker who saw it re-sends it, byte for byte, from another address */
+  check_opts replay = {.use_candidate = 1, .tid = tid};
+  send_check(w, l, ADDR_SPOOF, &replay);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_IGNORED);
+  ck_assert_uint_eq(w->sent_to[ADDR_SPOOF], 0);
+  ck_assert_int_eq(l->nominated_events, 1);
+  ck_assert_uint_eq(stats_of(w).stun_replays, 1);
+  /* a retransmission from the same address is answered as usual */
+  check_opts again = {.use_candidate = 1, .tid = tid};
+  send_check(w, l, ADDR_MAIN, &again);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, 0);
+  ck_assert_uint_eq(l->responses, 2);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(consent_expires_after_30_s_without_a_valid_check_and_nothing_is_sent_after) {
+  world *w = world_new(3, RTCSEC_DTLS_SERVER);
+  w->echo = 0;
+  uint64_t t_nom = w->now; /* the nominating checks refresh consent now */
+  connect_all(w);
+  leg *quiet = &w->legs[0], *alive = &w->legs[1], *wrong = &w->legs[2];
+  static const check_opts keep = {0};
+  check_opts bad = {.pwd = "notthepassword012345678901"};
+  /* one second steps: `alive` checks every 5 s (RFC 7675), `wrong` only
+   * sends checks that fail, `quiet` sends media but no check */
+  uint16_t seq = 1;
+  for (int s = 1; s <= 29; s++) {
+    advance_to(w, t_nom + (uint64_t)s * SEC);
+    ck_assert_int_eq(send_rtp(w, quiet, ADDR_MAIN, seq++), 0);
+    if (s % 5 == 0) {
+      send_check(w, alive, ADDR_MAIN, &keep);
+      send_check(w, wrong, ADDR_MAIN, &bad);
+    }
+    settle(w);
+  }
+  ck_assert_uint_eq(w->expired_events, 0);
+  ck_assert_uint_eq(quiet->media_at_router, 29);
+  ck_assert(rtcsec_router_deadline(w->r) == t_nom + 30 * (uint64_t)SEC);
+  uint64_t out_quiet = quiet->rx[ADDR_MAIN], out_wrong = wrong->rx[ADDR_MAIN];
+  /* 30 s after the last valid check: gone, and reported */
+  advance_to(w, t_nom + 30 * (uint64_t)SEC);
+  ck_assert_int_eq(quiet->expired, 1);
+  ck_assert_int_eq(wrong->expired, 1);
+  ck_assert_int_eq(alive->expired, 0);
+  rtcsec_router_session_info info;
+  ck_assert_int_eq(rtcsec_router_get_session_info(w->r, quiet->id, &info),
+                   RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_ptr_null(rtcsec_router_session_transport(w->r, quiet->id));
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.sessions, 1);
+  ck_assert_uint_eq(st.sessions_expired, 2);
+  ck_assert_uint_eq(st.transports, 1);
+  ck_assert_uint_eq(st.nominated, 1);
+  /* whatever the expired peers send now gets nothing back: media, DTLS,
+   * and even a check with the right credentials */
+  ck_assert_int_eq(send_rtp(w, quiet, ADDR_MAIN, seq++), 0);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+  ck_assert_int_eq(rtcsec_transport_send_data(quiet->t, (const uint8_t *)"x", 1, w->now), 0);
+  client_flush(w, quiet);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+  send_check(w, quiet, ADDR_MAIN, &keep);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_UNKNOWN_USER);
+  send_check(w, wrong, ADDR_MAIN, &keep);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_UNKNOWN_USER);
+  advance_to(w, w->now + 120 * (uint64_t)SEC);
+  ck_assert_uint_eq(quiet->rx[ADDR_MAIN], out_quiet);
+  ck_assert_uint_eq(wrong->rx[ADDR_MAIN], out_wrong);
+  ck_assert_int_eq(quiet->expired, 1);
+  /* and `alive`, which kept checking until t_nom + 25 s, expires 30 s later */
+  ck_assert_int_eq(alive->expired, 1);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(the_single_deadline_follows_every_session_through_the_heap) {
+  /* 1000 sessions added at pseudo-random times; with no traffic each must
+   * expire exactly 30 s after it was added, in order, each reported once. */
+  enum { N = 1000 };
+  rtcsec_cert *cert = NULL;
+  ck_assert_int_eq(rtcsec_cert_generate(&cert, NULL), 0);
+  rtcsec_router_config rc;
+  rtcsec_router_config_default(&rc);
+  rc.transport.dtls.cert = cert;
+  rtcsec_router *r = NULL;
+  ck_assert_int_eq(rtcsec_router_new(&r, &rc), 0);
+  rtcsec_cert_free(cert);
+  static uint64_t added[N];
+  static rtcsec_session_id ids[N];
+  uint64_t x = 12345;
+  for (int i = 0; i < N; i++) {
+    x = x * 6364136223846793005u + 1442695040888963407u;
+    added[i] = 10 * SEC + (x >> 33) % (20 * SEC);
+    char ufrag[16], pwd[40];
+    snprintf(ufrag, sizeof(ufrag), "heap%05d", i);
+    snprintf(pwd, sizeof(pwd), "heappassword%05d+abcdefghi", i);
+    rtcsec_router_session_config sc;
+    rtcsec_router_session_config_default(&sc);
+    sc.local_ufrag = ufrag;
+    sc.local_pwd = pwd;
+    sc.user = &added[i];
+    ck_assert_int_eq(rtcsec_router_add_session(r, &sc, added[i], &ids[i]), 0);
+  }
+  /* removing some explicitly takes them out of the heap */
+  for (int i = 0; i < N; i += 10)
+    ck_assert_int_eq(rtcsec_router_remove_session(r, ids[i], 0), 0);
+  ck_assert_int_eq(rtcsec_router_remove_session(r, ids[0], 0), RTCSEC_ERR_INVALID_ARGUMENT);
+  uint64_t last = 0;
+  int expired = 0;
+  for (int guard = 0; guard < 2 * N && rtcsec_router_deadline(r) != UINT64_MAX; guard++) {
+    uint64_t d = rtcsec_router_deadline(r);
+    ck_assert(d >= last);
+    last = d;
+    ck_assert_int_eq(rtcsec_router_handle_timeout(r, d - 1), 0); /* early: nothing */
+    rtcsec_router_event ev;
+    ck_assert_int_eq(rtcsec_router_poll_event(r, &ev), 0);
+    ck_assert_int_eq(ev.type, RTCSEC_ROUTER_EVENT_NONE);
+    ck_assert_int_eq(rtcsec_router_handle_timeout(r, d), 0);
+    for (;;) {
+      ck_assert_int_eq(rtcsec_router_poll_event(r, &ev), 0);
+      if (ev.type == RTCSEC_ROUTER_EVENT_NONE)
+        break;
+      ck_assert_int_eq(ev.type, RTCSEC_ROUTER_EVENT_EXPIRED);
+      const uint64_t *when = ev.user;
+      ck_assert(*when + 30 * (uint64_t)SEC == d);
+      expired++;
+    }
+  }
+  ck_assert_int_eq(expired, N - N / 10);
+  rtcsec_router_stats st;
+  rtcsec_router_get_stats(r, &st);
+  ck_assert_uint_eq(st.sessions, 0);
+  ck_assert_uint_eq(st.sessions_removed, N / 10);
+  rtcsec_router_free(r);
+}
+END_TEST
+
+START_TEST(malformed_stun_to_the_router_is_counted_and_never_crashes) {
+  world *w = world_new(2, RTCSEC_DTLS_SERVER);
+  leg *l = &w->legs[0];
+  uint8_t good[600];
+  static const check_opts nominate = {.use_candidate = 1};
+  size_t gn = build_check(w, l, &nominate, good, sizeof(good));
+  uint8_t buf[1200];
+  /* short, bad cookie, bad length, length not a multiple of 4 */
+  q_push(w, 1, 0, ADDR_MAIN, good, 19);
+  memcpy(buf, good, gn);
+  buf[5] ^= 0xff;
+  q_push(w, 1, 0, ADDR_MAIN, buf, gn);
+  memcpy(buf, good, gn);
+  buf[3] += 4;
+  q_push(w, 1, 0, ADDR_MAIN, buf, gn);
+  memcpy(buf, good, gn);
+  buf[3] -= 2;
+  q_push(w, 1, 0, ADDR_MAIN, buf, gn - 2);
+  settle(w);
+  ck_assert_uint_eq(stats_of(w).stun_malformed, 4);
+  /* attribute overrun: the USERNAME claims more than the message has */
+  memcpy(buf, good, gn);
+  buf[20 + 2] = 0x01; /* USERNAME length 0x010f */
+  q_push(w, 1, 0, ADDR_MAIN, buf, gn);
+  /* bad fingerprint; missing fingerprint */
+  memcpy(buf, good, gn);
+  buf[gn - 1] ^= 1;
+  q_push(w, 1, 0, ADDR_MAIN, buf, gn);
+  memcpy(buf, good, gn - 8);
+  buf[2] = 0;
+  buf[3] = (uint8_t)(gn - 8 - 20);
+  q_push(w, 1, 0, ADDR_MAIN, buf, gn - 8);
+  settle(w);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.stun_malformed, 5);
+  ck_assert_uint_eq(st.stun_bad_fingerprint, 2);
+  /* unknown ufrag; USERNAME without ':'; huge USERNAME */
+  check_opts who = {.username = "nobodyhome:C0000"};
+  send_check(w, l, ADDR_MAIN, &who);
+  check_opts nocolon = {.username = "S0000ufrg"};
+  send_check(w, l, ADDR_MAIN, &nocolon);
+  check_opts wrongremote = {.username = "S0000ufrg:C9999"};
+  send_check(w, l, ADDR_MAIN, &wrongremote);
+  settle(w);
+  ck_assert_uint_eq(stats_of(w).stun_unknown_user, 3);
+  char huge[600];
+  memset(huge, 'h', sizeof(huge));
+  rtcsec_stun_builder b;
+  rtcsec_stun_builder_init(&b, buf, sizeof(buf), RTCSEC_STUN_BINDING, RTCSEC_STUN_REQUEST,
+                           l->last_tid);
+  rtcsec_stun_add_attr(&b, RTCSEC_STUN_ATTR_USERNAME, huge, sizeof(huge));
+  rtcsec_stun_add_integrity(&b, (const uint8_t *)l->srv_pwd, strlen(l->srv_pwd));
+  rtcsec_stun_add_fingerprint(&b);
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_stun_builder_finish(&b, &n), 0);
+  q_push(w, 1, 0, ADDR_MAIN, buf, n);
+  /* an indication, a success response, another method: ignored */
+  for (int k = 0; k < 3; k++) {
+    rtcsec_stun_builder_init(&b, buf, sizeof(buf), k == 2 ? 0x003 : RTCSEC_STUN_BINDING,
+                             k == 0   ? RTCSEC_STUN_INDICATION
+                             : k == 1 ? RTCSEC_STUN_SUCCESS
+                                      : RTCSEC_STUN_REQUEST,
+                             l->last_tid);
+    rtcsec_stun_add_fingerprint(&b);
+    ck_assert_int_eq(rtcsec_stun_builder_finish(&b, &n), 0);
+    q_push(w, 1, 0, ADDR_MAIN, buf, n);
+  }
+  settle(w);
+  st = stats_of(w);
+  ck_assert_uint_eq(st.stun_malformed, 6);
+  ck_assert_uint_eq(st.stun_ignored, 3);
+  ck_assert_uint_eq(st.datagrams_out, 0); /* none of this was answered */
+  /* random damage to a valid check, many times: no crash, no answer unless
+   * the damage left it valid */
+  uint64_t s = 88172645463325252u;
+  for (int iter = 0; iter < 20000; iter++) {
+    memcpy(buf, good, gn);
+    for (int e = 0; e < 3; e++) {
+      s ^= s << 13;
+      s ^= s >> 7;
+      s ^= s << 17;
+      buf[(s >> 16) % gn] ^= (uint8_t)(1u << (s % 8));
+    }
+    size_t len = gn;
+    if (iter % 7 == 0)
+      len = (size_t)(s >> 40) % (gn + 1);
+    q_push(w, 1, 0, ADDR_MAIN, buf, len);
+    if (iter % 256 == 0)
+      settle(w);
+  }
+  settle(w);
+  st = stats_of(w);
+  ck_assert_uint_eq(st.nominated, 0);
+  ck_assert_uint_eq(st.transports, 0);
+  ck_assert_uint_eq(l->responses, 0);
+  /* and the leg still connects */
+  connect_all(w);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(role_conflict_and_unknown_attributes_get_authenticated_errors) {
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  leg *l = &w->legs[0];
+  check_opts controlled = {.use_candidate = 1, .controlled = 1};
+  send_check(w, l, ADDR_MAIN, &controlled);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_ROLE_CONFLICT);
+  ck_assert_uint_eq(l->error_responses, 1);
+  ck_assert_uint_eq(l->last_error_code, 487);
+  ck_assert_uint_eq(l->bad_responses, 0); /* integrity verified by the client */
+  ck_assert_int_eq(l->nominated_events, 0);
+  check_opts unknown = {.use_candidate = 1, .extra_attr = 0x0042};
+  send_check(w, l, ADDR_MAIN, &unknown);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_UNKNOWN_ATTRIBUTE);
+  ck_assert_uint_eq(l->error_responses, 2);
+  ck_assert_uint_eq(l->last_error_code, 420);
+  ck_assert_int_eq(l->nominated_events, 0);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.stun_role_conflicts, 1);
+  ck_assert_uint_eq(st.stun_unknown_attribute, 1);
+  ck_assert_uint_eq(st.stun_errors_sent, 2);
+  ck_assert_uint_eq(st.nominated, 0);
+  /* a comprehension-optional unknown attribute is fine */
+  check_opts optional = {.use_candidate = 1, .extra_attr = 0xc123};
+  send_check(w, l, ADDR_MAIN, &optional);
+  settle(w);
+  ck_assert_int_eq(l->nominated_events, 1);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(unauthenticated_requests_get_400_and_401_only_when_asked) {
+  rtcsec_cert *cert = NULL;
+  ck_assert_int_eq(rtcsec_cert_generate(&cert, NULL), 0);
+  rtcsec_router_config rc;
+  rtcsec_router_config_default(&rc);
+  rc.transport.dtls.cert = cert;
+  rc.reply_unauthenticated = 1;
+  rtcsec_router *r = NULL;
+  ck_assert_int_eq(rtcsec_router_new(&r, &rc), 0);
+  rtcsec_cert_free(cert);
+  rtcsec_router_session_config sc;
+  rtcsec_router_session_config_default(&sc);
+  sc.local_ufrag = "abcd";
+  sc.local_pwd = "0123456789012345678901";
+  rtcsec_session_id id;
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &id), 0);
+  struct sockaddr_storage src;
+  socklen_t src_len;
+  leg_addr(0, ADDR_MAIN, &src, &src_len);
+  const char *users[3] = {"zzzz:peer", "abcd:peer", "abcd:peer"};
+  const char *pwds[3] = {"0123456789012345678901", "wrongwrongwrongwrongwr", NULL};
+  const int codes[3] = {401, 401, 400};
+  for (int k = 0; k < 3; k++) {
+    uint8_t buf[300], tid[12] = {9, 9, (uint8_t)k};
+    rtcsec_stun_builder b;
+    rtcsec_stun_builder_init(&b, buf, sizeof(buf), RTCSEC_STUN_BINDING, RTCSEC_STUN_REQUEST, tid);
+    rtcsec_stun_add_username(&b, users[k], strlen(users[k]));
+    if (pwds[k] != NULL) /* else: no MESSAGE-INTEGRITY: 400 */
+      rtcsec_stun_add_integrity(&b, (const uint8_t *)pwds[k], strlen(pwds[k]));
+    rtcsec_stun_add_fingerprint(&b);
+    size_t n = 0;
+    ck_assert_int_eq(rtcsec_stun_builder_finish(&b, &n), 0);
+    rtcsec_router_input in;
+    rtcsec_router_handle_datagram(r, buf, n, &src, src_len, 0, &in);
+    uint8_t out[1500];
+    struct sockaddr_storage dst;
+    socklen_t dst_len;
+    ck_assert_int_eq(rtcsec_router_poll_datagram(r, out, sizeof(out), &n, &dst, &dst_len, NULL), 0);
+    ck_assert_uint_gt(n, 0);
+    rtcsec_stun_msg m;
+    ck_assert_int_eq(rtcsec_stun_parse(&m, out, n), 0);
+    ck_assert_int_eq(m.cls, RTCSEC_STUN_ERROR);
+    ck_assert_int_eq(m.error_code, codes[k]);
+    ck_assert(!(m.present & RTCSEC_STUN_HAS_INTEGRITY));
+    ck_assert_mem_eq(m.tid, tid, 12);
+  }
+  rtcsec_router_free(r);
+}
+END_TEST
+
+START_TEST(a_lost_flight_is_retransmitted_when_the_router_deadline_comes) {
+  world *w = world_new(2, RTCSEC_DTLS_SERVER);
+  static const check_opts nominate = {.use_candidate = 1};
+  /* leg 1 starts DTLS before ICE: its hello comes from an address nobody
+   * nominated and is dropped without any DTLS state */
+  leg *early = &w->legs[1];
+  ck_assert_int_eq(rtcsec_transport_start(early->t, w->now), 0);
+  early->dtls_started = 1;
+  client_flush(w, early);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
+  ck_assert_uint_eq(stats_of(w).transports, 0);
+  /* the router's first DTLS datagram is lost on the way */
+  w->drop_router_dtls = 1;
+  send_check(w, &w->legs[0], ADDR_MAIN, &nominate);
+  send_check(w, early, ADDR_MAIN, &nominate);
+  settle(w);
+  ck_assert_int_eq(w->dropped, 1);
+  ck_assert(!all_connected(w));
+  /* the router's single deadline is now a DTLS retransmission timer, well
+   * before any consent expiry */
+  ck_assert(rtcsec_router_deadline(w->r) < w->now + 5 * (uint64_t)SEC);
+  for (int round = 0; round < 100 && !all_connected(w); round++)
+    advance_to(w, w->now + 100 * MS);
+  ck_assert(all_connected(w));
+  uint64_t retrans = 0;
+  for (int i = 0; i < 2; i++) {
+    rtcsec_transport_stats st;
+    ck_assert_int_eq(
+        rtcsec_transport_get_stats(rtcsec_router_session_transport(w->r, w->legs[i].id), &st), 0);
+    retrans += st.dtls.retransmissions;
+  }
+  ck_assert_uint_ge(retrans, 1);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(router_as_dtls_client_starts_the_handshake_at_nomination) {
+  world *w = world_new(3, RTCSEC_DTLS_CLIENT);
+  for (int i = 0; i < 3; i++)
+    w->legs[i].dtls_started = 1; /* DTLS servers wait for the router's hello */
+  static const check_opts nominate = {.use_candidate = 1};
+  for (int i = 0; i < 3; i++)
+    send_check(w, &w->legs[i], ADDR_MAIN, &nominate);
+  for (int round = 0; round < 100 && !all_connected(w); round++)
+    advance_to(w, w->now + 50 * MS);
+  ck_assert(all_connected(w));
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(send_rtp(w, &w->legs[i], ADDR_MAIN, 1), 0);
+  settle(w);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_uint_eq(w->legs[i].media_at_router, 1);
+    ck_assert_uint_eq(w->legs[i].rtp_ok, 1);
+  }
+  world_free(w);
+}
+END_TEST
+
+START_TEST(removing_a_session_closes_it_politely_and_forgets_it) {
+  world *w = world_new(2, RTCSEC_DTLS_SERVER);
+  connect_all(w);
+  leg *l = &w->legs[0];
+  ck_assert_int_eq(rtcsec_router_remove_session(w->r, l->id, w->now), 0);
+  router_flush(w);
+  settle(w);
+  rtcsec_dtls_state s = rtcsec_transport_get_state(l->t);
+  ck_assert_int_eq(s, RTCSEC_DTLS_STATE_CLOSED); /* close_notify arrived */
+  ck_assert_int_eq(send_rtp(w, &w->legs[1], ADDR_MAIN, 1), 0);
+  settle(w);
+  ck_assert_uint_eq(w->legs[1].media_at_router, 1);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.sessions, 1);
+  ck_assert_uint_eq(st.sessions_removed, 1);
+  /* the ufrag is free again */
+  rtcsec_router_session_config sc;
+  rtcsec_router_session_config_default(&sc);
+  sc.local_ufrag = l->srv_ufrag;
+  sc.local_pwd = l->srv_pwd;
+  rtcsec_session_id id2;
+  ck_assert_int_eq(rtcsec_router_add_session(w->r, &sc, w->now, &id2), 0);
+  ck_assert(id2 != l->id);
+  ck_assert_int_eq(rtcsec_router_add_session(w->r, &sc, w->now, &id2),
+                   RTCSEC_ERR_INVALID_ARGUMENT); /* in use */
+  world_free(w);
+}
+END_TEST
+
+START_TEST(bad_arguments_are_refused) {
+  rtcsec_router *r = NULL;
+  rtcsec_router_config rc;
+  rtcsec_router_config_default(&rc);
+  ck_assert_int_eq(rtcsec_router_new(&r, &rc), RTCSEC_ERR_INVALID_ARGUMENT); /* no cert */
+  rtcsec_cert *cert = NULL;
+  ck_assert_int_eq(rtcsec_cert_generate(&cert, NULL), 0);
+  rc.transport.dtls.cert = cert;
+  rc.max_sessions = 2;
+  ck_assert_int_eq(rtcsec_router_new(&r, &rc), 0);
+  rtcsec_cert_free(cert);
+  rtcsec_router_session_config sc;
+  rtcsec_router_session_config_default(&sc);
+  rtcsec_session_id id;
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &id), RTCSEC_ERR_INVALID_ARGUMENT);
+  sc.local_ufrag = "abc"; /* too short */
+  sc.local_pwd = "0123456789012345678901";
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &id), RTCSEC_ERR_INVALID_ARGUMENT);
+  sc.local_ufrag = "ab:c"; /* not an ice-char */
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &id), RTCSEC_ERR_INVALID_ARGUMENT);
+  sc.local_ufrag = "abcd";
+  sc.local_pwd = "short";
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &id), RTCSEC_ERR_INVALID_ARGUMENT);
+  sc.local_pwd = "0123456789012345678901";
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &id), 0);
+  sc.local_ufrag = "efgh";
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &id), 0);
+  rtcsec_session_id over = 7;
+  sc.local_ufrag = "ijkl";
+  ck_assert_int_eq(rtcsec_router_add_session(r, &sc, 0, &over), RTCSEC_ERR_LIMIT);
+  ck_assert(over == 0);
+  uint8_t buf[64] = {0x80, 96};
+  struct sockaddr_storage bad;
+  memset(&bad, 0, sizeof(bad));
+  bad.ss_family = AF_UNIX;
+  rtcsec_router_input in;
+  ck_assert_int_eq(rtcsec_router_handle_datagram(r, buf, sizeof(buf), &bad, sizeof(bad), 0, &in),
+                   RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(rtcsec_router_handle_datagram(r, buf, sizeof(buf), NULL, 0, 0, &in),
+                   RTCSEC_ERR_INVALID_ARGUMENT);
+  size_t out = 0;
+  struct sockaddr_storage dst;
+  socklen_t dst_len;
+  ck_assert_int_eq(rtcsec_router_protect_rtp(r, id, buf, 20, sizeof(buf), &out, &dst, &dst_len),
+                   RTCSEC_ERR_INVALID_STATE);
+  ck_assert_int_eq(rtcsec_router_protect_rtp(r, 12345, buf, 20, sizeof(buf), &out, &dst, &dst_len),
+                   RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(rtcsec_router_send_data(r, id, buf, 4, 0), RTCSEC_ERR_INVALID_STATE);
+  rtcsec_router_free(r);
+  rtcsec_router_free(NULL);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("router");
+  TCase *scale = tcase_create("scale");
+  tcase_set_timeout(scale, 300);
+  tcase_add_test(scale, two_hundred_sessions_connect_and_media_reaches_the_right_session_only);
+  tcase_add_test(scale, the_single_deadline_follows_every_session_through_the_heap);
+  suite_add_tcase(s, scale);
+  TCase *ice = tcase_create("ice_lite");
+  tcase_set_timeout(ice, 120);
+  tcase_add_test(ice, spoofed_source_with_right_ufrag_and_wrong_password_never_gets_a_session);
+  tcase_add_test(
+      ice, second_address_is_ignored_until_nominated_then_the_session_moves_without_a_handshake);
+  tcase_add_test(ice, a_replayed_nominating_request_from_elsewhere_does_not_move_the_session);
+  tcase_add_test(ice, consent_expires_after_30_s_without_a_valid_check_and_nothing_is_sent_after);
+  tcase_add_test(ice, role_conflict_and_unknown_attributes_get_authenticated_errors);
+  tcase_add_test(ice, unauthenticated_requests_get_400_and_401_only_when_asked);
+  suite_add_tcase(s, ice);
+  TCase *life = tcase_create("lifecycle");
+  tcase_set_timeout(life, 120);
+  tcase_add_test(life, a_lost_flight_is_retransmitted_when_the_router_deadline_comes);
+  tcase_add_test(life, router_as_dtls_client_starts_the_handshake_at_nomination);
+  tcase_add_test(life, removing_a_session_closes_it_politely_and_forgets_it);
+  tcase_add_test(life, bad_arguments_are_refused);
+  suite_add_tcase(s, life);
+  TCase *bad = tcase_create("bad_input");
+  tcase_set_timeout(bad, 120);
+  tcase_add_test(bad, malformed_stun_to_the_router_is_counted_and_never_crashes);
+  suite_add_tcase(s, bad);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
