@@ -1067,18 +1067,22 @@ int rtcsec_ice_restart(rtcsec_ice_agent *a) {
 
 /* ---- DTLS and media ------------------------------------------------------ */
 
-int rtcsec_ice_add_peer_fingerprint(rtcsec_ice_agent *a, const rtcsec_fingerprint *fp) {
-  if (a == NULL || fp == NULL)
+int rtcsec_ice_add_peer_fingerprints(rtcsec_ice_agent *a, const rtcsec_fingerprint *fps, size_t n) {
+  if (a == NULL || fps == NULL || n == 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   uint64_t now = now_us();
   g_mutex_lock(&a->lock);
-  int rc = rtcsec_transport_add_peer_fingerprint(a->transport, fp, now);
-  if (rc == RTCSEC_OK && a->n_peer_fps < RTCSEC_DTLS_MAX_FINGERPRINTS)
-    a->peer_fps[a->n_peer_fps++] = *fp;
+  int rc = rtcsec_transport_add_peer_fingerprints(a->transport, fps, n, now);
+  for (size_t i = 0; rc == RTCSEC_OK && i < n && a->n_peer_fps < RTCSEC_DTLS_MAX_FINGERPRINTS; i++)
+    a->peer_fps[a->n_peer_fps++] = fps[i];
   pump_locked(a, now);
   g_mutex_unlock(&a->lock);
   flush(a);
   return rc;
+}
+
+int rtcsec_ice_add_peer_fingerprint(rtcsec_ice_agent *a, const rtcsec_fingerprint *fp) {
+  return rtcsec_ice_add_peer_fingerprints(a, fp, 1);
 }
 
 int rtcsec_ice_set_dtls_role(rtcsec_ice_agent *a, rtcsec_dtls_role role) {

@@ -665,20 +665,31 @@ static int release_held(rtcsec_dtls *d, uint64_t now) {
   return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
 }
 
-int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *fp, uint64_t now) {
-  if (d == NULL || fp == NULL || rtcsec_hash_len(fp->hash) == 0 ||
-      fp->len != rtcsec_hash_len(fp->hash))
+int rtcsec_dtls_add_peer_fingerprints(rtcsec_dtls *d, const rtcsec_fingerprint *fps, size_t n,
+                                      uint64_t now) {
+  if (d == NULL || fps == NULL || n == 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
+  for (size_t i = 0; i < n; i++) {
+    if (rtcsec_hash_len(fps[i].hash) == 0 || fps[i].len != rtcsec_hash_len(fps[i].hash))
+      return RTCSEC_ERR_INVALID_ARGUMENT;
+  }
   if (d->state == RTCSEC_DTLS_STATE_FAILED || d->state == RTCSEC_DTLS_STATE_CLOSED ||
       d->state == RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
-  if (d->n_fps == RTCSEC_DTLS_MAX_FINGERPRINTS)
+  if (n > RTCSEC_DTLS_MAX_FINGERPRINTS - d->n_fps)
     return RTCSEC_ERR_LIMIT;
-  d->fps[d->n_fps++] = *fp;
+  /* All of them first: the held flight is checked against the whole set
+   * (RFC 8122 allows several a=fingerprint lines). */
+  for (size_t i = 0; i < n; i++)
+    d->fps[d->n_fps++] = fps[i];
   if (d->held.count > 0)
     return release_held(d, now);
   d->stats.awaiting_fingerprint = 0;
   return RTCSEC_OK;
+}
+
+int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *fp, uint64_t now) {
+  return rtcsec_dtls_add_peer_fingerprints(d, fp, 1, now);
 }
 
 /* RFC 6347 §4.1.2.7: invalid records are discarded silently. OpenSSL

@@ -124,10 +124,15 @@ int rtcsec_transport_start(rtcsec_transport *t, uint64_t now) {
   return t ? sync(t, rtcsec_dtls_start(t->dtls, now)) : RTCSEC_ERR_INVALID_ARGUMENT;
 }
 
+int rtcsec_transport_add_peer_fingerprints(rtcsec_transport *t, const rtcsec_fingerprint *fps,
+                                           size_t n, uint64_t now) {
+  return t ? sync(t, rtcsec_dtls_add_peer_fingerprints(t->dtls, fps, n, now))
+           : RTCSEC_ERR_INVALID_ARGUMENT;
+}
+
 int rtcsec_transport_add_peer_fingerprint(rtcsec_transport *t, const rtcsec_fingerprint *fp,
                                           uint64_t now) {
-  return t ? sync(t, rtcsec_dtls_add_peer_fingerprint(t->dtls, fp, now))
-           : RTCSEC_ERR_INVALID_ARGUMENT;
+  return rtcsec_transport_add_peer_fingerprints(t, fp, 1, now);
 }
 
 static int unprotect(rtcsec_transport *t, uint8_t *buf, size_t len, rtcsec_packet_class kind,

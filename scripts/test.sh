@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run, as CI does it (.ci/run):
 #   setup -> build (build/, -Werror) -> format check -> unit tests
-#   -> the same suite again under ASan+UBSan (build-asan/).
+#   -> the same suite again under ASan+UBSan (build-asan/)
+#   -> every fuzz target for FUZZ_SECONDS (default 60; clang, build-fuzz/).
 # Prints every suite's result and ends with one line "N passed, N failed"
 # counting the meson test results of both runs. Exits non-zero if a build, the
 # format check or any test failed.
@@ -86,6 +87,24 @@ else
   failures+=("build (ASan+UBSan)")
 fi
 
+# Fuzzing (tests/fuzz/README.md): every target for FUZZ_SECONDS (default 60)
+# on a copy of its seed corpus, with memory and time limits; a crash fails.
+# Each target counts as one test in the totals below.
+fuzz_passed=0
+fuzz_failed=0
+if ((${#test_args[@]} == 0)); then
+  step "fuzzing (${FUZZ_SECONDS:-60} s per target)"
+  fuzz_log="$results/fuzz.log"
+  if ! bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}" 2>&1 | tee "$fuzz_log"; then
+    failures+=("fuzzing")
+  fi
+  if line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$fuzz_log" | tail -1); then
+    read -r fuzz_passed _ fuzz_failed _ <<<"$line"
+  else
+    failures+=("fuzzing (no result line)")
+  fi
+fi
+
 step "results"
 # Per suite: run, name, result, time and Check's own summary line. Then the
 # totals: OK and EXPECTEDFAIL pass; FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS fail;
@@ -126,6 +145,11 @@ EOF
 ) || { echo "FAILED: could not read the test logs"; exit 1; }
 grep -v '^TOTALS ' <<<"$summary"
 read -r _ passed failed < <(grep '^TOTALS ' <<<"$summary")
+if ((fuzz_passed + fuzz_failed > 0)); then
+  echo "fuzz   $fuzz_passed targets without a crash, $fuzz_failed with one"
+fi
+passed=$((passed + fuzz_passed))
+failed=$((failed + fuzz_failed))
 
 for f in "${failures[@]}"; do
   echo "FAILED: $f"

@@ -230,6 +230,34 @@ END_TEST
 START_TEST(late_wrong_fingerprint_fails_both_sides) { run_late_fingerprint(_i, 0); }
 END_TEST
 
+START_TEST(late_fingerprint_set_is_checked_as_a_whole) {
+  /* An SDP with two a=fingerprint lines, the matching one second, arrives
+   * while the handshake is held: given in one call, any of them matches. */
+  int waiter = _i;
+  pair_opts o;
+  default_opts(&o);
+  o.fp_known[waiter] = 0;
+  pair pr;
+  pair_init(&pr, &o);
+  pair_start(&pr);
+  ck_assert_int_eq(pair_run(&pr, 1 * SEC), HARNESS_TIME_LIMIT);
+  rtcsec_fingerprint set[2] = {wrong_fp(), fp_of(pr.p[1 - waiter].cert, RTCSEC_HASH_SHA384)};
+  fakeclock_set(pr.now);
+  ck_assert_int_eq(rtcsec_dtls_add_peer_fingerprints(pr.p[waiter].d, set, 2, pr.now), 0);
+  ck_assert_int_eq(pair_run(&pr, 40 * SEC), HARNESS_STOPPED);
+  ck_assert_int_eq(pr.p[0].connected, 1);
+  ck_assert_int_eq(pr.p[1].connected, 1);
+  ck_assert_int_eq(pr.p[waiter].info.peer_fingerprint.hash, RTCSEC_HASH_SHA384);
+  assert_keys_match(&pr);
+  /* nothing more once connected; bad sets are refused whole */
+  ck_assert_int_eq(rtcsec_dtls_add_peer_fingerprints(pr.p[waiter].d, set, 2, pr.now),
+                   RTCSEC_ERR_INVALID_STATE);
+  ck_assert_int_eq(rtcsec_dtls_add_peer_fingerprints(pr.p[waiter].d, set, 0, pr.now),
+                   RTCSEC_ERR_INVALID_ARGUMENT);
+  pair_free(&pr);
+}
+END_TEST
+
 /* ---- use_srtp ---------------------------------------------------------------- */
 
 START_TEST(handshake_fails_without_a_common_profile) {
@@ -799,6 +827,7 @@ int main(void) {
   tcase_add_loop_test(id, handshake_times_out_when_no_fingerprint_is_ever_set, 0, 2);
   tcase_add_loop_test(id, late_fingerprint_holds_the_handshake_then_connects, 0, 2);
   tcase_add_loop_test(id, late_wrong_fingerprint_fails_both_sides, 0, 2);
+  tcase_add_loop_test(id, late_fingerprint_set_is_checked_as_a_whole, 0, 2);
   tcase_add_test(id, server_fails_when_client_sends_no_certificate);
   suite_add_tcase(s, id);
 

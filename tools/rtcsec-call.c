@@ -518,12 +518,11 @@ static void write_local(const char *path, const char *text) {
 }
 
 static void apply_remote(rtcsec_ice_agent *agent, const fragment *f) {
-  for (size_t i = 0; i < f->n_fps; i++) {
-    int rc = rtcsec_ice_add_peer_fingerprint(agent, &f->fps[i]);
-    if (rc != RTCSEC_OK)
-      die("peer fingerprint: %s", rtcsec_strerror(rc));
-  }
-  int rc = rtcsec_ice_set_remote_credentials(agent, f->creds.ufrag, f->creds.pwd);
+  /* all of the SDP's fingerprints at once (RFC 8122: any one may match) */
+  int rc = rtcsec_ice_add_peer_fingerprints(agent, f->fps, f->n_fps);
+  if (rc != RTCSEC_OK)
+    die("peer fingerprint: %s", rtcsec_strerror(rc));
+  rc = rtcsec_ice_set_remote_credentials(agent, f->creds.ufrag, f->creds.pwd);
   if (rc != RTCSEC_OK)
     die("remote credentials: %s", rtcsec_strerror(rc));
   for (size_t i = 0; i < f->n_cands; i++) {

@@ -199,7 +199,10 @@ RTCSEC_API int rtcsec_ice_gather(rtcsec_ice_agent *a);
 RTCSEC_API int rtcsec_ice_add_remote_candidate(rtcsec_ice_agent *a, const char *line);
 /* The peer's a=end-of-candidates (RFC 8838 §4.4): checks may now fail. */
 RTCSEC_API int rtcsec_ice_remote_end_of_candidates(rtcsec_ice_agent *a);
-/* Peer fingerprint from its SDP (see rtcsec_transport_add_peer_fingerprint). */
+/* Peer fingerprints from its SDP, all of them in one call (see
+ * rtcsec_dtls_add_peer_fingerprints()). */
+RTCSEC_API int rtcsec_ice_add_peer_fingerprints(rtcsec_ice_agent *a, const rtcsec_fingerprint *fps,
+                                                size_t n);
 RTCSEC_API int rtcsec_ice_add_peer_fingerprint(rtcsec_ice_agent *a, const rtcsec_fingerprint *fp);
 /* Sets the DTLS role once known (an offerer that said a=setup:actpass
  * learns it from the answer, RFC 8842 §5.3). Errors:

@@ -95,11 +95,19 @@ RTCSEC_API int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg)
  * Sends nothing: call rtcsec_dtls_close() first for a clean close. */
 RTCSEC_API void rtcsec_dtls_free(rtcsec_dtls *d);
 
-/* Adds an expected peer fingerprint (any hash). May be called in any state
- * before connected; a held handshake resumes in the next call that takes
- * `now` (or in this one's effects: datagrams/events are ready to poll).
- * Errors: RTCSEC_ERR_LIMIT (more than RTCSEC_DTLS_MAX_FINGERPRINTS),
- * RTCSEC_ERR_INVALID_STATE (failed/closed), RTCSEC_ERR_INVALID_ARGUMENT. */
+/* Adds expected peer fingerprints (any hash functions; RFC 8122 allows
+ * several a=fingerprint lines: give all of one SDP in one call). If the
+ * handshake is held for a fingerprint, it resumes within this call against
+ * the whole set: datagrams and events are then ready to poll, and a peer
+ * certificate matching none fails the association (return value and a
+ * FAILED event, RTCSEC_ERR_FINGERPRINT_MISMATCH).
+ * Errors: RTCSEC_ERR_LIMIT (more than RTCSEC_DTLS_MAX_FINGERPRINTS in all),
+ * RTCSEC_ERR_INVALID_STATE (connected, failed or closed),
+ * RTCSEC_ERR_INVALID_ARGUMENT (n == 0, an unknown hash or a wrong length). */
+RTCSEC_API int rtcsec_dtls_add_peer_fingerprints(rtcsec_dtls *d, const rtcsec_fingerprint *fps,
+                                                 size_t n, uint64_t now);
+
+/* The same for one fingerprint. */
 RTCSEC_API int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *fp,
                                                 uint64_t now);
 

@@ -60,7 +60,11 @@ RTCSEC_API void rtcsec_transport_free(rtcsec_transport *t);
 /* Starts the DTLS handshake (see rtcsec_dtls_start()). */
 RTCSEC_API int rtcsec_transport_start(rtcsec_transport *t, uint64_t now);
 
-/* Adds an expected peer fingerprint (see rtcsec_dtls_add_peer_fingerprint()). */
+/* Adds expected peer fingerprints, all of one SDP at once (see
+ * rtcsec_dtls_add_peer_fingerprints()). */
+RTCSEC_API int rtcsec_transport_add_peer_fingerprints(rtcsec_transport *t,
+                                                      const rtcsec_fingerprint *fps, size_t n,
+                                                      uint64_t now);
 RTCSEC_API int rtcsec_transport_add_peer_fingerprint(rtcsec_transport *t,
                                                      const rtcsec_fingerprint *fp, uint64_t now);
 
