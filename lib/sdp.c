@@ -970,19 +970,13 @@ int rtcsec_sdp_setup_dtls_role(rtcsec_sdp_setup local, rtcsec_dtls_role *role) {
 }
 
 int rtcsec_sdp_setup_dtls_role_from_remote(rtcsec_sdp_setup remote, rtcsec_dtls_role *role) {
-  if (role == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
+  /* Our side is the opposite of the peer's final choice. */
   switch (remote) {
   case RTCSEC_SDP_SETUP_ACTIVE:
-    *role = RTCSEC_DTLS_SERVER;
-    return RTCSEC_OK;
+    return rtcsec_sdp_setup_dtls_role(RTCSEC_SDP_SETUP_PASSIVE, role);
   case RTCSEC_SDP_SETUP_PASSIVE:
-    *role = RTCSEC_DTLS_CLIENT;
-    return RTCSEC_OK;
-  case RTCSEC_SDP_SETUP_ACTPASS:
-  case RTCSEC_SDP_SETUP_HOLDCONN:
-    return RTCSEC_ERR_INVALID_STATE;
+    return rtcsec_sdp_setup_dtls_role(RTCSEC_SDP_SETUP_ACTIVE, role);
   default:
-    return RTCSEC_ERR_INVALID_ARGUMENT;
+    return rtcsec_sdp_setup_dtls_role(remote, role);
   }
 }
