@@ -952,10 +952,41 @@ const char *rtcsec_dtls_state_name(rtcsec_dtls_state s) {
 }
 
 const char *rtcsec_dtls_alert_name(int alert) {
-  if (alert < 0 || alert > 255)
-    return "unknown";
-  /* OpenSSL's table; level fatal so that close_notify reads as itself. */
-  return SSL_alert_desc_string_long((SSL3_AL_FATAL << 8) | alert);
+  /* RFC 5246 §7.2 and RFC 8446 §6 names, as protocol analysers print them. */
+  static const struct {
+    int code;
+    const char *name;
+  } names[] = {{0, "close_notify"},
+               {10, "unexpected_message"},
+               {20, "bad_record_mac"},
+               {22, "record_overflow"},
+               {40, "handshake_failure"},
+               {42, "bad_certificate"},
+               {43, "unsupported_certificate"},
+               {44, "certificate_revoked"},
+               {45, "certificate_expired"},
+               {46, "certificate_unknown"},
+               {47, "illegal_parameter"},
+               {48, "unknown_ca"},
+               {49, "access_denied"},
+               {50, "decode_error"},
+               {51, "decrypt_error"},
+               {70, "protocol_version"},
+               {71, "insufficient_security"},
+               {80, "internal_error"},
+               {86, "inappropriate_fallback"},
+               {90, "user_canceled"},
+               {100, "no_renegotiation"},
+               {109, "missing_extension"},
+               {110, "unsupported_extension"},
+               {112, "unrecognized_name"},
+               {116, "certificate_required"},
+               {120, "no_application_protocol"}};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (names[i].code == alert)
+      return names[i].name;
+  }
+  return "unknown";
 }
 
 int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out) {

@@ -161,7 +161,7 @@ START_TEST(handshake_fails_on_fingerprint_mismatch) {
   ck_assert_int_eq(pair_run(&pr, 40 * SEC), HARNESS_STOPPED);
   check_failed_pair(&pr, verifier, RTCSEC_ERR_FINGERPRINT_MISMATCH);
   ck_assert_int_eq(pr.p[verifier].alert, 42); /* bad_certificate */
-  ck_assert_str_eq(rtcsec_dtls_alert_name(pr.p[verifier].alert), "bad certificate");
+  ck_assert_str_eq(rtcsec_dtls_alert_name(pr.p[verifier].alert), "bad_certificate");
   ck_assert_str_eq(rtcsec_dtls_alert_name(-1), "unknown");
   pair_free(&pr);
 }

@@ -470,50 +470,6 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* RFC 5246 §7.2 alert descriptions the handshake can end with. */
-static const char *alert_name(int alert) {
-  switch (alert) {
-  case 0:
-    return "close_notify";
-  case 10:
-    return "unexpected_message";
-  case 20:
-    return "bad_record_mac";
-  case 40:
-    return "handshake_failure";
-  case 42:
-    return "bad_certificate";
-  case 43:
-    return "unsupported_certificate";
-  case 44:
-    return "certificate_revoked";
-  case 45:
-    return "certificate_expired";
-  case 46:
-    return "certificate_unknown";
-  case 47:
-    return "illegal_parameter";
-  case 48:
-    return "unknown_ca";
-  case 50:
-    return "decode_error";
-  case 51:
-    return "decrypt_error";
-  case 70:
-    return "protocol_version";
-  case 71:
-    return "insufficient_security";
-  case 80:
-    return "internal_error";
-  case 100:
-    return "no_renegotiation";
-  case 110:
-    return "unsupported_extension";
-  default:
-    return "alert";
-  }
-}
-
 static void print_hex_line(const char *label, const uint8_t *p, size_t n) {
   printf("%s: ", label);
   for (size_t i = 0; i < n; i++) {
@@ -987,7 +943,7 @@ static int run_handshake(tool *t) {
     const char *d = engine_error_detail(t);
     if (t->alert >= 0) {
       snprintf(detail, sizeof(detail), "%s%salert %s %s", d, d[0] != '\0' ? "; " : "",
-               alert_name(t->alert), t->alert_from_peer ? "from peer" : "sent");
+               rtcsec_dtls_alert_name(t->alert), t->alert_from_peer ? "from peer" : "sent");
     } else {
       snprintf(detail, sizeof(detail), "%s", d[0] != '\0' ? d : "no detail");
     }

@@ -180,8 +180,8 @@ RTCSEC_API int rtcsec_dtls_error(const rtcsec_dtls *d);
 /* OpenSSL's reason text for the last failure, or "". Never NULL. */
 RTCSEC_API const char *rtcsec_dtls_error_detail(const rtcsec_dtls *d);
 RTCSEC_API const char *rtcsec_dtls_state_name(rtcsec_dtls_state s);
-/* Readable name of a TLS alert description (RFC 5246 §7.2), e.g. 42 "bad
- * certificate"; "unknown" for others and -1. Never NULL. */
+/* Name of a TLS alert description (RFC 5246 §7.2, RFC 8446 §6), e.g. 42
+ * "bad_certificate"; "unknown" for others and -1. Never NULL. */
 RTCSEC_API const char *rtcsec_dtls_alert_name(int alert);
 
 typedef struct rtcsec_dtls_stats {
