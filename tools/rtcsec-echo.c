@@ -21,16 +21,8 @@
  * Signalling is non-trickle: rtcsec answers (or offers) once its ICE
  * gathering is done, with every candidate in the description.
  *
- * --single-port ADDR:PORT: no libnice. Every call shares one UDP socket,
- * driven by one rtcsec_router (ICE-lite responder, DTLS-SRTP per session)
- * through tools/echo/lite_port.h on the same main loop. rtcsec's SDP then
- * says a=ice-lite and carries one host candidate, ADDR PORT, with fresh
- * ICE credentials per call; the browser is the controlling full agent
- * whether it offers or answers (RFC 8445 §6.1.1), and the echo itself is
- * the same.
- *
- * Threads: one. The HTTP server, the ICE agents (or the router) and their
- * callbacks all run on the default GMainContext.
+ * Threads: one. The HTTP server, the ICE agents and their callbacks all run
+ * on the default GMainContext.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "echo/lite_port.h"
 #include "echo/rtp_echo.h"
 #include "echo/sdp_session.h"
 #include "echo_assets.h"
@@ -84,8 +75,6 @@ typedef struct echo_options {
   int wrong_fingerprint;
   unsigned drop_video; /* --test-drop-video N: 0 = off */
   unsigned exit_after;
-  int has_single_port; /* --single-port ADDR:PORT: ICE-lite on one socket */
-  host_port single_port;
 } echo_options;
 
 /* ---- state ----------------------------------------------------------------- */
@@ -97,14 +86,7 @@ typedef struct echo_session {
   uint64_t id;
   int rtcsec_offers; /* 1: /?dtls=server (rtcsec offered), 0: /?dtls=client */
   rtcsec_dtls_role dtls_role;
-  rtcsec_ice_agent *agent; /* libnice mode */
-  /* --single-port mode: the router's session (0: none, or expired) */
-  rtcsec_session_id rid;
-  rtcsec_dtls_role rid_role; /* the role it was added with */
-  int lite_expired;
-  uint64_t lite_checks_seen, lite_nominations, lite_moves;
-  char lite_peer[80]; /* the nominated address, "ADDR:PORT" */
-  gint64 start_us, nominated_us, connected_us, first_media_us; /* monotonic */
+  rtcsec_ice_agent *agent;
   echo_plan plan;
   echo_transport_desc local;
   char candidates[ECHO_MAX_LOCAL_CANDIDATES][ECHO_CANDIDATE_LEN];
@@ -145,10 +127,6 @@ struct echo_app {
   uint64_t next_id;
   gint64 start_us;
   int exit_status;
-  /* --single-port */
-  echo_lite *lite;
-  uint16_t lite_port;                     /* the port bound */
-  char lite_candidate[ECHO_CANDIDATE_LEN]; /* "candidate:... typ host" */
 };
 
 /* ---- logging ---------------------------------------------------------------- */
@@ -271,25 +249,12 @@ static void session_note_send(echo_session *s, int rc, const char *what) {
          s->send_errors == MAX_LOGGED_SEND_ERRORS ? "; not logging more" : "");
 }
 
-/* Protects and sends one packet back to the browser: through the call's
- * ICE agent, or through the router's session on the single port. */
-static int session_send(echo_session *s, int rtcp, uint8_t *buf, size_t len, size_t cap) {
-  if (s->app->lite != NULL) {
-    if (s->rid == 0)
-      return RTCSEC_ERR_INVALID_STATE; /* consent expired: nothing more is sent */
-    return rtcp ? echo_lite_send_rtcp(s->app->lite, s->rid, buf, len, cap)
-                : echo_lite_send_rtp(s->app->lite, s->rid, buf, len, cap);
-  }
-  return rtcp ? rtcsec_ice_send_rtcp(s->agent, buf, len, cap)
-              : rtcsec_ice_send_rtp(s->agent, buf, len, cap);
-}
-
 static void session_resend(void *user, const uint8_t *pkt, size_t len) {
   echo_session *s = user;
   if (len > sizeof(s->rbuf) - RTCSEC_SRTP_MAX_OVERHEAD)
     return;
   memcpy(s->rbuf, pkt, len);
-  session_note_send(s, session_send(s, 0, s->rbuf, len, sizeof(s->rbuf)), "RTP resend");
+  session_note_send(s, rtcsec_ice_send_rtp(s->agent, s->rbuf, len, sizeof(s->rbuf)), "RTP resend");
 }
 
 /* Plaintext media from the browser: rewrite, protect, send back. */
@@ -297,8 +262,6 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
   echo_session *s = user;
   if (len > sizeof(s->buf) - RTCSEC_SRTP_MAX_OVERHEAD)
     return;
-  if (s->first_media_us == 0)
-    s->first_media_us = g_get_monotonic_time();
   memcpy(s->buf, pkt, len);
   if (kind == RTCSEC_PKT_RTP) {
     int idx = echo_rewrite_rtp(&s->rw, s->buf, len);
@@ -314,25 +277,12 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
         return;
       }
     }
-    session_note_send(s, session_send(s, 0, s->buf, len, sizeof(s->buf)), "RTP");
+    session_note_send(s, rtcsec_ice_send_rtp(s->agent, s->buf, len, sizeof(s->buf)), "RTP");
   } else if (kind == RTCSEC_PKT_RTCP) {
     size_t out = 0;
     if (echo_rewrite_rtcp(&s->rw, s->buf, len, &out, s->video_cache, session_resend, s) == 1)
-      session_note_send(s, session_send(s, 1, s->buf, out, sizeof(s->buf)), "RTCP");
+      session_note_send(s, rtcsec_ice_send_rtcp(s->agent, s->buf, out, sizeof(s->buf)), "RTCP");
   }
-}
-
-/* Both modes: the association was refused or broke. */
-static void session_dtls_failed(echo_session *s, int error, int alert) {
-  s->dtls_failed = 1;
-  s->dtls_error = error;
-  s->dtls_alert = alert;
-  if (alert >= 0)
-    snprintf(s->failure, sizeof(s->failure), "%s (%d), TLS alert %s (%d)", rtcsec_strerror(error),
-             error, rtcsec_dtls_alert_name(alert), alert);
-  else
-    snprintf(s->failure, sizeof(s->failure), "%s (%d)", rtcsec_strerror(error), error);
-  slog(s, "DTLS FAILED, association refused: %s", s->failure);
 }
 
 static void session_on_event(void *user, const rtcsec_ice_event *ev) {
@@ -371,7 +321,15 @@ static void session_on_event(void *user, const rtcsec_ice_event *ev) {
          ev->cipher ? ev->cipher : "?", rtcsec_srtp_profile_name(ev->profile));
     break;
   case RTCSEC_ICE_EVENT_DTLS_FAILED:
-    session_dtls_failed(s, ev->error, ev->alert);
+    s->dtls_failed = 1;
+    s->dtls_error = ev->error;
+    s->dtls_alert = ev->alert;
+    if (ev->alert >= 0)
+      snprintf(s->failure, sizeof(s->failure), "%s (%d), TLS alert %s (%d)",
+               rtcsec_strerror(ev->error), ev->error, rtcsec_dtls_alert_name(ev->alert), ev->alert);
+    else
+      snprintf(s->failure, sizeof(s->failure), "%s (%d)", rtcsec_strerror(ev->error), ev->error);
+    slog(s, "DTLS FAILED, association refused: %s", s->failure);
     break;
   case RTCSEC_ICE_EVENT_DTLS_CLOSED:
     s->dtls_closed = 1;
