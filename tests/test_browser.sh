@@ -35,11 +35,27 @@
 #                   no SRTP packet either way; its log says "DTLS FAILED"
 #                   with the reason; the browser's dtlsState is "failed" and
 #                   it received no media packet.
+#   single cases    rtcsec-echo --single-port 10.77.0.1:0 (SFU mode: one UDP
+#                   socket, rtcsec ICE-lite through rtcsec_router) and TWO
+#                   Chromiums at once on the same port, one ?dtls=client, one
+#                   ?dtls=server. Each call: the media checks above in its
+#                   role (PROFILE forced unless "default"); rtcsec's SDP said
+#                   a=ice-lite; the browser's selected pair has rtcsec's side
+#                   at 10.77.0.1:the single port; rtcsec's /stats says
+#                   ice_mode "lite", nominated, and the peer address the
+#                   router nominated is exactly the browser's local
+#                   candidate of its selected pair. Both together, in one
+#                   /stats snapshot: two sessions with different ufrags and
+#                   different peer 5-tuples, both DTLS connected with SRTP
+#                   both ways, and the router counting 2 sessions, 2
+#                   nominated, 2 transports (routing by ufrag, then 5-tuple).
 #
 # Usage: tests/test_browser.sh PATH/TO/rtcsec-echo [CASE...]
 #   CASE: client:PROFILE, server:PROFILE, nack:client, nack:server,
-#   wrongfp:client, wrongfp:server (default: both modes x the 3 profiles
-#   Chromium offers, then both nack and both wrongfp cases: 10).
+#   wrongfp:client, wrongfp:server, single:PROFILE (PROFILE may be
+#   "default"; default: both modes x the 3 profiles Chromium offers, both
+#   nack and both wrongfp cases, then single:SRTP_AEAD_AES_128_GCM and
+#   single:default: 12).
 # Environment: BROWSER_JOBS (cases at once, default 2), CHROMIUM (default
 # /usr/bin/chromium), BROWSER_KEEP=1 keeps the work directory.
 # Ends with "N passed, N failed"; exits 1 if any case failed. Never skips:
@@ -52,6 +68,7 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 JOBS=${BROWSER_JOBS:-2}
 WAIT_MEDIA_S=25 # a media case passes as soon as a report shows everything
 WAIT_FAIL_S=20  # a wrong-fp case waits for both sides to show the failure
+WAIT_SINGLE_S=35 # a single-port case: two calls at once on a busy machine
 START_S=10      # rtcsec-echo must print its URL within this
 ECHO_LIFE_S=60  # --exit-after for each rtcsec-echo (a backstop)
 NACK_DROP_EVERY=20 # nack cases: rtcsec-echo --test-drop-video
@@ -68,6 +85,7 @@ if ((${#CASES[@]} == 0)); then
     done
   done
   CASES+=(nack:client nack:server wrongfp:client wrongfp:server)
+  CASES+=(single:SRTP_AEAD_AES_128_GCM single:default)
 fi
 
 work=""
@@ -151,10 +169,13 @@ done
 
 # ---- the checker: reads reports and /stats ----------------------------------
 cat >"$work/check.py" <<'PYEOF'
-import json, sys, time, urllib.request
+import json, re, sys, time, urllib.request
 
-# check.py KIND MODE PROFILE REPORT_FILE STATS_URL LOG_FILE TIMEOUT_S
+# check.py KIND MODE PROFILE REPORT_FILE STATS_URL LOG_FILE TIMEOUT_S [SP_ADDR SP_PORT]
+# (KIND single: MODE "both", two pages reporting into one file, the single
+# port's address and port last.)
 kind, mode, profile, report_path, stats_url, log_path, timeout = sys.argv[1:8]
+sp_addr, sp_port = (sys.argv[8], sys.argv[9]) if len(sys.argv) >= 10 else (None, None)
 deadline = time.monotonic() + float(timeout)
 # Names RTCTransportStats.srtpCipher may use for each profile: Chromium 156
 # says "SRTP_AEAD_AES_128_GCM" (BoringSSL's names); the RFC and the
@@ -187,20 +208,27 @@ def reports():
     return out
 
 
-def stats():
+def stats_all():
     try:
         with urllib.request.urlopen(stats_url, timeout=2) as r:
-            j = json.load(r)
-        return j["sessions"][0] if j.get("sessions") else None
+            return json.load(r)
     except Exception:
         return None
+
+
+def stats():
+    j = stats_all()
+    return j["sessions"][0] if j and j.get("sessions") else None
 
 
 def by_kind(lst, kind_):
     return [x for x in (lst or []) if x.get("kind") == kind_]
 
 
-def media_problems(rep, st):
+def media_problems(rep, st, m=None):
+    # m: this call's mode when it is not the case's (single-port cases)
+    rtcsec_role_ = rtcsec_role if m is None else ("client" if m == "client" else "server")
+    browser_role_ = "server" if rtcsec_role_ == "client" else "client"
     p = []
     t = rep.get("transport") or {}
     if t.get("dtlsState") != "connected":
@@ -213,8 +241,8 @@ def media_problems(rep, st):
         p.append("browser srtpCipher is empty")
     elif profile in W3C and t.get("srtpCipher") not in W3C[profile]:
         p.append(f"browser srtpCipher {t.get('srtpCipher')!r}, forced {profile}")
-    if t.get("dtlsRole") != browser_role:
-        p.append(f"browser dtlsRole {t.get('dtlsRole')!r}, expected {browser_role!r}")
+    if t.get("dtlsRole") != browser_role_:
+        p.append(f"browser dtlsRole {t.get('dtlsRole')!r}, expected {browser_role_!r}")
     want_a = want_v = None
     if st:
         e = st.get("echo") or {}
@@ -236,8 +264,8 @@ def media_problems(rep, st):
     srtp = tr.get("srtp") or {}
     if tr.get("dtls_state") != "connected":
         p.append(f"rtcsec dtls_state {tr.get('dtls_state')!r}")
-    if tr.get("dtls_role") != rtcsec_role:
-        p.append(f"rtcsec dtls_role {tr.get('dtls_role')!r}, expected {rtcsec_role!r}")
+    if tr.get("dtls_role") != rtcsec_role_:
+        p.append(f"rtcsec dtls_role {tr.get('dtls_role')!r}, expected {rtcsec_role_!r}")
     if profile != "default" and tr.get("srtp_profile") != profile:
             p.append(f"rtcsec srtp_profile {tr.get('srtp_profile')!r}, forced {profile!r}")
     if (srtp.get("inbound") or {}).get("rtp_packets", 0) <= 0:
@@ -292,8 +320,87 @@ def wrongfp_problems(rep, st, log):
     return p
 
 
+def lite_problems(rep, st, log):
+    # One call through the single port: the browser's pair ends at the
+    # port, the router nominated exactly the browser's side of that pair.
+    p = []
+    sp = rep.get("selectedPair") or {}
+    rem, loc = sp.get("remote") or {}, sp.get("local") or {}
+    if rem.get("address") != sp_addr or str(rem.get("port")) != sp_port:
+        p.append(f"browser's selected pair ends at {rem.get('address')}:{rem.get('port')}, "
+                 f"not at the single port {sp_addr}:{sp_port}")
+    what = "answer sent" if rep.get("mode") == "client" else "offer sent"
+    setup = "active" if rep.get("mode") == "client" else "actpass"
+    line = re.compile(rf"session {re.escape(str(rep.get('session')))}: {what} "
+                      rf"\(\d+ bytes, a=setup:{setup}, a=ice-lite\)")
+    if not line.search(log):
+        p.append(f"rtcsec-echo's log has no '{what} (..., a=setup:{setup}, a=ice-lite)' "
+                 f"for session {rep.get('session')}")
+    if not st:
+        return p
+    if st.get("ice_mode") != "lite":
+        p.append(f"rtcsec /stats ice_mode {st.get('ice_mode')!r}, not 'lite'")
+    r = st.get("router") or {}
+    if not r.get("nominated"):
+        p.append("rtcsec's router session is not nominated")
+    want_local = f"host {sp_addr}:{sp_port}"
+    if (st.get("pair") or {}).get("local") != want_local:
+        p.append(f"rtcsec /stats pair.local {(st.get('pair') or {}).get('local')!r}, "
+                 f"want {want_local!r}")
+    browser_local = f"{loc.get('address')}:{loc.get('port')}"
+    if r.get("peer") != browser_local:
+        p.append(f"the router nominated {r.get('peer')!r}; the browser's selected pair "
+                 f"starts at {browser_local}")
+    return p
+
+
+def single_problems(log):
+    # Two calls (one per DTLS role) through the same port, checked in ONE
+    # /stats snapshot, so both are up at the same time.
+    p = []
+    reps = reports()
+    j = stats_all()
+    if not j:
+        return ["rtcsec /stats unreachable"], {}, None
+    by_id = {str(x.get("id")): x for x in j.get("sessions") or []}
+    found = {}
+    for m in ("client", "server"):
+        mine = [r for r in reps if r.get("mode") == m]
+        if not mine:
+            p.append(f"{m}: no report from the page yet")
+            continue
+        rep = mine[-1]
+        st = by_id.get(str(rep.get("session")))
+        found[m] = (rep, st)
+        p += [f"{m}: {x}" for x in media_problems(rep, st, m)]
+        p += [f"{m}: {x}" for x in lite_problems(rep, st, log)]
+    if len(found) == 2 and all(st for _, st in found.values()):
+        a, b = found["client"][1], found["server"][1]
+        ra, rb = a.get("router") or {}, b.get("router") or {}
+        if a.get("id") == b.get("id"):
+            p.append("both pages report the same rtcsec session")
+        if not ra.get("local_ufrag") or ra.get("local_ufrag") == rb.get("local_ufrag"):
+            p.append("the two calls do not have distinct ICE ufrags")
+        if not ra.get("peer") or ra.get("peer") == rb.get("peer"):
+            p.append(f"the two calls do not have distinct 5-tuples: {ra.get('peer')} / "
+                     f"{rb.get('peer')}")
+    sp = j.get("single_port") or {}
+    if str(sp.get("port")) != sp_port:
+        p.append(f"rtcsec /stats single_port.port {sp.get('port')}, want {sp_port}")
+    r = sp.get("router") or {}
+    for k in ("sessions", "nominated", "transports"):
+        if r.get(k) != 2:
+            p.append(f"router {k} is {r.get(k)}, want 2 at once")
+    # RFC 8445 §6.1.1: against a lite agent the browser is controlling in
+    # both roles, so it never claims ICE-CONTROLLED (which gets a 487).
+    if r.get("stun_role_conflicts", 0) != 0:
+        p.append(f"router answered {r.get('stun_role_conflicts')} role conflicts (487)")
+    return p, found, j
+
+
 last_problems = ["no report from the page yet"]
 rep = st = None
+found, snapshot = {}, None
 while True:
     reps = reports()
     st = stats()
@@ -307,6 +414,8 @@ while True:
         last_problems = media_problems(rep, st) if rep else ["no report from the page yet"]
     elif kind == "nack":
         last_problems = nack_problems(rep, st) if rep else ["no report from the page yet"]
+    elif kind == "single":
+        last_problems, found, snapshot = single_problems(log)
     else:
         last_problems = wrongfp_problems(rep, st, log)
     if not last_problems or time.monotonic() >= deadline:
@@ -342,8 +451,17 @@ def short_stats(s):
             f"/ out {(srtp.get('outbound') or {}).get('rtp_packets')} RTP, failure "
             f"{s.get('failure')!r}, echo {s.get('echo')}, ms {s.get('ms')}")
 
-print(f"  browser: {short(rep)}")
-print(f"  rtcsec:  {short_stats(st)}")
+if kind == "single":
+    for m in ("client", "server"):
+        r_, s_ = found.get(m, (None, None))
+        print(f"  {m} page: {short(r_)}")
+        print(f"  {m} call: {short_stats(s_)}; router {(s_ or {}).get('router')}")
+    sp = (snapshot or {}).get("single_port") or {}
+    print(f"  single port {sp.get('address')}:{sp.get('port')}: router {sp.get('router')}; "
+          f"socket {sp.get('socket')}")
+else:
+    print(f"  browser: {short(rep)}")
+    print(f"  rtcsec:  {short_stats(st)}")
 for pr in last_problems:
     print(f"  problem: {pr}")
 sys.exit(0 if not last_problems else 1)
@@ -372,6 +490,11 @@ run_case() {
     mode=${name#*:}
     profile=default
     ;;
+  single:*)
+    kind=single
+    mode=both
+    profile=${name#*:}
+    ;;
   *)
     echo "FAIL unknown case '$name'" >"$dir/result"
     return
@@ -380,7 +503,12 @@ run_case() {
   local t0=$SECONDS
   local echo_args=(--listen 127.0.0.1:0 --ice-address "$ADDR_ECHO" --report "$dir/report.jsonl"
     --exit-after "$ECHO_LIFE_S")
+  # single: every call on one UDP port of rtcsec's (port 0: rtcsec picks
+  # one and prints it), no libnice.
+  [[ "$kind" == single ]] && echo_args=(--listen 127.0.0.1:0 --single-port "$ADDR_ECHO:0"
+    --report "$dir/report.jsonl" --exit-after "$ECHO_LIFE_S")
   [[ "$kind" == media ]] && echo_args+=(--profiles "$profile")
+  [[ "$kind" == single && "$profile" != default ]] && echo_args+=(--profiles "$profile")
   [[ "$kind" == wrongfp ]] && echo_args+=(--test-wrong-fingerprint)
   [[ "$kind" == nack ]] && echo_args+=(--test-drop-video "$NACK_DROP_EVERY")
   {
@@ -412,26 +540,51 @@ run_case() {
     echo "FAIL $name: rtcsec-echo did not start" >"$dir/result"
     return
   fi
-  local url="http://127.0.0.1:$port/?dtls=$mode"
-  echo "+ chromium (headless, fake camera and microphone) $url" >>"$out"
-  # Its own process group, so that the browser and its helpers can be
-  # stopped by the group id this script got back.
-  setsid ip netns exec "$NS" "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
-    --no-first-run --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$dir/profile" --use-fake-device-for-media-stream \
-    --use-fake-ui-for-media-stream --disable-features=WebRtcHideLocalIpsWithMdns \
-    --autoplay-policy=no-user-gesture-required "$url" >"$dir/chromium.log" 2>&1 </dev/null &
-  local chrome_pid=$!
+  local sp_args=() modes=("$mode")
+  if [[ "$kind" == single ]]; then
+    # The port is printed before "listening on".
+    local sp_addr="" sp_port=""
+    read -r sp_addr sp_port < <(sed -nE 's/^single port: udp ([0-9.]+):([0-9]+) .*/\1 \2/p' \
+      "$dir/echo.stdout" | head -n 1)
+    if [[ "$sp_addr" != "$ADDR_ECHO" || -z "$sp_port" ]]; then
+      kill "$echo_pid" 2>/dev/null
+      wait "$echo_pid" 2>/dev/null
+      echo "FAIL $name: rtcsec-echo printed no 'single port: udp $ADDR_ECHO:PORT' line" \
+        >"$dir/result"
+      return
+    fi
+    echo "+ single port: udp $ADDR_ECHO:$sp_port" >>"$out"
+    sp_args=("$ADDR_ECHO" "$sp_port")
+    modes=(client server) # two calls at once through that one port
+  fi
+  local chrome_pids=() m
+  for m in "${modes[@]}"; do
+    local url="http://127.0.0.1:$port/?dtls=$m" tag=""
+    [[ "$kind" == single ]] && tag="-$m"
+    echo "+ chromium (headless, fake camera and microphone) $url" >>"$out"
+    # Its own process group, so that the browser and its helpers can be
+    # stopped by the group id this script got back.
+    setsid ip netns exec "$NS" "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
+      --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+      --user-data-dir="$dir/profile$tag" --use-fake-device-for-media-stream \
+      --use-fake-ui-for-media-stream --disable-features=WebRtcHideLocalIpsWithMdns \
+      --autoplay-policy=no-user-gesture-required "$url" >"$dir/chromium$tag.log" 2>&1 </dev/null &
+    chrome_pids+=($!)
+  done
   local wait_s=$WAIT_MEDIA_S
   [[ "$kind" == wrongfp ]] && wait_s=$WAIT_FAIL_S
+  [[ "$kind" == single ]] && wait_s=$WAIT_SINGLE_S
   local check_rc=0
   # Chromium dying early shows up as "no report"; its log tail is printed.
   ip netns exec "$NS" python3 "$work/check.py" "$kind" "$mode" "$profile" "$dir/report.jsonl" \
-    "http://127.0.0.1:$port/stats" "$dir/echo.log" "$wait_s" >>"$out" 2>&1 || check_rc=$?
-  local chrome_alive=1
-  kill -0 "$chrome_pid" 2>/dev/null || chrome_alive=0
-  kill -- -"$chrome_pid" 2>/dev/null
-  wait "$chrome_pid" 2>/dev/null
+    "http://127.0.0.1:$port/stats" "$dir/echo.log" "$wait_s" "${sp_args[@]}" >>"$out" 2>&1 ||
+    check_rc=$?
+  local chrome_alive=1 chrome_pid
+  for chrome_pid in "${chrome_pids[@]}"; do
+    kill -0 "$chrome_pid" 2>/dev/null || chrome_alive=0
+    kill -- -"$chrome_pid" 2>/dev/null
+    wait "$chrome_pid" 2>/dev/null
+  done
   # SIGTERM: rtcsec-echo stops its loop, prints a summary, frees everything
   # and exits 0; under the sanitizers a leak or error makes that non-zero.
   local echo_rc=0
@@ -454,7 +607,7 @@ run_case() {
     {
       ((chrome_alive)) || echo "  Chromium had exited before the checks ended; its log:"
       ((chrome_alive)) || grep -vE 'dbus|Fontconfig|^\[.*(bus\.cc|object_proxy)' \
-        "$dir/chromium.log" | tail -n 15 | sed 's/^/    /'
+        "$dir"/chromium*.log | tail -n 15 | sed 's/^/    /'
       echo "  rtcsec-echo log (last lines):"
       tail -n 25 "$dir/echo.log" | sed 's/^/    /'
     } >>"$out"

@@ -21,9 +21,18 @@
  * Signalling is non-trickle: rtcsec answers (or offers) once its ICE
  * gathering is done, with every candidate in the description.
  *
- * Threads: one. The HTTP server, the ICE agents and their callbacks all run
- * on the default GMainContext.
+ * --single-port ADDR:PORT: no libnice. Every call shares one UDP socket,
+ * driven by one rtcsec_router (ICE-lite responder, DTLS-SRTP per session)
+ * through tools/echo/lite_port.h on the same main loop. rtcsec's SDP then
+ * says a=ice-lite and carries one host candidate, ADDR PORT, with fresh
+ * ICE credentials per call; the browser is the controlling full agent
+ * whether it offers or answers (RFC 8445 §6.1.1), and the echo itself is
+ * the same.
+ *
+ * Threads: one. The HTTP server, the ICE agents (or the router) and their
+ * callbacks all run on the default GMainContext.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <glib-unix.h>
@@ -38,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "echo/lite_port.h"
 #include "echo/rtp_echo.h"
 #include "echo/sdp_session.h"
 #include "echo_assets.h"
@@ -75,6 +85,8 @@ typedef struct echo_options {
   int wrong_fingerprint;
   unsigned drop_video; /* --test-drop-video N: 0 = off */
   unsigned exit_after;
+  int has_single_port; /* --single-port ADDR:PORT: ICE-lite on one socket */
+  host_port single_port;
 } echo_options;
 
 /* ---- state ----------------------------------------------------------------- */
@@ -86,7 +98,15 @@ typedef struct echo_session {
   uint64_t id;
   int rtcsec_offers; /* 1: /?dtls=server (rtcsec offered), 0: /?dtls=client */
   rtcsec_dtls_role dtls_role;
-  rtcsec_ice_agent *agent;
+  rtcsec_ice_agent *agent; /* libnice mode */
+  /* --single-port mode: the router's session (0: none, or expired) */
+  rtcsec_session_id rid;
+  rtcsec_dtls_role rid_role; /* the role it was added with */
+  int lite_expired;
+  uint64_t lite_nominations, lite_moves;
+  size_t lite_remote_candidates; /* in the browser's SDP (not used) */
+  char lite_peer[80];            /* the nominated address, "ADDR:PORT" */
+  gint64 start_us, nominated_us, connected_us, first_media_us; /* monotonic */
   echo_plan plan;
   echo_transport_desc local;
   char candidates[ECHO_MAX_LOCAL_CANDIDATES][ECHO_CANDIDATE_LEN];
@@ -127,6 +147,10 @@ struct echo_app {
   uint64_t next_id;
   gint64 start_us;
   int exit_status;
+  /* --single-port */
+  echo_lite *lite;
+  uint16_t lite_port;                      /* the port bound */
+  char lite_candidate[ECHO_CANDIDATE_LEN]; /* "candidate:... typ host" */
 };
 
 /* ---- logging ---------------------------------------------------------------- */
@@ -249,12 +273,25 @@ static void session_note_send(echo_session *s, int rc, const char *what) {
          s->send_errors == MAX_LOGGED_SEND_ERRORS ? "; not logging more" : "");
 }
 
+/* Protects and sends one packet back to the browser: through the call's
+ * ICE agent, or through the router's session on the single port. */
+static int session_send(echo_session *s, int rtcp, uint8_t *buf, size_t len, size_t cap) {
+  if (s->app->lite != NULL) {
+    if (s->rid == 0)
+      return RTCSEC_ERR_INVALID_STATE; /* consent expired: nothing more is sent */
+    return rtcp ? echo_lite_send_rtcp(s->app->lite, s->rid, buf, len, cap)
+                : echo_lite_send_rtp(s->app->lite, s->rid, buf, len, cap);
+  }
+  return rtcp ? rtcsec_ice_send_rtcp(s->agent, buf, len, cap)
+              : rtcsec_ice_send_rtp(s->agent, buf, len, cap);
+}
+
 static void session_resend(void *user, const uint8_t *pkt, size_t len) {
   echo_session *s = user;
   if (len > sizeof(s->rbuf) - RTCSEC_SRTP_MAX_OVERHEAD)
     return;
   memcpy(s->rbuf, pkt, len);
-  session_note_send(s, rtcsec_ice_send_rtp(s->agent, s->rbuf, len, sizeof(s->rbuf)), "RTP resend");
+  session_note_send(s, session_send(s, 0, s->rbuf, len, sizeof(s->rbuf)), "RTP resend");
 }
 
 /* Plaintext media from the browser: rewrite, protect, send back. */
@@ -262,6 +299,8 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
   echo_session *s = user;
   if (len > sizeof(s->buf) - RTCSEC_SRTP_MAX_OVERHEAD)
     return;
+  if (s->first_media_us == 0)
+    s->first_media_us = g_get_monotonic_time();
   memcpy(s->buf, pkt, len);
   if (kind == RTCSEC_PKT_RTP) {
     int idx = echo_rewrite_rtp(&s->rw, s->buf, len);
@@ -277,12 +316,25 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
         return;
       }
     }
-    session_note_send(s, rtcsec_ice_send_rtp(s->agent, s->buf, len, sizeof(s->buf)), "RTP");
+    session_note_send(s, session_send(s, 0, s->buf, len, sizeof(s->buf)), "RTP");
   } else if (kind == RTCSEC_PKT_RTCP) {
     size_t out = 0;
     if (echo_rewrite_rtcp(&s->rw, s->buf, len, &out, s->video_cache, session_resend, s) == 1)
-      session_note_send(s, rtcsec_ice_send_rtcp(s->agent, s->buf, out, sizeof(s->buf)), "RTCP");
+      session_note_send(s, session_send(s, 1, s->buf, out, sizeof(s->buf)), "RTCP");
   }
+}
+
+/* Both modes: the association was refused or broke. */
+static void session_dtls_failed(echo_session *s, int error, int alert) {
+  s->dtls_failed = 1;
+  s->dtls_error = error;
+  s->dtls_alert = alert;
+  if (alert >= 0)
+    snprintf(s->failure, sizeof(s->failure), "%s (%d), TLS alert %s (%d)", rtcsec_strerror(error),
+             error, rtcsec_dtls_alert_name(alert), alert);
+  else
+    snprintf(s->failure, sizeof(s->failure), "%s (%d)", rtcsec_strerror(error), error);
+  slog(s, "DTLS FAILED, association refused: %s", s->failure);
 }
 
 static void session_on_event(void *user, const rtcsec_ice_event *ev) {
@@ -321,15 +373,7 @@ static void session_on_event(void *user, const rtcsec_ice_event *ev) {
          ev->cipher ? ev->cipher : "?", rtcsec_srtp_profile_name(ev->profile));
     break;
   case RTCSEC_ICE_EVENT_DTLS_FAILED:
-    s->dtls_failed = 1;
-    s->dtls_error = ev->error;
-    s->dtls_alert = ev->alert;
-    if (ev->alert >= 0)
-      snprintf(s->failure, sizeof(s->failure), "%s (%d), TLS alert %s (%d)",
-               rtcsec_strerror(ev->error), ev->error, rtcsec_dtls_alert_name(ev->alert), ev->alert);
-    else
-      snprintf(s->failure, sizeof(s->failure), "%s (%d)", rtcsec_strerror(ev->error), ev->error);
-    slog(s, "DTLS FAILED, association refused: %s", s->failure);
+    session_dtls_failed(s, ev->error, ev->alert);
     break;
   case RTCSEC_ICE_EVENT_DTLS_CLOSED:
     s->dtls_closed = 1;
@@ -359,6 +403,8 @@ static void session_free(echo_session *s) {
   if (s->gather_timer)
     g_source_remove(s->gather_timer);
   rtcsec_ice_agent_free(s->agent);
+  if (s->rid != 0 && s->app->lite != NULL)
+    echo_lite_remove_session(s->app->lite, s->rid); /* close_notify if connected */
   g_free(s->video_cache);
   g_free(s);
 }
@@ -370,6 +416,151 @@ static echo_session *session_find(echo_app *app, uint64_t id) {
       return s;
   }
   return NULL;
+}
+
+/* ---- --single-port: the router's sessions ------------------------------------ */
+
+/* By the router's id, never by the event's user pointer: events of a
+ * removed session can still be queued in the router. */
+static echo_session *session_find_rid(echo_app *app, rtcsec_session_id rid) {
+  if (rid == 0)
+    return NULL;
+  for (GList *l = app->sessions.head; l; l = l->next) {
+    echo_session *s = l->data;
+    if (s->rid == rid)
+      return s;
+  }
+  return NULL;
+}
+
+/* "ADDR:PORT" or "[ADDR]:PORT". */
+static void sockaddr_text(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t cap) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (ss->ss_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+    port = ntohs(a->sin_port);
+    snprintf(buf, cap, "%s:%u", host, port);
+  } else if (ss->ss_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    port = ntohs(a->sin6_port);
+    snprintf(buf, cap, "[%s]:%u", host, port);
+  } else {
+    snprintf(buf, cap, "?");
+  }
+}
+
+static void lite_on_media(void *user, rtcsec_session_id id, rtcsec_packet_class kind, uint8_t *buf,
+                          size_t len) {
+  echo_session *s = session_find_rid(user, id);
+  if (s != NULL)
+    session_on_media(s, kind, buf, len);
+}
+
+static void lite_on_event(void *user, const rtcsec_router_event *ev) {
+  echo_app *app = user;
+  echo_session *s = session_find_rid(app, ev->session);
+  if (s == NULL)
+    return; /* a call already ended here */
+  switch (ev->type) {
+  case RTCSEC_ROUTER_EVENT_NOMINATED:
+    sockaddr_text(&ev->addr, ev->addr_len, s->lite_peer, sizeof(s->lite_peer));
+    s->lite_nominations++;
+    if (ev->moved)
+      s->lite_moves++;
+    if (s->nominated_us == 0)
+      s->nominated_us = g_get_monotonic_time();
+    s->ice_state = RTCSEC_ICE_STATE_CONNECTED;
+    slog(s, "ICE-lite: the browser nominated %s <-> %s:%u%s", s->lite_peer,
+         app->opt.single_port.host, (unsigned)app->lite_port,
+         ev->moved ? " (moved: same DTLS association, no new handshake)" : "");
+    break;
+  case RTCSEC_ROUTER_EVENT_CONNECTED: {
+    rtcsec_transport_stats ts;
+    rtcsec_transport *t = rtcsec_router_session_transport(echo_lite_router(app->lite), s->rid);
+    const char *cipher = t && rtcsec_transport_get_stats(t, &ts) == 0 ? ts.dtls_cipher : NULL;
+    s->dtls_connected = 1;
+    s->connected_us = g_get_monotonic_time();
+    slog(s, "DTLS connected as %s: %s, SRTP %s", dtls_role_name(s->rid_role),
+         cipher && cipher[0] ? cipher : "?", rtcsec_srtp_profile_name(ev->profile));
+    break;
+  }
+  case RTCSEC_ROUTER_EVENT_FAILED:
+    session_dtls_failed(s, ev->error, ev->alert);
+    break;
+  case RTCSEC_ROUTER_EVENT_CLOSED:
+    s->dtls_closed = 1;
+    slog(s, "%s", "DTLS closed by the browser");
+    break;
+  case RTCSEC_ROUTER_EVENT_EXPIRED:
+    /* The router has freed the session (keys wiped) and sends nothing
+     * more to the browser. */
+    s->consent_lost = 1;
+    s->lite_expired = 1;
+    s->rid = 0;
+    s->ice_state = RTCSEC_ICE_STATE_FAILED;
+    slog(s, "%s", "consent expired (RFC 7675: no valid check for 30 s): session gone");
+    break;
+  case RTCSEC_ROUTER_EVENT_DATA:
+  case RTCSEC_ROUTER_EVENT_NONE:
+  default:
+    break;
+  }
+}
+
+/* Adds the call to the router with what is known so far: the browser's
+ * ufrag and fingerprint come with its description (rtcsec offering: with
+ * the answer, see session_set_remote). */
+static int session_lite_register(echo_session *s, const char *remote_ufrag,
+                                 const rtcsec_fingerprint *fp, char *err, size_t err_cap) {
+  rtcsec_router_session_config sc;
+  rtcsec_router_session_config_default(&sc);
+  sc.local_ufrag = s->local.ice.ufrag;
+  sc.local_pwd = s->local.ice.pwd;
+  sc.remote_ufrag = remote_ufrag;
+  sc.remote_fingerprints = fp;
+  sc.n_remote_fingerprints = fp ? 1 : 0;
+  sc.role = s->dtls_role;
+  sc.user = NULL; /* calls are found by id (session_find_rid) */
+  int rc = echo_lite_add_session(s->app->lite, &sc, &s->rid);
+  if (rc != 0) {
+    s->rid = 0;
+    snprintf(err, err_cap, "rtcsec_router_add_session: %s (%d)", rtcsec_strerror(rc), rc);
+    return rc;
+  }
+  s->rid_role = s->dtls_role;
+  slog(s, "ICE-lite: router session %llu, ufrag %s, DTLS %s, %s", (unsigned long long)s->rid,
+       s->local.ice.ufrag, dtls_role_name(s->rid_role),
+       fp ? "browser fingerprint known" : "browser fingerprint comes with its answer");
+  return 0;
+}
+
+/* session_new() for --single-port: no agent, no gathering. */
+static echo_session *session_new_lite(echo_session *s, char *err, size_t err_cap) {
+  echo_app *app = s->app;
+  /* RFC 8445 §5.3: fresh credentials per call (24 / 128 random bits and
+   * more); they route the browser's checks to this call. */
+  int rc = rtcsec_sdp_ice_credentials_generate(&s->local.ice, 0, 0);
+  if (rc != 0) {
+    snprintf(err, err_cap, "ICE credentials: %s (%d)", rtcsec_strerror(rc), rc);
+    session_free(s);
+    return NULL;
+  }
+  s->local.ice_lite = 1;
+  /* RFC 8445 §5.1.2: a lite agent has host candidates only, here exactly
+   * one: the shared port. */
+  snprintf(s->candidates[0], ECHO_CANDIDATE_LEN, "%s", app->lite_candidate);
+  s->n_candidates = 1;
+  s->gathering_done = 1;
+  s->ice_state = RTCSEC_ICE_STATE_CHECKING;
+  s->local.fingerprint = app->local_fp;
+  g_queue_push_tail(&app->sessions, s);
+  logf_("session %llu: new call, rtcsec %s, DTLS %s, ICE-lite on the single port",
+        (unsigned long long)s->id, s->rtcsec_offers ? "offers" : "answers",
+        dtls_role_name(s->dtls_role));
+  return s;
 }
 
 static uint32_t random_ssrc(uint32_t avoid1, uint32_t avoid2) {
@@ -397,6 +588,9 @@ static echo_session *session_new(echo_app *app, int rtcsec_offers, rtcsec_dtls_r
   s->dtls_role = role;
   s->video_cache = g_new0(echo_rtp_cache, 1);
   echo_rewriter_init(&s->rw);
+  s->start_us = g_get_monotonic_time();
+  if (app->lite != NULL)
+    return session_new_lite(s, err, err_cap);
 
   const echo_options *o = &app->opt;
   rtcsec_ice_config cfg;
@@ -472,8 +666,63 @@ static void session_plan_media(echo_session *s) {
 }
 
 /* The browser's transport: credentials, candidates, fingerprint. */
+/* --single-port takes only a full ICE agent: with two lite agents nobody
+ * sends checks (RFC 8445 §6.1.1), and the router only answers them. Checked
+ * before anything of the description is applied. */
+static int lite_peer_refused(const echo_app *app, const echo_transport_desc *td) {
+  return app->lite != NULL && td->ice_lite;
+}
+
+/* The fingerprint the browser's certificate must match. */
+static rtcsec_fingerprint session_expect_fingerprint(echo_session *s,
+                                                     const echo_transport_desc *td) {
+  rtcsec_fingerprint fp = td->fingerprint;
+  if (s->app->opt.wrong_fingerprint) {
+    /* --test-wrong-fingerprint: one bit of the browser's fingerprint is
+     * flipped, so its certificate cannot match and DTLS must fail. */
+    fp.digest[fp.len - 1] ^= 0x01;
+  }
+  rtcsec_fingerprint_format(&fp, s->expected_fingerprint, sizeof(s->expected_fingerprint), NULL);
+  if (s->app->opt.wrong_fingerprint)
+    slog(s, "WARNING --test-wrong-fingerprint: expecting the WRONG fingerprint %s",
+         s->expected_fingerprint);
+  return fp;
+}
+
+/* session_set_remote() for --single-port. The browser's candidates are not
+ * used: a lite agent sends no checks and learns the browser's address
+ * from the browser's checks (RFC 8445 §2.5). */
+static int session_set_remote_lite(echo_session *s, const echo_sdp *sdp,
+                                   const echo_transport_desc *td, char *err, size_t err_cap) {
+  if (s->lite_expired) {
+    snprintf(err, err_cap, "session %llu expired (no ICE check for 30 s)",
+             (unsigned long long)s->id);
+    return RTCSEC_ERR_INVALID_STATE;
+  }
+  s->lite_remote_candidates = sdp->n_candidates;
+  slog(s, "%zu remote candidate(s) not used: ICE-lite learns the browser's address from its checks",
+       sdp->n_candidates);
+  rtcsec_fingerprint fp = session_expect_fingerprint(s, td);
+  if (s->rid == 0) /* rtcsec answers: the session starts now, complete */
+    return session_lite_register(s, td->ice.ufrag, &fp, err, err_cap);
+  if (s->rid_role != s->dtls_role) {
+    /* rtcsec offered actpass and the browser answered passive: the
+     * session is added again as the DTLS client (same credentials; the
+     * browser's next nominating check finds it). */
+    echo_lite_remove_session(s->app->lite, s->rid);
+    s->rid = 0;
+    return session_lite_register(s, td->ice.ufrag, &fp, err, err_cap);
+  }
+  int rc = echo_lite_add_remote_fingerprint(s->app->lite, s->rid, &fp);
+  if (rc != 0)
+    snprintf(err, err_cap, "peer fingerprint: %s", rtcsec_strerror(rc));
+  return rc;
+}
+
 static int session_set_remote(echo_session *s, const echo_sdp *sdp, const echo_transport_desc *td,
                               char *err, size_t err_cap) {
+  if (s->app->lite != NULL)
+    return session_set_remote_lite(s, sdp, td, err, err_cap);
   int rc = rtcsec_ice_set_remote_credentials(s->agent, td->ice.ufrag, td->ice.pwd);
   if (rc != 0) {
     snprintf(err, err_cap, "remote ICE credentials: %s", rtcsec_strerror(rc));
@@ -490,16 +739,7 @@ static int session_set_remote(echo_session *s, const echo_sdp *sdp, const echo_t
   slog(s, "%zu remote candidate(s) added, %zu ignored (mDNS, TCP, malformed)", added,
        sdp->candidates_ignored);
   rtcsec_ice_remote_end_of_candidates(s->agent); /* non-trickle: that was all */
-  rtcsec_fingerprint fp = td->fingerprint;
-  if (s->app->opt.wrong_fingerprint) {
-    /* --test-wrong-fingerprint: one bit of the browser's fingerprint is
-     * flipped, so its certificate cannot match and DTLS must fail. */
-    fp.digest[fp.len - 1] ^= 0x01;
-  }
-  rtcsec_fingerprint_format(&fp, s->expected_fingerprint, sizeof(s->expected_fingerprint), NULL);
-  if (s->app->opt.wrong_fingerprint)
-    slog(s, "WARNING --test-wrong-fingerprint: expecting the WRONG fingerprint %s",
-         s->expected_fingerprint);
+  rtcsec_fingerprint fp = session_expect_fingerprint(s, td);
   rc = rtcsec_ice_add_peer_fingerprint(s->agent, &fp);
   if (rc != 0) {
     snprintf(err, err_cap, "peer fingerprint: %s", rtcsec_strerror(rc));
@@ -572,7 +812,8 @@ static void session_complete_pending(echo_session *s) {
       soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
       soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, j->str, j->len);
       g_string_free(j, FALSE);
-      slog(s, "offer sent (%zu bytes, a=setup:actpass)", len);
+      slog(s, "offer sent (%zu bytes, a=setup:actpass%s)", len,
+           s->local.ice_lite ? ", a=ice-lite" : "");
     } else {
       char id[32];
       snprintf(id, sizeof(id), "%llu", (unsigned long long)s->id);
@@ -580,7 +821,8 @@ static void session_complete_pending(echo_session *s) {
                                    "X-Rtcsec-Session", id);
       soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
       soup_server_message_set_response(msg, "application/sdp", SOUP_MEMORY_COPY, sdp, len);
-      slog(s, "answer sent (%zu bytes, a=setup:%s)", len, rtcsec_sdp_setup_name(s->local.setup));
+      slog(s, "answer sent (%zu bytes, a=setup:%s%s)", len, rtcsec_sdp_setup_name(s->local.setup),
+           s->local.ice_lite ? ", a=ice-lite" : "");
     }
     g_free(sdp);
   }
@@ -620,6 +862,11 @@ static void handle_post_offer(echo_app *app, SoupServerMessage *msg) {
     respond_error(msg, SOUP_STATUS_BAD_REQUEST, "offer refused: %s", err);
     goto out;
   }
+  if (lite_peer_refused(app, &remote)) {
+    respond_error(msg, SOUP_STATUS_BAD_REQUEST,
+                  "offer refused: a=ice-lite, and --single-port needs a full ICE agent");
+    goto out;
+  }
   /* RFC 5763 §5: the answerer picks its role; the echo prefers active
    * (DTLS client), as RFC 5763 recommends and /?dtls=client asks. */
   rtcsec_sdp_setup answer_setup;
@@ -655,12 +902,12 @@ static void handle_post_offer(echo_app *app, SoupServerMessage *msg) {
     respond_error(msg, SOUP_STATUS_BAD_REQUEST, "offer refused: %s", err);
     goto out;
   }
-  if ((rc = rtcsec_ice_gather(s->agent)) != 0) {
+  if (s->agent != NULL && (rc = rtcsec_ice_gather(s->agent)) != 0) {
     respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "ICE gathering: %s", rtcsec_strerror(rc));
     goto out;
   }
   session_hold(s, msg);
-  if (s->gathering_done) /* gathered synchronously */
+  if (s->gathering_done) /* gathered synchronously (always with --single-port) */
     session_complete_pending(s);
 out:
   g_free(offer);
@@ -682,8 +929,18 @@ static void handle_get_offer(echo_app *app, SoupServerMessage *msg) {
   /* RFC 5763 §5: the offerer MUST say actpass. The browser answers active,
    * which makes rtcsec the DTLS server, as the agent was configured. */
   s->local.setup = RTCSEC_SDP_SETUP_ACTPASS;
-  int rc = rtcsec_ice_gather(s->agent);
-  if (rc != 0) {
+  int rc;
+  if (s->agent == NULL) {
+    /* --single-port: the offer says a=ice-lite, so the browser, a full
+     * agent, takes the controlling role although it answers (RFC 8445
+     * §6.1.1) and starts its checks as soon as it has the offer, before
+     * rtcsec sees the answer: the router must know the call now. The
+     * fingerprint comes with the answer; no media before it matched. */
+    if ((rc = session_lite_register(s, NULL, NULL, err, sizeof(err))) != 0) {
+      respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+      return;
+    }
+  } else if ((rc = rtcsec_ice_gather(s->agent)) != 0) {
     respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "ICE gathering: %s", rtcsec_strerror(rc));
     return;
   }
@@ -728,6 +985,11 @@ static void handle_post_answer(echo_app *app, SoupServerMessage *msg, GHashTable
     respond_error(msg, SOUP_STATUS_BAD_REQUEST, "answer refused: %s", err);
     goto out;
   }
+  if (lite_peer_refused(app, &remote)) {
+    respond_error(msg, SOUP_STATUS_BAD_REQUEST,
+                  "answer refused: a=ice-lite, and --single-port needs a full ICE agent");
+    goto out;
+  }
   /* RFC 8842 §5.3: the answer to actpass says active or passive, and that
    * fixes rtcsec's role. Browsers say active (rtcsec is the DTLS server,
    * as the agent was made); passive is honoured too. */
@@ -738,7 +1000,8 @@ static void handle_post_answer(echo_app *app, SoupServerMessage *msg, GHashTable
     goto out;
   }
   if (role != s->dtls_role) {
-    if ((rc = rtcsec_ice_set_dtls_role(s->agent, role)) != 0) {
+    /* (--single-port: session_set_remote adds the router session again.) */
+    if (s->agent != NULL && (rc = rtcsec_ice_set_dtls_role(s->agent, role)) != 0) {
       respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "DTLS role %s: %s",
                     dtls_role_name(role), rtcsec_strerror(rc));
       goto out;
@@ -777,42 +1040,123 @@ static void stats_direction(GString *j, const char *name, const rtcsec_srtp_dire
   g_string_append_c(j, '}');
 }
 
-static void stats_session(GString *j, echo_session *s) {
-  rtcsec_ice_stats st;
-  memset(&st, 0, sizeof(st));
-  int have = s->agent && rtcsec_ice_get_stats(s->agent, &st) == 0;
-  const rtcsec_transport_stats *t = &st.transport;
-  g_string_append_c(j, '{');
-  json_kv_u64(j, "id", s->id, 0);
-  json_kv_str(j, "mode", s->rtcsec_offers ? "server" : "client", 1);
-  json_kv_str(j, "dtls_role", dtls_role_name(s->dtls_role), 1);
-  json_kv_str(j, "ice_state", rtcsec_ice_state_name(have ? st.state : s->ice_state), 1);
-  if (have && st.has_pair) {
+/* --single-port: the transport of the call's router session, if it has
+ * one yet (and still: consent expiry frees it). */
+static int session_lite_transport_stats(echo_session *s, rtcsec_transport_stats *out) {
+  rtcsec_transport *t =
+      s->rid ? rtcsec_router_session_transport(echo_lite_router(s->app->lite), s->rid) : NULL;
+  return t != NULL && rtcsec_transport_get_stats(t, out) == 0;
+}
+
+static uint64_t since_ms(gint64 start, gint64 t) {
+  return t > start ? (uint64_t)(t - start) / 1000 : 0;
+}
+
+/* The ICE part of a --single-port call in /stats: what the router knows. */
+static void stats_lite_ice(GString *j, echo_session *s) {
+  const echo_app *app = s->app;
+  rtcsec_router_session_info info;
+  memset(&info, 0, sizeof(info));
+  int have =
+      s->rid && rtcsec_router_get_session_info(echo_lite_router(app->lite), s->rid, &info) == 0;
+  const char *state = s->lite_expired   ? "expired"
+                      : !have           ? "new"
+                      : info.nominated  ? "connected"
+                      : info.checks > 0 ? "checking"
+                                        : "new";
+  json_kv_str(j, "ice_state", state, 1);
+  char peer[80] = "";
+  if (have && info.nominated) {
     char buf[200];
+    sockaddr_text(&info.addr, info.addr_len, peer, sizeof(peer));
+    int v6 = strchr(app->opt.single_port.host, ':') != NULL;
     g_string_append(j, ",\"pair\":{");
-    snprintf(buf, sizeof(buf), "%s %s:%u", st.pair.local_type, st.pair.local_address,
-             st.pair.local_port);
+    snprintf(buf, sizeof(buf), "host %s%s%s:%u", v6 ? "[" : "", app->opt.single_port.host,
+             v6 ? "]" : "", (unsigned)app->lite_port);
     json_kv_str(j, "local", buf, 0);
-    snprintf(buf, sizeof(buf), "%s %s:%u", st.pair.remote_type, st.pair.remote_address,
-             st.pair.remote_port);
+    snprintf(buf, sizeof(buf), "peer %s", peer);
     json_kv_str(j, "remote", buf, 1);
-    json_kv_str(j, "protocol", st.pair.protocol, 1);
+    json_kv_str(j, "protocol", "udp", 1);
     g_string_append_c(j, '}');
   } else {
     g_string_append(j, ",\"pair\":null");
   }
   g_string_append(j, ",\"ms\":{");
-  json_kv_u64(j, "ice_connected", st.ice_connected_us / 1000, 0);
-  json_kv_u64(j, "dtls_connected", st.dtls_connected_us / 1000, 1);
-  json_kv_u64(j, "first_media", st.first_media_us / 1000, 1);
+  json_kv_u64(j, "ice_connected", since_ms(s->start_us, s->nominated_us), 0);
+  json_kv_u64(j, "dtls_connected", since_ms(s->start_us, s->connected_us), 1);
+  json_kv_u64(j, "first_media", since_ms(s->start_us, s->first_media_us), 1);
   g_string_append(j, "},\"candidates\":{");
-  json_kv_u64(j, "local", st.local_candidates, 0);
-  json_kv_u64(j, "remote", st.remote_candidates, 1);
+  json_kv_u64(j, "local", s->n_candidates, 0);
+  json_kv_u64(j, "remote", s->lite_remote_candidates, 1);
   g_string_append_c(j, '}');
-  json_kv_u64(j, "pair_changes", st.pair_changes, 1);
-  json_kv_u64(j, "consent_losses", st.consent_losses, 1);
-  json_kv_u64(j, "dropped_unvalidated", st.dropped_unvalidated, 1);
-  json_kv_u64(j, "ice_send_errors", st.send_errors, 1);
+  json_kv_u64(j, "pair_changes", s->lite_moves, 1);
+  json_kv_u64(j, "consent_losses", (uint64_t)s->lite_expired, 1);
+  json_kv_u64(j, "dropped_unvalidated", 0, 1); /* per router: single_port.router */
+  json_kv_u64(j, "ice_send_errors", 0, 1);
+  g_string_append(j, ",\"router\":{");
+  json_kv_u64(j, "session", s->rid, 0);
+  g_string_append_printf(j, ",\"nominated\":%s", have && info.nominated ? "true" : "false");
+  json_kv_str(j, "peer", peer, 1);
+  json_kv_str(j, "last_peer", s->lite_peer, 1); /* the last nominated, kept after expiry */
+  json_kv_str(j, "local_ufrag", s->local.ice.ufrag, 1);
+  json_kv_u64(j, "nominations", s->lite_nominations, 1);
+  json_kv_u64(j, "moves", s->lite_moves, 1);
+  json_kv_u64(j, "checks", info.checks, 1);
+  json_kv_u64(j, "media_in", info.media_in, 1);
+  uint64_t now = echo_lite_now();
+  json_kv_u64(j, "consent_left_ms",
+              have && info.consent_expires > now ? (info.consent_expires - now) / 1000 : 0, 1);
+  g_string_append_printf(j, ",\"has_transport\":%s", have && info.has_transport ? "true" : "false");
+  g_string_append_printf(j, ",\"expired\":%s}", s->lite_expired ? "true" : "false");
+}
+
+/* The ICE part of a libnice call in /stats: what its agent says. */
+static void stats_full_ice(GString *j, const echo_session *s, const rtcsec_ice_stats *st,
+                           int have_ice) {
+  json_kv_str(j, "ice_state", rtcsec_ice_state_name(have_ice ? st->state : s->ice_state), 1);
+  if (have_ice && st->has_pair) {
+    char buf[200];
+    g_string_append(j, ",\"pair\":{");
+    snprintf(buf, sizeof(buf), "%s %s:%u", st->pair.local_type, st->pair.local_address,
+             st->pair.local_port);
+    json_kv_str(j, "local", buf, 0);
+    snprintf(buf, sizeof(buf), "%s %s:%u", st->pair.remote_type, st->pair.remote_address,
+             st->pair.remote_port);
+    json_kv_str(j, "remote", buf, 1);
+    json_kv_str(j, "protocol", st->pair.protocol, 1);
+    g_string_append_c(j, '}');
+  } else {
+    g_string_append(j, ",\"pair\":null");
+  }
+  g_string_append(j, ",\"ms\":{");
+  json_kv_u64(j, "ice_connected", st->ice_connected_us / 1000, 0);
+  json_kv_u64(j, "dtls_connected", st->dtls_connected_us / 1000, 1);
+  json_kv_u64(j, "first_media", st->first_media_us / 1000, 1);
+  g_string_append(j, "},\"candidates\":{");
+  json_kv_u64(j, "local", st->local_candidates, 0);
+  json_kv_u64(j, "remote", st->remote_candidates, 1);
+  g_string_append_c(j, '}');
+  json_kv_u64(j, "pair_changes", st->pair_changes, 1);
+  json_kv_u64(j, "consent_losses", st->consent_losses, 1);
+  json_kv_u64(j, "dropped_unvalidated", st->dropped_unvalidated, 1);
+  json_kv_u64(j, "ice_send_errors", st->send_errors, 1);
+}
+
+static void stats_session(GString *j, echo_session *s) {
+  rtcsec_ice_stats st;
+  memset(&st, 0, sizeof(st));
+  int have_ice = s->agent && rtcsec_ice_get_stats(s->agent, &st) == 0;
+  int have = s->agent ? have_ice : session_lite_transport_stats(s, &st.transport);
+  const rtcsec_transport_stats *t = &st.transport;
+  g_string_append_c(j, '{');
+  json_kv_u64(j, "id", s->id, 0);
+  json_kv_str(j, "mode", s->rtcsec_offers ? "server" : "client", 1);
+  json_kv_str(j, "dtls_role", dtls_role_name(s->dtls_role), 1);
+  json_kv_str(j, "ice_mode", s->agent ? "full" : "lite", 1);
+  if (s->agent == NULL)
+    stats_lite_ice(j, s);
+  else
+    stats_full_ice(j, s, &st, have_ice);
   json_kv_str(j, "failure", s->failure, 1);
   json_kv_str(j, "expected_fingerprint", s->expected_fingerprint, 1);
   g_string_append_printf(j, ",\"test_wrong_fingerprint\":%s",
@@ -899,6 +1243,61 @@ static void stats_session(GString *j, echo_session *s) {
   g_string_append(j, "]}");
 }
 
+/* --single-port: the socket and the router's own counters (all calls). */
+static void stats_single_port(GString *j, echo_app *app) {
+  if (app->lite == NULL) {
+    g_string_append(j, ",\"single_port\":null");
+    return;
+  }
+  rtcsec_router_stats rs;
+  memset(&rs, 0, sizeof(rs));
+  rtcsec_router_get_stats(echo_lite_router(app->lite), &rs);
+  echo_lite_stats ls;
+  echo_lite_get_stats(app->lite, &ls);
+  g_string_append(j, ",\"single_port\":{");
+  json_kv_str(j, "address", app->opt.single_port.host, 0);
+  json_kv_u64(j, "port", app->lite_port, 1);
+  json_kv_str(j, "candidate", app->lite_candidate, 1);
+  g_string_append(j, ",\"socket\":{");
+  json_kv_u64(j, "turns", ls.turns, 0);
+  json_kv_u64(j, "rx_datagrams", ls.rx_datagrams, 1);
+  json_kv_u64(j, "tx_datagrams", ls.tx_datagrams, 1);
+  json_kv_u64(j, "tx_dropped", ls.tx_dropped, 1);
+  json_kv_u64(j, "rx_refused", ls.rx_refused, 1);
+  json_kv_u64(j, "socket_errors", ls.socket_errors, 1);
+  g_string_append(j, "},\"router\":{");
+  json_kv_u64(j, "sessions", rs.sessions, 0);
+  json_kv_u64(j, "nominated", rs.nominated, 1);
+  json_kv_u64(j, "transports", rs.transports, 1);
+  json_kv_u64(j, "sessions_added", rs.sessions_added, 1);
+  json_kv_u64(j, "sessions_removed", rs.sessions_removed, 1);
+  json_kv_u64(j, "sessions_expired", rs.sessions_expired, 1);
+  json_kv_u64(j, "datagrams_in", rs.datagrams_in, 1);
+  json_kv_u64(j, "datagrams_out", rs.datagrams_out, 1);
+  json_kv_u64(j, "stun_requests", rs.stun_requests, 1);
+  json_kv_u64(j, "stun_responses", rs.stun_responses, 1);
+  json_kv_u64(j, "stun_errors_sent", rs.stun_errors_sent, 1);
+  json_kv_u64(j, "stun_malformed", rs.stun_malformed, 1);
+  json_kv_u64(j, "stun_bad_fingerprint", rs.stun_bad_fingerprint, 1);
+  json_kv_u64(j, "stun_unknown_user", rs.stun_unknown_user, 1);
+  json_kv_u64(j, "stun_bad_integrity", rs.stun_bad_integrity, 1);
+  json_kv_u64(j, "stun_bad_request", rs.stun_bad_request, 1);
+  json_kv_u64(j, "stun_unknown_attribute", rs.stun_unknown_attribute, 1);
+  json_kv_u64(j, "stun_role_conflicts", rs.stun_role_conflicts, 1);
+  json_kv_u64(j, "stun_ignored", rs.stun_ignored, 1);
+  json_kv_u64(j, "stun_replays", rs.stun_replays, 1);
+  json_kv_u64(j, "nominations", rs.nominations, 1);
+  json_kv_u64(j, "moves", rs.moves, 1);
+  json_kv_u64(j, "drop_unknown_source", rs.drop_unknown_source, 1);
+  json_kv_u64(j, "drop_queue_full", rs.drop_queue_full, 1);
+  json_kv_u64(j, "dtls_in", rs.dtls_in, 1);
+  json_kv_u64(j, "media_in", rs.media_in, 1);
+  json_kv_u64(j, "media_delivered", rs.media_delivered, 1);
+  json_kv_u64(j, "media_dropped", rs.media_dropped, 1);
+  json_kv_u64(j, "address_takeovers", rs.address_takeovers, 1);
+  g_string_append(j, "}}");
+}
+
 /* GET /stats[?session=N] */
 static void handle_stats(echo_app *app, SoupServerMessage *msg, GHashTable *query) {
   const char *id_s = query ? g_hash_table_lookup(query, "session") : NULL;
@@ -907,6 +1306,7 @@ static void handle_stats(echo_app *app, SoupServerMessage *msg, GHashTable *quer
   json_kv_str(j, "server", PROG " " RTCSEC_VERSION_STRING, 0);
   json_kv_str(j, "local_fingerprint", app->local_fp_str, 1);
   json_kv_u64(j, "reports", app->reports, 1);
+  stats_single_port(j, app);
   g_string_append(j, ",\"sessions\":[");
   int first = 1;
   for (GList *l = app->sessions.tail; l; l = l->prev) { /* newest first */
@@ -1040,6 +1440,12 @@ static void usage(FILE *out) {
           "      --turn ADDR:PORT       TURN server (IP address) for relay candidates,\n"
           "      --turn-user USER       with these credentials\n"
           "      --turn-pass PASS\n"
+          "      --single-port ADDR:PORT\n"
+          "                             SFU mode: every call on this one UDP port, rtcsec\n"
+          "                             an ICE-lite agent with the one host candidate\n"
+          "                             ADDR PORT (an IP address, not a wildcard; port 0\n"
+          "                             picks one); no libnice, so none of -a,\n"
+          "                             --port-range, --stun, --turn\n"
           "  -r, --report FILE          append each report the page POSTs to /report as\n"
           "                             one JSON line\n"
           "      --exit-after SECONDS   stop after this long (for bounded test runs)\n"
@@ -1112,6 +1518,7 @@ enum {
   OPT_EXIT_AFTER,
   OPT_WRONG_FP,
   OPT_DROP_VIDEO,
+  OPT_SINGLE_PORT,
 };
 
 static int parse_options(int argc, char **argv, echo_options *o, int *help) {
@@ -1128,6 +1535,7 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       {"exit-after", required_argument, NULL, OPT_EXIT_AFTER},
       {"test-wrong-fingerprint", no_argument, NULL, OPT_WRONG_FP},
       {"test-drop-video", required_argument, NULL, OPT_DROP_VIDEO},
+      {"single-port", required_argument, NULL, OPT_SINGLE_PORT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -1226,6 +1634,25 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
     case OPT_WRONG_FP:
       o->wrong_fingerprint = 1;
       break;
+    case OPT_SINGLE_PORT: {
+      GInetAddress *ia = NULL;
+      if (parse_host_port(optarg, &o->single_port, 1) != 0 ||
+          (ia = g_inet_address_new_from_string(o->single_port.host)) == NULL) {
+        usage_error("--single-port '%s': expected IP-ADDRESS:PORT", optarg);
+        return EXIT_USAGE;
+      }
+      /* The address is the candidate the browser sends its checks to. */
+      int any = g_inet_address_get_is_any(ia);
+      g_object_unref(ia);
+      if (any) {
+        usage_error("--single-port '%s': a wildcard address cannot be an ICE candidate; "
+                    "give the address the browser can reach",
+                    optarg);
+        return EXIT_USAGE;
+      }
+      o->has_single_port = 1;
+      break;
+    }
     case OPT_DROP_VIDEO:
       if (parse_ulong(optarg, 2, 1000, &v) != 0) {
         usage_error("--test-drop-video '%s': expected 2..1000", optarg);
@@ -1243,6 +1670,11 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
   }
   if (optind < argc) {
     usage_error("unexpected argument '%s'", argv[optind]);
+    return EXIT_USAGE;
+  }
+  if (o->has_single_port && (o->n_ice_addresses || o->port_min || o->has_stun || o->has_turn)) {
+    usage_error("--single-port runs its own ICE-lite responder on one port: "
+                "-a, --port-range, --stun and --turn do not apply");
     return EXIT_USAGE;
   }
   if (o->has_turn && (o->turn_user == NULL || o->turn_pass == NULL)) {
@@ -1273,13 +1705,21 @@ static void print_summary(echo_app *app) {
     echo_session *s = l->data;
     rtcsec_ice_stats st;
     memset(&st, 0, sizeof(st));
-    if (s->agent == NULL || rtcsec_ice_get_stats(s->agent, &st) != 0)
-      continue;
+    const char *ice;
+    if (s->agent != NULL) {
+      if (rtcsec_ice_get_stats(s->agent, &st) != 0)
+        continue;
+      ice = rtcsec_ice_state_name(st.state);
+    } else {
+      if (!session_lite_transport_stats(s, &st.transport))
+        continue;
+      ice = s->lite_peer[0] ? "lite, nominated" : "lite";
+    }
     const rtcsec_srtp_stats *sr = &st.transport.srtp;
     logf_("session %llu summary: DTLS %s as %s, ICE %s, %s%s%s; SRTP in %llu RTP %llu RTCP, out "
           "%llu RTP %llu RTCP%s%s",
           (unsigned long long)s->id, rtcsec_dtls_state_name(st.transport.state),
-          dtls_role_name(s->dtls_role), rtcsec_ice_state_name(st.state),
+          dtls_role_name(s->dtls_role), ice,
           st.transport.profile ? rtcsec_srtp_profile_name(st.transport.profile) : "no SRTP",
           st.transport.dtls_cipher && st.transport.dtls_cipher[0] ? " " : "",
           st.transport.dtls_cipher ? st.transport.dtls_cipher : "",
@@ -1288,6 +1728,41 @@ static void print_summary(echo_app *app) {
           (unsigned long long)sr->outbound.rtcp_packets, s->failure[0] ? "; failure: " : "",
           s->failure);
   }
+}
+
+/* --single-port: the socket, the router and the one candidate every call
+ * gets. Printed before "listening on", so whoever waits for that line can
+ * read this one too. */
+static int open_single_port(echo_app *app) {
+  if (!app->opt.has_single_port)
+    return 0;
+  echo_lite_config lc;
+  memset(&lc, 0, sizeof(lc));
+  lc.address = app->opt.single_port.host;
+  lc.port = app->opt.single_port.port;
+  lc.cert = app->cert;
+  lc.profiles = app->opt.profiles;
+  lc.n_profiles = app->opt.n_profiles;
+  lc.max_sessions = MAX_SESSIONS; /* older calls are removed to make room */
+  echo_lite_callbacks cb = {.on_media = lite_on_media, .on_event = lite_on_event, .user = app};
+  char err[256] = "";
+  int rc = echo_lite_open(&app->lite, &lc, &cb, err, sizeof(err));
+  if (rc != 0) {
+    fprintf(stderr, PROG ": --single-port: %s\n", err);
+    return -1;
+  }
+  app->lite_port = echo_lite_port(app->lite);
+  /* RFC 8445 §5.1.2.1 priority: host type preference 126, the only local
+   * address (local preference 65535), component 1 (rtcp-mux). */
+  unsigned long priority = (126ul << 24) + (65535ul << 8) + (256ul - 1);
+  snprintf(app->lite_candidate, sizeof(app->lite_candidate), "candidate:1 1 udp %lu %s %u typ host",
+           priority, app->opt.single_port.host, (unsigned)app->lite_port);
+  int v6 = strchr(app->opt.single_port.host, ':') != NULL;
+  printf("single port: udp %s%s%s:%u (ICE-lite, every call)\n", v6 ? "[" : "",
+         app->opt.single_port.host, v6 ? "]" : "", (unsigned)app->lite_port);
+  logf_("single port %s%s%s:%u: ICE-lite, one rtcsec_router for every call", v6 ? "[" : "",
+        app->opt.single_port.host, v6 ? "]" : "", (unsigned)app->lite_port);
+  return 0;
 }
 
 static int listen_http(echo_app *app) {
@@ -1373,7 +1848,7 @@ int main(int argc, char **argv) {
   g_queue_init(&app.sessions);
   app.loop = g_main_loop_new(NULL, FALSE);
   signal(SIGPIPE, SIG_IGN);
-  if (listen_http(&app) != 0) {
+  if (open_single_port(&app) != 0 || listen_http(&app) != 0) {
     app.exit_status = 1;
   } else {
     guint sig_int = g_unix_signal_add(SIGINT, on_quit_signal, &app);
@@ -1390,6 +1865,7 @@ int main(int argc, char **argv) {
   echo_session *s;
   while ((s = g_queue_pop_head(&app.sessions)) != NULL)
     session_free(s);
+  echo_lite_close(app.lite); /* after the sessions: their close_notify went out */
   if (app.server) {
     soup_server_disconnect(app.server);
     g_object_unref(app.server);

@@ -543,6 +543,7 @@ int echo_sdp_transport(const echo_sdp *sdp, echo_transport_desc *out, char *err,
   memcpy(out->ice.pwd, pw->pwd, sizeof(out->ice.pwd));
   out->fingerprint = sec->has_fingerprint ? sec->fingerprint : sdp->fingerprint;
   out->setup = sec->has_setup ? sec->setup : sdp->has_setup ? sdp->setup : RTCSEC_SDP_SETUP_ACTPASS;
+  out->ice_lite = sdp->ice_lite;
   return 0;
 }
 
@@ -882,6 +883,8 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
   put(&o, "o=rtcsec-echo %llu 2 IN IP4 127.0.0.1\r\n", (unsigned long long)session_id);
   put(&o, "s=-\r\n");
   put(&o, "t=0 0\r\n");
+  if (local->ice_lite)
+    put(&o, "a=ice-lite\r\n"); /* session level only (RFC 8839 §5.3) */
   put(&o, "a=group:BUNDLE");
   for (size_t i = 0; i < plan->n_media; i++)
     if (plan->m[i].accepted)

@@ -119,6 +119,10 @@ typedef struct echo_transport_desc {
   rtcsec_sdp_ice_credentials ice;
   rtcsec_fingerprint fingerprint;
   rtcsec_sdp_setup setup;
+  /* An ICE-lite agent (RFC 8445 §2.5): echo_sdp_transport() sets it from
+   * the peer's session-level a=ice-lite; echo_sdp_write() writes a=ice-lite
+   * at session level (RFC 8839 §5.3) when it is set. */
+  int ice_lite;
 } echo_transport_desc;
 
 /* Parses a whole SDP document (CRLF or LF line ends).
@@ -196,7 +200,8 @@ void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids);
 int echo_plan_apply_answer(echo_plan *plan, const echo_sdp *answer, char *err, size_t err_cap);
 
 /* Writes the SDP of plan (an offer or an answer: the difference is our
- * a=setup in local->setup) with our transport and candidates; the candidates and end-of-candidates
+ * a=setup in local->setup; with local->ice_lite, a=ice-lite at session level)
+ * with our transport and candidates; the candidates and end-of-candidates
  * go into the first accepted section (non-trickle). candidates are "candidate:..." strings; the
  * first one's address and port make the c= and m= values. Errors: RTCSEC_ERR_BUFFER_TOO_SMALL,
  * RTCSEC_ERR_INVALID_ARGUMENT. */
