@@ -57,9 +57,12 @@ static size_t profile_index(rtcsec_srtp_profile p) {
 
 /* ---- per-SSRC table ---------------------------------------------------- */
 
-/* Open addressing with linear probing, sized at creation to at least twice
- * the cap so a free slot always ends a probe. Entries are never removed:
- * libsrtp2 keeps its streams for the life of the session too. */
+/* Open addressing with linear probing, kept at most half full so a free
+ * slot always ends a probe. It starts with 8 slots (a call has 2 to 4
+ * SSRCs) and doubles when a new SSRC is admitted, which is also when
+ * libsrtp2 allocates a stream for it: never in steady state, and never past
+ * twice the cap. Entries are never removed: libsrtp2 keeps its streams for
+ * the life of the session too. */
 struct ssrc_entry {
   uint64_t rtp_packets; /* outbound: also the RFC 3711 §9.2 SRTP count */
   uint64_t rtp_bytes;
@@ -80,8 +83,6 @@ struct ssrc_table {
 
 static int table_init(struct ssrc_table *t, size_t max) {
   unsigned bits = 3;
-  while (((size_t)1 << bits) < 2 * max)
-    bits++;
   t->slots = calloc((size_t)1 << bits, sizeof(*t->slots));
   if (t->slots == NULL)
     return RTCSEC_ERR_NO_MEMORY;
@@ -111,7 +112,45 @@ static int table_find(const struct ssrc_table *t, uint32_t ssrc, size_t *slot) {
   }
 }
 
-/* Only after table_find() returned 0 for slot and count < max. */
+/* Makes room for one more entry (count < max): doubles the table if the
+ * entry would fill it past half. RTCSEC_ERR_NO_MEMORY leaves it as it was. */
+static int table_reserve(struct ssrc_table *t) {
+  if ((t->count + 1) * 2 <= t->mask + 1)
+    return RTCSEC_OK;
+  struct ssrc_table n = *t;
+  n.bits = t->bits + 1;
+  n.mask = ((size_t)1 << n.bits) - 1;
+  n.slots = calloc(n.mask + 1, sizeof(*n.slots));
+  if (n.slots == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
+  for (size_t i = 0; i <= t->mask; i++) {
+    if (!t->slots[i].used)
+      continue;
+    size_t slot;
+    (void)table_find(&n, t->slots[i].ssrc, &slot);
+    n.slots[slot] = t->slots[i];
+  }
+  free(t->slots);
+  *t = n;
+  return RTCSEC_OK;
+}
+
+/* Finds ssrc, making room for it first if it is new and the cap allows:
+ * returns 1 (present) or 0 (absent, *slot is where it goes), or a negative
+ * code (RTCSEC_ERR_LIMIT: new and the table is at its cap;
+ * RTCSEC_ERR_NO_MEMORY). */
+static int table_admit(struct ssrc_table *t, uint32_t ssrc, size_t *slot) {
+  if (table_find(t, ssrc, slot))
+    return 1;
+  if (t->count >= t->max)
+    return RTCSEC_ERR_LIMIT;
+  int rc = table_reserve(t);
+  if (rc != RTCSEC_OK)
+    return rc;
+  return table_find(t, ssrc, slot);
+}
+
+/* Only after table_admit() returned 0 for slot. */
 static struct ssrc_entry *table_insert_at(struct ssrc_table *t, size_t slot, uint32_t ssrc) {
   struct ssrc_entry *e = &t->slots[slot];
   e->used = 1;
@@ -455,9 +494,9 @@ static int protect_admit(rtcsec_srtp *s, size_t len, size_t cap, size_t overhead
   if (s->key_exhausted)
     return drop(&s->out_stats, RTCSEC_ERR_SRTP_KEY_LIMIT);
   size_t slot;
-  int known = table_find(&s->out_tab, ssrc, &slot);
-  if (!known && s->out_tab.count >= s->out_tab.max)
-    return drop(&s->out_stats, RTCSEC_ERR_LIMIT);
+  int known = table_admit(&s->out_tab, ssrc, &slot);
+  if (known < 0)
+    return drop(&s->out_stats, known);
   /* libsrtp2 clones its ssrc_any_outbound template into a stream for a new
    * SSRC before anything else can fail, so the SSRC is counted now: the
    * table never holds fewer SSRCs than libsrtp2 holds streams. */
@@ -542,9 +581,11 @@ int rtcsec_srtp_protect_rtcp(rtcsec_srtp *s, uint8_t *buf, size_t len, size_t ca
 static int unprotect_admit(rtcsec_srtp *s, size_t len, uint32_t ssrc, int *known, size_t *slot) {
   if (len > (size_t)INT_MAX)
     return drop(&s->in_stats, RTCSEC_ERR_TOO_LARGE);
-  *known = table_find(&s->in_tab, ssrc, slot);
-  if (!*known && s->in_tab.count >= s->in_tab.max)
+  *known = table_admit(&s->in_tab, ssrc, slot);
+  if (*known == RTCSEC_ERR_LIMIT)
     return drop(&s->in_stats, RTCSEC_ERR_SRTP_SSRC_LIMIT);
+  if (*known < 0)
+    return drop(&s->in_stats, *known);
   return RTCSEC_OK;
 }
 
@@ -664,9 +705,9 @@ int rtcsec_srtp_test_preset_sent(rtcsec_srtp *s, uint32_t ssrc, uint64_t srtp_pa
 
   if (s == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  int known = table_find(&s->out_tab, ssrc, &slot);
-  if (!known && s->out_tab.count >= s->out_tab.max)
-    return RTCSEC_ERR_LIMIT;
+  int known = table_admit(&s->out_tab, ssrc, &slot);
+  if (known < 0)
+    return known;
   struct ssrc_entry *e = entry_for(&s->out_tab, known, slot, ssrc);
   e->rtp_packets = srtp_packets;
   e->rtcp_packets = srtcp_packets;
