@@ -474,8 +474,11 @@ static void drive(rtcsec_dtls *d, uint64_t now) {
     }
   }
   /* Records after the handshake: application data, the peer's close, its
-   * retransmitted Finished (OpenSSL answers it), a renegotiation attempt. */
-  if (d->state == RTCSEC_DTLS_STATE_CONNECTED && d->io.in != NULL)
+   * retransmitted Finished (OpenSSL answers it), a renegotiation attempt.
+   * Also right after the handshake completed: the datagram that finished
+   * it may carry more records, already in OpenSSL's read buffer. */
+  if (d->state == RTCSEC_DTLS_STATE_CONNECTED &&
+      (d->io.in != NULL || SSL_pending(d->ssl) > 0 || SSL_has_pending(d->ssl)))
     read_records(d);
   d->io.in = NULL;
   d->io.in_len = 0;

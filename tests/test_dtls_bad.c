@@ -368,6 +368,51 @@ START_TEST(renegotiation_after_the_handshake_is_refused_and_the_session_goes_on)
 }
 END_TEST
 
+/* Moves every datagram `from` has queued to `to`, in order. */
+static void deliver_all(rtcsec_dtls *from, rtcsec_dtls *to) {
+  uint8_t d[1500];
+  size_t n = 0;
+  while (rtcsec_dtls_poll_datagram(from, d, sizeof(d), &n) == 0 && n > 0)
+    rtcsec_dtls_handle_datagram(to, d, n, 0);
+}
+
+START_TEST(records_after_the_finished_in_one_datagram_are_read_at_once) {
+  /* A peer may put its first application data in the datagram that ends
+   * the handshake: both must come out of that one call. */
+  pair_opts o;
+  default_opts(&o);
+  pair pr;
+  pair_init(&pr, &o);
+  fakeclock_set(0);
+  ck_assert_int_eq(rtcsec_dtls_start(pr.p[1].d, 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_start(pr.p[0].d, 0), 0);
+  deliver_all(pr.p[0].d, pr.p[1].d); /* ClientHello */
+  deliver_all(pr.p[1].d, pr.p[0].d); /* server's first flight */
+  deliver_all(pr.p[0].d, pr.p[1].d); /* client's second flight: the server is done */
+  peer_poll(&pr.p[1], 0);
+  ck_assert_int_eq(pr.p[1].connected, 1);
+  uint8_t last[1500], data[1500], both[3000];
+  size_t nl = 0, nd = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, last, sizeof(last), &nl), 0);
+  ck_assert_uint_gt(nl, 0);
+  size_t more = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, data, sizeof(data), &more), 0);
+  ck_assert_uint_eq(more, 0); /* the last flight is one datagram here */
+  static const char text[] = "first data with the Finished";
+  ck_assert_int_eq(rtcsec_dtls_send(pr.p[1].d, (const uint8_t *)text, sizeof(text), 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, data, sizeof(data), &nd), 0);
+  memcpy(both, last, nl);
+  memcpy(both + nl, data, nd);
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[0].d, both, nl + nd, 0), 0);
+  peer_poll(&pr.p[0], 0);
+  ck_assert_int_eq(pr.p[0].connected, 1);
+  ck_assert_int_eq(pr.p[0].n_data, 1);
+  ck_assert_uint_eq(pr.p[0].data_len, sizeof(text));
+  ck_assert_mem_eq(pr.p[0].data, text, sizeof(text));
+  pair_free(&pr);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("dtls_bad");
   TCase *tc = tcase_create("records");
@@ -385,6 +430,7 @@ int main(void) {
   tcase_add_test(hs, server_choosing_a_profile_not_offered_fails_the_client);
   tcase_add_loop_test(hs, malformed_use_srtp_in_client_hello_fails_the_handshake_cleanly, 0, 2);
   tcase_add_test(hs, renegotiation_after_the_handshake_is_refused_and_the_session_goes_on);
+  tcase_add_test(hs, records_after_the_finished_in_one_datagram_are_read_at_once);
   suite_add_tcase(s, hs);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
