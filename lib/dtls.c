@@ -12,6 +12,7 @@
 #include "cert_internal.h"
 #include "dtls_bio.h"
 #include "dtls_internal.h"
+#include "profile_internal.h"
 #include "rtcsec/dtls.h"
 #include "rtcsec/error.h"
 #include "rtcsec/rtcsec.h"
@@ -57,7 +58,6 @@ struct rtcsec_dtls {
   void (*keylog)(void *user, const char *line);
   void *keylog_user;
 
-  int started;
   uint64_t start_us;
   uint64_t retrans_deadline;
 
@@ -89,21 +89,6 @@ static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
 static void ex_init(void) { ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
 
 static rtcsec_dtls *from_ssl(const SSL *ssl) { return ssl ? SSL_get_ex_data(ssl, ex_index) : NULL; }
-
-static const char *openssl_profile_name(rtcsec_srtp_profile p) {
-  switch (p) {
-  case RTCSEC_SRTP_AES128_CM_SHA1_80:
-    return "SRTP_AES128_CM_SHA1_80";
-  case RTCSEC_SRTP_AES128_CM_SHA1_32:
-    return "SRTP_AES128_CM_SHA1_32";
-  case RTCSEC_SRTP_AEAD_AES_128_GCM:
-    return "SRTP_AEAD_AES_128_GCM";
-  case RTCSEC_SRTP_AEAD_AES_256_GCM:
-    return "SRTP_AEAD_AES_256_GCM";
-  default:
-    return NULL;
-  }
-}
 
 static void set_fail_reason(rtcsec_dtls *d, int reason) {
   if (d->fail_reason == 0)
@@ -517,18 +502,14 @@ void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg) {
   cfg->handshake_timeout_us = 30000000;
 }
 
-static const rtcsec_srtp_profile default_profiles[] = {
-    RTCSEC_SRTP_AEAD_AES_128_GCM, RTCSEC_SRTP_AEAD_AES_256_GCM, RTCSEC_SRTP_AES128_CM_SHA1_80,
-    RTCSEC_SRTP_AES128_CM_SHA1_32};
-
 static int set_profiles(rtcsec_dtls *d, const rtcsec_dtls_config *cfg) {
-  const rtcsec_srtp_profile *src = cfg->n_profiles ? cfg->profiles : default_profiles;
-  size_t n = cfg->n_profiles ? cfg->n_profiles : 4;
+  const rtcsec_srtp_profile *src = cfg->n_profiles ? cfg->profiles : rtcsec_srtp_default_profiles;
+  size_t n = cfg->n_profiles ? cfg->n_profiles : RTCSEC_SRTP_N_DEFAULT_PROFILES;
   if (n > RTCSEC_SRTP_MAX_PROFILES)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   char list[128] = "";
   for (size_t i = 0; i < n; i++) {
-    const char *name = openssl_profile_name(src[i]);
+    const char *name = rtcsec_srtp_profile_openssl_name(src[i]);
     if (name == NULL)
       return RTCSEC_ERR_INVALID_ARGUMENT;
     for (size_t j = 0; j < i; j++) {
@@ -647,7 +628,6 @@ int rtcsec_dtls_start(rtcsec_dtls *d, uint64_t now) {
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (d->state != RTCSEC_DTLS_STATE_NEW)
     return RTCSEC_ERR_INVALID_STATE;
-  d->started = 1;
   d->start_us = now;
   d->state = RTCSEC_DTLS_STATE_HANDSHAKING;
   if (d->role == RTCSEC_DTLS_CLIENT)
@@ -898,7 +878,7 @@ int rtcsec_dtls_send(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t n
   ERR_clear_error();
   int n = SSL_write(d->ssl, data, (int)len);
   if (n <= 0 || (size_t)n != len) {
-    fail(d, d->io.write_failed ? RTCSEC_ERR_NO_MEMORY : classify_failure(d));
+    fail(d, classify_failure(d));
     return d->error;
   }
   d->records_sent++;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "profile_internal.h"
 #include "rtcsec/error.h"
 #include "rtcsec/profile.h"
 
@@ -37,6 +38,15 @@ const char *rtcsec_srtp_profile_name(rtcsec_srtp_profile p) {
     return "none";
   const struct profile_info *info = find(p);
   return info ? info->rfc_name : "unknown";
+}
+
+const rtcsec_srtp_profile rtcsec_srtp_default_profiles[RTCSEC_SRTP_N_DEFAULT_PROFILES] = {
+    RTCSEC_SRTP_AEAD_AES_128_GCM, RTCSEC_SRTP_AEAD_AES_256_GCM, RTCSEC_SRTP_AES128_CM_SHA1_80,
+    RTCSEC_SRTP_AES128_CM_SHA1_32};
+
+const char *rtcsec_srtp_profile_openssl_name(rtcsec_srtp_profile p) {
+  const struct profile_info *info = find(p);
+  return info ? info->openssl_name : NULL;
 }
 
 size_t rtcsec_srtp_profile_key_len(rtcsec_srtp_profile p) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dtls_internal.h"
+#include "profile_internal.h"
 #include "rtcsec/error.h"
 #include "rtcsec/transport.h"
 #include "transport_internal.h"
@@ -41,10 +42,8 @@ int rtcsec_transport_new(rtcsec_transport **out, const rtcsec_transport_config *
   if (dcfg.n_profiles == 0) {
     /* The default list, less what this libsrtp2 cannot do: never offer a
      * profile that could not be used once negotiated. */
-    static const rtcsec_srtp_profile defaults[] = {
-        RTCSEC_SRTP_AEAD_AES_128_GCM, RTCSEC_SRTP_AEAD_AES_256_GCM, RTCSEC_SRTP_AES128_CM_SHA1_80,
-        RTCSEC_SRTP_AES128_CM_SHA1_32};
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+    const rtcsec_srtp_profile *defaults = rtcsec_srtp_default_profiles;
+    for (size_t i = 0; i < RTCSEC_SRTP_N_DEFAULT_PROFILES; i++) {
       if (rtcsec_srtp_profile_supported(defaults[i]))
         dcfg.profiles[dcfg.n_profiles++] = defaults[i];
     }
