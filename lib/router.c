@@ -176,6 +176,7 @@ typedef struct ev_entry {
 struct rtcsec_router {
   rtcsec_router_config cfg;
   rtcsec_cert *cert;
+  uint64_t now; /* latest time the caller gave: for calls that take none */
 
   session **slots;
   uint32_t *gens;
@@ -768,6 +769,8 @@ int rtcsec_router_add_session(rtcsec_router *r, const rtcsec_router_session_conf
   if (s->ufrag == NULL || s->pwd == NULL || (cfg->remote_ufrag && s->remote_ufrag == NULL) ||
       (cfg->n_remote_fingerprints > 0 && s->fps == NULL)) {
     free(s->ufrag);
+    if (s->pwd != NULL)
+      OPENSSL_cleanse(s->pwd, plen);
     free(s->pwd);
     free(s->remote_ufrag);
     free(s->fps);
@@ -1006,7 +1009,7 @@ static int handle_stun(rtcsec_router *r, const uint8_t *buf, size_t len,
   if (rc != RTCSEC_OK) {
     r->stats.stun_bad_integrity++;
     unauthenticated(r, &m, RTCSEC_STUN_ERR_UNAUTHENTICATED, "Unauthenticated", src, src_len);
-    return rc == RTCSEC_ERR_STUN_INTEGRITY ? rc : RTCSEC_ERR_STUN_INTEGRITY;
+    return RTCSEC_ERR_STUN_INTEGRITY;
   }
   /* Authenticated from here on: errors carry MESSAGE-INTEGRITY. */
   in->session = s->id;
@@ -1078,6 +1081,8 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
                                   uint64_t now, rtcsec_router_input *in) {
   if (r == NULL || in == NULL || (buf == NULL && len > 0))
     return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (now > r->now)
+    r->now = now;
   memset(in, 0, sizeof(*in));
   addr_key k;
   struct sockaddr_storage plain;
@@ -1147,6 +1152,8 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
 int rtcsec_router_handle_timeout(rtcsec_router *r, uint64_t now) {
   if (r == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (now > r->now)
+    r->now = now;
   /* Each session at most once per call, even if its timer did not move. */
   size_t budget = r->heap_n;
   while (budget-- > 0 && r->heap_n > 0 && r->heap[0]->deadline <= now) {
@@ -1210,6 +1217,12 @@ int rtcsec_router_poll_datagram(rtcsec_router *r, uint8_t *buf, size_t cap, size
       pending_remove(r, s); /* kept by the transport until an address exists */
       continue;
     }
+    /* RFC 7675 §5.1: nothing more to an address whose consent ran out,
+     * even before the next handle_timeout() notices. */
+    if (consent_gone(r, s, r->now)) {
+      expire(r, s);
+      continue;
+    }
     size_t n = 0;
     int rc = rtcsec_transport_poll_datagram(s->t, buf, cap, &n);
     if (rc != RTCSEC_OK)
@@ -1236,6 +1249,10 @@ static int protect(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf, size_t 
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (s->t == NULL || !s->has_addr)
     return RTCSEC_ERR_INVALID_STATE;
+  if (consent_gone(r, s, r->now)) { /* RFC 7675 §5.1, as in poll_datagram */
+    expire(r, s);
+    return RTCSEC_ERR_CONSENT_EXPIRED;
+  }
   int rc = rtcp ? rtcsec_transport_protect_rtcp(s->t, buf, len, cap, out_len)
                 : rtcsec_transport_protect_rtp(s->t, buf, len, cap, out_len);
   if (rc != RTCSEC_OK)
@@ -1264,6 +1281,12 @@ int rtcsec_router_send_data(rtcsec_router *r, rtcsec_session_id id, const uint8_
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (s->t == NULL)
     return RTCSEC_ERR_INVALID_STATE;
+  if (now > r->now)
+    r->now = now;
+  if (consent_gone(r, s, r->now)) { /* RFC 7675 §5.1 */
+    expire(r, s);
+    return RTCSEC_ERR_CONSENT_EXPIRED;
+  }
   int rc = rtcsec_transport_send_data(s->t, data, len, now);
   after_transport(r, s);
   return rc;

@@ -729,8 +729,22 @@ START_TEST(consent_expires_after_30_s_without_a_valid_check_and_nothing_is_sent_
   ck_assert_uint_eq(quiet->media_at_router, 29);
   ck_assert(rtcsec_router_deadline(w->r) == t_nom + 30 * (uint64_t)SEC);
   uint64_t out_quiet = quiet->rx[ADDR_MAIN], out_wrong = wrong->rx[ADDR_MAIN];
+  /* Sending is refused the moment consent has run out, before any
+   * handle_timeout() has noticed (RFC 7675 §5.1): by the `now` given ... */
+  uint64_t t_exp = t_nom + 30 * (uint64_t)SEC;
+  ck_assert_int_eq(rtcsec_router_send_data(w->r, quiet->id, (const uint8_t *)"x", 1, t_exp),
+                   RTCSEC_ERR_CONSENT_EXPIRED);
+  /* ... and by the latest one the router saw, for calls that take none */
+  uint8_t rtp_buf[MAX_PKT];
+  size_t pn = tpair_make_rtp(rtp_buf, 7, 1, 20), pout = 0;
+  struct sockaddr_storage pdst;
+  socklen_t pdst_len = 0;
+  ck_assert_int_eq(rtcsec_router_protect_rtp(w->r, wrong->id, rtp_buf, pn, sizeof(rtp_buf), &pout,
+                                             &pdst, &pdst_len),
+                   RTCSEC_ERR_CONSENT_EXPIRED);
+  router_flush(w); /* takes the two EXPIRED events */
   /* 30 s after the last valid check: gone, and reported */
-  advance_to(w, t_nom + 30 * (uint64_t)SEC);
+  advance_to(w, t_exp);
   ck_assert_int_eq(quiet->expired, 1);
   ck_assert_int_eq(wrong->expired, 1);
   ck_assert_int_eq(alive->expired, 0);

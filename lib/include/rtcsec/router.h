@@ -215,7 +215,9 @@ RTCSEC_API int rtcsec_router_poll_datagram(rtcsec_router *r, uint8_t *buf, size_
  * address to send it to (the nominated one), for the caller to send
  * directly: nothing is copied or queued. Errors: RTCSEC_ERR_INVALID_ARGUMENT
  * (unknown id), RTCSEC_ERR_INVALID_STATE (no nominated address or no
- * transport yet), and those of rtcsec_transport_protect_rtp(). */
+ * transport yet), RTCSEC_ERR_CONSENT_EXPIRED (consent ran out by the latest
+ * `now` the router was given: the session expires here, with its EXPIRED
+ * event, and nothing is sent), and those of rtcsec_transport_protect_rtp(). */
 RTCSEC_API int rtcsec_router_protect_rtp(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf,
                                          size_t len, size_t cap, size_t *out_len,
                                          struct sockaddr_storage *dst, socklen_t *dst_len);
