@@ -25,6 +25,7 @@
 
 #include "rtcsec/error.h"
 #include "rtcsec/ice.h"
+#include "rtcsec/sdp.h"
 
 #include "ice_internal.h"
 
@@ -344,6 +345,11 @@ static void maybe_connected_locked(rtcsec_ice_agent *a, uint64_t now) {
   if (a->nice_state != NICE_COMPONENT_STATE_CONNECTED &&
       a->nice_state != NICE_COMPONENT_STATE_READY)
     return;
+  /* RFC 7675 §5.1: once consent is lost nothing flows again on this
+   * session's credentials; only an ICE restart (new credentials, new
+   * checks) may bring the path back, even if libnice reconnects. */
+  if (a->consent_lost && !a->restarting)
+    return;
   a->validated = 1;
   a->consent_lost = 0;
   a->restarting = 0;
@@ -545,13 +551,17 @@ static void on_receive(NiceAgent *nice, guint stream_id, guint component_id, gui
     if (a->st.first_media_us == 0)
       a->st.first_media_us = since_start(a, now);
   }
-  if (in.kind == RTCSEC_PKT_DTLS)
+  int dtls = in.kind == RTCSEC_PKT_DTLS;
+  if (dtls)
     pump_locked(a, now);
   g_mutex_unlock(&a->lock);
-  flush(a);
+  /* Only DTLS produces datagrams to send and events; media skips both. */
+  if (dtls)
+    flush(a);
   if (media && a->cfg.on_media != NULL)
     a->cfg.on_media(a->cfg.user, in.kind, a->rx, in.len);
-  dispatch(a);
+  if (dtls)
+    dispatch(a);
 }
 
 /* ---- creation and teardown ----------------------------------------------- */
@@ -958,7 +968,8 @@ int rtcsec_ice_set_remote_credentials(rtcsec_ice_agent *a, const char *ufrag, co
   if (a == NULL || ufrag == NULL || pwd == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   /* RFC 8839 §5.4: ice-ufrag 4*256ice-char, ice-pwd 22*256ice-char. */
-  if (!rtcsec_ice_chars_valid(ufrag, 4, 256) || !rtcsec_ice_chars_valid(pwd, 22, 256))
+  if (!rtcsec_ice_chars_valid(ufrag, RTCSEC_ICE_UFRAG_MIN, RTCSEC_ICE_UFRAG_MAX) ||
+      !rtcsec_ice_chars_valid(pwd, RTCSEC_ICE_PWD_MIN, RTCSEC_ICE_PWD_MAX))
     return RTCSEC_ERR_PARSE;
   if (!nice_agent_set_remote_credentials(a->nice, a->stream_id, ufrag, pwd))
     return RTCSEC_ERR_INVALID_STATE;
@@ -1119,9 +1130,12 @@ static int send_media(rtcsec_ice_agent *a, uint8_t *buf, size_t len, size_t cap,
   int rc;
   if (a->consent_lost || a->closing) {
     rc = RTCSEC_ERR_INVALID_STATE; /* RFC 7675 §5.1: stop sending */
+  } else if (!path_usable_locked(a)) {
+    /* RFC 8445 §12: no media to a pair ICE has not validated (the
+     * transport has no keys then either). */
+    a->st.dropped_unvalidated++;
+    rc = RTCSEC_ERR_SRTP_NO_KEYS;
   } else {
-    /* Before the validated pair the transport has no keys either:
-     * RTCSEC_ERR_SRTP_NO_KEYS, nothing written. */
     rc = rtcp ? rtcsec_transport_protect_rtcp(a->transport, buf, len, cap, &out_len)
               : rtcsec_transport_protect_rtp(a->transport, buf, len, cap, &out_len);
   }

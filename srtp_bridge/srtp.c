@@ -20,9 +20,7 @@
 #define SRTCP_INDEX_LEN 4 /* E flag + 31-bit SRTCP index (RFC 3711 §3.4) */
 
 struct profile_desc {
-  rtcsec_srtp_profile id;
-  size_t key_len;
-  size_t salt_len;
+  rtcsec_srtp_profile id; /* key and salt lengths: rtcsec/profile.h */
   size_t rtp_tag_len;
   size_t rtcp_tag_len;
   int aead; /* RFC 7714: SRTCP tag before the E+index word, not after */
@@ -31,17 +29,17 @@ struct profile_desc {
 };
 
 static const struct profile_desc profile_table[] = {
-    {RTCSEC_SRTP_AES128_CM_SHA1_80, 16, 14, 10, 10, 0, srtp_crypto_policy_set_rtp_default,
+    {RTCSEC_SRTP_AES128_CM_SHA1_80, 10, 10, 0, srtp_crypto_policy_set_rtp_default,
      srtp_crypto_policy_set_rtcp_default},
     /* RFC 5764 §4.1.2: SRTP_AES128_CM_HMAC_SHA1_32 uses a 32-bit tag for
      * SRTP only; SRTCP keeps the 80-bit tag (RFC 3711 §9.5: SRTCP MUST NOT
      * use weak authentication). */
-    {RTCSEC_SRTP_AES128_CM_SHA1_32, 16, 14, 4, 10, 0,
-     srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32, srtp_crypto_policy_set_rtcp_default},
+    {RTCSEC_SRTP_AES128_CM_SHA1_32, 4, 10, 0, srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32,
+     srtp_crypto_policy_set_rtcp_default},
     /* RFC 7714 §14.2: 16-octet tag for SRTP and SRTCP. */
-    {RTCSEC_SRTP_AEAD_AES_128_GCM, 16, 12, 16, 16, 1, srtp_crypto_policy_set_aes_gcm_128_16_auth,
+    {RTCSEC_SRTP_AEAD_AES_128_GCM, 16, 16, 1, srtp_crypto_policy_set_aes_gcm_128_16_auth,
      srtp_crypto_policy_set_aes_gcm_128_16_auth},
-    {RTCSEC_SRTP_AEAD_AES_256_GCM, 32, 12, 16, 16, 1, srtp_crypto_policy_set_aes_gcm_256_16_auth,
+    {RTCSEC_SRTP_AEAD_AES_256_GCM, 16, 16, 1, srtp_crypto_policy_set_aes_gcm_256_16_auth,
      srtp_crypto_policy_set_aes_gcm_256_16_auth},
 };
 
@@ -206,8 +204,9 @@ static srtp_err_status_t session_create(srtp_t *out, const struct profile_desc *
   srtp_policy_t pol;
 
   memset(&pol, 0, sizeof(pol));
-  memcpy(master, key, pd->key_len);
-  memcpy(master + pd->key_len, salt, pd->salt_len);
+  size_t key_len = rtcsec_srtp_profile_key_len(pd->id);
+  memcpy(master, key, key_len);
+  memcpy(master + key_len, salt, rtcsec_srtp_profile_salt_len(pd->id));
   pd->set_rtp(&pol.rtp);
   pd->set_rtcp(&pol.rtcp);
   pol.ssrc.type = type;
@@ -346,7 +345,8 @@ int rtcsec_srtp_new(rtcsec_srtp **out, const rtcsec_srtp_keys *keys,
   if (pi == N_PROFILES)
     return RTCSEC_ERR_UNSUPPORTED;
   const struct profile_desc *pd = &profile_table[pi];
-  if (keys->key_len != pd->key_len || keys->salt_len != pd->salt_len)
+  if (keys->key_len != rtcsec_srtp_profile_key_len(pd->id) ||
+      keys->salt_len != rtcsec_srtp_profile_salt_len(pd->id))
     return RTCSEC_ERR_INVALID_ARGUMENT;
   int rc = bridge_init();
   if (rc != RTCSEC_OK)
