@@ -899,13 +899,20 @@ static void unauthenticated(rtcsec_router *r, const rtcsec_stun_msg *m, int code
 /* A nominating request seen before from another address is a replay: the
  * source address is not covered by MESSAGE-INTEGRITY, so a captured
  * USE-CANDIDATE request re-sent from elsewhere must not move the session. */
-static int replayed(const session *s, const rtcsec_stun_msg *m, const addr_key *k) {
+/* Index of the transaction id among the recent nominating ones, -1 if new. */
+static int tid_index(const session *s, const rtcsec_stun_msg *m) {
   unsigned n = s->n_tids < RECENT_TIDS ? s->n_tids : RECENT_TIDS;
   for (unsigned i = 0; i < n; i++) {
     if (memcmp(s->tids[i], m->tid, RTCSEC_STUN_TID_LEN) == 0)
-      return !key_equal(&s->tid_addr[i], k);
+      return (int)i;
   }
-  return 0;
+  return -1;
+}
+
+/* A nominating request seen before from another address: a replay. */
+static int replayed(const session *s, const rtcsec_stun_msg *m, const addr_key *k) {
+  int i = tid_index(s, m);
+  return i >= 0 && !key_equal(&s->tid_addr[i], k);
 }
 
 static void remember_tid(session *s, const rtcsec_stun_msg *m, const addr_key *k) {
@@ -1067,7 +1074,8 @@ static int handle_stun(rtcsec_router *r, const uint8_t *buf, size_t len,
     update_deadline(r, s);
   }
   if (use_candidate) {
-    if (!replayed(s, &m, k))
+    /* Retransmissions of a known one must not push other ids out. */
+    if (tid_index(s, &m) < 0)
       remember_tid(s, &m, k);
     nominate(r, s, k, h, src, src_len, now);
   }
@@ -1085,9 +1093,7 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
     r->now = now;
   memset(in, 0, sizeof(*in));
   addr_key k;
-  struct sockaddr_storage plain;
-  socklen_t plain_len = 0;
-  if (make_key(src, src_len, &k, &plain, &plain_len) != RTCSEC_OK)
+  if (make_key(src, src_len, &k, NULL, NULL) != RTCSEC_OK)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   /* Where to send back: the address as the socket gave it, at its exact
    * size (a caller may pass sizeof(struct sockaddr_storage)). */
@@ -1096,8 +1102,14 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
   r->stats.datagrams_in++;
   uint64_t h = hash_bytes(r->cfg.hash_seed, &k, sizeof(k));
   in->kind = rtcsec_demux_classify(buf, len);
-  if (in->kind == RTCSEC_PKT_STUN)
+  if (in->kind == RTCSEC_PKT_STUN) {
+    /* The address as the peer sees it (XOR-MAPPED-ADDRESS): STUN only,
+     * not built for every media packet. */
+    struct sockaddr_storage plain;
+    socklen_t plain_len = 0;
+    make_key(src, src_len, &k, &plain, &plain_len);
     return handle_stun(r, buf, len, src, src_len, &k, h, &plain, plain_len, now, in);
+  }
 
   /* Everything else only from a nominated address, and before any work. */
   session *s = find_addr(r, &k, h);
