@@ -77,16 +77,6 @@ typedef enum rtcsec_ice_event_type {
   RTCSEC_ICE_EVENT_DATA,         /* DTLS application data: ev->data, ev->data_len */
 } rtcsec_ice_event_type;
 
-typedef struct rtcsec_ice_pair_info {
-  char local_type[8]; /* "host", "srflx", "prflx", "relay" */
-  char local_address[64];
-  uint16_t local_port;
-  char remote_type[8];
-  char remote_address[64];
-  uint16_t remote_port;
-  char protocol[4]; /* "udp" */
-} rtcsec_ice_pair_info;
-
 typedef struct rtcsec_ice_event {
   rtcsec_ice_event_type type;
   const char *candidate; /* LOCAL_CANDIDATE; valid during the callback */

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "rtcsec/cert.h"
+#include "rtcsec/event.h"
 #include "rtcsec/export.h"
 #include "rtcsec/profile.h"
 
@@ -45,11 +46,6 @@ extern "C" {
 #endif
 
 typedef struct rtcsec_dtls rtcsec_dtls;
-
-typedef enum rtcsec_dtls_role {
-  RTCSEC_DTLS_CLIENT = 0, /* a=setup:active */
-  RTCSEC_DTLS_SERVER = 1, /* a=setup:passive */
-} rtcsec_dtls_role;
 
 typedef enum rtcsec_dtls_state {
   RTCSEC_DTLS_STATE_NEW = 0,     /* created, not started */

@@ -1,0 +1,41 @@
+/* Names of event kinds, for logs (rtcsec/event.h). */
+#include "rtcsec/event.h"
+
+const char *rtcsec_event_type_name(rtcsec_event_type type) {
+  switch (type) {
+  case RTCSEC_EVENT_NONE:
+    return "none";
+  case RTCSEC_EVENT_CONNECTED:
+    return "connected";
+  case RTCSEC_EVENT_DATA:
+    return "data";
+  case RTCSEC_EVENT_CLOSED:
+    return "closed";
+  case RTCSEC_EVENT_FAILED:
+    return "failed";
+  case RTCSEC_EVENT_NOMINATED:
+    return "nominated";
+  case RTCSEC_EVENT_EXPIRED:
+    return "expired";
+  case RTCSEC_EVENT_LOCAL_CANDIDATE:
+    return "local-candidate";
+  case RTCSEC_EVENT_GATHERING_DONE:
+    return "gathering-done";
+  case RTCSEC_EVENT_ICE_STATE:
+    return "ice-state";
+  case RTCSEC_EVENT_SELECTED_PAIR:
+    return "selected-pair";
+  case RTCSEC_EVENT_CONSENT_LOST:
+    return "consent-lost";
+  case RTCSEC_EVENT_CHANNEL_OPEN:
+    return "channel-open";
+  case RTCSEC_EVENT_MESSAGE:
+    return "message";
+  case RTCSEC_EVENT_BUFFERED_AMOUNT_LOW:
+    return "buffered-amount-low";
+  case RTCSEC_EVENT_CHANNEL_CLOSED:
+    return "channel-closed";
+  default:
+    return "unknown";
+  }
+}
