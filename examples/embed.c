@@ -12,6 +12,7 @@
  * examples` runs it. Exit status 0 means: both sides connected and media
  * went both ways. */
 #include <rtcsec/rtcsec.h>
+#include <rtcsec/srtp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

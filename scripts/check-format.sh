@@ -8,7 +8,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-DIRS=(lib srtp_bridge ice tests tools examples)
+DIRS=(lib srtp_bridge ice datachannel tests tools bench examples)
 
 fix=0
 if [[ "${1:-}" == "--fix" ]]; then

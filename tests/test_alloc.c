@@ -24,6 +24,7 @@
 
 #include "fakeclock.h"
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/transport.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);

@@ -12,7 +12,10 @@
 #include <string.h>
 
 #include "fakeclock.h"
+#include "rtcsec/router.h"
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/stun.h"
+#include "rtcsec/transport.h"
 #include "transport_util.h"
 
 #define SEC 1000000u

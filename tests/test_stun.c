@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/stun.h"
 
 /* ---- RFC 5769 test vectors, quoted from the RFC (§2.1 - §2.4) ------------------ */
 

@@ -8,6 +8,8 @@
 #include "fakeclock.h"
 #include "harness.h"
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/srtp.h"
+#include "rtcsec/transport.h"
 #include "transport_util.h"
 
 #define SEC 1000000u

@@ -22,6 +22,8 @@
 
 #include "dtls_internal.h"
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/srtp.h"
+#include "rtcsec/transport.h"
 #include "srtp_internal.h"
 #include "transport_internal.h"
 #include "transport_util.h"

@@ -41,6 +41,7 @@
 #include "rtcsec/ice.h"
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/sdp.h"
+#include "rtcsec/srtp.h"
 
 #define PROG "rtcsec-call"
 #define EXIT_USAGE 2

@@ -47,6 +47,8 @@
 #include <unistd.h>
 
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/srtp.h"
+#include "rtcsec/transport.h"
 
 #define PROG "rtcsec-dtls"
 #define EXIT_USAGE 2

@@ -52,7 +52,10 @@
 #include "echo/sdp_session.h"
 #include "echo_assets.h"
 #include "rtcsec/ice.h"
+#include "rtcsec/router.h"
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/srtp.h"
+#include "rtcsec/transport.h"
 
 #define PROG "rtcsec-echo"
 #define EXIT_USAGE 2

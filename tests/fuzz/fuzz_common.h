@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/transport.h"
 
 /* Traps (and so makes libFuzzer report a crash) when an invariant fails. */
 #define FUZZ_CHECK(cond)                                                                           \

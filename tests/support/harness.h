@@ -8,6 +8,7 @@
 
 #include "link.h"
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/transport.h"
 
 typedef struct harness_endpoint {
   void *obj;

@@ -9,6 +9,8 @@
 
 #include "harness.h"
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/srtp.h"
+#include "rtcsec/transport.h"
 
 extern const int all_test_profiles[4];
 

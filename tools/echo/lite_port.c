@@ -1,4 +1,4 @@
-/* rtcsec-echo --single-port: rtcsec_router + udp_mux on the GLib loop. See
+/* rtcsec-echo --single-port: rtcsec_router + rtcsec_udp_mux on the GLib loop. See
  * lite_port.h. */
 #include "lite_port.h"
 
@@ -9,7 +9,7 @@
 
 #if defined(__linux__)
 
-#include "udp_mux_linux.h"
+#include "rtcsec/udp_mux.h"
 
 #define LITE_BATCH 32      /* datagrams per recvmmsg / sendmmsg */
 #define LITE_MAX_BATCHES 8 /* per turn: then HTTP gets its turn too */
@@ -22,17 +22,17 @@ typedef struct lite_source {
 
 struct echo_lite {
   rtcsec_router *router;
-  udp_mux *mux;
+  rtcsec_udp_mux *mux;
   echo_lite_callbacks cb;
   lite_source *source;
-  int in_turn; /* inside udp_mux_run_once(): sends wait for its flush */
+  int in_turn; /* inside rtcsec_udp_mux_run_once(): sends wait for its flush */
   echo_lite_stats stats;
 };
 
-uint64_t echo_lite_now(void) { return udp_mux_now(); }
+uint64_t echo_lite_now(void) { return rtcsec_udp_mux_now(); }
 
 /* The source wakes at the router's deadline. GLib's ready time is on
- * g_get_monotonic_time()'s clock; the router's is udp_mux_now(). Both are
+ * g_get_monotonic_time()'s clock; the router's is rtcsec_udp_mux_now(). Both are
  * CLOCK_MONOTONIC on Linux, but the distance is carried over rather than
  * the value, so nothing depends on that. */
 static void rearm(echo_lite *l) {
@@ -41,7 +41,7 @@ static void rearm(echo_lite *l) {
     g_source_set_ready_time(&l->source->base, -1);
     return;
   }
-  uint64_t now = udp_mux_now();
+  uint64_t now = rtcsec_udp_mux_now();
   gint64 gnow = g_get_monotonic_time();
   uint64_t left = deadline > now ? deadline - now : 0;
   if (left > (uint64_t)G_MAXINT64 / 2)
@@ -50,13 +50,13 @@ static void rearm(echo_lite *l) {
 }
 
 /* After a change made outside a turn: send what the router queued, hand
- * its events over, re-arm. udp_mux_run_once(m, 0, 0) does exactly that
+ * its events over, re-arm. rtcsec_udp_mux_run_once(m, 0, 0) does exactly that
  * without receiving (the readable socket is the source's business). */
 static void settle(echo_lite *l) {
   if (l->in_turn)
     return;
   l->in_turn = 1;
-  udp_mux_run_once(l->mux, 0, 0);
+  rtcsec_udp_mux_run_once(l->mux, 0, 0);
   l->stats.turns++;
   l->in_turn = 0;
   rearm(l);
@@ -66,7 +66,7 @@ static gboolean lite_dispatch(GSource *src, GSourceFunc callback, gpointer user)
   (void)callback, (void)user;
   echo_lite *l = ((lite_source *)src)->lite;
   l->in_turn = 1;
-  int n = udp_mux_run_once(l->mux, 0, LITE_MAX_BATCHES);
+  int n = rtcsec_udp_mux_run_once(l->mux, 0, LITE_MAX_BATCHES);
   l->in_turn = 0;
   l->stats.turns++;
   if (n < 0) {
@@ -81,7 +81,7 @@ static GSourceFuncs lite_source_funcs = {
     .dispatch = lite_dispatch,
 };
 
-static void mux_media(void *user, udp_mux *m, const rtcsec_router_input *in, uint8_t *buf,
+static void mux_media(void *user, rtcsec_udp_mux *m, const rtcsec_router_input *in, uint8_t *buf,
                       uint64_t now) {
   (void)m, (void)now;
   echo_lite *l = user;
@@ -89,7 +89,7 @@ static void mux_media(void *user, udp_mux *m, const rtcsec_router_input *in, uin
     l->cb.on_media(l->cb.user, in->session, in->kind, buf, in->len);
 }
 
-static void mux_event(void *user, udp_mux *m, const rtcsec_router_event *ev, uint64_t now) {
+static void mux_event(void *user, rtcsec_udp_mux *m, const rtcsec_router_event *ev, uint64_t now) {
   (void)m, (void)now;
   echo_lite *l = user;
   if (l->cb.on_event)
@@ -123,14 +123,14 @@ int echo_lite_open(echo_lite **out, const echo_lite_config *cfg, const echo_lite
     g_free(l);
     return rc_;
   }
-  udp_mux_config mc;
-  udp_mux_config_default(&mc);
+  rtcsec_udp_mux_config mc;
+  rtcsec_udp_mux_config_default(&mc);
   mc.bind_addr = cfg->address;
   mc.port = cfg->port;
   mc.batch = LITE_BATCH;
   mc.sock_buf = LITE_SOCK_BUF;
-  udp_mux_callbacks mcb = {.on_media = mux_media, .on_event = mux_event, .user = l};
-  int e = udp_mux_open(&l->mux, l->router, &mc, &mcb);
+  rtcsec_udp_mux_callbacks mcb = {.on_media = mux_media, .on_event = mux_event, .user = l};
+  int e = rtcsec_udp_mux_open(&l->mux, l->router, &mc, &mcb);
   if (e != 0) {
     snprintf(err, err_cap, "UDP socket on %s port %u: %s", cfg->address, (unsigned)cfg->port,
              g_strerror(-e));
@@ -141,7 +141,7 @@ int echo_lite_open(echo_lite **out, const echo_lite_config *cfg, const echo_lite
   l->source = (lite_source *)g_source_new(&lite_source_funcs, sizeof(lite_source));
   l->source->lite = l;
   g_source_set_name(&l->source->base, "rtcsec-echo single port");
-  g_source_add_unix_fd(&l->source->base, udp_mux_fd(l->mux), G_IO_IN);
+  g_source_add_unix_fd(&l->source->base, rtcsec_udp_mux_fd(l->mux), G_IO_IN);
   g_source_attach(&l->source->base, NULL);
   rearm(l);
   *out = l;
@@ -155,12 +155,12 @@ void echo_lite_close(echo_lite *l) {
     g_source_destroy(&l->source->base);
     g_source_unref(&l->source->base);
   }
-  udp_mux_close(l->mux);
+  rtcsec_udp_mux_close(l->mux);
   rtcsec_router_free(l->router);
   g_free(l);
 }
 
-uint16_t echo_lite_port(const echo_lite *l) { return l ? udp_mux_port(l->mux) : 0; }
+uint16_t echo_lite_port(const echo_lite *l) { return l ? rtcsec_udp_mux_port(l->mux) : 0; }
 
 rtcsec_router *echo_lite_router(echo_lite *l) { return l ? l->router : NULL; }
 
@@ -168,7 +168,7 @@ int echo_lite_add_session(echo_lite *l, const rtcsec_router_session_config *sc,
                           rtcsec_session_id *id) {
   if (l == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  int rc = rtcsec_router_add_session(l->router, sc, udp_mux_now(), id);
+  int rc = rtcsec_router_add_session(l->router, sc, rtcsec_udp_mux_now(), id);
   settle(l);
   return rc;
 }
@@ -176,7 +176,7 @@ int echo_lite_add_session(echo_lite *l, const rtcsec_router_session_config *sc,
 int echo_lite_remove_session(echo_lite *l, rtcsec_session_id id) {
   if (l == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  int rc = rtcsec_router_remove_session(l->router, id, udp_mux_now());
+  int rc = rtcsec_router_remove_session(l->router, id, rtcsec_udp_mux_now());
   settle(l); /* the close_notify goes out now */
   return rc;
 }
@@ -185,7 +185,7 @@ int echo_lite_add_remote_fingerprint(echo_lite *l, rtcsec_session_id id,
                                      const rtcsec_fingerprint *fp) {
   if (l == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  int rc = rtcsec_router_add_remote_fingerprint(l->router, id, fp, udp_mux_now());
+  int rc = rtcsec_router_add_remote_fingerprint(l->router, id, fp, rtcsec_udp_mux_now());
   settle(l); /* a held handshake may go on */
   return rc;
 }
@@ -201,10 +201,10 @@ static int send_media(echo_lite *l, rtcsec_session_id id, int rtcp, uint8_t *buf
                 : rtcsec_router_protect_rtp(l->router, id, buf, len, cap, &out_len, &dst, &dst_len);
   if (rc != RTCSEC_OK)
     return rc;
-  if (udp_mux_send(l->mux, buf, out_len, &dst, dst_len) != 0)
+  if (rtcsec_udp_mux_send(l->mux, buf, out_len, &dst, dst_len) != 0)
     return RTCSEC_ERR_TOO_LARGE;
   if (!l->in_turn)
-    udp_mux_flush(l->mux);
+    rtcsec_udp_mux_flush(l->mux);
   return RTCSEC_OK;
 }
 
@@ -220,8 +220,8 @@ void echo_lite_get_stats(const echo_lite *l, echo_lite_stats *out) {
   if (l == NULL || out == NULL)
     return;
   *out = l->stats;
-  udp_mux_stats ms;
-  udp_mux_get_stats(l->mux, &ms);
+  rtcsec_udp_mux_stats ms;
+  rtcsec_udp_mux_get_stats(l->mux, &ms);
   out->rx_datagrams = ms.rx_datagrams;
   out->tx_datagrams = ms.tx_datagrams;
   out->tx_dropped = ms.tx_dropped;

@@ -2,11 +2,11 @@
  * ICE-lite agent (RFC 8445 §2.5), on the GLib main loop that serves HTTP.
  *
  * This is the glue between rtcsec_router (rtcsec/router.h, sans-IO), the
- * Linux driver udp_mux (tools/udp_mux_linux.h: recvmmsg/sendmmsg) and GLib:
+ * Linux driver rtcsec_udp_mux (rtcsec/udp_mux.h: recvmmsg/sendmmsg) and GLib:
  * one GSource carries both the socket (a unix fd watch for G_IO_IN) and the
  * router's one deadline (the source's ready time, re-armed after every
  * turn and after every call that may change it). When either fires, one
- * udp_mux_run_once() turn receives a few batches, runs the router's timers,
+ * rtcsec_udp_mux_run_once() turn receives a few batches, runs the router's timers,
  * hands media and events to the callbacks and sends everything queued.
  *
  * Sessions are keyed by the router's session id, never by a user pointer:
@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rtcsec/router.h"
 #include "rtcsec/rtcsec.h"
 
 typedef struct echo_lite echo_lite;
@@ -80,7 +81,7 @@ int echo_lite_send_rtcp(echo_lite *l, rtcsec_session_id id, uint8_t *buf, size_t
 rtcsec_router *echo_lite_router(echo_lite *l);
 
 typedef struct echo_lite_stats {
-  uint64_t turns;         /* udp_mux_run_once() calls */
+  uint64_t turns;         /* rtcsec_udp_mux_run_once() calls */
   uint64_t rx_datagrams;  /* from the socket */
   uint64_t tx_datagrams;  /* to the socket */
   uint64_t tx_dropped;    /* refused by the socket */

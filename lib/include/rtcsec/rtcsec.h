@@ -1,5 +1,8 @@
 /* rtcsec: WebRTC media security (DTLS-SRTP) for programs that are not
- * browsers. This umbrella header includes the whole core API. */
+ * browsers. This umbrella header includes the DTLS core (layer 1, lib/);
+ * the layers above have their own headers: rtcsec/srtp.h and
+ * rtcsec/transport.h (the SRTP bridge), rtcsec/stun.h, rtcsec/router.h,
+ * rtcsec/udp_mux.h and rtcsec/ice.h (ICE), rtcsec/datachannel.h. */
 #ifndef RTCSEC_H
 #define RTCSEC_H
 
@@ -7,13 +10,10 @@
 #include "rtcsec/demux.h"
 #include "rtcsec/dtls.h"
 #include "rtcsec/error.h"
+#include "rtcsec/event.h"
 #include "rtcsec/export.h"
 #include "rtcsec/profile.h"
-#include "rtcsec/router.h"
 #include "rtcsec/sdp.h"
-#include "rtcsec/srtp.h"
-#include "rtcsec/stun.h"
-#include "rtcsec/transport.h"
 
 #ifdef __cplusplus
 extern "C" {

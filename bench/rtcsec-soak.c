@@ -13,7 +13,7 @@
  *       after warm-up.
  *   rtcsec-soak --ice --sessions N --duration S [--rate PPS]
  *       the same over real UDP on loopback: N calls of two libnice agents
- *       each (ICE, DTLS-SRTP), all on one GLib context (tools/soak_ice.c).
+ *       each (ICE, DTLS-SRTP), all on one GLib context (bench/soak_ice.c).
  *
  * Only the public API is used. Exit status 0 when every check held. */
 #include <getopt.h>
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/transport.h"
 #include "soak.h"
 
 uint64_t soak_now_us(void) {

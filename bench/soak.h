@@ -11,7 +11,7 @@ uint64_t soak_now_us(void);
 /* Resident set size of this process in KiB, -1 if unknown. */
 long soak_rss_kib(void);
 /* N calls over loopback ICE for `duration` seconds at `rate` packets per
- * second each way (tools/soak_ice.c). Returns the exit status. */
+ * second each way (bench/soak_ice.c). Returns the exit status. */
 int soak_ice(long n, double duration, long rate, rtcsec_cert *certs[2],
              const rtcsec_fingerprint fps[2]);
 

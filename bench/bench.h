@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/transport.h"
 
 #define BENCH_MAX_RUNS 101
 

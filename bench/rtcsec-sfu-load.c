@@ -2,7 +2,7 @@
  *
  * The process forks. The child is the server: one rtcsec_router with N
  * sessions on one UDP socket (127.0.0.1, ephemeral port), driven by
- * udp_mux_linux (recvmmsg/sendmmsg + poll), echoing every RTP packet back
+ * rtcsec_udp_mux (recvmmsg/sendmmsg + poll), echoing every RTP packet back
  * to its sender, as an SFU forwards. The parent runs the N client legs,
  * each its own UDP socket on 127.0.0.1 (so its own 5-tuple), each a
  * controlling full-ICE agent that sends a Binding request with
@@ -42,8 +42,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtcsec/router.h"
 #include "rtcsec/rtcsec.h"
-#include "udp_mux_linux.h"
+#include "rtcsec/stun.h"
+#include "rtcsec/transport.h"
+#include "rtcsec/udp_mux.h"
 
 #define PROG "rtcsec-sfu-load"
 #define SEC 1000000u
@@ -79,7 +82,7 @@ static void creds(unsigned i, char *srv_ufrag, char *srv_pwd, char *cli_ufrag) {
   snprintf(cli_ufrag, 16, "cli%06u", i);
 }
 
-static uint64_t now_us(void) { return udp_mux_now(); }
+static uint64_t now_us(void) { return rtcsec_udp_mux_now(); }
 
 static uint64_t heap_in_use(void) {
   struct mallinfo2 mi = mallinfo2();
@@ -195,12 +198,12 @@ typedef struct server_report {
   uint64_t heap, rss_kb, cpu_us, at_us;
   uint64_t connected, failed, expired, echoed, echo_errors;
   rtcsec_router_stats rs;
-  udp_mux_stats ms;
+  rtcsec_udp_mux_stats ms;
 } server_report;
 
 typedef struct server {
   rtcsec_router *r;
-  udp_mux *mux;
+  rtcsec_udp_mux *mux;
   const rtcsec_fingerprint *cli_fp;
   unsigned added;
   uint64_t connected, failed, expired, echoed, echo_errors;
@@ -228,7 +231,7 @@ static int add_sessions(server *s, unsigned upto) {
   return 0;
 }
 
-static void srv_on_media(void *user, udp_mux *m, const rtcsec_router_input *in, uint8_t *buf,
+static void srv_on_media(void *user, rtcsec_udp_mux *m, const rtcsec_router_input *in, uint8_t *buf,
                          uint64_t now) {
   (void)now;
   server *s = user;
@@ -240,14 +243,15 @@ static void srv_on_media(void *user, udp_mux *m, const rtcsec_router_input *in, 
   socklen_t dst_len = 0;
   if (rtcsec_router_protect_rtp(s->r, in->session, buf, in->len, MAX_PKT, &out, &dst, &dst_len) !=
           RTCSEC_OK ||
-      udp_mux_send(m, buf, out, &dst, dst_len) != 0) {
+      rtcsec_udp_mux_send(m, buf, out, &dst, dst_len) != 0) {
     s->echo_errors++;
     return;
   }
   s->echoed++;
 }
 
-static void srv_on_event(void *user, udp_mux *m, const rtcsec_router_event *ev, uint64_t now) {
+static void srv_on_event(void *user, rtcsec_udp_mux *m, const rtcsec_router_event *ev,
+                         uint64_t now) {
   (void)m;
   (void)now;
   server *s = user;
@@ -277,21 +281,21 @@ static int run_server(const opts *o, rtcsec_cert *cert, const rtcsec_fingerprint
     return 1;
   ready.heap_empty = heap_in_use();
   ready.rss_empty_kb = rss_kb();
-  udp_mux_config mc;
-  udp_mux_config_default(&mc);
+  rtcsec_udp_mux_config mc;
+  rtcsec_udp_mux_config_default(&mc);
   mc.batch = o->batch;
   mc.sock_buf = (int)o->sock_buf_mb * 1024 * 1024;
-  udp_mux_callbacks cb = {srv_on_media, srv_on_event, &s};
-  if (udp_mux_open(&s.mux, s.r, &mc, &cb) != 0)
+  rtcsec_udp_mux_callbacks cb = {srv_on_media, srv_on_event, &s};
+  if (rtcsec_udp_mux_open(&s.mux, s.r, &mc, &cb) != 0)
     return 1;
-  ready.port = udp_mux_port(s.mux);
+  ready.port = rtcsec_udp_mux_port(s.mux);
   if (write_all(rep_fd, &ready, sizeof(ready)) != 0)
     return 1;
   uint64_t end = now_us() + lifetime_us;
   int quit = 0;
   while (!quit && now_us() < end) {
     /* a few batches per turn, so that the control pipe is seen often */
-    if (udp_mux_run_once(s.mux, 2, 4) < 0)
+    if (rtcsec_udp_mux_run_once(s.mux, 2, 4) < 0)
       break;
     struct pollfd pf = {.fd = ctl_fd, .events = POLLIN};
     if (poll(&pf, 1, 0) <= 0)
@@ -324,12 +328,12 @@ static int run_server(const opts *o, rtcsec_cert *cert, const rtcsec_fingerprint
       rep.echoed = s.echoed;
       rep.echo_errors = s.echo_errors;
       rtcsec_router_get_stats(s.r, &rep.rs);
-      udp_mux_get_stats(s.mux, &rep.ms);
+      rtcsec_udp_mux_get_stats(s.mux, &rep.ms);
       if (write_all(rep_fd, &rep, sizeof(rep)) != 0)
         quit = 1;
     }
   }
-  udp_mux_close(s.mux);
+  rtcsec_udp_mux_close(s.mux);
   rtcsec_router_free(s.r);
   return 0;
 }

@@ -1,7 +1,7 @@
-/* udp_mux_linux: an rtcsec_router on one UDP socket with recvmmsg/sendmmsg
- * and poll(). See udp_mux_linux.h. */
+/* rtcsec_udp_mux: an rtcsec_router on one UDP socket with recvmmsg/sendmmsg
+ * and poll(). See rtcsec/udp_mux.h. */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
-#include "udp_mux_linux.h"
+#include "rtcsec/udp_mux.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,9 +19,9 @@
 #define SEND_RETRIES 3
 #define SEND_WAIT_MS 5
 
-struct udp_mux {
+struct rtcsec_udp_mux {
   rtcsec_router *r;
-  udp_mux_callbacks cb;
+  rtcsec_udp_mux_callbacks cb;
   int fd;
   uint16_t port;
   unsigned batch;
@@ -37,23 +37,23 @@ struct udp_mux {
   struct sockaddr_storage *tx_addr;
   unsigned tx_n;
 
-  udp_mux_stats stats;
+  rtcsec_udp_mux_stats stats;
 };
 
-uint64_t udp_mux_now(void) {
+uint64_t rtcsec_udp_mux_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void udp_mux_config_default(udp_mux_config *cfg) {
+void rtcsec_udp_mux_config_default(rtcsec_udp_mux_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->bind_addr = "127.0.0.1";
   cfg->batch = 64;
   cfg->sock_buf = 32 * 1024 * 1024;
 }
 
-static int open_socket(const udp_mux_config *cfg, uint16_t *port_out) {
+static int open_socket(const rtcsec_udp_mux_config *cfg, uint16_t *port_out) {
   struct sockaddr_storage ss;
   socklen_t len;
   memset(&ss, 0, sizeof(ss));
@@ -97,18 +97,18 @@ static int open_socket(const udp_mux_config *cfg, uint16_t *port_out) {
   return fd;
 }
 
-int udp_mux_open(udp_mux **out, rtcsec_router *r, const udp_mux_config *cfg,
-                 const udp_mux_callbacks *cb) {
+int rtcsec_udp_mux_open(rtcsec_udp_mux **out, rtcsec_router *r, const rtcsec_udp_mux_config *cfg,
+                        const rtcsec_udp_mux_callbacks *cb) {
   if (out == NULL || r == NULL)
     return -EINVAL;
   *out = NULL;
-  udp_mux_config def;
-  udp_mux_config_default(&def);
+  rtcsec_udp_mux_config def;
+  rtcsec_udp_mux_config_default(&def);
   if (cfg == NULL)
     cfg = &def;
   if (cfg->batch == 0 || cfg->batch > MAX_BATCH || cfg->bind_addr == NULL)
     return -EINVAL;
-  udp_mux *m = calloc(1, sizeof(*m));
+  rtcsec_udp_mux *m = calloc(1, sizeof(*m));
   if (m == NULL)
     return -ENOMEM;
   m->r = r;
@@ -126,12 +126,12 @@ int udp_mux_open(udp_mux **out, rtcsec_router *r, const udp_mux_config *cfg,
   m->fd = -1;
   if (!m->rx_buf || !m->rx_msg || !m->rx_iov || !m->rx_addr || !m->tx_buf || !m->tx_msg ||
       !m->tx_iov || !m->tx_addr) {
-    udp_mux_close(m);
+    rtcsec_udp_mux_close(m);
     return -ENOMEM;
   }
   int fd = open_socket(cfg, &m->port);
   if (fd < 0) {
-    udp_mux_close(m);
+    rtcsec_udp_mux_close(m);
     return fd;
   }
   m->fd = fd;
@@ -139,7 +139,7 @@ int udp_mux_open(udp_mux **out, rtcsec_router *r, const udp_mux_config *cfg,
   return 0;
 }
 
-void udp_mux_close(udp_mux *m) {
+void rtcsec_udp_mux_close(rtcsec_udp_mux *m) {
   if (m == NULL)
     return;
   if (m->fd >= 0)
@@ -155,17 +155,17 @@ void udp_mux_close(udp_mux *m) {
   free(m);
 }
 
-int udp_mux_fd(const udp_mux *m) { return m ? m->fd : -1; }
-uint16_t udp_mux_port(const udp_mux *m) { return m ? m->port : 0; }
+int rtcsec_udp_mux_fd(const rtcsec_udp_mux *m) { return m ? m->fd : -1; }
+uint16_t rtcsec_udp_mux_port(const rtcsec_udp_mux *m) { return m ? m->port : 0; }
 
-void udp_mux_get_stats(const udp_mux *m, udp_mux_stats *out) {
+void rtcsec_udp_mux_get_stats(const rtcsec_udp_mux *m, rtcsec_udp_mux_stats *out) {
   if (m && out)
     *out = m->stats;
 }
 
 /* ---- sending ------------------------------------------------------------------ */
 
-static int send_batch(udp_mux *m) {
+static int send_batch(rtcsec_udp_mux *m) {
   unsigned off = 0;
   int retries = 0;
   while (off < m->tx_n) {
@@ -197,13 +197,13 @@ static int send_batch(udp_mux *m) {
 }
 
 /* The next free send slot, flushing a full batch first. */
-static unsigned tx_slot(udp_mux *m) {
+static unsigned tx_slot(rtcsec_udp_mux *m) {
   if (m->tx_n == m->batch)
     send_batch(m);
   return m->tx_n;
 }
 
-static void tx_commit(udp_mux *m, unsigned i, size_t len, socklen_t dst_len) {
+static void tx_commit(rtcsec_udp_mux *m, unsigned i, size_t len, socklen_t dst_len) {
   m->tx_iov[i].iov_base = m->tx_buf + (size_t)i * SLOT;
   m->tx_iov[i].iov_len = len;
   memset(&m->tx_msg[i], 0, sizeof(m->tx_msg[i]));
@@ -214,8 +214,8 @@ static void tx_commit(udp_mux *m, unsigned i, size_t len, socklen_t dst_len) {
   m->tx_n++;
 }
 
-int udp_mux_send(udp_mux *m, const uint8_t *buf, size_t len, const struct sockaddr_storage *dst,
-                 socklen_t dst_len) {
+int rtcsec_udp_mux_send(rtcsec_udp_mux *m, const uint8_t *buf, size_t len,
+                        const struct sockaddr_storage *dst, socklen_t dst_len) {
   if (m == NULL || buf == NULL || dst == NULL || len > SLOT || dst_len > (socklen_t)sizeof(*dst))
     return -EINVAL;
   unsigned i = tx_slot(m);
@@ -225,7 +225,7 @@ int udp_mux_send(udp_mux *m, const uint8_t *buf, size_t len, const struct sockad
   return 0;
 }
 
-int udp_mux_flush(udp_mux *m) {
+int rtcsec_udp_mux_flush(rtcsec_udp_mux *m) {
   if (m == NULL)
     return -EINVAL;
   /* Everything the router has (STUN answers, DTLS flights), straight into
@@ -247,7 +247,7 @@ int udp_mux_flush(udp_mux *m) {
 
 /* ---- receiving ---------------------------------------------------------------- */
 
-static void poll_events(udp_mux *m, uint64_t now) {
+static void poll_events(rtcsec_udp_mux *m, uint64_t now) {
   rtcsec_router_event ev;
   for (unsigned guard = 0; guard < 1000000; guard++) {
     if (rtcsec_router_poll_event(m->r, &ev) != RTCSEC_OK || ev.type == RTCSEC_ROUTER_EVENT_NONE)
@@ -257,7 +257,7 @@ static void poll_events(udp_mux *m, uint64_t now) {
   }
 }
 
-static int receive_batch(udp_mux *m) {
+static int receive_batch(rtcsec_udp_mux *m) {
   for (unsigned i = 0; i < m->batch; i++) {
     m->rx_iov[i].iov_base = m->rx_buf + (size_t)i * SLOT;
     m->rx_iov[i].iov_len = SLOT;
@@ -275,7 +275,7 @@ static int receive_batch(udp_mux *m) {
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
   m->stats.rx_calls++;
   m->stats.rx_datagrams += (uint64_t)n;
-  uint64_t now = udp_mux_now();
+  uint64_t now = rtcsec_udp_mux_now();
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &m->rx_msg[i].msg_hdr;
     if (h->msg_flags & MSG_TRUNC) {
@@ -296,10 +296,10 @@ static int receive_batch(udp_mux *m) {
   return n;
 }
 
-int udp_mux_run_once(udp_mux *m, int max_wait_ms, unsigned max_batches) {
+int rtcsec_udp_mux_run_once(rtcsec_udp_mux *m, int max_wait_ms, unsigned max_batches) {
   if (m == NULL)
     return -EINVAL;
-  uint64_t now = udp_mux_now();
+  uint64_t now = rtcsec_udp_mux_now();
   uint64_t deadline = rtcsec_router_deadline(m->r);
   int wait = max_wait_ms < 0 ? 0 : max_wait_ms;
   if (deadline != UINT64_MAX) {
@@ -318,16 +318,16 @@ int udp_mux_run_once(udp_mux *m, int max_wait_ms, unsigned max_batches) {
       if (n < 0)
         return n;
       total += n;
-      poll_events(m, udp_mux_now());
-      udp_mux_flush(m); /* answer each batch at once: checks and flights wait less */
+      poll_events(m, rtcsec_udp_mux_now());
+      rtcsec_udp_mux_flush(m); /* answer each batch at once: checks and flights wait less */
       if ((unsigned)n < m->batch)
         break;
     }
   }
-  now = udp_mux_now();
+  now = rtcsec_udp_mux_now();
   if (rtcsec_router_deadline(m->r) <= now)
     rtcsec_router_handle_timeout(m->r, now);
   poll_events(m, now);
-  udp_mux_flush(m);
+  rtcsec_udp_mux_flush(m);
   return total;
 }

@@ -3,10 +3,10 @@
 their difference: where the instructions one path adds over another go.
 
 Usage:
-  tools/bench/cg-diff.py DIR CELL VARIANT BASELINE [--top N]
+  bench/cg-diff.py DIR CELL VARIANT BASELINE [--top N]
 e.g.
   rtcsec-bench --callgrind=cg-out
-  tools/bench/cg-diff.py cg-out srtp.rtp.unprotect.160.gcm128 rtcsec libsrtp2
+  bench/cg-diff.py cg-out srtp.rtp.unprotect.160.gcm128 rtcsec libsrtp2
 
 DIR is the --callgrind directory (its index-PID.txt files map each dump to
 "cell|variant"; the newest index is used). Counts are exclusive (self) Ir
