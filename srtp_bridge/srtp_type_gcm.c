@@ -1,6 +1,6 @@
 /* AES-GCM (RFC 7714) as libsrtp2 cipher types SRTP_AES_GCM_128 and
- * SRTP_AES_GCM_256, on one EVP AES-GCM context keyed once per session key
- * (srtp_types.h).
+ * SRTP_AES_GCM_256, on one OpenSSL AES-GCM context keyed once per session
+ * key (srtp_types.h).
  *
  * How libsrtp2 2.5 drives the type (srtp/srtp.c): set_iv() with the
  * 12-octet IV it formed from the salt (RFC 7714 §8.1, §9.1) and the
@@ -12,7 +12,6 @@
  * business (the IV), the cipher uses the key only. Tags of 16 octets
  * (RFC 7714) and 8 (libsrtp2's _8 policies) are taken, as libsrtp2's own
  * implementations do. */
-#include <limits.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/params.h>
@@ -23,16 +22,17 @@
 
 #define GCM_TAG_LEN 16
 #define GCM_TAG_LEN_8 8
+#define GCM_IV_LEN 12
 #define DIR_NONE (-1)
 
 typedef struct gcm_cipher {
-  rtcsec_srtp_evp_obj base; /* libsrtp2's object and the AES-GCM context */
+  rtcsec_srtp_aes_obj base; /* libsrtp2's object and the AES-GCM context */
   size_t tag_len;           /* 8 or 16 */
   int dir;                  /* srtp_direction_encrypt / _decrypt from set_iv(), or DIR_NONE */
 } gcm_cipher;
 
 /* key_len counts the 12-octet salt: 28 (AES-128) or 44 (AES-256). */
-static const rtcsec_srtp_evp_kind gcm_kinds[] = {
+static const rtcsec_srtp_aes_kind gcm_kinds[] = {
     {SRTP_AES_GCM_128_KEY_LEN_WSALT, &rtcsec_srtp_aes_gcm_128, SRTP_AES_GCM_128,
      SRTP_AES_128_KEY_LEN},
     {SRTP_AES_GCM_256_KEY_LEN_WSALT, &rtcsec_srtp_aes_gcm_256, SRTP_AES_GCM_256,
@@ -45,7 +45,7 @@ static srtp_err_status_t gcm_alloc(srtp_cipher_t **out, int key_len, int tag_len
   *out = NULL;
   if (tag_len != GCM_TAG_LEN && tag_len != GCM_TAG_LEN_8)
     return srtp_err_status_bad_param;
-  srtp_err_status_t st = rtcsec_srtp_evp_obj_new(
+  srtp_err_status_t st = rtcsec_srtp_aes_obj_new(
       out, gcm_kinds, sizeof(gcm_kinds) / sizeof(gcm_kinds[0]), 'g', key_len, sizeof(gcm_cipher));
   if (st != srtp_err_status_ok)
     return st;
@@ -62,13 +62,13 @@ static srtp_err_status_t gcm_init(void *state, const uint8_t *key) {
   if (s == NULL || key == NULL)
     return srtp_err_status_bad_param;
   s->dir = DIR_NONE;
-  if (!EVP_CipherInit_ex2(s->base.ctx, NULL, key, NULL, 1, NULL))
+  if (!s->base.impl->einit(s->base.pctx, key, s->base.key_size, NULL, 0, NULL))
     return srtp_err_status_init_fail;
   return srtp_err_status_ok;
 }
 
 /* A new IV and direction on the keyed context (the default IV length of
- * EVP's GCM is RFC 7714's 12 octets). */
+ * OpenSSL's GCM is RFC 7714's 12 octets). */
 static srtp_err_status_t gcm_set_iv(void *state, uint8_t *iv, srtp_cipher_direction_t dir) {
   gcm_cipher *s = state;
   if (s == NULL || iv == NULL)
@@ -76,7 +76,9 @@ static srtp_err_status_t gcm_set_iv(void *state, uint8_t *iv, srtp_cipher_direct
   if (dir != srtp_direction_encrypt && dir != srtp_direction_decrypt)
     return srtp_err_status_bad_param;
   s->dir = DIR_NONE;
-  if (!EVP_CipherInit_ex2(s->base.ctx, NULL, NULL, iv, dir == srtp_direction_encrypt, NULL))
+  const rtcsec_srtp_aes_impl *impl = s->base.impl;
+  if (!(dir == srtp_direction_encrypt ? impl->einit : impl->dinit)(s->base.pctx, NULL, 0, iv,
+                                                                   GCM_IV_LEN, NULL))
     return srtp_err_status_init_fail;
   s->dir = (int)dir;
   return srtp_err_status_ok;
@@ -85,29 +87,29 @@ static srtp_err_status_t gcm_set_iv(void *state, uint8_t *iv, srtp_cipher_direct
 /* Appends to the AAD; before any payload (set_iv() first). */
 static srtp_err_status_t gcm_set_aad(void *state, const uint8_t *aad, uint32_t aad_len) {
   gcm_cipher *s = state;
-  int out = 0;
+  size_t out = 0;
   if (s == NULL || s->dir == DIR_NONE)
     return srtp_err_status_bad_param;
   if (aad_len == 0)
     return srtp_err_status_ok;
-  if (aad == NULL || aad_len > INT_MAX)
+  if (aad == NULL)
     return srtp_err_status_bad_param;
-  if (!EVP_CipherUpdate(s->base.ctx, NULL, &out, aad, (int)aad_len))
+  if (!s->base.impl->update(s->base.pctx, NULL, &out, aad_len, aad, aad_len))
     return srtp_err_status_algo_fail;
   return srtp_err_status_ok;
 }
 
 static srtp_err_status_t gcm_encrypt(void *state, uint8_t *buf, unsigned int *len) {
   gcm_cipher *s = state;
-  int out = 0;
+  size_t out = 0;
   if (s == NULL || len == NULL || s->dir != srtp_direction_encrypt)
     return srtp_err_status_bad_param;
   /* libsrtp2 encrypts 0 octets (buf NULL) for SRTCP sent with E = 0. */
   if (*len == 0)
     return srtp_err_status_ok;
-  if (buf == NULL || *len > INT_MAX)
+  if (buf == NULL)
     return srtp_err_status_bad_param;
-  if (!EVP_CipherUpdate(s->base.ctx, buf, &out, buf, (int)*len) || (unsigned int)out != *len)
+  if (!s->base.impl->update(s->base.pctx, buf, &out, *len, buf, *len) || out != *len)
     return srtp_err_status_cipher_fail;
   return srtp_err_status_ok;
 }
@@ -116,17 +118,17 @@ static srtp_err_status_t gcm_encrypt(void *state, uint8_t *buf, unsigned int *le
 static srtp_err_status_t gcm_get_tag(void *state, uint8_t *tag, uint32_t *len) {
   gcm_cipher *s = state;
   uint8_t none[GCM_TAG_LEN];
-  int out = 0;
+  size_t out = 0;
   if (s == NULL || tag == NULL || len == NULL || s->dir != srtp_direction_encrypt)
     return srtp_err_status_bad_param;
   s->dir = DIR_NONE; /* one tag per IV */
-  if (!EVP_CipherFinal_ex(s->base.ctx, none, &out))
+  if (!s->base.impl->final(s->base.pctx, none, &out, sizeof(none)))
     return srtp_err_status_algo_fail;
   /* A shorter tag is the leftmost octets of the full one (NIST SP
-   * 800-38D §5.2.1.2), which is what EVP returns for a shorter length. */
+   * 800-38D §5.2.1.2), which is what OpenSSL returns for a shorter length. */
   OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, s->tag_len),
                     OSSL_PARAM_construct_end()};
-  if (!EVP_CIPHER_CTX_get_params(s->base.ctx, p))
+  if (!s->base.impl->get_ctx_params(s->base.pctx, p))
     return srtp_err_status_algo_fail;
   *len = (uint32_t)s->tag_len;
   return srtp_err_status_ok;
@@ -138,21 +140,24 @@ static srtp_err_status_t gcm_get_tag(void *state, uint8_t *tag, uint32_t *len) {
  * as with libsrtp2's own GCM; srtp.c drops the packet). */
 static srtp_err_status_t gcm_decrypt(void *state, uint8_t *buf, unsigned int *len) {
   gcm_cipher *s = state;
-  int out = 0;
+  uint8_t none[GCM_TAG_LEN];
+  size_t out = 0;
   if (s == NULL || len == NULL || buf == NULL || s->dir != srtp_direction_decrypt)
     return srtp_err_status_bad_param;
   s->dir = DIR_NONE;
-  if (*len < s->tag_len || *len > INT_MAX)
+  if (*len < s->tag_len)
     return srtp_err_status_auth_fail;
   unsigned int n = *len - (unsigned int)s->tag_len;
+  const rtcsec_srtp_aes_impl *impl = s->base.impl;
   OSSL_PARAM p[] = {
       OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, buf + n, s->tag_len),
       OSSL_PARAM_construct_end()};
-  if (!EVP_CIPHER_CTX_set_params(s->base.ctx, p))
+  if (!impl->set_ctx_params(s->base.pctx, p))
     return srtp_err_status_auth_fail;
-  if (n > 0 && (!EVP_CipherUpdate(s->base.ctx, buf, &out, buf, (int)n) || (unsigned int)out != n))
+  if (n > 0 && (!impl->update(s->base.pctx, buf, &out, n, buf, n) || out != n))
     return srtp_err_status_cipher_fail;
-  if (EVP_CipherFinal_ex(s->base.ctx, buf + n, &out) <= 0)
+  /* The provider compares the tag (in constant time) here. */
+  if (!impl->final(s->base.pctx, none, &out, sizeof(none)))
     return srtp_err_status_auth_fail;
   *len = n;
   return srtp_err_status_ok;
@@ -238,12 +243,12 @@ GCM_CASES(g256_rtp, r7714_key256, r7714_srtp256, r7714_srtcp256);
 
 #define GCM_TYPE(DESC, TESTS, ID)                                                                  \
   {                                                                                                \
-    .alloc = gcm_alloc, .dealloc = rtcsec_srtp_evp_obj_free, .init = gcm_init,                     \
+    .alloc = gcm_alloc, .dealloc = rtcsec_srtp_aes_obj_free, .init = gcm_init,                     \
     .set_aad = gcm_set_aad, .encrypt = gcm_encrypt, .decrypt = gcm_decrypt, .set_iv = gcm_set_iv,  \
     .get_tag = gcm_get_tag, .description = (DESC), .test_data = (TESTS), .id = (ID),               \
   }
 
 const srtp_cipher_type_t rtcsec_srtp_aes_gcm_128 =
-    GCM_TYPE("AES-128 GCM (rtcsec, OpenSSL EVP)", &g128_rtp, SRTP_AES_GCM_128);
+    GCM_TYPE("AES-128 GCM (rtcsec, OpenSSL)", &g128_rtp, SRTP_AES_GCM_128);
 const srtp_cipher_type_t rtcsec_srtp_aes_gcm_256 =
-    GCM_TYPE("AES-256 GCM (rtcsec, OpenSSL EVP)", &g256_rtp, SRTP_AES_GCM_256);
+    GCM_TYPE("AES-256 GCM (rtcsec, OpenSSL)", &g256_rtp, SRTP_AES_GCM_256);

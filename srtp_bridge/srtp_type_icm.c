@@ -1,6 +1,6 @@
 /* AES in integer counter mode (AES-ICM, RFC 3711 §4.1.1; AES-256-ICM,
  * RFC 6188) as libsrtp2 cipher types SRTP_AES_ICM_128 and SRTP_AES_ICM_256,
- * on one EVP AES-CTR context keyed once per session key (srtp_types.h).
+ * on one OpenSSL AES-CTR context keyed once per session key (srtp_types.h).
  *
  * libsrtp2's ICM layout: the key buffer is key || 14-octet salt; set_iv()
  * XORs the caller's 16-octet IV with (salt || 00 00), so the block counter
@@ -8,8 +8,7 @@
  * goes on across encrypt() calls until the next set_iv(). The counter is 16
  * bits wide: like libsrtp2's own AES-ICM (aes_icm.c), a request that would
  * need the block counter past 0xffff fails with srtp_err_status_terminus
- * rather than carry into the packet index (EVP's CTR counts 128 bits). */
-#include <limits.h>
+ * rather than carry into the packet index (OpenSSL's CTR counts 128 bits). */
 #include <openssl/crypto.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 #define ICM_MAX_BLOCK 0xffffu
 
 typedef struct icm_cipher {
-  rtcsec_srtp_evp_obj base; /* libsrtp2's object and the AES-CTR context */
+  rtcsec_srtp_aes_obj base; /* libsrtp2's object and the AES-CTR context */
   uint8_t offset[16];       /* salt || 00 00 */
   uint32_t ctr_start;       /* block counter (last 16 bits) at set_iv() */
   uint64_t used;            /* keystream octets used since set_iv() */
@@ -31,7 +30,7 @@ typedef struct icm_cipher {
  * does not replace AES-192-ICM (no DTLS-SRTP profile uses it), so a
  * 38-octet request here is refused, and SRTP_AES_ICM_192 keeps libsrtp2's
  * implementation. */
-static const rtcsec_srtp_evp_kind icm_kinds[] = {
+static const rtcsec_srtp_aes_kind icm_kinds[] = {
     {SRTP_AES_ICM_128_KEY_LEN_WSALT, &rtcsec_srtp_aes_icm_128, SRTP_AES_ICM_128,
      SRTP_AES_128_KEY_LEN},
     {SRTP_AES_ICM_256_KEY_LEN_WSALT, &rtcsec_srtp_aes_icm_256, SRTP_AES_ICM_256,
@@ -40,7 +39,7 @@ static const rtcsec_srtp_evp_kind icm_kinds[] = {
 
 static srtp_err_status_t icm_alloc(srtp_cipher_t **out, int key_len, int tag_len) {
   (void)tag_len; /* no tag in counter mode */
-  return rtcsec_srtp_evp_obj_new(out, icm_kinds, sizeof(icm_kinds) / sizeof(icm_kinds[0]), 'c',
+  return rtcsec_srtp_aes_obj_new(out, icm_kinds, sizeof(icm_kinds) / sizeof(icm_kinds[0]), 'c',
                                  key_len, sizeof(icm_cipher));
 }
 
@@ -54,7 +53,7 @@ static srtp_err_status_t icm_init(void *state, const uint8_t *key) {
   s->offset[14] = s->offset[15] = 0;
   s->ctr_start = 0;
   s->used = 0;
-  if (!EVP_CipherInit_ex2(s->base.ctx, NULL, key, s->offset, 1, NULL))
+  if (!s->base.impl->einit(s->base.pctx, key, s->base.key_size, s->offset, sizeof(s->offset), NULL))
     return srtp_err_status_init_fail;
   return srtp_err_status_ok;
 }
@@ -72,7 +71,7 @@ static srtp_err_status_t icm_set_iv(void *state, uint8_t *iv, srtp_cipher_direct
   s->ctr_start = (uint32_t)counter[14] << 8 | counter[15];
   s->used = 0;
   /* Key NULL: the IV only; the key schedule stays. */
-  if (!EVP_CipherInit_ex2(s->base.ctx, NULL, NULL, counter, 1, NULL))
+  if (!s->base.impl->einit(s->base.pctx, NULL, 0, counter, sizeof(counter), NULL))
     return srtp_err_status_cipher_fail;
   return srtp_err_status_ok;
 }
@@ -85,15 +84,15 @@ static srtp_err_status_t icm_encrypt(void *state, uint8_t *buf, unsigned int *le
     return srtp_err_status_bad_param;
   if (*len == 0)
     return srtp_err_status_ok;
-  if (buf == NULL || *len > INT_MAX)
+  if (buf == NULL)
     return srtp_err_status_bad_param;
   /* The blocks this call ends in, counted from set_iv(), must stay within
    * the 16-bit counter (libsrtp2 aes_icm.c's check). */
   uint64_t blocks = (s->used + *len + 15) / 16;
   if (s->ctr_start + blocks > ICM_MAX_BLOCK)
     return srtp_err_status_terminus;
-  int out = 0;
-  if (!EVP_CipherUpdate(s->base.ctx, buf, &out, buf, (int)*len) || (unsigned int)out != *len)
+  size_t out = 0;
+  if (!s->base.impl->update(s->base.pctx, buf, &out, *len, buf, *len) || out != *len)
     return srtp_err_status_cipher_fail;
   s->used += *len;
   return srtp_err_status_ok;
@@ -148,12 +147,12 @@ static const srtp_cipher_test_case_t r6188_case = ICM_CASE(r6188_key, iv_zero, r
 
 #define ICM_TYPE(DESC, TESTS, ID)                                                                  \
   {                                                                                                \
-    .alloc = icm_alloc, .dealloc = rtcsec_srtp_evp_obj_free, .init = icm_init,                     \
+    .alloc = icm_alloc, .dealloc = rtcsec_srtp_aes_obj_free, .init = icm_init,                     \
     .encrypt = icm_encrypt, .decrypt = icm_encrypt, .set_iv = icm_set_iv, .description = (DESC),   \
     .test_data = (TESTS), .id = (ID),                                                              \
   }
 
 const srtp_cipher_type_t rtcsec_srtp_aes_icm_128 =
-    ICM_TYPE("AES-128 counter mode (rtcsec, OpenSSL EVP)", &b2_case_0000, SRTP_AES_ICM_128);
+    ICM_TYPE("AES-128 counter mode (rtcsec, OpenSSL)", &b2_case_0000, SRTP_AES_ICM_128);
 const srtp_cipher_type_t rtcsec_srtp_aes_icm_256 =
-    ICM_TYPE("AES-256 counter mode (rtcsec, OpenSSL EVP)", &r6188_case, SRTP_AES_ICM_256);
+    ICM_TYPE("AES-256 counter mode (rtcsec, OpenSSL)", &r6188_case, SRTP_AES_ICM_256);

@@ -5,11 +5,11 @@
  * srtp2/auth.h). Internal to srtp_bridge/ and its tests; never installed.
  *
  * Each type keeps what a key needs for the life of that key: the cipher
- * types one EVP_CIPHER_CTX keyed in init(), the HMAC the SHA-1 states after
- * the keyed inner and outer pad blocks. Per packet only the IV, the AAD,
- * the data and the tag are processed: no key schedule, no allocation, no
- * provider fetch (the EVP_CIPHERs are fetched once per process). Every key
- * and key schedule is wiped in dealloc().
+ * types one OpenSSL provider context (AES-CTR or AES-GCM) keyed in init(),
+ * the HMAC the SHA-1 states after the keyed inner and outer pad blocks. Per
+ * packet only the IV, the AAD, the data and the tag are processed: no key
+ * schedule, no allocation, no provider fetch or lookup (done once per
+ * process). Every key and key schedule is wiped in dealloc().
  *
  * The semantics are libsrtp2 2.5's for these type ids (crypto/cipher/
  * aes_icm*.c, aes_gcm*.c, crypto/hash/hmac*.c): the key lengths include
@@ -20,7 +20,7 @@
 #ifndef RTCSEC_SRTP_TYPES_H
 #define RTCSEC_SRTP_TYPES_H
 
-#include <openssl/evp.h>
+#include <openssl/core_dispatch.h>
 #include <srtp2/auth.h>
 #include <srtp2/cipher.h>
 
@@ -34,48 +34,70 @@ extern const srtp_cipher_type_t rtcsec_srtp_aes_gcm_256;
 /* HMAC-SHA1 (RFC 2104, RFC 3711 §4.2.1): any key length, tag up to 20. */
 extern const srtp_auth_type_t rtcsec_srtp_hmac_sha1;
 
-/* The EVP_CIPHER for an AES mode and key size in octets, fetched once per
- * process (thread-safe); NULL if the provider does not have it. mode: 'c'
- * for CTR, 'g' for GCM. */
-const EVP_CIPHER *rtcsec_srtp_evp_cipher(char mode, size_t key_size);
-
 /* ---- shared by the AES types (srtp_types.c) ---- */
+
+/* The functions of one AES mode and key size in the provider the process
+ * fetches it from (OpenSSL's default provider, normally), looked up once
+ * per process. The AES types call them directly rather than through
+ * EVP_CIPHER_CTX: OpenSSL 3.0's EVP layer asks the provider for the IV
+ * length on every EVP_CipherInit_ex2() and goes through parameter lookups
+ * on every call, which measured 30 % of the instructions of a 160-byte
+ * AES-GCM packet (docs/benchmarks.md); the provider functions are the same
+ * code those EVP calls end in (public API: OSSL_PROVIDER_query_operation(),
+ * <openssl/core_dispatch.h>). */
+typedef struct rtcsec_srtp_aes_impl {
+  void *provctx;
+  OSSL_FUNC_cipher_newctx_fn *newctx;
+  OSSL_FUNC_cipher_freectx_fn *freectx;
+  OSSL_FUNC_cipher_encrypt_init_fn *einit;
+  OSSL_FUNC_cipher_decrypt_init_fn *dinit;
+  OSSL_FUNC_cipher_update_fn *update;
+  OSSL_FUNC_cipher_final_fn *final;
+  OSSL_FUNC_cipher_get_ctx_params_fn *get_ctx_params;
+  OSSL_FUNC_cipher_set_ctx_params_fn *set_ctx_params;
+} rtcsec_srtp_aes_impl;
+
+/* The implementation of mode 'c' (AES-CTR) or 'g' (AES-GCM) with a key of
+ * key_size octets (16 or 32); NULL if the provider lacks it or any of the
+ * functions above. Thread-safe; looked up on first use. */
+const rtcsec_srtp_aes_impl *rtcsec_srtp_aes_impl_get(char mode, size_t key_size);
 
 /* One key size a type's alloc() takes: the key length libsrtp2 passes
  * (key and salt), and what it makes. */
-typedef struct rtcsec_srtp_evp_kind {
+typedef struct rtcsec_srtp_aes_kind {
   int key_len;
   const srtp_cipher_type_t *type;
   int algorithm;
   size_t key_size; /* the AES key alone: 16 or 32 */
-} rtcsec_srtp_evp_kind;
+} rtcsec_srtp_aes_kind;
 
 /* The start of every object of rtcsec's AES types: libsrtp2's cipher
- * object, whose state points back at this object, and one EVP context. */
-typedef struct rtcsec_srtp_evp_obj {
+ * object, whose state points back at this object, and the provider's
+ * context. */
+typedef struct rtcsec_srtp_aes_obj {
   srtp_cipher_t c;
-  EVP_CIPHER_CTX *ctx; /* the cipher from alloc(), keyed by init() */
+  const rtcsec_srtp_aes_impl *impl;
+  void *pctx; /* made by alloc(), keyed by init() */
   size_t key_size;
   size_t size; /* of the whole object */
-} rtcsec_srtp_evp_obj;
+} rtcsec_srtp_aes_obj;
 
 /* alloc() of an AES type: finds key_len in kinds[n_kinds] (else
  * srtp_err_status_bad_param) and allocates a zeroed object of `size`
- * octets (at least sizeof(rtcsec_srtp_evp_obj)) whose context holds the
- * EVP cipher (mode 'c' CTR or 'g' GCM) without a key yet. Everything the
- * object needs from the heap is taken here, the provider's context
- * included, so init() and the per-packet calls allocate nothing. (That also
- * keeps allocation failures out of init(): libsrtp2 2.5's
- * srtp_stream_init_keys() returns on an init() failure without freeing its
- * key-derivation cipher.) Errors: srtp_err_status_bad_param,
- * srtp_err_status_cipher_fail (the provider lacks the cipher),
+ * octets (at least sizeof(rtcsec_srtp_aes_obj)) with the provider's
+ * context for the mode (without a key yet). Everything the object needs
+ * from the heap is taken here, so init() and the per-packet calls allocate
+ * nothing. (That also keeps allocation failures out of init(): libsrtp2
+ * 2.5's srtp_stream_init_keys() returns on an init() failure without
+ * freeing its key-derivation cipher.) Errors: srtp_err_status_bad_param,
+ * srtp_err_status_cipher_fail (no implementation),
  * srtp_err_status_alloc_fail. */
-srtp_err_status_t rtcsec_srtp_evp_obj_new(srtp_cipher_t **out, const rtcsec_srtp_evp_kind *kinds,
+srtp_err_status_t rtcsec_srtp_aes_obj_new(srtp_cipher_t **out, const rtcsec_srtp_aes_kind *kinds,
                                           size_t n_kinds, char mode, int key_len, size_t size);
 
-/* dealloc() of an AES type: frees the context (the provider wipes its key
- * schedule) and wipes and frees the object. */
-srtp_err_status_t rtcsec_srtp_evp_obj_free(srtp_cipher_t *c);
+/* dealloc() of an AES type: frees the provider's context (the provider
+ * wipes its key schedule) and wipes and frees the object. */
+srtp_err_status_t rtcsec_srtp_aes_obj_free(srtp_cipher_t *c);
 
 /* What srtp_replace_cipher_type() / srtp_replace_auth_type() returned for
  * each type (libsrtp2 runs the type's own test_data, then the test_data of
