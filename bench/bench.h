@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
 
 #define BENCH_MAX_RUNS 101
@@ -21,8 +22,10 @@ typedef struct bench_opts {
   int want_dtls;
   int want_mem;
   int want_ice;
-  size_t mem_sessions; /* sessions for the memory figure (1000) */
-  int handshakes;      /* handshakes per run and variant */
+  int want_sessions;
+  size_t mem_sessions;  /* sessions for the memory figure (1000) */
+  size_t live_sessions; /* live sessions for the sessions figure (10000) */
+  int handshakes;       /* handshakes per run and variant */
   /* --libsrtp-ciphers: the whole run on libsrtp2's own cipher
    * implementations (rtcsec_srtp_global_config(), keep_libsrtp_ciphers). */
   int keep_libsrtp;
@@ -181,11 +184,13 @@ size_t bench_make_rtcp(uint8_t *buf, uint32_t ssrc, size_t payload_len);
 int bench_srtp_run(const bench_opts *o);
 int bench_dtls_run(const bench_opts *o);
 int bench_mem_run(const bench_opts *o);
+int bench_session_run(const bench_opts *o);
 /* Figure 4 (ice_bench.c), only when built with the ICE layer. */
 int bench_ice_run(const bench_opts *o);
 /* Instruction counts (under valgrind --tool=callgrind; see callgrind.c). */
 int bench_srtp_callgrind_child(const bench_opts *o);
 int bench_dtls_callgrind_child(const bench_opts *o);
+int bench_session_callgrind_child(const bench_opts *o);
 
 /* ---- callgrind client requests (no-ops without valgrind headers) ------------ */
 

@@ -55,6 +55,7 @@ static const struct {
     {"rtcsec_transport", "raw_openssl_srtp", "Ir/handshake"},
     {"raw_openssl", "pubkey_floor", "Ir/handshake"},
     {"raw_openssl_p256", "raw_openssl", "Ir/handshake"},
+    {"all", "100", "Ir/packet"},
 };
 
 typedef struct cg_dump {
@@ -103,6 +104,8 @@ static int parse_dump(const char *path, cg_dump *d) {
 /* rtcsec vs libsrtp2 and libsrtp2 vs EVP go to two groups, as the timed
  * figures do ("srtp" and "srtp-floor"), so the table pairs them up. */
 static const char *cell_group(const char *cell, const char *variant, const char *baseline) {
+  if (strncmp(cell, "sessions.", 9) == 0)
+    return "cg-sessions";
   if (strncmp(cell, "srtp.", 5) != 0)
     return "cg-dtls";
   if (strcmp(baseline, "evp") == 0)

@@ -180,10 +180,16 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
   print_generic("mem", "Memory per established session (baseline: bare SSL + libsrtp2)");
   print_generic("mem-stock", "Memory per established session, libsrtp2 on its own ciphers "
                              "(--libsrtp-ciphers child)");
+  print_generic("sessions",
+                "Sessions piling up: rtcsec_srtp create, packets, free (AEAD_AES_128_GCM)");
+  print_generic("sessions-stock", "The same with libsrtp2 on its own ciphers (--libsrtp-ciphers "
+                                  "child, at most 4000 sessions)");
   print_generic("ice", "ICE connected -> DTLS connected -> first media, loopback (libnice)");
   print_srtp_summary("cg-srtp-target", "Ir = instructions/packet, callgrind");
   print_srtp("cg-srtp", "cg-srtp-floor", "Ir = instructions/packet, callgrind");
   print_generic("cg-dtls", "DTLS handshake instructions (callgrind)");
+  print_generic("cg-sessions", "Instructions per protect + unprotect, round-robin over all "
+                               "sessions vs over 100 (callgrind)");
   for (size_t i = 0; i < bench_not_done_count(); i++)
     printf("\nnot measured: %s: %s\n", bench_not_done_name(i), bench_not_done_reason(i));
   size_t met = 0, missed = 0;

@@ -5,8 +5,8 @@
  * reports targets met or missed and never fails because a shared machine
  * was slow (exit status 0 unless something did not work at all).
  *
- *   rtcsec-bench [--runs N] [--quick] [--only srtp,dtls,mem,ice]
- *                [--sessions N] [--handshakes N] [--libsrtp-ciphers]
+ *   rtcsec-bench [--runs N] [--quick] [--only srtp,dtls,mem,ice,sessions]
+ *                [--sessions N] [--live N] [--handshakes N] [--libsrtp-ciphers]
  *                [--no-stock] [--pion PATH|none]
  *                [--json FILE] [--plot FILE.png] [--callgrind[=DIR]]
  *
@@ -29,8 +29,9 @@ static void usage(FILE *f) {
           "usage: rtcsec-bench [options]\n"
           "  --runs N          measurement runs; figures are medians with min/max (default 7)\n"
           "  --quick           small counts for a CI smoke run (< 20 s; numbers are rough)\n"
-          "  --only LIST       comma-separated subset of srtp,dtls,mem,ice (default all)\n"
+          "  --only LIST       comma-separated subset of srtp,dtls,mem,ice,sessions (default all)\n"
           "  --sessions N      sessions for the memory figure (default 1000)\n"
+          "  --live N          live sessions for the sessions figure (default 10000)\n"
           "  --handshakes N    handshakes per run and variant (default 100)\n"
           "  --json FILE       write every figure as JSON\n"
           "  --plot FILE.png   draw the ratios with gnuplot (Debian package gnuplot-nox)\n"
@@ -76,7 +77,7 @@ static int parse_variants(bench_opts *o, const char *list) {
 static int parse_only(bench_opts *o, const char *list) {
   char buf[128];
   snprintf(buf, sizeof(buf), "%s", list);
-  o->want_srtp = o->want_dtls = o->want_mem = o->want_ice = 0;
+  o->want_srtp = o->want_dtls = o->want_mem = o->want_ice = o->want_sessions = 0;
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     if (strcmp(t, "srtp") == 0)
       o->want_srtp = 1;
@@ -86,6 +87,8 @@ static int parse_only(bench_opts *o, const char *list) {
       o->want_mem = 1;
     else if (strcmp(t, "ice") == 0)
       o->want_ice = 1;
+    else if (strcmp(t, "sessions") == 0)
+      o->want_sessions = 1;
     else
       return -1;
   }
@@ -110,12 +113,13 @@ int main(int argc, char **argv) {
   bench_opts o;
   const char *json = NULL, *plot = NULL, *cg_dir = "callgrind-out";
   long v;
-  int runs_set = 0, sessions_set = 0, handshakes_set = 0;
+  int runs_set = 0, sessions_set = 0, handshakes_set = 0, live_set = 0;
 
   memset(&o, 0, sizeof(o));
   o.runs = 7;
-  o.want_srtp = o.want_dtls = o.want_mem = o.want_ice = 1;
+  o.want_srtp = o.want_dtls = o.want_mem = o.want_ice = o.want_sessions = 1;
   o.mem_sessions = 1000;
+  o.live_sessions = 10000;
   o.handshakes = 100;
   o.stock = 1;
   o.pion = RTCSEC_BENCH_PION_DEFAULT;
@@ -141,6 +145,10 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--sessions") == 0 && next && parse_int(next, 1, 100000, &v) == 0) {
       o.mem_sessions = (size_t)v;
       sessions_set = 1;
+      i++;
+    } else if (strcmp(a, "--live") == 0 && next && parse_int(next, 1100, 100000, &v) == 0) {
+      o.live_sessions = (size_t)v;
+      live_set = 1;
       i++;
     } else if (strcmp(a, "--handshakes") == 0 && next && parse_int(next, 1, 100000, &v) == 0) {
       o.handshakes = (int)v;
@@ -179,6 +187,8 @@ int main(int argc, char **argv) {
       o.mem_sessions = 100;
     if (!handshakes_set)
       o.handshakes = 10;
+    if (!live_set)
+      o.live_sessions = 2000;
   }
   /* Process-wide, before anything starts the SRTP bridge. */
   if (o.keep_libsrtp) {
@@ -223,6 +233,8 @@ int main(int argc, char **argv) {
       rc |= bench_srtp_callgrind_child(&o);
     if (o.want_dtls)
       rc |= bench_dtls_callgrind_child(&o);
+    if (o.want_sessions)
+      rc |= bench_session_callgrind_child(&o);
     return rc ? 1 : 0;
   }
 
@@ -237,6 +249,8 @@ int main(int argc, char **argv) {
     if (o.want_dtls && bench_dtls_run(&o) != 0)
       failed = 1;
     if (o.want_mem && bench_mem_run(&o) != 0)
+      failed = 1;
+    if (o.want_sessions && bench_session_run(&o) != 0)
       failed = 1;
   }
   if (o.want_ice && !o.callgrind && ice_figure(&o) != 0)
