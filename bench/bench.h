@@ -23,6 +23,7 @@ typedef struct bench_opts {
   int want_mem;
   int want_ice;
   int want_sessions;
+  int want_hmac;
   size_t mem_sessions;  /* sessions for the memory figure (1000) */
   size_t live_sessions; /* live sessions for the sessions figure (10000) */
   int handshakes;       /* handshakes per run and variant */
@@ -185,6 +186,7 @@ int bench_srtp_run(const bench_opts *o);
 int bench_dtls_run(const bench_opts *o);
 int bench_mem_run(const bench_opts *o);
 int bench_session_run(const bench_opts *o);
+int bench_hmac_run(const bench_opts *o);
 /* Figure 4 (ice_bench.c), only when built with the ICE layer. */
 int bench_ice_run(const bench_opts *o);
 /* Instruction counts (under valgrind --tool=callgrind; see callgrind.c). */

@@ -184,6 +184,8 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
                 "Sessions piling up: rtcsec_srtp create, packets, free (AEAD_AES_128_GCM)");
   print_generic("sessions-stock", "The same with libsrtp2 on its own ciphers (--libsrtp-ciphers "
                                   "child, at most 4000 sessions)");
+  print_generic("hmac", "HMAC-SHA1 with a key set up once, per message (baseline: EVP_MAC "
+                        "re-initialised)");
   print_generic("ice", "ICE connected -> DTLS connected -> first media, loopback (libnice)");
   print_srtp_summary("cg-srtp-target", "Ir = instructions/packet, callgrind");
   print_srtp("cg-srtp", "cg-srtp-floor", "Ir = instructions/packet, callgrind");

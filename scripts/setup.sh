@@ -32,24 +32,16 @@ PACKAGES=(
   libjson-glib-dev
   python3
   chromium
-  # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind, and the
-  # OpenSSL-backed libsrtp2 (scripts/build-libsrtp-openssl.sh: apt-get source)
+  # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind. Its Pion figures
+  # need golang-go and golang-github-pion-srtp.v2-dev, which bench/pion/build.sh
+  # asks for (or installs, as root, with RTCSEC_PION_INSTALL=1); the test run
+  # does not need them.
   gnuplot-nox
   valgrind
-  dpkg-dev
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
   # itself on 127.0.0.1; the Debian service is never started (no systemd)
   coturn
 )
-
-# RTCSEC_SRTP_OPENSSL=1: after the packages, also build libsrtp2 with its
-# OpenSSL backend into .deps/libsrtp-openssl (docs/benchmarks.md). The
-# packages are installed by a nested run of this script, so that every exit
-# path below still ends in the build.
-if [[ "${RTCSEC_SRTP_OPENSSL:-0}" == 1 && -z "${RTCSEC_SETUP_NESTED:-}" ]]; then
-  RTCSEC_SETUP_NESTED=1 bash "${BASH_SOURCE[0]}" "$@"
-  exec bash "$(dirname "${BASH_SOURCE[0]}")/build-libsrtp-openssl.sh"
-fi
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
