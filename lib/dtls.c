@@ -23,6 +23,9 @@ static const char srtp_exporter_label[] = "EXTRACTOR-dtls_srtp";
 /* RFC 5764 §4.1.1: the use_srtp extension type. */
 #define EXT_USE_SRTP 14
 
+/* Epoch-0 record numbers remembered for replay suppression. */
+#define EPOCH0_SEEN 64
+
 /* Bounds on what is held while no expected fingerprint is known. */
 #define HELD_MAX_DATAGRAMS 32
 #define HELD_MAX_BYTES (64 * 1024)
@@ -66,12 +69,16 @@ struct rtcsec_dtls {
   int alert;
   int alert_from_peer;
   int peer_closed;
-  char detail[256];
+  int unauth_alert_level, unauth_alert; /* last unauthenticated alert, -1: none */
+  char detail[384];
 
   rtcsec_fingerprint matched_fp;
   int peer_verified;
 
   rtcsec_dgram_queue held;
+  uint64_t epoch0_next;                /* the numbers OpenSSL sees in epoch 0 */
+  uint64_t epoch0_seqs[EPOCH0_SEEN];   /* the peer's last epoch-0 numbers */
+  size_t epoch0_n;
   uint64_t records_sent; /* application records in epoch 1 */
 
   event_node *events;
@@ -117,6 +124,21 @@ static int fingerprint_matches(rtcsec_dtls *d, X509 *leaf) {
   return matched;
 }
 
+/* The detail of a mismatch names the certificate that was refused. */
+static void describe_mismatch(rtcsec_dtls *d, X509 *leaf) {
+  unsigned char *der = NULL;
+  int der_len = i2d_X509(leaf, &der);
+  rtcsec_fingerprint got;
+  char text[RTCSEC_FINGERPRINT_STRLEN];
+  if (der_len > 0 &&
+      rtcsec_fingerprint_of_der(der, (size_t)der_len, RTCSEC_HASH_SHA256, &got) == RTCSEC_OK &&
+      rtcsec_fingerprint_format(&got, text, sizeof(text), NULL) == RTCSEC_OK)
+    snprintf(d->detail, sizeof(d->detail),
+             "the peer certificate (%s) matches none of the %zu expected fingerprints", text,
+             d->n_fps);
+  OPENSSL_free(der);
+}
+
 /* Replaces X509 chain validation: WebRTC certificates are self-signed and
  * authenticated only by the fingerprint from signalling (RFC 8827 §6.5).
  * OpenSSL still checks the CertificateVerify signature on its own. */
@@ -143,6 +165,7 @@ static int verify_cb(X509_STORE_CTX *xctx, void *arg) {
    * fingerprint is known, so none known here is an invariant breach: fail
    * closed rather than accept. */
   if (d->n_fps == 0 || !fingerprint_matches(d, leaf)) {
+    describe_mismatch(d, leaf);
     set_fail_reason(d, RTCSEC_ERR_FINGERPRINT_MISMATCH);
     X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
     return 0;
@@ -300,17 +323,69 @@ static int push_event(rtcsec_dtls *d, const rtcsec_dtls_event *ev, const uint8_t
   return RTCSEC_OK;
 }
 
-static void capture_detail(rtcsec_dtls *d) {
-  unsigned long e = ERR_peek_last_error();
-  if (e != 0 && d->detail[0] == '\0')
-    ERR_error_string_n(e, d->detail, sizeof(d->detail));
+/* The detail explains this failure and nothing else (issue 14: OpenSSL's
+ * queue may hold leftovers of an earlier step that contradict the real
+ * reason). rtcsec's own reasons get rtcsec's words; OpenSSL's queue is read
+ * only for failures OpenSSL decided. A callback that knew more (the
+ * fingerprint check) has already written it. */
+static void set_detail(rtcsec_dtls *d, int code) {
+  if (d->detail[0] != '\0') {
+    ERR_clear_error();
+    return;
+  }
+  const char *text = NULL;
+  switch (code) {
+  case RTCSEC_ERR_HANDSHAKE_TIMEOUT:
+    if (d->unauth_alert >= 0)
+      snprintf(d->detail, sizeof(d->detail),
+               "no authenticated answer within the handshake timeout; the last plaintext alert "
+               "received was %s %s (%d), not acted on because it is not authenticated",
+               d->unauth_alert_level == 2 ? "fatal" : "warning",
+               rtcsec_dtls_alert_name(d->unauth_alert), d->unauth_alert);
+    else
+      snprintf(d->detail, sizeof(d->detail),
+               "no authenticated answer within the handshake timeout (%llu retransmissions)",
+               (unsigned long long)d->stats.retransmissions);
+    break;
+  case RTCSEC_ERR_SRTP_NOT_NEGOTIATED:
+    text = d->role == RTCSEC_DTLS_SERVER ? "the ClientHello carried no use_srtp extension"
+                                         : "the ServerHello carried no use_srtp extension";
+    break;
+  case RTCSEC_ERR_SRTP_NO_COMMON_PROFILE:
+    text = "the ClientHello offered no SRTP protection profile this side allows";
+    break;
+  case RTCSEC_ERR_NO_PEER_CERTIFICATE:
+    text = "the peer sent no certificate";
+    break;
+  case RTCSEC_ERR_FINGERPRINT_MISMATCH:
+    text = "the peer certificate matches none of the expected fingerprints";
+    break;
+  case RTCSEC_ERR_KEY_EXHAUSTED:
+    text = "the record sequence space of the key is used up (RFC 6347 §4.1)";
+    break;
+  case RTCSEC_ERR_NO_MEMORY:
+    text = "out of memory";
+    break;
+  case RTCSEC_ERR_PEER_ALERT:
+    snprintf(d->detail, sizeof(d->detail), "the peer sent the fatal alert %s (%d)",
+             rtcsec_dtls_alert_name(d->alert), d->alert);
+    break;
+  default: {
+    unsigned long e = ERR_peek_last_error();
+    if (e != 0)
+      ERR_error_string_n(e, d->detail, sizeof(d->detail));
+    break;
+  }
+  }
+  if (text != NULL)
+    snprintf(d->detail, sizeof(d->detail), "%s", text);
   ERR_clear_error();
 }
 
 static void fail(rtcsec_dtls *d, int code) {
   if (d->state == RTCSEC_DTLS_STATE_FAILED)
     return;
-  capture_detail(d);
+  set_detail(d, code);
   d->state = RTCSEC_DTLS_STATE_FAILED;
   d->error = code;
   d->retrans_deadline = UINT64_MAX;
@@ -557,6 +632,8 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   d->keylog_user = cfg->keylog_user;
   d->retrans_deadline = UINT64_MAX;
   d->alert = -1;
+  d->unauth_alert = -1;
+  d->unauth_alert_level = -1;
   d->io.mtu = cfg->mtu;
   d->stats.role = cfg->role;
   for (size_t i = 0; i < cfg->n_peer_fingerprints; i++)
@@ -675,51 +752,226 @@ int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *f
   return rtcsec_dtls_add_peer_fingerprints(d, fp, 1, now);
 }
 
-/* RFC 6347 §4.1.2.7: invalid records are discarded silently. OpenSSL
- * already does so for most, but treats some as fatal during the handshake
- * although they carry no authentication at all: application data in epoch
- * 0 and unknown content types. Anyone on the path could forge those to kill
- * a handshake, so they are taken out here first. Returns the length of the
- * next valid record at data[off..len) via *rec_len, and whether it is one
- * to keep; 0 when no complete record is left. */
-static int next_record(const uint8_t *data, size_t len, size_t off, size_t *rec_len, int *keep) {
-  if (len - off < 13)
+/* ---- what reaches OpenSSL --------------------------------------------------
+ *
+ * RFC 6347 §4.1.2.7: invalid records are discarded silently. Nothing that
+ * arrives on the network carries proof of the peer's keys until it has
+ * been decrypted, so a record that cannot possibly authenticate must never
+ * reach code that may treat it as fatal. OpenSSL 3.0 does, depending on
+ * the patch release: 3.0.19 fails a connected association with
+ * internal_error on an encrypted record shorter than the AEAD's explicit
+ * nonce + tag, and every 3.0 release ends a handshake on a plaintext alert
+ * or on a handshake fragment whose lengths do not add up. The checks below
+ * are rtcsec's own, so the behaviour is the same on every OpenSSL 3.0.x:
+ *   - content type 20..23 only (RFC 6347 §4.1);
+ *   - epoch 0 only while handshaking (the peer's flights), epoch 1 only
+ *     once a cipher is being negotiated; never an epoch beyond (no
+ *     renegotiation, RFC 8827);
+ *   - epoch 1: version DTLS 1.2 and at least the negotiated AEAD's
+ *     overhead (explicit nonce + tag); no ChangeCipherSpec;
+ *   - epoch 0: version DTLS 1.0 or 1.2 (a ClientHello's record may say
+ *     1.0, RFC 6347 §4.2.1); no application data; ChangeCipherSpec exactly
+ *     the one byte 1; handshake fragments whose headers add up and whose
+ *     message types are ones this role receives; alerts are counted and
+ *     dropped: an unauthenticated alert never ends a handshake (the side
+ *     that detects a fingerprint mismatch still fails at once: it is its
+ *     own decision).
+ */
+
+#define REC_HDR 13
+#define HS_HDR 12
+/* Largest handshake message taken (a certificate chain included). */
+#define HS_MAX_MESSAGE (128 * 1024)
+
+static size_t be16_at(const uint8_t *p) { return ((size_t)p[0] << 8) | p[1]; }
+static size_t be24_at(const uint8_t *p) {
+  return ((size_t)p[0] << 16) | ((size_t)p[1] << 8) | p[2];
+}
+
+/* RFC 5246 §7.4 handshake types this role receives in epoch 0. */
+static int expected_handshake_type(const rtcsec_dtls *d, uint8_t type) {
+  if (d->role == RTCSEC_DTLS_SERVER)
+    return type == 1 /* client_hello */ || type == 11 /* certificate */ ||
+           type == 15 /* certificate_verify */ || type == 16 /* client_key_exchange */;
+  return type == 2 /* server_hello */ || type == 3 /* hello_verify_request */ ||
+         type == 11 /* certificate */ || type == 12 /* server_key_exchange */ ||
+         type == 13 /* certificate_request */ || type == 14 /* server_hello_done */;
+}
+
+/* RFC 6347 §4.2.2: every fragment header in the record body adds up. */
+static int handshake_fragments_sane(const rtcsec_dtls *d, const uint8_t *p, size_t n) {
+  if (n == 0)
     return 0;
-  size_t rl = 13 + (((size_t)data[off + 11] << 8) | data[off + 12]);
-  if (rl > len - off)
-    return 0;
-  uint8_t type = data[off];
-  unsigned epoch = ((unsigned)data[off + 3] << 8) | data[off + 4];
-  /* 20 change_cipher_spec, 21 alert, 22 handshake, 23 application_data */
-  *keep = type >= 20 && type <= 23 && !(type == 23 && epoch == 0);
-  *rec_len = rl;
+  size_t off = 0;
+  while (off < n) {
+    if (n - off < HS_HDR)
+      return 0;
+    const uint8_t *h = p + off;
+    size_t msg_len = be24_at(h + 1), frag_off = be24_at(h + 6), frag_len = be24_at(h + 9);
+    if (!expected_handshake_type(d, h[0]) || msg_len > HS_MAX_MESSAGE || frag_off > msg_len ||
+        frag_len > msg_len - frag_off || frag_len > n - off - HS_HDR)
+      return 0;
+    off += HS_HDR + frag_len;
+  }
   return 1;
 }
 
-/* 1 if every byte of the datagram is a record worth giving to OpenSSL. */
-static int all_records_valid(const uint8_t *data, size_t len) {
-  size_t off = 0, rl;
-  int keep;
+/* Bytes an epoch-1 record adds around its plaintext under the cipher
+ * negotiated (or being negotiated); 0 if none is known yet. Every suite
+ * rtcsec offers is an AEAD (RFC 8827 §6.5): GCM has an 8-byte explicit
+ * nonce and a 16-byte tag (RFC 5288 §3), ChaCha20-Poly1305 the tag only
+ * (RFC 7905 §2). */
+static size_t aead_overhead(const rtcsec_dtls *d) {
+  const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
+  if (c == NULL)
+    c = SSL_get_pending_cipher(d->ssl);
+  if (c == NULL)
+    return 0;
+  switch (SSL_CIPHER_get_cipher_nid(c)) {
+  case NID_aes_128_gcm:
+  case NID_aes_256_gcm:
+    return 8 + 16;
+  case NID_chacha20_poly1305:
+    return 16;
+  default:
+    return 0;
+  }
+}
+
+typedef enum record_verdict {
+  RECORD_KEEP = 0,
+  RECORD_DROP,    /* cannot authenticate or cannot be valid here */
+  RECORD_ALERT_0, /* an unauthenticated alert: counted, remembered, dropped */
+} record_verdict;
+
+static record_verdict check_record(const rtcsec_dtls *d, const uint8_t *rec, size_t rl) {
+  uint8_t type = rec[0];
+  size_t version = be16_at(rec + 1), epoch = be16_at(rec + 3);
+  const uint8_t *body = rec + REC_HDR;
+  size_t n = rl - REC_HDR;
+  if (type < 20 || type > 23)
+    return RECORD_DROP;
+  if (epoch == 1) {
+    size_t overhead = aead_overhead(d);
+    if (version != 0xfefd || type == 20 || overhead == 0 || n < overhead)
+      return RECORD_DROP;
+    return RECORD_KEEP;
+  }
+  if (epoch != 0 || d->state != RTCSEC_DTLS_STATE_HANDSHAKING ||
+      (version != 0xfefd && version != 0xfeff))
+    return RECORD_DROP;
+  switch (type) {
+  case 20: /* change_cipher_spec: RFC 5246 §7.1, one byte of value 1 */
+    return n == 1 && body[0] == 1 ? RECORD_KEEP : RECORD_DROP;
+  case 21:
+    return n == 2 ? RECORD_ALERT_0 : RECORD_DROP;
+  case 22:
+    return handshake_fragments_sane(d, body, n) ? RECORD_KEEP : RECORD_DROP;
+  default: /* application data in epoch 0 */
+    return RECORD_DROP;
+  }
+}
+
+/* An unauthenticated alert is kept only as a hint for the failure detail,
+ * should the handshake time out. */
+static void note_unauthenticated_alert(rtcsec_dtls *d, const uint8_t *rec) {
+  d->stats.unauthenticated_alerts++;
+  d->unauth_alert_level = rec[REC_HDR];
+  d->unauth_alert = rec[REC_HDR + 1];
+}
+
+static uint64_t be48_at(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 6; i++)
+    v = v << 8 | p[i];
+  return v;
+}
+
+/* Epoch-0 record sequence numbers are not authenticated, yet OpenSSL's
+ * replay window moves on them: one forged handshake fragment numbered 2^47
+ * would make every genuine record of the handshake "too old", and the
+ * handshake would stall. So OpenSSL never sees the peer's epoch-0 numbers:
+ * each epoch-0 record it gets is renumbered from rtcsec's own counter, and
+ * replay suppression for epoch 0 is done here, on the exact numbers of the
+ * last EPOCH0_SEEN records (a set, not a window that forged numbers could
+ * push). Duplicated handshake fragments are harmless anyway: OpenSSL's
+ * reassembly ignores what it already has. Epoch 1 numbers are authenticated
+ * (they are in the AEAD nonce and additional data) and left alone. */
+static int epoch0_seen(rtcsec_dtls *d, uint64_t seq) {
+  for (size_t i = 0; i < EPOCH0_SEEN && i < d->epoch0_n; i++) {
+    if (d->epoch0_seqs[i] == seq)
+      return 1;
+  }
+  d->epoch0_seqs[d->epoch0_n++ % EPOCH0_SEEN] = seq;
+  return 0;
+}
+
+static void put_be48(uint8_t *p, uint64_t v) {
+  for (int i = 5; i >= 0; i--, v >>= 8)
+    p[i] = (uint8_t)v;
+}
+
+/* Writes the records worth giving to OpenSSL into out (at most len bytes),
+ * epoch-0 ones renumbered; returns their total length and counts the
+ * others. A datagram whose framing runs past its end keeps what came
+ * before. */
+static size_t filter_records(rtcsec_dtls *d, const uint8_t *data, size_t len, uint8_t *out) {
+  size_t off = 0, kept = 0;
   while (off < len) {
-    if (!next_record(data, len, off, &rl, &keep) || !keep)
+    size_t rl = len - off < REC_HDR ? 0 : REC_HDR + be16_at(data + off + 11);
+    if (rl == 0 || rl > len - off) {
+      d->stats.records_dropped++; /* a truncated record: the rest is unusable */
+      break;
+    }
+    const uint8_t *rec = data + off;
+    off += rl;
+    record_verdict v = check_record(d, rec, rl);
+    if (v == RECORD_KEEP && be16_at(rec + 3) == 0 && epoch0_seen(d, be48_at(rec + 5)))
+      v = RECORD_DROP;
+    if (v != RECORD_KEEP) {
+      if (v == RECORD_ALERT_0)
+        note_unauthenticated_alert(d, rec);
+      d->stats.records_dropped++;
+      continue;
+    }
+    memcpy(out + kept, rec, rl);
+    if (be16_at(rec + 3) == 0)
+      put_be48(out + kept + 5, d->epoch0_next++);
+    kept += rl;
+  }
+  return kept;
+}
+
+/* 1 if the datagram is only well-framed epoch-1 records that pass
+ * check_record(): the common case after the handshake, taken without a
+ * copy. */
+static int only_epoch1_records(const rtcsec_dtls *d, const uint8_t *data, size_t len) {
+  size_t off = 0;
+  while (off < len) {
+    if (len - off < REC_HDR)
+      return 0;
+    size_t rl = REC_HDR + be16_at(data + off + 11);
+    if (rl > len - off || be16_at(data + off + 3) != 1 ||
+        check_record(d, data + off, rl) != RECORD_KEEP)
       return 0;
     off += rl;
   }
   return 1;
 }
 
-/* Copies the records worth keeping into out; returns their total length. */
-static size_t keep_valid_records(const uint8_t *data, size_t len, uint8_t *out) {
-  size_t off = 0, kept = 0, rl;
-  int keep;
-  while (off < len && next_record(data, len, off, &rl, &keep)) {
-    if (keep) {
-      memcpy(out + kept, data + off, rl);
-      kept += rl;
-    }
+/* A server starts its handshake clock on a ClientHello, not on any bytes:
+ * garbage before the first ClientHello is dropped and leaves it NEW. */
+static int has_client_hello(const uint8_t *data, size_t len) {
+  size_t off = 0;
+  while (len - off >= REC_HDR + HS_HDR) {
+    size_t rl = REC_HDR + be16_at(data + off + 11);
+    if (rl > len - off)
+      return 0;
+    if (data[off] == 22 && be16_at(data + off + 3) == 0 && data[off + REC_HDR] == 1)
+      return 1;
     off += rl;
   }
-  return kept;
+  return 0;
 }
 
 int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
@@ -732,29 +984,33 @@ int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len,
   if (d->state == RTCSEC_DTLS_STATE_NEW) {
     if (d->role == RTCSEC_DTLS_CLIENT)
       return RTCSEC_ERR_INVALID_STATE;
+    if (!has_client_hello(data, len)) {
+      d->stats.datagrams_received++;
+      d->stats.bytes_received += len;
+      d->stats.datagrams_dropped++;
+      return RTCSEC_OK;
+    }
     int rc = rtcsec_dtls_start(d, now);
     if (rc != RTCSEC_OK)
       return rc;
   }
   d->stats.datagrams_received++;
   d->stats.bytes_received += len;
-  if (len == 0)
-    return RTCSEC_OK;
-  if (!all_records_valid(data, len)) {
-    /* Rare: rebuild the datagram from its valid records only. */
-    uint8_t *clean = malloc(len);
-    if (clean == NULL)
-      return RTCSEC_ERR_NO_MEMORY;
-    size_t kept = keep_valid_records(data, len, clean);
-    int rc = RTCSEC_OK;
-    if (kept == 0)
-      d->stats.datagrams_dropped++;
-    else
-      rc = accept_datagram(d, clean, kept, now);
-    free(clean);
-    return rc;
-  }
-  return accept_datagram(d, data, len, now);
+  if (len > 0 && only_epoch1_records(d, data, len))
+    return accept_datagram(d, data, len, now);
+  /* The handshake, or something to drop: the records worth keeping go to
+   * OpenSSL from a copy (epoch 0 renumbered, see filter_records()). */
+  uint8_t *clean = len > 0 ? malloc(len) : NULL;
+  if (len > 0 && clean == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
+  size_t kept = len > 0 ? filter_records(d, data, len, clean) : 0;
+  int rc = RTCSEC_OK;
+  if (kept == 0)
+    d->stats.datagrams_dropped++;
+  else
+    rc = accept_datagram(d, clean, kept, now);
+  free(clean);
+  return rc;
 }
 
 /* A datagram of valid records: held while waiting for a fingerprint, else
@@ -976,6 +1232,7 @@ int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out) {
   if (d == NULL || out == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   *out = d->stats;
+  out->last_unauthenticated_alert = d->unauth_alert;
   out->state = d->state;
   out->role = d->role;
   return RTCSEC_OK;

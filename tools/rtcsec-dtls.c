@@ -909,6 +909,15 @@ static void describe_timeout(const tool *t, char *buf, size_t cap) {
   } else if (st.datagrams_received == 0) {
     snprintf(buf, cap, "no answer in %u s, %llu retransmissions", s,
              (unsigned long long)st.retransmissions);
+  } else if (st.unauthenticated_alerts > 0) {
+    /* The peer (or someone) sent a plaintext alert; the association did
+     * not act on it, since it is not authenticated, but it is the likely
+     * reason: name it. */
+    snprintf(buf, cap,
+             "not finished in %u s, %llu datagrams received, %llu retransmissions; "
+             "unauthenticated alert received: %s",
+             s, (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions,
+             rtcsec_dtls_alert_name(st.last_unauthenticated_alert));
   } else {
     snprintf(buf, cap, "not finished in %u s, %llu datagrams received, %llu retransmissions", s,
              (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions);

@@ -188,7 +188,17 @@ typedef struct rtcsec_dtls_stats {
   uint64_t datagrams_sent, bytes_sent;
   uint64_t datagrams_received, bytes_received;
   uint64_t datagrams_held;    /* held while waiting for a fingerprint */
-  uint64_t datagrams_dropped; /* held-queue overflow, oversized, after failure */
+  uint64_t datagrams_dropped; /* nothing usable in it, held-queue overflow, after failure */
+  /* Records dropped before OpenSSL saw them because they cannot
+   * authenticate or cannot be valid now (docs/bad-input.md): unknown
+   * type, wrong epoch or version, shorter than the AEAD overhead,
+   * handshake fragments that do not add up, alerts in epoch 0. */
+  uint64_t records_dropped;
+  /* Plaintext (epoch 0) alerts among them: never acted on, since anyone
+   * can forge one; the last is named in the detail of a handshake that
+   * then times out. */
+  uint64_t unauthenticated_alerts;
+  int last_unauthenticated_alert; /* its description (e.g. 42), -1 if none */
   uint64_t handshake_us;      /* start to connected, 0 before */
 } rtcsec_dtls_stats;
 
