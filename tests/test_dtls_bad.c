@@ -35,7 +35,8 @@ static void done(pair *pr) {
 
 /* A genuine application-data datagram from the client, not yet delivered. */
 static size_t genuine(pair *pr, const char *text, uint8_t *buf, size_t cap) {
-  ck_assert_int_eq(rtcsec_dtls_send(pr->p[0].d, (const uint8_t *)text, strlen(text), pr->now), 0);
+  ck_assert_int_eq(rtcsec_dtls_send_data(pr->p[0].d, (const uint8_t *)text, strlen(text), pr->now),
+                   0);
   size_t n = 0;
   ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr->p[0].d, buf, cap, &n), 0);
   ck_assert_uint_gt(n, HDR);
@@ -339,7 +340,7 @@ START_TEST(renegotiation_after_the_handshake_is_refused_and_the_session_goes_on)
   ck_assert(SSL_is_init_finished(ssl));
   ck_assert_int_eq(p.connected, 1);
   uint8_t keys_before[60];
-  memcpy(keys_before, p.info.keys.material, 60);
+  memcpy(keys_before, p.keys.material, 60);
 
   ck_assert_int_eq(SSL_renegotiate(ssl), 1);
   SSL_do_handshake(ssl); /* sends an encrypted ClientHello */
@@ -358,10 +359,10 @@ START_TEST(renegotiation_after_the_handshake_is_refused_and_the_session_goes_on)
   /* application data from the client still arrives */
   SSL_free(ssl);
   SSL_CTX_free(ctx);
-  ck_assert_mem_eq(keys_before, p.info.keys.material, 60);
+  ck_assert_mem_eq(keys_before, p.keys.material, 60);
   static const uint8_t msg[] = "server still up";
-  ck_assert_int_eq(rtcsec_dtls_send(p.d, msg, sizeof(msg), 0), 0);
-  rtcsec_srtp_keys_wipe(&p.info.keys);
+  ck_assert_int_eq(rtcsec_dtls_send_data(p.d, msg, sizeof(msg), 0), 0);
+  rtcsec_srtp_keys_wipe(&p.keys);
   rtcsec_dtls_free(p.d);
   rtcsec_cert_free(srv);
   rtcsec_cert_free(cli);
@@ -399,7 +400,7 @@ START_TEST(records_after_the_finished_in_one_datagram_are_read_at_once) {
   ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, data, sizeof(data), &more), 0);
   ck_assert_uint_eq(more, 0); /* the last flight is one datagram here */
   static const char text[] = "first data with the Finished";
-  ck_assert_int_eq(rtcsec_dtls_send(pr.p[1].d, (const uint8_t *)text, sizeof(text), 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_send_data(pr.p[1].d, (const uint8_t *)text, sizeof(text), 0), 0);
   ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, data, sizeof(data), &nd), 0);
   memcpy(both, last, nl);
   memcpy(both + nl, data, nd);
@@ -460,8 +461,8 @@ static void expect_dropped_at(pair *pr, int to, const uint8_t *d, size_t n, cons
 /* A genuine record from the other side reaches `to` intact. */
 static void genuine_reaches(pair *pr, int to, const char *text) {
   uint8_t g[2048];
-  ck_assert_int_eq(rtcsec_dtls_send(pr->p[1 - to].d, (const uint8_t *)text, strlen(text), pr->now),
-                   0);
+  ck_assert_int_eq(
+      rtcsec_dtls_send_data(pr->p[1 - to].d, (const uint8_t *)text, strlen(text), pr->now), 0);
   size_t n = 0;
   ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr->p[1 - to].d, g, sizeof(g), &n), 0);
   int before = pr->p[to].n_data;

@@ -334,7 +334,7 @@ static int order_step(void *user, uint64_t now) {
     if (go) {
       rtcsec_fingerprint fp =
           r->right ? fp_of(pr->p[1 - r->waiter].cert, RTCSEC_HASH_SHA256) : wrong_fp();
-      r->inject_rc = rtcsec_dtls_add_peer_fingerprint(pr->p[r->waiter].d, &fp, now);
+      r->inject_rc = rtcsec_dtls_add_peer_fingerprints(pr->p[r->waiter].d, &fp, 1, now);
       r->injected = 1;
       /* the released datagrams may have produced output: send it now */
       harness_flush(&pr->ep[r->waiter], r->waiter, pr->link, now, NULL);
@@ -376,7 +376,7 @@ START_TEST(fingerprint_arrival_order_decides_nothing_but_the_outcome) {
   } else {
     for (int i = 0; i < 2; i++) {
       ck_assert_msg(pr.p[i].failed == 1 && pr.p[i].connected == 0, "case %d side %d", _i, i);
-      ck_assert_uint_eq(pr.p[i].info.keys.material_len, 0); /* no keys ever handed out */
+      ck_assert_uint_eq(pr.p[i].keys.material_len, 0); /* no keys ever handed out */
     }
     ck_assert_int_eq(pr.p[r.waiter].error, RTCSEC_ERR_FINGERPRINT_MISMATCH);
     /* the other side gets only a plaintext alert, which it does not act

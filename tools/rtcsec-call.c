@@ -287,29 +287,29 @@ typedef struct call {
   uint64_t rtp_received, rtp_bad;
 } call;
 
-static void on_event(void *user, const rtcsec_ice_event *ev) {
+static void on_event(void *user, const rtcsec_event *ev) {
   call *c = user;
   g_mutex_lock(&c->m);
   switch (ev->type) {
-  case RTCSEC_ICE_EVENT_LOCAL_CANDIDATE:
+  case RTCSEC_EVENT_LOCAL_CANDIDATE:
     g_ptr_array_add(c->cands, g_strdup(ev->candidate));
     break;
-  case RTCSEC_ICE_EVENT_GATHERING_DONE:
+  case RTCSEC_EVENT_GATHERING_DONE:
     c->gathering_done = 1;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     c->dtls_connected = 1;
-    c->profile = ev->profile;
-    c->cipher = ev->cipher;
+    c->profile = ev->connected.profile;
+    c->cipher = ev->connected.cipher;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_FAILED:
+  case RTCSEC_EVENT_FAILED:
     c->dtls_failed = 1;
-    c->dtls_error = ev->error;
+    c->dtls_error = ev->failed.error;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     c->dtls_closed = 1;
     break;
-  case RTCSEC_ICE_EVENT_CONSENT_LOST:
+  case RTCSEC_EVENT_CONSENT_LOST:
     c->consent_lost = 1;
     break;
   default:

@@ -150,7 +150,9 @@ typedef struct tool {
   int alert;
   int alert_from_peer;
   char detail[256];
-  rtcsec_dtls_connected_info info; /* keys (bare association only) wiped in tool_cleanup() */
+  rtcsec_connected_info info; /* what was negotiated */
+  rtcsec_srtp_keys keys;      /* bare association only (--export-keying-material); wiped in
+                                 tool_cleanup() */
   media_state m;
   uint8_t buf[MAX_UDP_PAYLOAD];
 } tool;
@@ -710,51 +712,51 @@ static void flush_datagrams(tool *t) {
 
 static void media_on_data(tool *t, const uint8_t *data, size_t len, uint64_t now);
 
-static void on_event(tool *t, const rtcsec_dtls_event *ev) {
+static void on_event(tool *t, const rtcsec_event *ev) {
   switch (ev->type) {
-  case RTCSEC_DTLS_EVENT_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     t->connected = 1;
     t->info = ev->connected;
+    /* the advanced path: the bare association hands its keys out */
+    if (rtcsec_dtls_export_srtp_keys(t->dtls, &t->keys) != RTCSEC_OK)
+      t->keys.material_len = 0;
     break;
-  case RTCSEC_DTLS_EVENT_FAILED:
+  case RTCSEC_EVENT_FAILED:
     t->failed = 1;
-    t->error = ev->error;
-    t->alert = ev->alert;
-    t->alert_from_peer = ev->alert_from_peer;
+    t->error = ev->failed.error;
+    t->alert = ev->failed.alert;
+    t->alert_from_peer = ev->failed.alert_from_peer;
     break;
-  case RTCSEC_DTLS_EVENT_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     t->peer_closed = 1;
     break;
-  case RTCSEC_DTLS_EVENT_DATA: /* no media phase on the bare association */
-  case RTCSEC_DTLS_EVENT_NONE:
+  case RTCSEC_EVENT_DATA: /* no media phase on the bare association */
+  case RTCSEC_EVENT_NONE:
   default:
     break;
   }
 }
 
-static void on_transport_event(tool *t, const rtcsec_transport_event *ev) {
+static void on_transport_event(tool *t, const rtcsec_event *ev) {
   switch (ev->type) {
-  case RTCSEC_TRANSPORT_EVENT_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     /* What was negotiated; the keys stay inside the transport. */
     t->connected = 1;
-    t->info.profile = ev->profile;
-    t->info.version = ev->version;
-    t->info.cipher = ev->cipher;
-    t->info.peer_fingerprint = ev->peer_fingerprint;
+    t->info = ev->connected;
     break;
-  case RTCSEC_TRANSPORT_EVENT_FAILED:
+  case RTCSEC_EVENT_FAILED:
     t->failed = 1;
-    t->error = ev->error;
-    t->alert = ev->alert;
-    t->alert_from_peer = ev->alert_from_peer;
+    t->error = ev->failed.error;
+    t->alert = ev->failed.alert;
+    t->alert_from_peer = ev->failed.alert_from_peer;
     break;
-  case RTCSEC_TRANSPORT_EVENT_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     t->peer_closed = 1;
     break;
-  case RTCSEC_TRANSPORT_EVENT_DATA:
-    media_on_data(t, ev->data, ev->data_len, now_us());
+  case RTCSEC_EVENT_DATA:
+    media_on_data(t, ev->data.data, ev->data.len, now_us());
     break;
-  case RTCSEC_TRANSPORT_EVENT_NONE:
+  case RTCSEC_EVENT_NONE:
   default:
     break;
   }
@@ -765,20 +767,19 @@ static void drain(tool *t) {
   flush_datagrams(t);
   for (;;) {
     if (t->tr != NULL) {
-      rtcsec_transport_event ev;
+      rtcsec_event ev;
       memset(&ev, 0, sizeof(ev));
-      if (rtcsec_transport_poll_event(t->tr, &ev) != 0 || ev.type == RTCSEC_TRANSPORT_EVENT_NONE) {
+      if (rtcsec_transport_poll_event(t->tr, &ev) != 0 || ev.type == RTCSEC_EVENT_NONE) {
         break;
       }
       on_transport_event(t, &ev);
     } else {
-      rtcsec_dtls_event ev;
+      rtcsec_event ev;
       memset(&ev, 0, sizeof(ev));
-      if (rtcsec_dtls_poll_event(t->dtls, &ev) != 0 || ev.type == RTCSEC_DTLS_EVENT_NONE) {
+      if (rtcsec_dtls_poll_event(t->dtls, &ev) != 0 || ev.type == RTCSEC_EVENT_NONE) {
         break;
       }
       on_event(t, &ev);
-      rtcsec_srtp_keys_wipe(&ev.connected.keys);
     }
     /* An answer to DATA ("ack") may have been queued: send it in order. */
     flush_datagrams(t);
@@ -966,7 +967,7 @@ static int run_handshake(tool *t) {
 
 static void report_connected(tool *t) {
   const tool_options *opt = t->opt;
-  const rtcsec_dtls_connected_info *ci = &t->info;
+  const rtcsec_connected_info *ci = &t->info;
   if (!opt->quiet) {
     rtcsec_dtls_stats st;
     engine_dtls_stats(t, &st);
@@ -974,6 +975,7 @@ static void report_connected(tool *t) {
     printf("profile: %s\n", rtcsec_srtp_profile_name(ci->profile));
     printf("version: %s\n", ci->version != NULL ? ci->version : "?");
     printf("cipher: %s\n", ci->cipher != NULL ? ci->cipher : "?");
+    printf("group: %s\n", ci->group != NULL && ci->group[0] ? ci->group : "?");
     print_fingerprint("peer fingerprint", &ci->peer_fingerprint);
     printf("role: %s\n", opt->role == RTCSEC_DTLS_CLIENT ? "client" : "server");
     printf("handshake: %llu ms, %llu retransmissions\n",
@@ -984,7 +986,7 @@ static void report_connected(tool *t) {
       fprintf(stderr, PROG ": warning: the keying material printed on stdout is secret: it "
                            "decrypts all media of this session\n");
     }
-    print_hex_line("keying material", ci->keys.material, ci->keys.material_len);
+    print_hex_line("keying material", t->keys.material, t->keys.material_len);
   }
   fflush(stdout);
 }
@@ -1179,12 +1181,12 @@ static int protect_next(tool *t) {
   int rc;
   if (m->sr_due) {
     len = build_sr(m->pending, m);
-    rc = rtcsec_transport_protect_rtcp(t->tr, m->pending, len, sizeof(m->pending), &out);
+    rc = rtcsec_transport_protect_rtcp(t->tr, m->pending, len, sizeof(m->pending), &out, now_us());
     m->sr_due = 0;
     m->pending_rtcp = 1;
   } else {
     len = build_rtp(m->pending, m->local_ssrc, m->rtp_protected);
-    rc = rtcsec_transport_protect_rtp(t->tr, m->pending, len, sizeof(m->pending), &out);
+    rc = rtcsec_transport_protect_rtp(t->tr, m->pending, len, sizeof(m->pending), &out, now_us());
     m->rtp_protected++;
     m->sr_due = m->rtp_protected % SR_EVERY == 0;
     m->pending_rtcp = 0;
@@ -1393,7 +1395,7 @@ static void run_close(tool *t) {
 /* ---- main --------------------------------------------------------------- */
 
 static void tool_cleanup(tool *t) {
-  rtcsec_srtp_keys_wipe(&t->info.keys);
+  rtcsec_srtp_keys_wipe(&t->keys);
   rtcsec_transport_free(t->tr);
   rtcsec_dtls_free(t->dtls);
   rtcsec_cert_free(t->cert);

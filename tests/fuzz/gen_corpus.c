@@ -167,7 +167,8 @@ static int on_step(void *user, uint64_t now) {
     static const char hello[2][16] = {"hello, server", "hello, client"};
     for (int i = 0; i < 2; i++) {
       fuzz_rng_select(s->ep[i].stream);
-      expect(rtcsec_dtls_send(s->ep[i].d, (const uint8_t *)hello[i], strlen(hello[i]), now) == 0,
+      expect(rtcsec_dtls_send_data(s->ep[i].d, (const uint8_t *)hello[i], strlen(hello[i]), now) ==
+                 0,
              "send");
     }
     s->data_sent = 1;
@@ -239,9 +240,9 @@ static void record_handshake(session *s, const rec_opts *o) {
     expect(s->ep[0].w.connected && s->ep[1].w.connected && s->ep[1].w.closed,
            "handshake should connect and close (client %d/%d, server %d/%d)", s->ep[0].w.connected,
            s->ep[0].w.error, s->ep[1].w.connected, s->ep[1].w.error);
-  s->client_keys = s->ep[0].w.info.keys;
+  s->client_keys = s->ep[0].w.keys;
   for (int i = 0; i < 2; i++) {
-    rtcsec_srtp_keys_wipe(&s->ep[i].w.info.keys);
+    rtcsec_srtp_keys_wipe(&s->ep[i].w.keys);
     rtcsec_dtls_free(s->ep[i].d);
   }
 }
@@ -273,7 +274,7 @@ static void flight_seed(rtcsec_dtls_role role, const char *name, const buf *in, 
   fuzz_flight_result res;
   memset(&res, 0, sizeof(res));
   fuzz_dtls_first_flight(role, in->p, in->n, &res);
-  rtcsec_srtp_keys_wipe(&res.watch.info.keys);
+  rtcsec_srtp_keys_wipe(&res.watch.keys);
   switch (w) {
   case WANT_ANY:
     break;
