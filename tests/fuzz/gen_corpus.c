@@ -16,8 +16,9 @@
  * in its order, split over two datagrams as two handshake fragments), a
  * HelloVerifyRequest, alerts, operation scripts for dtls_stateful and
  * srtp_unprotect (with real SRTP/SRTCP packets under the fixed keys),
- * media and STUN for transport, fingerprint strings, SDP attribute lines and
- * one datagram of each demux class. */
+ * media and STUN for transport, fingerprint strings, SDP attribute lines,
+ * one datagram of each demux class, and client datagrams (ClientHellos and
+ * others) for client_hello. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -311,6 +312,10 @@ static void flight_seeds(rtcsec_dtls_role role, const char *tag, const recording
     snprintf(name, sizeof(name), "%s-dgram-%02zu", tag, i);
     flight_seed(role, name, &r->dg[from][i],
                 i == 0 && role == RTCSEC_DTLS_SERVER ? WANT_ANSWER : WANT_ANY);
+    /* A client's datagrams: the first is OpenSSL's ClientHello, the rest
+     * must not make a listener take their sender as its peer. */
+    if (role == RTCSEC_DTLS_SERVER)
+      write_seed("client_hello", name, r->dg[from][i].p, r->dg[from][i].n);
   }
   /* The whole conversation: connects (or fails where it should), then
    * data and close_notify. */
@@ -593,9 +598,13 @@ static void chromium_seeds(void) {
   /* Each fragment alone: nothing to answer yet. */
   write_seed("dtls_server_first_flight", "chromium-fragment-1", dg[0].p, dg[0].n);
   write_seed("dtls_server_first_flight", "chromium-fragment-2", dg[1].p, dg[1].n);
+  /* rtcsec-dtls --listen takes a peer from the first one, not the second. */
+  write_seed("client_hello", "chromium-fragment-1", dg[0].p, dg[0].n);
+  write_seed("client_hello", "chromium-fragment-2", dg[1].p, dg[1].n);
   /* Unfragmented, for the demux target too (a DTLS first byte). */
   buf whole = {0};
   dtls_hs_fragment(&whole, 0xFEFD, 0, 1, 0, &ch, 0, ch.n);
+  write_seed("client_hello", "chromium-client-hello-whole", whole.p, whole.n);
   flight_seed(RTCSEC_DTLS_SERVER, "chromium-client-hello-whole", &whole, WANT_ANSWER);
   b_free(&whole);
   b_free(&dg[0]);
@@ -632,6 +641,7 @@ static void alert_seeds(void) {
     dtls_record(&dg, 21, 0xFEFD, 0, &body);
     write_seed("dtls_server_first_flight", alerts[i].name, dg.p, dg.n);
     write_seed("dtls_client_first_flight", alerts[i].name, dg.p, dg.n);
+    write_seed("client_hello", alerts[i].name, dg.p, dg.n);
     b_free(&body);
     b_free(&dg);
   }
