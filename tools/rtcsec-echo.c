@@ -310,7 +310,7 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
     if (idx < 0)
       return;
     if (s->rw.streams[idx].kind == ECHO_KIND_VIDEO) {
-      echo_rtp_cache_put(s->video_cache, s->buf, len);
+      echo_rtp_cache_put(s->video_cache, s->buf, len, (uint64_t)g_get_monotonic_time());
       /* --test-drop-video N: every Nth echoed video packet is "lost" on
        * its way out (it is in the cache), so the browser must NACK it. */
       unsigned n = s->app->opt.drop_video;
@@ -322,7 +322,8 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
     session_note_send(s, session_send(s, 0, s->buf, len, sizeof(s->buf)), "RTP");
   } else if (kind == RTCSEC_PKT_RTCP) {
     size_t out = 0;
-    if (echo_rewrite_rtcp(&s->rw, s->buf, len, &out, s->video_cache, session_resend, s) == 1)
+    if (echo_rewrite_rtcp(&s->rw, s->buf, len, &out, s->video_cache, session_resend, s,
+                          (uint64_t)g_get_monotonic_time()) == 1)
       session_note_send(s, session_send(s, 1, s->buf, out, sizeof(s->buf)), "RTCP");
   }
 }
@@ -1226,6 +1227,13 @@ static void stats_session(GString *j, echo_session *s) {
   json_kv_u64(j, "fir", s->rw.fir, 1);
   json_kv_u64(j, "nack", s->rw.nack, 1);
   json_kv_u64(j, "nack_resent", s->rw.nack_resent, 1);
+  json_kv_u64(j, "nack_resent_bytes", s->rw.nack_resent_bytes, 1);
+  json_kv_u64(j, "nack_duplicates", s->rw.nack_duplicates, 1);
+  json_kv_u64(j, "nack_refused_rtt", s->rw.nack_refused_rtt, 1);
+  json_kv_u64(j, "nack_refused_rate", s->rw.nack_refused_rate, 1);
+  json_kv_u64(j, "nack_rtt_window_us", echo_rewriter_rtt_window(&s->rw), 1);
+  json_kv_u64(j, "rtt_samples", s->rw.rtt_samples, 1);
+  json_kv_u64(j, "video_bytes_per_s", s->video_cache ? s->video_cache->rate_bytes_per_s : 0, 1);
   json_kv_u64(j, "test_dropped", s->test_dropped, 1);
   json_kv_u64(j, "send_errors", s->send_errors, 1);
   json_kv_str(j, "last_send_error", s->send_errors ? rtcsec_strerror(s->last_send_error) : "", 1);
