@@ -27,7 +27,7 @@ static int ecdh_keygen(uint16_t group, EVP_PKEY **out) {
 /* Our key_exchange bytes: the raw X25519 key, or the uncompressed point. */
 static int ecdh_share(uint16_t group, EVP_PKEY *key, uint8_t *out) {
   size_t n = ecdh_share_len(group);
-  size_t got = 0;
+  size_t got = n; /* in: the room at out (raw key); out: the length */
   int ok =
       group == RTCSEC_GROUP_X25519
           ? EVP_PKEY_get_raw_public_key(key, out, &got)
@@ -267,6 +267,49 @@ void rtcsec_kex_client_clear(rtcsec_kex_client *c) {
   OPENSSL_cleanse(c, sizeof(*c));
 }
 
+/* The client key pair from `priv` (X25519 scalar, or d || z || scalar), or
+ * random when priv is NULL. */
+static int client_make(rtcsec_kex_client *c, uint16_t group, const uint8_t *priv, uint8_t *share) {
+  c->group = group;
+  int rc = 0;
+  size_t off = 0;
+  if (group == RTCSEC_GROUP_X25519MLKEM768) {
+    /* ek first, then the X25519 share. */
+    rc = priv != NULL ? rtcsec_mlkem768_keygen_internal(priv, priv + 32, share, c->mlkem_dk)
+                      : rtcsec_mlkem768_keygen(share, c->mlkem_dk);
+    off = RTCSEC_MLKEM768_EK_LEN;
+    group = RTCSEC_GROUP_X25519;
+    if (priv != NULL)
+      priv += 2 * RTCSEC_MLKEM_SEED_LEN;
+  }
+  if (rc != 0)
+    return rc;
+  if (priv == NULL) {
+    rc = ecdh_keygen(group, &c->ecdh);
+  } else {
+    c->ecdh = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+    rc = c->ecdh != NULL ? 0 : RTCSEC_ERR_CRYPTO;
+  }
+  if (rc == 0)
+    rc = ecdh_share(group, c->ecdh, share + off);
+  return rc;
+}
+
+static int client_start(rtcsec_kex_client *c, uint16_t group, const uint8_t *priv, uint8_t *share,
+                        size_t cap, size_t *share_len) {
+  size_t n = rtcsec_kex_client_share_len(group);
+  if (cap < n)
+    return RTCSEC_ERR_BUFFER_TOO_SMALL;
+  int rc = client_make(c, group, priv, share);
+  if (rc != 0) {
+    rtcsec_kex_client_clear(c);
+    memset(share, 0, n);
+    return rc;
+  }
+  *share_len = n;
+  return 0;
+}
+
 int rtcsec_kex_client_keygen(rtcsec_kex_client *c, uint16_t group, uint8_t *share, size_t cap,
                              size_t *share_len) {
   if (share_len != NULL)
@@ -276,30 +319,22 @@ int rtcsec_kex_client_keygen(rtcsec_kex_client *c, uint16_t group, uint8_t *shar
   memset(c, 0, sizeof(*c));
   if (!rtcsec_kex_group_supported(group) || share == NULL || share_len == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  size_t n = rtcsec_kex_client_share_len(group);
-  if (cap < n)
-    return RTCSEC_ERR_BUFFER_TOO_SMALL;
-  c->group = group;
-  int rc = 0;
-  size_t off = 0;
-  uint16_t ecdh_group = group;
-  if (group == RTCSEC_GROUP_X25519MLKEM768) {
-    /* ek first, then the X25519 share. */
-    rc = rtcsec_mlkem768_keygen(share, c->mlkem_dk);
-    off = RTCSEC_MLKEM768_EK_LEN;
-    ecdh_group = RTCSEC_GROUP_X25519;
-  }
-  if (rc == 0)
-    rc = ecdh_keygen(ecdh_group, &c->ecdh);
-  if (rc == 0)
-    rc = ecdh_share(ecdh_group, c->ecdh, share + off);
-  if (rc != 0) {
-    rtcsec_kex_client_clear(c);
-    memset(share, 0, n);
-    return rc;
-  }
-  *share_len = n;
-  return 0;
+  return client_start(c, group, NULL, share, cap, share_len);
+}
+
+int rtcsec_kex_client_from_private(rtcsec_kex_client *c, uint16_t group, const uint8_t *priv,
+                                   size_t priv_len, uint8_t *share, size_t cap, size_t *share_len) {
+  if (share_len != NULL)
+    *share_len = 0;
+  if (c == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  memset(c, 0, sizeof(*c));
+  size_t want = group == RTCSEC_GROUP_X25519           ? 32
+                : group == RTCSEC_GROUP_X25519MLKEM768 ? 2 * RTCSEC_MLKEM_SEED_LEN + 32
+                                                       : 0;
+  if (want == 0 || priv == NULL || priv_len != want || share == NULL || share_len == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  return client_start(c, group, priv, share, cap, share_len);
 }
 
 int rtcsec_kex_client_finish(rtcsec_kex_client *c, const uint8_t *server_share, size_t len,

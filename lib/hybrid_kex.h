@@ -103,6 +103,12 @@ int rtcsec_kex_client_keygen(rtcsec_kex_client *c, uint16_t group, uint8_t *shar
  * not have. */
 int rtcsec_kex_client_finish(rtcsec_kex_client *c, const uint8_t *server_share, size_t len,
                              uint8_t *secret, size_t cap, size_t *secret_len);
+/* As rtcsec_kex_client_keygen, from a given private key instead of a random
+ * one, for known-answer tests: X25519 takes the 32-byte scalar (RFC 7748 §5),
+ * X25519MLKEM768 takes d || z || the X25519 scalar (96 bytes). Any other
+ * group or length is RTCSEC_ERR_INVALID_ARGUMENT. */
+int rtcsec_kex_client_from_private(rtcsec_kex_client *c, uint16_t group, const uint8_t *priv,
+                                   size_t priv_len, uint8_t *share, size_t cap, size_t *share_len);
 /* Frees the key pair and wipes the state; c may be NULL. */
 void rtcsec_kex_client_clear(rtcsec_kex_client *c);
 
