@@ -185,6 +185,34 @@ static void assert_mem_eq(const uint8_t *got, const uint8_t *want, size_t len, c
   ck_abort_msg("%s (%s): first difference at byte %zu of %zu", what, tag, i, len);
 }
 
+/* An "encap" (ek m c k) or "decap" (dk c k) record, the same in both files:
+ * 1 if r was one of them and matched, 0 if r is another kind. */
+static int run_encap_decap(const record *r, const char *tag) {
+  static uint8_t m[32], ek[EK_LEN], dk[DK_LEN], c[CT_LEN], k[SS_LEN], got_c[CT_LEN];
+  uint8_t got_k[SS_LEN];
+  if (strcmp(r->f[0], "encap") == 0) {
+    ck_assert_int_ge(r->n, 5);
+    unhex(r->f[1], ek, EK_LEN);
+    unhex(r->f[2], m, 32);
+    unhex(r->f[3], c, CT_LEN);
+    unhex(r->f[4], k, SS_LEN);
+    ck_assert_int_eq(rtcsec_mlkem768_encaps_internal(ek, m, got_c, got_k), 0);
+    assert_mem_eq(got_c, c, CT_LEN, "encapsulation c", tag);
+    assert_mem_eq(got_k, k, SS_LEN, "encapsulation K", tag);
+    return 1;
+  }
+  if (strcmp(r->f[0], "decap") == 0) {
+    ck_assert_int_ge(r->n, 4);
+    unhex(r->f[1], dk, DK_LEN);
+    unhex(r->f[2], c, CT_LEN);
+    unhex(r->f[3], k, SS_LEN);
+    ck_assert_int_eq(rtcsec_mlkem768_decaps(dk, c, got_k), 0);
+    assert_mem_eq(got_k, k, SS_LEN, "decapsulation K", tag);
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- ACVP ---------------------------------------------------------------------- */
 
 /* Records per kind in acvp-768.txt.gz (ACVP v1.1.0.40, ML-KEM-768). */
@@ -196,8 +224,8 @@ START_TEST(acvp_keygen_encaps_decaps_and_key_checks_match_nist) {
   ck_assert_ptr_nonnull(r);
   vec_open(&v, "acvp-768.txt.gz");
   int keygen = 0, encap = 0, decap = 0, ekcheck = 0, dkcheck = 0, ek_pass = 0, dk_pass = 0;
-  static uint8_t d[32], z[32], m[32], ek[EK_LEN], dk[DK_LEN], c[CT_LEN], k[SS_LEN];
-  static uint8_t got_ek[EK_LEN], got_dk[DK_LEN], got_c[CT_LEN], got_k[SS_LEN];
+  static uint8_t d[32], z[32], ek[EK_LEN], dk[DK_LEN];
+  static uint8_t got_ek[EK_LEN], got_dk[DK_LEN];
   static uint8_t key[2 * DK_LEN];
   while (vec_next(&v, r)) {
     const char *kind = r->f[0];
@@ -212,24 +240,9 @@ START_TEST(acvp_keygen_encaps_decaps_and_key_checks_match_nist) {
       assert_mem_eq(got_ek, ek, EK_LEN, "keyGen ek", tag);
       assert_mem_eq(got_dk, dk, DK_LEN, "keyGen dk", tag);
       keygen++;
-    } else if (strcmp(kind, "encap") == 0) {
-      ck_assert_int_eq(r->n, 6);
-      unhex(r->f[1], ek, EK_LEN);
-      unhex(r->f[2], m, 32);
-      unhex(r->f[3], c, CT_LEN);
-      unhex(r->f[4], k, SS_LEN);
-      ck_assert_int_eq(rtcsec_mlkem768_encaps_internal(ek, m, got_c, got_k), 0);
-      assert_mem_eq(got_c, c, CT_LEN, "encapsulation c", tag);
-      assert_mem_eq(got_k, k, SS_LEN, "encapsulation k", tag);
-      encap++;
-    } else if (strcmp(kind, "decap") == 0) {
-      ck_assert_int_eq(r->n, 5);
-      unhex(r->f[1], dk, DK_LEN);
-      unhex(r->f[2], c, CT_LEN);
-      unhex(r->f[3], k, SS_LEN);
-      ck_assert_int_eq(rtcsec_mlkem768_decaps(dk, c, got_k), 0);
-      assert_mem_eq(got_k, k, SS_LEN, "decapsulation k", tag);
-      decap++;
+    } else if (run_encap_decap(r, tag)) {
+      encap += kind[0] == 'e';
+      decap += kind[0] == 'd';
     } else if (strcmp(kind, "ekcheck") == 0 || strcmp(kind, "dkcheck") == 0) {
       ck_assert_int_eq(r->n, 4);
       int is_ek = kind[0] == 'e';
@@ -387,22 +400,9 @@ START_TEST(cctv_intermediate_unlucky_strcmp_and_bad_modulus_vectors) {
       printf("mlkem: CCTV unlucky ML-KEM-768: SampleNTT read up to %zu SHAKE128 bytes\n", most);
       ck_assert_uint_gt(most, 575);
       unlucky++;
-    } else if (strcmp(kind, "encap") == 0) {
-      unhex(r->f[1], ek, EK_LEN);
-      unhex(r->f[2], m, 32);
-      unhex(r->f[3], c, CT_LEN);
-      unhex(r->f[4], k, SS_LEN);
-      ck_assert_int_eq(rtcsec_mlkem768_encaps_internal(ek, m, got_c, got_k), 0);
-      assert_mem_eq(got_c, c, CT_LEN, "encaps c", tag);
-      assert_mem_eq(got_k, k, SS_LEN, "encaps K", tag);
-      encap++;
-    } else if (strcmp(kind, "decap") == 0) {
-      unhex(r->f[1], dk, DK_LEN);
-      unhex(r->f[2], c, CT_LEN);
-      unhex(r->f[3], k, SS_LEN);
-      ck_assert_int_eq(rtcsec_mlkem768_decaps(dk, c, got_k), 0);
-      assert_mem_eq(got_k, k, SS_LEN, "decaps K", tag);
-      decap++;
+    } else if (run_encap_decap(r, tag)) {
+      encap += kind[0] == 'e';
+      decap += kind[0] == 'd';
     } else if (strcmp(kind, "jzc") == 0) {
       /* KBar: pins this test's own J, used below to judge implicit
        * rejection. */
@@ -446,11 +446,16 @@ static void hex32(const uint8_t *b, char out[65]) {
     snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-/* C2SP CCTV ML-KEM README, "Accumulated pq-crystals vectors": draw d, z, m,
- * ct from SHAKE128(""); absorb ek, dk, ct, K, and Decaps(dk, random ct) into
- * SHAKE128; 10 000 tests. These are ipd keys (G(d)). */
+/* The two published accumulated tests draw the same inputs from
+ * SHAKE128(""), per test d, z, m and a random ciphertext (Go reads d || z as
+ * one 64-byte seed), and absorb the outputs into another SHAKE128:
+ *   - C2SP CCTV ML-KEM README, "Accumulated pq-crystals vectors": ipd keys
+ *     (G(d)); absorbs ek, dk, ct, K and Decaps(dk, random ct);
+ *   - Go's crypto/internal/mlkem768 TestAccumulated: final keys (G(d || k));
+ *     absorbs ek, ct, K and Decaps(dk, random ct).
+ * Both check Decaps(dk, ct) = K on the way. */
 #define ACC_N 10000
-START_TEST(cctv_accumulated_10000_ipd_vectors_hash_as_published) {
+static void accumulate(int ipd, const char *label, const char *want) {
   const size_t per = 32 + 32 + 32 + CT_LEN;
   uint8_t *rng = shake128_stream(per * ACC_N);
   EVP_MD *shake = EVP_MD_fetch(NULL, "SHAKE128", NULL);
@@ -459,13 +464,17 @@ START_TEST(cctv_accumulated_10000_ipd_vectors_hash_as_published) {
   static uint8_t ek[EK_LEN], dk[DK_LEN], c[CT_LEN], k[SS_LEN], k2[SS_LEN], kr[SS_LEN];
   for (int i = 0; i < ACC_N; i++) {
     const uint8_t *d = rng + per * i, *z = d + 32, *m = z + 32, *ct_rand = m + 32;
-    ipd_keygen(d, z, ek, dk);
+    if (ipd)
+      ipd_keygen(d, z, ek, dk);
+    else
+      ck_assert_int_eq(rtcsec_mlkem768_keygen_internal(d, z, ek, dk), 0);
     ck_assert_int_eq(rtcsec_mlkem768_encaps_internal(ek, m, c, k), 0);
     ck_assert_int_eq(rtcsec_mlkem768_decaps(dk, c, k2), 0);
     ck_assert_msg(memcmp(k, k2, SS_LEN) == 0, "iteration %d: Decaps(Encaps) differs", i);
     ck_assert_int_eq(rtcsec_mlkem768_decaps(dk, ct_rand, kr), 0);
     EVP_DigestUpdate(acc, ek, EK_LEN);
-    EVP_DigestUpdate(acc, dk, DK_LEN);
+    if (ipd)
+      EVP_DigestUpdate(acc, dk, DK_LEN);
     EVP_DigestUpdate(acc, c, CT_LEN);
     EVP_DigestUpdate(acc, k, SS_LEN);
     EVP_DigestUpdate(acc, kr, SS_LEN);
@@ -474,45 +483,22 @@ START_TEST(cctv_accumulated_10000_ipd_vectors_hash_as_published) {
   char hex[65];
   ck_assert_int_eq(EVP_DigestFinalXOF(acc, h, sizeof(h)), 1);
   hex32(h, hex);
-  printf("mlkem: CCTV accumulated (ipd) ML-KEM-768, %d tests: %s\n", ACC_N, hex);
-  ck_assert_str_eq(hex, "f7db260e1137a742e05fe0db9525012812b004d29040a5b606aad3d134b548d3");
+  printf("mlkem: %s ML-KEM-768, %d tests: %s\n", label, ACC_N, hex);
+  ck_assert_str_eq(hex, want);
   EVP_MD_CTX_free(acc);
   EVP_MD_free(shake);
   free(rng);
 }
+
+START_TEST(cctv_accumulated_10000_ipd_vectors_hash_as_published) {
+  accumulate(1, "CCTV accumulated (ipd)",
+             "f7db260e1137a742e05fe0db9525012812b004d29040a5b606aad3d134b548d3");
+}
 END_TEST
 
-/* Go's crypto/internal/mlkem768 TestAccumulated (FIPS 203 final keys): draw
- * the 64-byte seed d || z, absorb ek; draw m, absorb ct and K (and check
- * Decaps); draw a random ct, absorb its Decaps. 10 000 tests. */
 START_TEST(go_accumulated_10000_final_vectors_hash_as_published) {
-  const size_t per = 64 + 32 + CT_LEN;
-  uint8_t *rng = shake128_stream(per * ACC_N);
-  EVP_MD *shake = EVP_MD_fetch(NULL, "SHAKE128", NULL);
-  EVP_MD_CTX *acc = EVP_MD_CTX_new();
-  ck_assert_int_eq(EVP_DigestInit_ex2(acc, shake, NULL), 1);
-  static uint8_t ek[EK_LEN], dk[DK_LEN], c[CT_LEN], k[SS_LEN], k2[SS_LEN], kr[SS_LEN];
-  for (int i = 0; i < ACC_N; i++) {
-    const uint8_t *d = rng + per * i, *z = d + 32, *m = z + 32, *ct_rand = m + 32;
-    ck_assert_int_eq(rtcsec_mlkem768_keygen_internal(d, z, ek, dk), 0);
-    EVP_DigestUpdate(acc, ek, EK_LEN);
-    ck_assert_int_eq(rtcsec_mlkem768_encaps_internal(ek, m, c, k), 0);
-    EVP_DigestUpdate(acc, c, CT_LEN);
-    EVP_DigestUpdate(acc, k, SS_LEN);
-    ck_assert_int_eq(rtcsec_mlkem768_decaps(dk, c, k2), 0);
-    ck_assert_msg(memcmp(k, k2, SS_LEN) == 0, "iteration %d: Decaps(Encaps) differs", i);
-    ck_assert_int_eq(rtcsec_mlkem768_decaps(dk, ct_rand, kr), 0);
-    EVP_DigestUpdate(acc, kr, SS_LEN);
-  }
-  uint8_t h[32];
-  char hex[65];
-  ck_assert_int_eq(EVP_DigestFinalXOF(acc, h, sizeof(h)), 1);
-  hex32(h, hex);
-  printf("mlkem: Go accumulated (final) ML-KEM-768, %d tests: %s\n", ACC_N, hex);
-  ck_assert_str_eq(hex, "8a518cc63da366322a8e7a818c7a0d63483cb3528d34a4cf42f35d5ad73f22fc");
-  EVP_MD_CTX_free(acc);
-  EVP_MD_free(shake);
-  free(rng);
+  accumulate(0, "Go accumulated (final)",
+             "8a518cc63da366322a8e7a818c7a0d63483cb3528d34a4cf42f35d5ad73f22fc");
 }
 END_TEST
 
