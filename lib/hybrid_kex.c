@@ -157,7 +157,7 @@ int rtcsec_x25519mlkem768_server(const uint8_t *client_share, size_t len,
     return RTCSEC_ERR_INVALID_ARGUMENT;
   memset(server_share, 0, RTCSEC_X25519MLKEM768_SERVER_SHARE_LEN);
   memset(secret, 0, RTCSEC_X25519MLKEM768_SECRET_LEN);
-  /* draft-ietf-tls-ecdhe-mlkem §4.1: the client share is the ML-KEM
+  /* draft-ietf-tls-ecdhe-mlkem, X25519MLKEM768: the client share is the ML-KEM
    * encapsulation key then the X25519 share, 1184 + 32 bytes; anything else
    * is an error. */
   if (len != RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN)

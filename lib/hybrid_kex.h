@@ -88,6 +88,8 @@ size_t rtcsec_kex_secret_len(uint16_t group);
 
 /* ---- client side (tests, test client) ----------------------------------------- */
 
+/* One client's key pair for one group. Not copyable (it owns an EVP_PKEY);
+ * rtcsec_kex_client_clear() frees and wipes it. */
 typedef struct rtcsec_kex_client {
   uint16_t group;
   EVP_PKEY *ecdh;                           /* X25519 or P-256 key pair */

@@ -48,11 +48,10 @@
 
 /* SHAKE128's rate: OpenSSL squeezes whole blocks of this size. */
 #define SHAKE128_RATE 168
-/* SampleNTT reads three blocks first: enough for 256 coefficients about
- * 99 % of the time (384 of 336 12-bit candidates pass with p = 3329/4096);
- * then it squeezes again with twice the length, up to this cap, which needs
- * more than 4000 rejections out of 5376 candidates to reach: never, unless
- * SHAKE128 is broken. */
+/* SampleNTT reads three blocks first, 336 12-bit candidates of which 256 must
+ * pass (each with p = 3329/4096): enough about 99 % of the time. Then it
+ * squeezes again with twice the length, up to this cap, reached only if more
+ * than 5120 of 5376 candidates fail: never, unless SHAKE128 is broken. */
 #define XOF_FIRST (3 * SHAKE128_RATE)
 #define XOF_MAX (16 * XOF_FIRST)
 
@@ -84,7 +83,7 @@ static uint16_t fq_mul(uint16_t a, uint16_t b) { return fq_reduce((uint32_t)a * 
 
 uint16_t rtcsec_mlkem_reduce(uint32_t x) { return fq_reduce(x); }
 
-/* (4.7) Compress_d(x) = round(2^d x / q) mod 2^d. q is odd, so no tie:
+/* §4.2.1 Compress_d(x) = round(2^d x / q) mod 2^d. q is odd, so no tie:
  * round(a / q) = floor((a + (q - 1) / 2) / q). The division is exact as
  * (n * ceil(2^33 / q)) >> 33 for every n < 2^23 (2^11 * 3328 + 1664 < 2^23);
  * a multiply-shift, not a divide instruction, whose time can depend on its
@@ -95,7 +94,7 @@ static uint16_t compress(uint16_t x, unsigned d) {
   return (uint16_t)(((n * DIV_Q_M) >> 33) & ((1u << d) - 1));
 }
 
-/* (4.8) Decompress_d(y) = round(q y / 2^d), halves up: a shift. */
+/* §4.2.1 Decompress_d(y) = round(q y / 2^d), halves up: a shift. */
 static uint16_t decompress(uint16_t y, unsigned d) {
   return (uint16_t)(((uint32_t)y * Q + (1u << (d - 1))) >> d);
 }
@@ -327,7 +326,7 @@ int rtcsec_mlkem_sample_ntt(const uint8_t rho[32], uint8_t b32, uint8_t b33, uin
 }
 
 /* Alg. 8 SamplePolyCBD_eta(PRF_eta(s, n)) with PRF = SHAKE256(s || n),
- * 64 eta bytes (4.3). Coefficient i is (sum of eta bits) - (sum of the next
+ * 64 eta bytes (§4.1). Coefficient i is (sum of eta bits) - (sum of the next
  * eta bits): arithmetic on bits, no branch. */
 static int sample_cbd(hashes *h, poly *f, const uint8_t s[32], uint8_t n, unsigned eta) {
   uint8_t buf[64 * 3];

@@ -94,7 +94,7 @@ int rtcsec_mlkem768_keygen_rho_sigma(const uint8_t rho[32], const uint8_t sigma[
 int rtcsec_mlkem_sample_ntt(const uint8_t rho[32], uint8_t b32, uint8_t b33, uint16_t a[256],
                             size_t *xof_bytes);
 
-/* Compress_d / Decompress_d of FIPS 203 (4.7), (4.8); x < q, y < 2^d, 1 <= d <= 11. */
+/* Compress_d / Decompress_d of FIPS 203 §4.2.1; x < q, y < 2^d, 1 <= d <= 11. */
 uint16_t rtcsec_mlkem_compress(uint16_t x, unsigned d);
 uint16_t rtcsec_mlkem_decompress(uint16_t y, unsigned d);
 

@@ -54,7 +54,7 @@ static void ref_hash(const char *name, const uint8_t *a, size_t a_len, const uin
   EVP_MD_free(md);
 }
 
-/* J(z || c) of FIPS 203 (4.4): the implicit-rejection secret. */
+/* J(z || c) of FIPS 203 §4.1: the implicit-rejection secret. */
 static void ref_j(const uint8_t *z, const uint8_t *c, uint8_t out[32]) {
   ref_hash("SHAKE256", z, 32, c, CT_LEN, out, 32);
 }
