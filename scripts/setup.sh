@@ -36,6 +36,9 @@ PACKAGES=(
   # OpenSSL-backed libsrtp2 (scripts/build-libsrtp-openssl.sh: apt-get source)
   gnuplot-nox
   valgrind
+  # tests/test_mlkem.c reads the gzip'd FIPS 203 vectors; test_mlkem_ct runs
+  # under valgrind (above)
+  zlib1g-dev
   dpkg-dev
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
   # itself on 127.0.0.1; the Debian service is never started (no systemd)

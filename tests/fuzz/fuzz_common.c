@@ -610,3 +610,32 @@ void fuzz_transport_run(const uint8_t *data, size_t size, fuzz_transport_result 
     *res = x.r;
   rtcsec_transport_free(x.t);
 }
+
+/* ---- the mlkem target ------------------------------------------------------------ */
+
+void fuzz_mlkem_fixed(uint8_t ek[RTCSEC_MLKEM768_EK_LEN], uint8_t dk[RTCSEC_MLKEM768_DK_LEN],
+                      uint8_t ct[RTCSEC_MLKEM768_CT_LEN], uint8_t ss[RTCSEC_MLKEM_SS_LEN]) {
+  uint8_t d[32], z[32], m[32];
+  memset(d, 0x01, sizeof(d));
+  memset(z, 0x02, sizeof(z));
+  memset(m, 0x03, sizeof(m));
+  if (rtcsec_mlkem768_keygen_internal(d, z, ek, dk) != 0 ||
+      rtcsec_mlkem768_encaps_internal(ek, m, ct, ss) != 0) {
+    fprintf(stderr, "fuzz: ML-KEM-768 failed\n");
+    abort();
+  }
+}
+
+void fuzz_hybrid_client(rtcsec_kex_client *c,
+                        uint8_t share[RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN]) {
+  uint8_t priv[96];
+  size_t n = 0;
+  memset(priv, 0x01, 32);
+  memset(priv + 32, 0x02, 32);
+  memset(priv + 64, 0x04, 32);
+  if (rtcsec_kex_client_from_private(c, RTCSEC_GROUP_X25519MLKEM768, priv, sizeof(priv), share,
+                                     RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN, &n) != 0) {
+    fprintf(stderr, "fuzz: X25519MLKEM768 client failed\n");
+    abort();
+  }
+}

@@ -1104,6 +1104,53 @@ static void echo_rtcp_seeds(void) {
   b_free(&b);
 }
 
+/* ---- mlkem ------------------------------------------------------------------- */
+
+/* fuzz_mlkem: mode byte, then a ciphertext, a hybrid client share or an ECDH
+ * share (see the target). */
+static void mlkem_seed(const char *name, uint8_t mode, const uint8_t *p, size_t n) {
+  buf b = {0};
+  b_u8(&b, mode);
+  b_put(&b, p, n);
+  write_seed("mlkem", name, b.p, b.n);
+  b_free(&b);
+}
+
+static void mlkem_seeds(void) {
+  static uint8_t ek[RTCSEC_MLKEM768_EK_LEN], dk[RTCSEC_MLKEM768_DK_LEN];
+  static uint8_t ct[RTCSEC_MLKEM768_CT_LEN], share[RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN];
+  uint8_t ss[RTCSEC_MLKEM_SS_LEN];
+  fuzz_mlkem_fixed(ek, dk, ct, ss);
+  mlkem_seed("decaps-valid", 0, ct, sizeof(ct));
+  ct[10] ^= 0x20;
+  mlkem_seed("decaps-flipped", 0, ct, sizeof(ct));
+  mlkem_seed("decaps-short", 0, ct, 100);
+
+  rtcsec_kex_client c;
+  fuzz_hybrid_client(&c, share);
+  rtcsec_kex_client_clear(&c);
+  mlkem_seed("hybrid-valid", 1, share, sizeof(share));
+  mlkem_seed("hybrid-short", 1, share, sizeof(share) - 1);
+  share[0] = 0x01; /* first coefficient of t: 0xd01 = q */
+  share[1] = (uint8_t)((share[1] & 0xf0) | 0x0d);
+  mlkem_seed("hybrid-modulus", 1, share, sizeof(share));
+  fuzz_hybrid_client(&c, share);
+  rtcsec_kex_client_clear(&c);
+  memset(share + RTCSEC_MLKEM768_EK_LEN, 0, RTCSEC_X25519_SHARE_LEN);
+  mlkem_seed("hybrid-x25519-zero", 1, share, sizeof(share));
+
+  uint8_t u[32] = {9};
+  mlkem_seed("x25519-base-point", 2, u, sizeof(u));
+  /* RFC 5903 §8.1's g^i on P-256. */
+  static const uint8_t gi[65] = {0x04, 0xda, 0xd0, 0xb6, 0x53, 0x94, 0x22, 0x1c, 0xf9, 0xb0, 0x51,
+                                 0xe1, 0xfe, 0xca, 0x57, 0x87, 0xd0, 0x98, 0xdf, 0xe6, 0x37, 0xfc,
+                                 0x90, 0xb9, 0xef, 0x94, 0x5d, 0x0c, 0x37, 0x72, 0x58, 0x11, 0x80,
+                                 0x52, 0x71, 0xa0, 0x46, 0x1c, 0xdb, 0x82, 0x52, 0xd6, 0x1f, 0x1c,
+                                 0x45, 0x6f, 0xa3, 0xe5, 0x9a, 0xb1, 0xf4, 0x5b, 0x33, 0xac, 0xcf,
+                                 0x5f, 0x58, 0x38, 0x9e, 0x05, 0x77, 0xb8, 0x99, 0x0b, 0xb3};
+  mlkem_seed("p256-point", 2, gi, sizeof(gi));
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s OUTPUT_DIR (normally tests/fuzz/corpus)\n", argv[0]);
@@ -1121,6 +1168,7 @@ int main(int argc, char **argv) {
   stateful_seeds();
   srtp_seeds();
   echo_rtcp_seeds();
+  mlkem_seeds();
 
   printf("gen_corpus: %zu files, %zu bytes in %s\n", files_written, bytes_written, out_dir);
   if (failures) {
