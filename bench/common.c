@@ -434,12 +434,11 @@ static int tr_poll(void *o, uint8_t *buf, size_t cap, size_t *len) {
 static int tr_timeout(void *o, uint64_t now) { return rtcsec_transport_handle_timeout(o, now); }
 static uint64_t tr_deadline(void *o) { return rtcsec_transport_deadline(o); }
 static int tr_done(void *o) {
-  rtcsec_transport_event ev;
+  rtcsec_event ev;
   int done = 0;
   /* Events are drained as an application would. */
-  while (rtcsec_transport_poll_event(o, &ev) == RTCSEC_OK &&
-         ev.type != RTCSEC_TRANSPORT_EVENT_NONE) {
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_FAILED || ev.type == RTCSEC_TRANSPORT_EVENT_CLOSED)
+  while (rtcsec_transport_poll_event(o, &ev) == RTCSEC_OK && ev.type != RTCSEC_EVENT_NONE) {
+    if (ev.type == RTCSEC_EVENT_FAILED || ev.type == RTCSEC_EVENT_CLOSED)
       return -1;
   }
   rtcsec_dtls_state st = rtcsec_transport_get_state(o);
@@ -510,14 +509,16 @@ static int dt_timeout(void *o, uint64_t now) {
 static uint64_t dt_deadline(void *o) { return rtcsec_dtls_deadline(((dtls_end *)o)->d); }
 static int dt_done(void *o) {
   dtls_end *e = o;
-  rtcsec_dtls_event ev;
-  while (rtcsec_dtls_poll_event(e->d, &ev) == RTCSEC_OK && ev.type != RTCSEC_DTLS_EVENT_NONE) {
-    if (ev.type == RTCSEC_DTLS_EVENT_CONNECTED) {
-      /* What a user does with the keys: hand them on, then wipe them. */
-      e->connected = 1;
-      e->profile = ev.connected.keys.profile;
-      rtcsec_srtp_keys_wipe(&ev.connected.keys);
-    } else if (ev.type == RTCSEC_DTLS_EVENT_FAILED) {
+  rtcsec_event ev;
+  while (rtcsec_dtls_poll_event(e->d, &ev) == RTCSEC_OK && ev.type != RTCSEC_EVENT_NONE) {
+    if (ev.type == RTCSEC_EVENT_CONNECTED) {
+      /* What a user does with the keys: take them, hand them on, wipe them. */
+      rtcsec_srtp_keys keys;
+      e->connected = rtcsec_dtls_export_srtp_keys(e->d, &keys) == RTCSEC_OK;
+      e->failed = !e->connected;
+      e->profile = ev.connected.profile;
+      rtcsec_srtp_keys_wipe(&keys);
+    } else if (ev.type == RTCSEC_EVENT_FAILED) {
       e->failed = 1;
     }
   }

@@ -30,17 +30,17 @@ typedef struct ice_peer {
   int dtls_connected, dtls_failed, media, sent, errors;
 } ice_peer;
 
-static void on_event(void *user, const rtcsec_ice_event *ev) {
+static void on_event(void *user, const rtcsec_event *ev) {
   ice_peer *p = user;
   switch (ev->type) {
-  case RTCSEC_ICE_EVENT_LOCAL_CANDIDATE:
+  case RTCSEC_EVENT_LOCAL_CANDIDATE:
     if (rtcsec_ice_add_remote_candidate(p->other->a, ev->candidate) != RTCSEC_OK)
       p->errors++;
     break;
-  case RTCSEC_ICE_EVENT_GATHERING_DONE:
+  case RTCSEC_EVENT_GATHERING_DONE:
     (void)rtcsec_ice_remote_end_of_candidates(p->other->a);
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     p->dtls_connected = 1;
     if (p->is_dtls_client && !p->sent) {
       uint8_t buf[1500];
@@ -50,7 +50,7 @@ static void on_event(void *user, const rtcsec_ice_event *ev) {
       p->sent = 1;
     }
     break;
-  case RTCSEC_ICE_EVENT_DTLS_FAILED:
+  case RTCSEC_EVENT_FAILED:
     p->dtls_failed = 1;
     break;
   default:

@@ -47,7 +47,8 @@ static int rtcsec_media(bench_pair *p) {
   for (int i = 0; i < 2; i++) {
     size_t len = bench_make_rtp(buf, 0x1000u + (uint32_t)i, 1, 160), out = 0;
     rtcsec_transport_input in;
-    if (rtcsec_transport_protect_rtp(p->t[i], buf, len, sizeof(buf), &out) != RTCSEC_OK ||
+    if (rtcsec_transport_protect_rtp(p->t[i], buf, len, sizeof(buf), &out, bench_mono_us()) !=
+            RTCSEC_OK ||
         rtcsec_transport_handle_datagram(p->t[1 - i], buf, out, bench_mono_us(), &in) != RTCSEC_OK)
       return -1;
   }

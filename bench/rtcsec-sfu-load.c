@@ -221,8 +221,8 @@ static int add_sessions(server *s, unsigned upto) {
     sc.local_ufrag = su;
     sc.local_pwd = sp;
     sc.remote_ufrag = cu;
-    sc.remote_fingerprints = s->cli_fp;
-    sc.n_remote_fingerprints = 1;
+    sc.peer_fingerprints = s->cli_fp;
+    sc.n_peer_fingerprints = 1;
     sc.user = (void *)(uintptr_t)s->added;
     rtcsec_session_id id;
     if (rtcsec_router_add_session(s->r, &sc, now, &id) != RTCSEC_OK)
@@ -241,8 +241,8 @@ static void srv_on_media(void *user, rtcsec_udp_mux *m, const rtcsec_router_inpu
   size_t out = 0;
   struct sockaddr_storage dst;
   socklen_t dst_len = 0;
-  if (rtcsec_router_protect_rtp(s->r, in->session, buf, in->len, MAX_PKT, &out, &dst, &dst_len) !=
-          RTCSEC_OK ||
+  if (rtcsec_router_protect_rtp(s->r, in->session, buf, in->len, MAX_PKT, &out, &dst, &dst_len,
+                                now) != RTCSEC_OK ||
       rtcsec_udp_mux_send(m, buf, out, &dst, dst_len) != 0) {
     s->echo_errors++;
     return;
@@ -250,16 +250,15 @@ static void srv_on_media(void *user, rtcsec_udp_mux *m, const rtcsec_router_inpu
   s->echoed++;
 }
 
-static void srv_on_event(void *user, rtcsec_udp_mux *m, const rtcsec_router_event *ev,
-                         uint64_t now) {
+static void srv_on_event(void *user, rtcsec_udp_mux *m, const rtcsec_event *ev, uint64_t now) {
   (void)m;
   (void)now;
   server *s = user;
-  if (ev->type == RTCSEC_ROUTER_EVENT_CONNECTED)
+  if (ev->type == RTCSEC_EVENT_CONNECTED)
     s->connected++;
-  else if (ev->type == RTCSEC_ROUTER_EVENT_FAILED)
+  else if (ev->type == RTCSEC_EVENT_FAILED)
     s->failed++;
-  else if (ev->type == RTCSEC_ROUTER_EVENT_EXPIRED)
+  else if (ev->type == RTCSEC_EVENT_EXPIRED)
     s->expired++;
 }
 
@@ -408,18 +407,17 @@ static void leg_flush(client *c, cleg *l, uint64_t now) {
       break;
     leg_send(c, l, buf, n);
   }
-  rtcsec_transport_event ev;
+  rtcsec_event ev;
   for (int i = 0; i < 16; i++) {
-    if (rtcsec_transport_poll_event(l->t, &ev) != RTCSEC_OK ||
-        ev.type == RTCSEC_TRANSPORT_EVENT_NONE)
+    if (rtcsec_transport_poll_event(l->t, &ev) != RTCSEC_OK || ev.type == RTCSEC_EVENT_NONE)
       break;
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_CONNECTED && l->state != LEG_UP) {
+    if (ev.type == RTCSEC_EVENT_CONNECTED && l->state != LEG_UP) {
       l->state = LEG_UP;
       l->t_up = now;
       c->up++;
       /* consent checks from now on, staggered */
       l->next_check = now + CONSENT_EVERY_US + (uint64_t)(l - c->legs) % 1000 * MS;
-    } else if (ev.type == RTCSEC_TRANSPORT_EVENT_FAILED && l->state != LEG_FAILED) {
+    } else if (ev.type == RTCSEC_EVENT_FAILED && l->state != LEG_FAILED) {
       l->state = LEG_FAILED;
       c->failed++;
     }
@@ -612,7 +610,7 @@ static void run_baseline(unsigned k, rtcsec_cert *srv, rtcsec_cert *cli, baselin
     }
     if (rtcsec_dtls_get_state(ss[i]) == RTCSEC_DTLS_STATE_CONNECTED)
       b->done++;
-    rtcsec_dtls_event ev;
+    rtcsec_event ev;
     for (int e = 0; e < 8; e++) { /* wipe the key copies in the event queues */
       rtcsec_dtls_poll_event(c, &ev);
       rtcsec_dtls_poll_event(ss[i], &ev);
@@ -966,7 +964,8 @@ int main(int argc, char **argv) {
       }
       memset(pkt + 12, (int)(seq & 0xff), o.payload);
       size_t out = 0;
-      if (rtcsec_transport_protect_rtp(l->t, pkt, 12 + o.payload, sizeof(pkt), &out) == RTCSEC_OK) {
+      if (rtcsec_transport_protect_rtp(l->t, pkt, 12 + o.payload, sizeof(pkt), &out, now) ==
+          RTCSEC_OK) {
         leg_send(&c, l, pkt, out);
         l->sent++;
       }

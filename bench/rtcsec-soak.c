@@ -73,12 +73,12 @@ static int shuttle(leg *l, uint64_t now) {
 }
 
 static int drain_events(rtcsec_transport *t, int *connected) {
-  rtcsec_transport_event ev;
+  rtcsec_event ev;
   int failed = 0;
-  while (rtcsec_transport_poll_event(t, &ev) == 0 && ev.type != RTCSEC_TRANSPORT_EVENT_NONE) {
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_CONNECTED)
+  while (rtcsec_transport_poll_event(t, &ev) == 0 && ev.type != RTCSEC_EVENT_NONE) {
+    if (ev.type == RTCSEC_EVENT_CONNECTED)
       *connected = 1;
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_FAILED)
+    if (ev.type == RTCSEC_EVENT_FAILED)
       failed = 1;
   }
   return failed;
@@ -140,7 +140,8 @@ static void leg_media(leg *l, int s, size_t payload) {
   for (size_t i = 0; i < payload; i++)
     p[12 + i] = (uint8_t)(seq + i);
   size_t out = 0;
-  if (rtcsec_transport_protect_rtp(l->t[s], p, 12 + payload, sizeof(io_buf), &out) != 0) {
+  if (rtcsec_transport_protect_rtp(l->t[s], p, 12 + payload, sizeof(io_buf), &out, soak_now_us()) !=
+      0) {
     l->errors[s]++;
     return;
   }

@@ -30,24 +30,24 @@ struct ice_leg {
   ice_end end[2];
 };
 
-static void on_event(void *user, const rtcsec_ice_event *ev) {
+static void on_event(void *user, const rtcsec_event *ev) {
   ice_end *e = user;
   ice_end *peer = &e->leg->end[1 - e->side];
   switch (ev->type) {
-  case RTCSEC_ICE_EVENT_LOCAL_CANDIDATE:
+  case RTCSEC_EVENT_LOCAL_CANDIDATE:
     if (peer->agent != NULL && rtcsec_ice_add_remote_candidate(peer->agent, ev->candidate) != 0)
       e->failed = 1;
     break;
-  case RTCSEC_ICE_EVENT_GATHERING_DONE:
+  case RTCSEC_EVENT_GATHERING_DONE:
     if (peer->agent != NULL)
       rtcsec_ice_remote_end_of_candidates(peer->agent);
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     e->dtls_up = 1;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_FAILED:
-  case RTCSEC_ICE_EVENT_DTLS_CLOSED:
-  case RTCSEC_ICE_EVENT_CONSENT_LOST:
+  case RTCSEC_EVENT_FAILED:
+  case RTCSEC_EVENT_CLOSED:
+  case RTCSEC_EVENT_CONSENT_LOST:
     e->failed = 1;
     break;
   default:

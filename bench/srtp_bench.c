@@ -132,8 +132,8 @@ static void prof_free(prof_ctx *c) {
 static int protect_one(prof_ctx *c, int v, int kind, uint8_t *p, size_t len, size_t *out) {
   switch (v) {
   case V_RTCSEC:
-    return kind == K_RTP ? rtcsec_transport_protect_rtp(c->pair.t[0], p, len, SLOT, out)
-                         : rtcsec_transport_protect_rtcp(c->pair.t[0], p, len, SLOT, out);
+    return kind == K_RTP ? rtcsec_transport_protect_rtp(c->pair.t[0], p, len, SLOT, out, 0)
+                         : rtcsec_transport_protect_rtcp(c->pair.t[0], p, len, SLOT, out, 0);
   case V_LIBSRTP: {
     int il = (int)len;
     srtp_err_status_t st =

@@ -87,21 +87,28 @@ static int deliver(side *from, side *to, uint64_t now) {
 }
 
 static void handle_events(side *s) {
-  rtcsec_dtls_event ev;
-  while (rtcsec_dtls_poll_event(s->dtls, &ev) == 0 && ev.type != RTCSEC_DTLS_EVENT_NONE) {
-    if (ev.type == RTCSEC_DTLS_EVENT_CONNECTED) {
-      const rtcsec_dtls_connected_info *ci = &ev.connected;
+  rtcsec_event ev;
+  while (rtcsec_dtls_poll_event(s->dtls, &ev) == 0 && ev.type != RTCSEC_EVENT_NONE) {
+    if (ev.type == RTCSEC_EVENT_CONNECTED) {
+      const rtcsec_connected_info *ci = &ev.connected;
       char peer[RTCSEC_FINGERPRINT_STRLEN];
       (void)rtcsec_fingerprint_format(&ci->peer_fingerprint, peer, sizeof(peer), NULL);
-      printf("%s: CONNECTED as DTLS %s, %s %s, %s\n  peer %s\n  keys: %zu-byte master keys, "
+      /* The advanced path: this example drives the SRTP bridge itself, so it
+       * takes the keys out (rtcsec_transport would keep them inside). */
+      rtcsec_srtp_keys keys;
+      if (rtcsec_dtls_export_srtp_keys(s->dtls, &keys) != 0) {
+        s->failed = 1;
+        continue;
+      }
+      printf("%s: CONNECTED as DTLS %s, %s %s %s, %s\n  peer %s\n  keys: %zu-byte master keys, "
              "%zu-byte salts (not printed)\n",
              s->name, rtcsec_dtls_get_role(s->dtls) == RTCSEC_DTLS_CLIENT ? "client" : "server",
-             ci->version, ci->cipher, rtcsec_srtp_profile_name(ci->profile), peer, ci->keys.key_len,
-             ci->keys.salt_len);
-      if (srtp_layer_take_keys(s, &ev.connected.keys) != 0)
+             ci->version, ci->cipher, ci->group, rtcsec_srtp_profile_name(ci->profile), peer,
+             keys.key_len, keys.salt_len);
+      if (srtp_layer_take_keys(s, &keys) != 0)
         s->failed = 1;
-    } else if (ev.type == RTCSEC_DTLS_EVENT_FAILED) {
-      fprintf(stderr, "%s: FAILED: %s (%s)\n", s->name, rtcsec_strerror(ev.error),
+    } else if (ev.type == RTCSEC_EVENT_FAILED) {
+      fprintf(stderr, "%s: FAILED: %s (%s)\n", s->name, rtcsec_strerror(ev.failed.error),
               rtcsec_dtls_error_detail(s->dtls));
       s->failed = 1;
     }

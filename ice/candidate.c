@@ -16,23 +16,6 @@
 
 #include "ice_internal.h"
 
-static int is_ice_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
-
-int rtcsec_ice_chars_valid(const char *s, size_t min, size_t max) {
-  if (s == NULL)
-    return 0;
-  size_t n = 0;
-  while (n <= max && s[n] != '\0') {
-    if (!is_ice_char(s[n]))
-      return 0;
-    n++;
-  }
-  return n >= min && n <= max;
-}
-
 int rtcsec_ice_candidate_check(const char *line, rtcsec_ice_candidate_line *out) {
   if (line == NULL || out == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;

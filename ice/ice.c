@@ -15,8 +15,10 @@
  *     the context's thread and outside any API call: directly at the end of
  *     the receive and timer callbacks, else from an idle source that any
  *     thread may schedule. libnice signal handlers only queue.
- * The receive buffer `rx` and `dispatching` belong to the context's
- * thread and need no lock.
+ * `dispatching` belongs to the context's thread and needs no lock.
+ * `cand_lock` serialises handing remote candidates to libnice against an
+ * ICE restart (never taken by a libnice signal handler, so holding it
+ * across libnice calls is safe).
  */
 #include <arpa/inet.h>
 #include <nice/agent.h>
@@ -30,14 +32,17 @@
 #include "ice_internal.h"
 
 #define COMPONENT 1
-#define RX_BUF_SIZE 65536 /* largest UDP payload */
 #define TX_BUF_SIZE 65536 /* any configured DTLS MTU fits */
 
 typedef struct queued_event {
-  rtcsec_ice_event ev;
+  rtcsec_event ev;
   char *candidate; /* owned */
   uint8_t *data;   /* owned */
 } queued_event;
+
+/* DTLS kept before the pair is validated (issue 14): bounded per agent. */
+#define EARLY_MAX_DATAGRAMS 8
+#define EARLY_MAX_BYTES (16 * 1024)
 
 struct rtcsec_ice_agent {
   /* Set at creation, read-only afterwards. */
@@ -46,7 +51,7 @@ struct rtcsec_ice_agent {
   GThread *thread; /* own loop thread only */
   NiceAgent *nice;
   guint stream_id;
-  gulong signals[4];
+  gulong signals[5];
   rtcsec_ice_config cfg; /* strings point at the copies below */
   char *local_addresses[RTCSEC_ICE_MAX_LOCAL_ADDRESSES];
   char *stun_server, *turn_server, *turn_username, *turn_password;
@@ -54,8 +59,8 @@ struct rtcsec_ice_agent {
   uint64_t start_us;
 
   /* Context thread only. */
-  uint8_t *rx;
   int dispatching;
+  GMutex cand_lock; /* serialises remote candidates against a restart */
 
   GMutex lock;
   /* Everything below is guarded by lock. */
@@ -73,6 +78,10 @@ struct rtcsec_ice_agent {
   int consent_lost; /* RFC 7675: send nothing until a restart connects */
   int dtls_started;
   int restarting;
+  unsigned generation; /* ICE restarts so far: candidates of an older one are refused */
+  int peer_checked;    /* libnice took an authenticated check from the peer */
+  GQueue early;        /* GBytes *: DTLS before the pair was validated */
+  size_t early_bytes;
   int closing;    /* rtcsec_ice_agent_free() has begun */
   int vanished;   /* test hook: the stream was removed */
   GQueue pending; /* char *: checked candidate lines for libnice */
@@ -83,6 +92,17 @@ struct rtcsec_ice_agent {
   GSource *dispatch_src;
   rtcsec_ice_stats st; /* transport part filled on demand */
 };
+
+typedef struct pending_candidate {
+  char *line;
+  unsigned gen;
+} pending_candidate;
+
+static void pending_free(gpointer p) {
+  pending_candidate *pc = p;
+  g_free(pc->line);
+  g_free(pc);
+}
 
 static uint64_t now_us(void) { return (uint64_t)g_get_monotonic_time(); }
 
@@ -125,8 +145,8 @@ void rtcsec_ice_config_default(rtcsec_ice_config *cfg) {
 
 /* ---- events, datagrams, timer (lock held unless said otherwise) ---------- */
 
-static void queue_event_locked(rtcsec_ice_agent *a, const rtcsec_ice_event *ev,
-                               const char *candidate, const uint8_t *data, size_t data_len) {
+static void queue_event_locked(rtcsec_ice_agent *a, const rtcsec_event *ev, const char *candidate,
+                               const uint8_t *data, size_t data_len) {
   queued_event *q = g_new0(queued_event, 1);
   q->ev = *ev;
   if (candidate != NULL) {
@@ -134,19 +154,21 @@ static void queue_event_locked(rtcsec_ice_agent *a, const rtcsec_ice_event *ev,
     q->ev.candidate = q->candidate;
   }
   if (data != NULL && data_len > 0) {
+    /* the one copy on this path: callbacks run after the lock is dropped,
+     * when the transport may already have reused its buffer */
     q->data = g_memdup2(data, data_len);
-    q->ev.data = q->data;
-    q->ev.data_len = data_len;
+    q->ev.data.data = q->data;
+    q->ev.data.len = data_len;
   }
   g_queue_push_tail(&a->events, q);
 }
 
-static void queue_simple_locked(rtcsec_ice_agent *a, rtcsec_ice_event_type type) {
-  rtcsec_ice_event ev;
+static void queue_simple_locked(rtcsec_ice_agent *a, rtcsec_event_type type) {
+  rtcsec_event ev;
   memset(&ev, 0, sizeof(ev));
   ev.type = type;
-  ev.state = a->st.state;
-  ev.alert = -1;
+  if (type == RTCSEC_EVENT_ICE_STATE)
+    ev.ice_state = a->st.state;
   queue_event_locked(a, &ev, NULL, NULL, 0);
 }
 
@@ -162,7 +184,7 @@ static void set_state_locked(rtcsec_ice_agent *a, rtcsec_ice_state s) {
   if (a->st.state == s)
     return;
   a->st.state = s;
-  queue_simple_locked(a, RTCSEC_ICE_EVENT_STATE);
+  queue_simple_locked(a, RTCSEC_EVENT_ICE_STATE);
 }
 
 /* DTLS and media go only to a validated pair that still has consent (RFC
@@ -222,40 +244,18 @@ static void pump_locked(rtcsec_ice_agent *a, uint64_t now) {
     g_queue_push_tail(&a->out, g_bytes_new(a->tx, len));
   }
   for (;;) {
-    rtcsec_transport_event tev;
-    if (rtcsec_transport_poll_event(a->transport, &tev) != RTCSEC_OK ||
-        tev.type == RTCSEC_TRANSPORT_EVENT_NONE)
+    rtcsec_event ev;
+    if (rtcsec_transport_poll_event(a->transport, &ev) != RTCSEC_OK || ev.type == RTCSEC_EVENT_NONE)
       break;
-    rtcsec_ice_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.state = a->st.state;
-    ev.alert = -1;
-    switch (tev.type) {
-    case RTCSEC_TRANSPORT_EVENT_CONNECTED:
+    if (ev.type == RTCSEC_EVENT_CONNECTED) {
       a->st.dtls_handshakes++;
       if (a->st.dtls_connected_us == 0)
         a->st.dtls_connected_us = since_start(a, now);
-      ev.type = RTCSEC_ICE_EVENT_DTLS_CONNECTED;
-      ev.profile = tev.profile;
-      ev.cipher = tev.cipher;
-      queue_event_locked(a, &ev, NULL, NULL, 0);
-      break;
-    case RTCSEC_TRANSPORT_EVENT_DATA:
-      ev.type = RTCSEC_ICE_EVENT_DATA;
-      queue_event_locked(a, &ev, NULL, tev.data, tev.data_len);
-      break;
-    case RTCSEC_TRANSPORT_EVENT_CLOSED:
-      ev.type = RTCSEC_ICE_EVENT_DTLS_CLOSED;
-      queue_event_locked(a, &ev, NULL, NULL, 0);
-      break;
-    case RTCSEC_TRANSPORT_EVENT_FAILED:
-    default:
-      ev.type = RTCSEC_ICE_EVENT_DTLS_FAILED;
-      ev.error = tev.error;
-      ev.alert = tev.alert;
-      queue_event_locked(a, &ev, NULL, NULL, 0);
-      break;
     }
+    if (ev.type == RTCSEC_EVENT_DATA)
+      queue_event_locked(a, &ev, NULL, ev.data.data, ev.data.len);
+    else
+      queue_event_locked(a, &ev, NULL, NULL, 0);
   }
   rearm_timer_locked(a, now);
   schedule_dispatch_locked(a);
@@ -360,16 +360,44 @@ static void maybe_connected_locked(rtcsec_ice_agent *a, uint64_t now) {
     a->dtls_started = 1;
     int rc = rtcsec_transport_start(a->transport, now);
     if (rc != RTCSEC_OK) {
-      rtcsec_ice_event ev;
+      rtcsec_event ev;
       memset(&ev, 0, sizeof(ev));
-      ev.type = RTCSEC_ICE_EVENT_DTLS_FAILED;
-      ev.state = a->st.state;
-      ev.error = rc;
-      ev.alert = -1;
+      ev.type = RTCSEC_EVENT_FAILED;
+      ev.failed.error = rc;
+      ev.failed.alert = -1;
       queue_event_locked(a, &ev, NULL, NULL, 0);
     }
   }
+  /* DTLS that overtook the validation goes to the association now: no
+   * round trip lost waiting for the peer's retransmission (issue 14). */
+  GBytes *b;
+  while ((b = g_queue_pop_head(&a->early)) != NULL) {
+    gsize len = 0;
+    const uint8_t *p = g_bytes_get_data(b, &len);
+    rtcsec_transport_input in;
+    rtcsec_transport_handle_datagram(a->transport, (uint8_t *)p, len, now, &in);
+    a->st.early_dtls_kept++;
+    g_bytes_unref(b);
+  }
+  a->early_bytes = 0;
   pump_locked(a, now);
+}
+
+/* DTLS before the pair is validated, from a peer that has sent at least
+ * one authenticated check (libnice drops data from addresses that are no
+ * known candidate): kept, bounded, for the moment the pair is validated.
+ * Never any DTLS state for it before then. */
+static void keep_early_locked(rtcsec_ice_agent *a, const uint8_t *buf, size_t len) {
+  if (!a->peer_checked || a->validated || a->consent_lost ||
+      rtcsec_demux_classify(buf, len) != RTCSEC_PKT_DTLS ||
+      g_queue_get_length(&a->early) >= EARLY_MAX_DATAGRAMS ||
+      a->early_bytes + len > EARLY_MAX_BYTES) {
+    a->st.dropped_unvalidated++;
+    a->st.early_dtls_dropped += rtcsec_demux_classify(buf, len) == RTCSEC_PKT_DTLS;
+    return;
+  }
+  g_queue_push_tail(&a->early, g_bytes_new(buf, len));
+  a->early_bytes += len;
 }
 
 /* The component failed. Before any pair was validated that is ICE failure;
@@ -378,6 +406,10 @@ static void maybe_connected_locked(rtcsec_ice_agent *a, uint64_t now) {
 static void lost_or_failed_locked(rtcsec_ice_agent *a) {
   if (!a->validated) {
     set_state_locked(a, RTCSEC_ICE_STATE_FAILED);
+    a->st.early_dtls_dropped += g_queue_get_length(&a->early);
+    g_queue_clear_full(&a->early, (GDestroyNotify)g_bytes_unref);
+    g_queue_init(&a->early);
+    a->early_bytes = 0;
     return;
   }
   if (a->consent_lost)
@@ -385,7 +417,7 @@ static void lost_or_failed_locked(rtcsec_ice_agent *a) {
   a->consent_lost = 1;
   a->st.consent_losses++;
   set_state_locked(a, RTCSEC_ICE_STATE_DISCONNECTED);
-  queue_simple_locked(a, RTCSEC_ICE_EVENT_CONSENT_LOST);
+  queue_simple_locked(a, RTCSEC_EVENT_CONSENT_LOST);
   /* Drop what is queued for sending. */
   GBytes *b;
   while ((b = g_queue_pop_head(&a->out)) != NULL) {
@@ -460,10 +492,9 @@ static void on_selected_pair(NiceAgent *nice, guint stream_id, guint component_i
   rtcsec_ice_agent *a = data;
   if (stream_id != a->stream_id || component_id != COMPONENT || local == NULL || remote == NULL)
     return;
-  rtcsec_ice_event ev;
+  rtcsec_event ev;
   memset(&ev, 0, sizeof(ev));
-  ev.type = RTCSEC_ICE_EVENT_SELECTED_PAIR;
-  ev.alert = -1;
+  ev.type = RTCSEC_EVENT_SELECTED_PAIR;
   describe(local, ev.pair.local_type, sizeof(ev.pair.local_type), ev.pair.local_address,
            sizeof(ev.pair.local_address), &ev.pair.local_port);
   describe(remote, ev.pair.remote_type, sizeof(ev.pair.remote_type), ev.pair.remote_address,
@@ -471,7 +502,6 @@ static void on_selected_pair(NiceAgent *nice, guint stream_id, guint component_i
   g_strlcpy(ev.pair.protocol, "udp", sizeof(ev.pair.protocol));
   uint64_t now = now_us();
   g_mutex_lock(&a->lock);
-  ev.state = a->st.state;
   a->st.pair = ev.pair;
   a->st.has_pair = 1;
   a->st.pair_changes++;
@@ -494,12 +524,10 @@ static void report_candidate(rtcsec_ice_agent *a, NiceCandidate *c) {
   if (sdp == NULL)
     return;
   const char *s = g_str_has_prefix(sdp, "a=") ? sdp + 2 : sdp;
-  rtcsec_ice_event ev;
+  rtcsec_event ev;
   memset(&ev, 0, sizeof(ev));
-  ev.type = RTCSEC_ICE_EVENT_LOCAL_CANDIDATE;
-  ev.alert = -1;
+  ev.type = RTCSEC_EVENT_LOCAL_CANDIDATE;
   g_mutex_lock(&a->lock);
-  ev.state = a->st.state;
   a->st.local_candidates++;
   queue_event_locked(a, &ev, s, NULL, 0);
   schedule_dispatch_locked(a);
@@ -518,34 +546,36 @@ static void on_gathering_done(NiceAgent *nice, guint stream_id, gpointer data) {
   if (stream_id != a->stream_id)
     return;
   g_mutex_lock(&a->lock);
-  queue_simple_locked(a, RTCSEC_ICE_EVENT_GATHERING_DONE);
+  queue_simple_locked(a, RTCSEC_EVENT_GATHERING_DONE);
   schedule_dispatch_locked(a);
   g_mutex_unlock(&a->lock);
 }
 
 /* Every datagram libnice does not consume itself (STUN it does) arrives
- * here, on the context's thread. */
+ * here, on the context's thread, from a known remote candidate (libnice
+ * drops data from other addresses). Media is decrypted in place in
+ * libnice's buffer: no copy. */
 static void on_receive(NiceAgent *nice, guint stream_id, guint component_id, guint len, gchar *buf,
                        gpointer data) {
   (void)nice;
   (void)stream_id;
   (void)component_id;
   rtcsec_ice_agent *a = data;
-  if (len == 0 || len > RX_BUF_SIZE)
+  if (len == 0)
     return;
   uint64_t now = now_us();
-  rtcsec_transport_input in = {RTCSEC_PKT_UNKNOWN, 0};
+  uint8_t *p = (uint8_t *)buf;
+  rtcsec_transport_input in = {RTCSEC_PKT_UNKNOWN, 0, 0};
   int media = 0;
   g_mutex_lock(&a->lock);
   if (!path_usable_locked(a)) {
     /* Not from a validated pair with consent: nothing reaches DTLS or
-     * SRTP (RFC 8445 §12, RFC 7675 §5.1). */
-    a->st.dropped_unvalidated++;
+     * SRTP (RFC 8445 §12, RFC 7675 §5.1); early DTLS is kept. */
+    keep_early_locked(a, p, len);
     g_mutex_unlock(&a->lock);
     return;
   }
-  memcpy(a->rx, buf, len);
-  int rc = rtcsec_transport_handle_datagram(a->transport, a->rx, len, now, &in);
+  int rc = rtcsec_transport_handle_datagram(a->transport, p, len, now, &in);
   if (rc == RTCSEC_OK && (in.kind == RTCSEC_PKT_RTP || in.kind == RTCSEC_PKT_RTCP)) {
     media = 1;
     if (a->st.first_media_us == 0)
@@ -559,9 +589,20 @@ static void on_receive(NiceAgent *nice, guint stream_id, guint component_id, gui
   if (dtls)
     flush(a);
   if (media && a->cfg.on_media != NULL)
-    a->cfg.on_media(a->cfg.user, in.kind, a->rx, in.len);
+    a->cfg.on_media(a->cfg.user, in.kind, p, in.len);
   if (dtls)
     dispatch(a);
+}
+
+/* libnice took its first authenticated check from the peer. */
+static void on_initial_binding_request(NiceAgent *nice, guint stream_id, gpointer data) {
+  (void)nice;
+  rtcsec_ice_agent *a = data;
+  if (stream_id != a->stream_id)
+    return;
+  g_mutex_lock(&a->lock);
+  a->peer_checked = 1;
+  g_mutex_unlock(&a->lock);
 }
 
 /* ---- creation and teardown ----------------------------------------------- */
@@ -736,7 +777,8 @@ static void agent_destroy(rtcsec_ice_agent *a) {
     g_object_unref(a->nice);
   g_queue_clear_full(&a->events, queued_event_free);
   g_queue_clear_full(&a->out, (GDestroyNotify)g_bytes_unref);
-  g_queue_clear_full(&a->pending, g_free);
+  g_queue_clear_full(&a->pending, pending_free);
+  g_queue_clear_full(&a->early, (GDestroyNotify)g_bytes_unref);
   rtcsec_transport_free(a->transport);
   rtcsec_cert_free(a->cert);
   if (a->loop != NULL)
@@ -752,11 +794,8 @@ static void agent_destroy(rtcsec_ice_agent *a) {
     memset(a->turn_password, 0, strlen(a->turn_password));
     g_free(a->turn_password);
   }
-  if (a->rx != NULL) {
-    memset(a->rx, 0, RX_BUF_SIZE); /* plaintext media */
-    g_free(a->rx);
-  }
   g_free(a->tx);
+  g_mutex_clear(&a->cand_lock);
   g_mutex_clear(&a->lock);
   g_free(a);
 }
@@ -834,6 +873,8 @@ static int setup_nice(rtcsec_ice_agent *a) {
       g_signal_connect(a->nice, "component-state-changed", G_CALLBACK(on_component_state), a);
   a->signals[3] =
       g_signal_connect(a->nice, "new-selected-pair-full", G_CALLBACK(on_selected_pair), a);
+  a->signals[4] = g_signal_connect(a->nice, "initial-binding-request-received",
+                                   G_CALLBACK(on_initial_binding_request), a);
   if (!nice_agent_attach_recv(a->nice, a->stream_id, COMPONENT, a->ctx, on_receive, a))
     return RTCSEC_ERR_INVALID_STATE;
   return RTCSEC_OK;
@@ -850,7 +891,9 @@ int rtcsec_ice_agent_new(rtcsec_ice_agent **out, const rtcsec_ice_config *cfg) {
     return RTCSEC_ERR_UNSUPPORTED;
   rtcsec_ice_agent *a = g_new0(rtcsec_ice_agent, 1);
   g_mutex_init(&a->lock);
+  g_mutex_init(&a->cand_lock);
   g_queue_init(&a->pending);
+  g_queue_init(&a->early);
   g_queue_init(&a->events);
   g_queue_init(&a->out);
   a->timer_deadline = UINT64_MAX;
@@ -858,7 +901,6 @@ int rtcsec_ice_agent_new(rtcsec_ice_agent **out, const rtcsec_ice_config *cfg) {
   a->st.start_us = a->start_us;
   a->st.state = RTCSEC_ICE_STATE_NEW;
   a->nice_state = NICE_COMPONENT_STATE_DISCONNECTED;
-  a->rx = g_malloc(RX_BUF_SIZE);
   a->tx = g_malloc(TX_BUF_SIZE);
   rc = copy_config(a, cfg);
   if (rc != RTCSEC_OK) {
@@ -926,28 +968,46 @@ int rtcsec_ice_get_local_credentials(rtcsec_ice_agent *a, char *ufrag, size_t uf
   return rc;
 }
 
-/* Hands one checked candidate to libnice. Lock not held. */
-static int add_to_nice(rtcsec_ice_agent *a, const char *nice_sdp) {
-  NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(a->nice, a->stream_id, nice_sdp);
-  if (c == NULL)
-    return RTCSEC_ERR_PARSE;
-  GSList one = {c, NULL};
-  int n = nice_agent_set_remote_candidates(a->nice, a->stream_id, COMPONENT, &one);
-  nice_candidate_free(c);
-  if (n < 0)
-    return RTCSEC_ERR_INVALID_STATE;
+/* Hands one checked candidate of generation `gen` to libnice. Called with
+ * cand_lock held and the main lock not held: a restart (which takes
+ * cand_lock too) cannot start between the generation check and the call,
+ * so a candidate of the old generation never lands in the new one.
+ * Returns RTCSEC_ERR_INVALID_STATE when libnice refuses it (counted) and
+ * RTCSEC_ERR_LIMIT-free RTCSEC_OK when it is stale (dropped: its
+ * generation is over). */
+static int add_to_nice(rtcsec_ice_agent *a, const char *nice_sdp, unsigned gen) {
   g_mutex_lock(&a->lock);
-  a->st.remote_candidates += (uint64_t)n;
+  int stale = gen != a->generation;
+  if (stale)
+    a->st.remote_candidates_refused++;
   g_mutex_unlock(&a->lock);
-  return RTCSEC_OK;
+  if (stale)
+    return RTCSEC_ERR_INVALID_STATE;
+  rtcsec_ice_test_candidate_pause();
+  NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(a->nice, a->stream_id, nice_sdp);
+  int n = -1;
+  if (c != NULL) {
+    GSList one = {c, NULL};
+    n = nice_agent_set_remote_candidates(a->nice, a->stream_id, COMPONENT, &one);
+    nice_candidate_free(c);
+  }
+  g_mutex_lock(&a->lock);
+  if (n > 0)
+    a->st.remote_candidates += (uint64_t)n;
+  else
+    a->st.remote_candidates_refused++;
+  g_mutex_unlock(&a->lock);
+  return n > 0 ? RTCSEC_OK : RTCSEC_ERR_INVALID_STATE;
 }
 
 /* Candidates (and end-of-candidates) held until the credentials of their
  * generation are known and gathering has started. Lock not held. */
 static void apply_pending(rtcsec_ice_agent *a) {
+  g_mutex_lock(&a->cand_lock);
   g_mutex_lock(&a->lock);
   if (!a->remote_creds || !a->gathering) {
     g_mutex_unlock(&a->lock);
+    g_mutex_unlock(&a->cand_lock);
     return;
   }
   GQueue todo = a->pending;
@@ -955,21 +1015,24 @@ static void apply_pending(rtcsec_ice_agent *a) {
   int eoc = a->remote_eoc;
   a->remote_eoc = 0;
   g_mutex_unlock(&a->lock);
-  char *line;
-  while ((line = g_queue_pop_head(&todo)) != NULL) {
-    add_to_nice(a, line);
-    g_free(line);
+  pending_candidate *pc;
+  while ((pc = g_queue_pop_head(&todo)) != NULL) {
+    add_to_nice(a, pc->line, pc->gen); /* refusals are counted in the stats */
+    pending_free(pc);
   }
   if (eoc)
     nice_agent_peer_candidate_gathering_done(a->nice, a->stream_id);
+  g_mutex_unlock(&a->cand_lock);
 }
 
 int rtcsec_ice_set_remote_credentials(rtcsec_ice_agent *a, const char *ufrag, const char *pwd) {
   if (a == NULL || ufrag == NULL || pwd == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   /* RFC 8839 §5.4: ice-ufrag 4*256ice-char, ice-pwd 22*256ice-char. */
-  if (!rtcsec_ice_chars_valid(ufrag, RTCSEC_ICE_UFRAG_MIN, RTCSEC_ICE_UFRAG_MAX) ||
-      !rtcsec_ice_chars_valid(pwd, RTCSEC_ICE_PWD_MIN, RTCSEC_ICE_PWD_MAX))
+  if (!rtcsec_sdp_ice_chars_valid(ufrag, strnlen(ufrag, RTCSEC_ICE_UFRAG_MAX + 1),
+                                  RTCSEC_ICE_UFRAG_MIN, RTCSEC_ICE_UFRAG_MAX) ||
+      !rtcsec_sdp_ice_chars_valid(pwd, strnlen(pwd, RTCSEC_ICE_PWD_MAX + 1), RTCSEC_ICE_PWD_MIN,
+                                  RTCSEC_ICE_PWD_MAX))
     return RTCSEC_ERR_PARSE;
   if (!nice_agent_set_remote_credentials(a->nice, a->stream_id, ufrag, pwd))
     return RTCSEC_ERR_INVALID_STATE;
@@ -1011,19 +1074,27 @@ int rtcsec_ice_add_remote_candidate(rtcsec_ice_agent *a, const char *line) {
   int rc = rtcsec_ice_candidate_check(line, &cl);
   if (rc != RTCSEC_OK)
     return rc;
+  g_mutex_lock(&a->cand_lock);
   g_mutex_lock(&a->lock);
+  unsigned gen = a->generation;
   if (!a->remote_creds || !a->gathering) {
     /* RFC 8838 §5: candidates may come before the credentials. */
     if (g_queue_get_length(&a->pending) >= RTCSEC_ICE_MAX_PENDING_CANDIDATES) {
-      g_mutex_unlock(&a->lock);
-      return RTCSEC_ERR_LIMIT;
+      rc = RTCSEC_ERR_LIMIT;
+    } else {
+      pending_candidate *pc = g_new0(pending_candidate, 1);
+      pc->line = g_strdup(cl.nice_sdp);
+      pc->gen = gen;
+      g_queue_push_tail(&a->pending, pc);
     }
-    g_queue_push_tail(&a->pending, g_strdup(cl.nice_sdp));
     g_mutex_unlock(&a->lock);
-    return RTCSEC_OK;
+    g_mutex_unlock(&a->cand_lock);
+    return rc;
   }
   g_mutex_unlock(&a->lock);
-  return add_to_nice(a, cl.nice_sdp);
+  rc = add_to_nice(a, cl.nice_sdp, gen);
+  g_mutex_unlock(&a->cand_lock);
+  return rc;
 }
 
 int rtcsec_ice_remote_end_of_candidates(rtcsec_ice_agent *a) {
@@ -1043,24 +1114,27 @@ int rtcsec_ice_remote_end_of_candidates(rtcsec_ice_agent *a) {
 int rtcsec_ice_restart(rtcsec_ice_agent *a) {
   if (a == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
+  g_mutex_lock(&a->cand_lock);
   g_mutex_lock(&a->lock);
   int ok = a->gathering && !a->closing;
   if (ok) {
-    /* Candidates held for the old generation are dropped; new ones wait
-     * for the new credentials. */
+    /* Candidates of the old generation are over (held ones dropped, any
+     * caller still on its way refused); new ones wait for the new
+     * credentials. */
+    a->generation++;
     a->remote_creds = 0;
     a->remote_eoc = 0;
     a->restarting = 1;
-    g_queue_clear_full(&a->pending, g_free);
+    g_queue_clear_full(&a->pending, pending_free);
     g_queue_init(&a->pending);
   }
   g_mutex_unlock(&a->lock);
-  if (!ok)
-    return RTCSEC_ERR_INVALID_STATE;
   /* RFC 8445 §9: new credentials; libnice keeps the local candidates and
    * restores consent. The transport is untouched: same DTLS association,
    * same SRTP keys. */
-  if (!nice_agent_restart_stream(a->nice, a->stream_id))
+  ok = ok && nice_agent_restart_stream(a->nice, a->stream_id);
+  g_mutex_unlock(&a->cand_lock);
+  if (!ok)
     return RTCSEC_ERR_INVALID_STATE;
   g_mutex_lock(&a->lock);
   a->st.restarts++;
@@ -1070,7 +1144,7 @@ int rtcsec_ice_restart(rtcsec_ice_agent *a) {
     report_candidate(a, l->data);
   g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
   g_mutex_lock(&a->lock);
-  queue_simple_locked(a, RTCSEC_ICE_EVENT_GATHERING_DONE);
+  queue_simple_locked(a, RTCSEC_EVENT_GATHERING_DONE);
   schedule_dispatch_locked(a);
   g_mutex_unlock(&a->lock);
   return RTCSEC_OK;
@@ -1090,10 +1164,6 @@ int rtcsec_ice_add_peer_fingerprints(rtcsec_ice_agent *a, const rtcsec_fingerpri
   g_mutex_unlock(&a->lock);
   flush(a);
   return rc;
-}
-
-int rtcsec_ice_add_peer_fingerprint(rtcsec_ice_agent *a, const rtcsec_fingerprint *fp) {
-  return rtcsec_ice_add_peer_fingerprints(a, fp, 1);
 }
 
 int rtcsec_ice_set_dtls_role(rtcsec_ice_agent *a, rtcsec_dtls_role role) {
@@ -1136,8 +1206,9 @@ static int send_media(rtcsec_ice_agent *a, uint8_t *buf, size_t len, size_t cap,
     a->st.dropped_unvalidated++;
     rc = RTCSEC_ERR_SRTP_NO_KEYS;
   } else {
-    rc = rtcp ? rtcsec_transport_protect_rtcp(a->transport, buf, len, cap, &out_len)
-              : rtcsec_transport_protect_rtp(a->transport, buf, len, cap, &out_len);
+    uint64_t now = now_us();
+    rc = rtcp ? rtcsec_transport_protect_rtcp(a->transport, buf, len, cap, &out_len, now)
+              : rtcsec_transport_protect_rtp(a->transport, buf, len, cap, &out_len, now);
   }
   g_mutex_unlock(&a->lock);
   if (rc != RTCSEC_OK)
@@ -1186,6 +1257,15 @@ int rtcsec_ice_get_stats(rtcsec_ice_agent *a, rtcsec_ice_stats *out) {
 }
 
 /* ---- test hook (ice_internal.h) ------------------------------------------ */
+
+static volatile gulong candidate_pause_us;
+
+void rtcsec_ice_test_set_candidate_pause(unsigned long us) { candidate_pause_us = us; }
+
+void rtcsec_ice_test_candidate_pause(void) {
+  if (candidate_pause_us > 0)
+    g_usleep(candidate_pause_us);
+}
 
 void rtcsec_ice_test_vanish(rtcsec_ice_agent *a) {
   if (a == NULL)

@@ -23,13 +23,17 @@ typedef struct rtcsec_ice_candidate_line {
  * rtcsec_ice_add_remote_candidate(). */
 int rtcsec_ice_candidate_check(const char *line, rtcsec_ice_candidate_line *out);
 
-/* 1 if s[0..len) is 1*ice-char of min..max characters (RFC 8839 §5.4). */
-int rtcsec_ice_chars_valid(const char *s, size_t min, size_t max);
-
 /* Test hook: the agent stops answering and sending anything (its sockets
  * are closed, without a DTLS close_notify), as if its process had died.
  * Only rtcsec_ice_agent_free() may follow. */
 void rtcsec_ice_test_vanish(rtcsec_ice_agent *a);
+
+/* Test hook: while set (> 0), every remote candidate waits that many
+ * microseconds between the generation check and the hand-over to libnice,
+ * so a test can put an ICE restart in that window. Process-wide; 0 (the
+ * default) costs nothing. */
+void rtcsec_ice_test_set_candidate_pause(unsigned long us);
+void rtcsec_ice_test_candidate_pause(void);
 
 /* Test hook: revokes this side's consent to receive (RFC 7675 §5.2): the
  * peer's consent checks get 403 until an ICE restart. */

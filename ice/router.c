@@ -1,36 +1,40 @@
 /* The single-port router: ICE-lite responder + per-session transports on
  * one UDP socket. See rtcsec/router.h for the contract.
  *
- * Data structures, all owned by the router:
- *   slots      session by id (slot index + generation): O(1), stale ids fail;
- *   by_ufrag   chained hash table, local ufrag -> session (STUN routing);
- *   by_addr    chained hash table, nominated address -> session (media);
- *   heap       binary min-heap of sessions keyed by their next deadline
- *              (min of consent expiry and the transport's DTLS timer);
- *   pending    doubly linked list of sessions whose transport may have
- *              datagrams to send;
- *   outq       ring of datagrams the router made itself (STUN responses,
- *              close_notify of removed sessions), bounded;
- *   evq        ring of events, DTLS data events bounded. */
+ * What the router keeps, all owned by it:
+ *   slots       session by id (slot index + generation): O(1), stale ids fail;
+ *   by_ufrag    hash map, local ufrag -> session (STUN routing);
+ *   by_addr     hash map, address -> path (a session's media address and its
+ *               probed one);
+ *   heap        min-heap of sessions keyed by their next deadline (consent
+ *               expiry, the transport's DTLS timer);
+ *   out_list    sessions whose transport may have datagrams to send;
+ *   ev_list     sessions whose transport may have events to give;
+ *   outq, evq   rings of what the router made itself (STUN answers,
+ *               close_notify of removed sessions; NOMINATED, EXPIRED, ...).
+ * A session's state moves only through session_move() and its table. */
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtls_bio.h"
+#include "heap.h"
+#include "ice_lite.h"
+#include "map.h"
+#include "ring.h"
 #include "rtcsec/error.h"
 #include "rtcsec/router.h"
+#include "rtcsec/sdp.h"
 #include "rtcsec/stun.h"
+#include "transport_internal.h"
 
-#define SEC 1000000u
-#define ICE_UFRAG_MIN 4
-#define ICE_PWD_MIN 22
-#define ICE_CRED_MAX 256
-/* Nominating transactions remembered per session (replay check). */
-#define RECENT_TIDS 4
 /* Router-made datagrams up to this size are stored inline. */
 #define OUT_SMALL 192
-/* Events drained from one transport in one go (it queues only a few). */
-#define DRAIN_MAX 64
+/* The router's own events waiting for rtcsec_router_poll_event(). */
+#define EVENTS_MAX 65536
+/* Bytes of early DTLS kept per session. */
+#define EARLY_MAX_BYTES (16 * 1024)
 
 /* ---- addresses ---------------------------------------------------------------- */
 
@@ -86,78 +90,67 @@ static int key_equal(const addr_key *a, const addr_key *b) {
   return a->family == b->family && a->port == b->port && memcmp(a->ip, b->ip, 16) == 0;
 }
 
-/* ---- hashing ------------------------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= UINT64_C(0xff51afd7ed558ccd);
-  x ^= x >> 33;
-  x *= UINT64_C(0xc4ceb9fe1a85ec53);
-  x ^= x >> 33;
-  return x;
-}
-
-/* FNV-1a over the bytes from a seeded basis, finished with a 64-bit mixer. */
-static uint64_t hash_bytes(uint64_t seed, const void *data, size_t len) {
-  const uint8_t *p = data;
-  uint64_t h = UINT64_C(0xcbf29ce484222325) ^ mix64(seed);
-  for (size_t i = 0; i < len; i++) {
-    h ^= p[i];
-    h *= UINT64_C(0x100000001b3);
-  }
-  return mix64(h);
-}
-
 /* ---- sessions -------------------------------------------------------------------- */
 
 typedef struct session session;
+
+/* One of a session's addresses, as stored in by_addr. */
+typedef struct path {
+  session *s;
+  int in_map;
+  addr_key key;
+  uint64_t hash;
+  struct sockaddr_storage addr; /* as the socket gave it: where to send */
+  socklen_t addr_len;
+} path;
+
+/* A genuine check remembered: its transaction id (the first 8 of its 12
+ * random bytes) and the hash of the address it came from. */
+typedef struct recent_check {
+  uint64_t tid;
+  uint64_t addr_hash;
+} recent_check;
+
+/* An intrusive list link (out_list, ev_list). */
+typedef struct link {
+  session *prev, *next;
+  int on;
+} link;
 
 struct session {
   rtcsec_session_id id;
   uint32_t slot;
   void *user;
+  rtcsec_router_session_state state;
 
   char *ufrag; /* local, NUL-terminated */
   size_t ufrag_len;
+  uint64_t ufrag_hash;
   char *remote_ufrag; /* optional */
   size_t remote_ufrag_len;
-  uint8_t *pwd; /* local password: the MESSAGE-INTEGRITY key; wiped on free */
-  size_t pwd_len;
-  uint64_t ufrag_hash;
-  session *ufrag_next;
+  rtcsec_stun_key *key; /* the local password, keyed once */
 
   rtcsec_dtls_role role;
-  rtcsec_fingerprint *fps; /* until the transport exists */
+  rtcsec_fingerprint fps[RTCSEC_DTLS_MAX_FINGERPRINTS]; /* until the transport exists */
   size_t n_fps;
   rtcsec_transport *t;
   int transport_error; /* the transport could not be made (sticky) */
 
-  int has_addr;
-  addr_key akey;
-  uint64_t addr_hash;
-  struct sockaddr_storage addr; /* as the socket gave it: where to send */
-  socklen_t addr_len;
-  session *addr_next;
+  path active;              /* the media address, once nominated (active.in_map) */
+  path probe;               /* before nomination: where genuine checks came from; once
+                               connected: a nominated new address waiting for proof */
+  rtcsec_dgram_queue early; /* DTLS from probe before nomination */
 
-  uint64_t consent_at; /* last valid check (or the time it was added) */
-  uint64_t deadline;   /* heap key */
-  size_t heap_idx;
+  uint64_t check_at; /* last genuine new check (consent) */
+  uint64_t auth_at;  /* last authenticated traffic from the media address */
+  rtcsec_heap_node hnode;
+  link out_link, ev_link;
 
-  session *pend_prev, *pend_next;
-  int pending;
-
-  uint8_t tids[RECENT_TIDS][RTCSEC_STUN_TID_LEN]; /* nominating transactions */
-  addr_key tid_addr[RECENT_TIDS];
-  unsigned n_tids;
+  recent_check recent[RTCSEC_ROUTER_RECENT_CHECKS];
+  size_t n_recent;
 
   uint64_t checks, media_in;
 };
-
-/* A chained hash table; nbuckets is a power of two, grown at load 1. */
-typedef struct table {
-  session **b;
-  size_t nb, n;
-} table;
 
 typedef struct out_entry {
   rtcsec_session_id sid; /* 0: send even if no session has this id any more */
@@ -168,15 +161,14 @@ typedef struct out_entry {
   uint8_t small[OUT_SMALL];
 } out_entry;
 
-typedef struct ev_entry {
-  rtcsec_router_event ev;
-  uint8_t *owned; /* DATA copy */
-} ev_entry;
+typedef struct list {
+  session *head, *tail;
+} list;
 
 struct rtcsec_router {
   rtcsec_router_config cfg;
   rtcsec_cert *cert;
-  uint64_t now; /* latest time the caller gave: for calls that take none */
+  uint64_t now; /* latest time the caller gave */
 
   session **slots;
   uint32_t *gens;
@@ -184,162 +176,136 @@ struct rtcsec_router {
   size_t n_slots, cap_slots, n_free;
   size_t n_sessions;
 
-  table by_ufrag, by_addr;
-
-  session **heap;
-  size_t heap_n, heap_cap;
-
-  session *pend_head, *pend_tail;
-
-  out_entry *outq;
-  size_t out_head, out_n, out_cap;
-
-  ev_entry *evq;
-  size_t ev_head, ev_n, ev_cap, ev_data_n;
-  uint8_t *last_data; /* data of the last DATA event handed out */
+  rtcsec_map by_ufrag, by_addr;
+  rtcsec_heap heap;
+  list out_list, ev_list;
+  rtcsec_ring outq; /* of out_entry */
+  rtcsec_ring evq;  /* of rtcsec_event */
 
   rtcsec_router_stats stats;
 };
 
-/* ---- tables -------------------------------------------------------------------- */
+/* ---- the session state machine (rtcsec/router.h) -------------------------------- */
 
-static session **ufrag_link(session *s) { return &s->ufrag_next; }
-static session **addr_link(session *s) { return &s->addr_next; }
+typedef enum session_input {
+  IN_NOMINATED, /* its first address */
+  IN_TRANSPORT, /* the DTLS association was made */
+  IN_CONNECTED, /* DTLS connected, SRTP keys installed */
+  IN_ENDED,     /* DTLS closed or failed */
+} session_input;
 
-typedef session **(*link_fn)(session *);
+static const struct {
+  rtcsec_router_session_state from;
+  session_input in;
+  rtcsec_router_session_state to;
+} transitions[] = {
+    {RTCSEC_ROUTER_SESSION_WAITING, IN_NOMINATED, RTCSEC_ROUTER_SESSION_NOMINATED},
+    {RTCSEC_ROUTER_SESSION_NOMINATED, IN_TRANSPORT, RTCSEC_ROUTER_SESSION_HANDSHAKING},
+    {RTCSEC_ROUTER_SESSION_HANDSHAKING, IN_CONNECTED, RTCSEC_ROUTER_SESSION_CONNECTED},
+    {RTCSEC_ROUTER_SESSION_HANDSHAKING, IN_ENDED, RTCSEC_ROUTER_SESSION_ENDED},
+    {RTCSEC_ROUTER_SESSION_CONNECTED, IN_ENDED, RTCSEC_ROUTER_SESSION_ENDED},
+};
 
-static int table_grow(table *t, link_fn link, int by_addr) {
-  size_t nb = t->nb ? t->nb * 2 : 64;
-  session **b = calloc(nb, sizeof(*b));
-  if (b == NULL)
-    return RTCSEC_ERR_NO_MEMORY;
-  for (size_t i = 0; i < t->nb; i++) {
-    session *s = t->b[i];
-    while (s != NULL) {
-      session *next = *link(s);
-      uint64_t h = by_addr ? s->addr_hash : s->ufrag_hash;
-      *link(s) = b[h & (nb - 1)];
-      b[h & (nb - 1)] = s;
-      s = next;
+/* The one place a session's state changes. An input with no row for the
+ * current state changes nothing and says so. */
+static int session_move(session *s, session_input in) {
+  for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++) {
+    if (transitions[i].from == s->state && transitions[i].in == in) {
+      s->state = transitions[i].to;
+      return RTCSEC_OK;
     }
   }
-  free(t->b);
-  t->b = b;
-  t->nb = nb;
-  return RTCSEC_OK;
+  return RTCSEC_ERR_INVALID_STATE;
 }
 
-static int table_insert(table *t, session *s, uint64_t h, link_fn link, int by_addr) {
-  if (t->n + 1 > t->nb) {
-    int rc = table_grow(t, link, by_addr);
-    if (rc != RTCSEC_OK)
-      return rc;
+const char *rtcsec_router_session_state_name(rtcsec_router_session_state st) {
+  switch (st) {
+  case RTCSEC_ROUTER_SESSION_WAITING:
+    return "waiting";
+  case RTCSEC_ROUTER_SESSION_NOMINATED:
+    return "nominated";
+  case RTCSEC_ROUTER_SESSION_HANDSHAKING:
+    return "handshaking";
+  case RTCSEC_ROUTER_SESSION_CONNECTED:
+    return "connected";
+  case RTCSEC_ROUTER_SESSION_ENDED:
+    return "ended";
+  default:
+    return "unknown";
   }
-  session **head = &t->b[h & (t->nb - 1)];
-  *link(s) = *head;
-  *head = s;
-  t->n++;
-  return RTCSEC_OK;
 }
 
-static void table_remove(table *t, session *s, uint64_t h, link_fn link) {
-  if (t->nb == 0)
-    return;
-  for (session **pp = &t->b[h & (t->nb - 1)]; *pp != NULL; pp = link(*pp)) {
-    if (*pp == s) {
-      *pp = *link(s);
-      *link(s) = NULL;
-      t->n--;
-      return;
-    }
-  }
+/* ---- maps, lists --------------------------------------------------------------------- */
+
+typedef struct ufrag_key {
+  const uint8_t *p;
+  size_t n;
+} ufrag_key;
+
+static int ufrag_eq(const void *value, const void *key) {
+  const session *s = value;
+  const ufrag_key *k = key;
+  return s->ufrag_len == k->n && memcmp(s->ufrag, k->p, k->n) == 0;
+}
+
+static int path_eq(const void *value, const void *key) {
+  return key_equal(&((const path *)value)->key, key);
 }
 
 static session *find_ufrag(const rtcsec_router *r, const uint8_t *ufrag, size_t len) {
-  if (r->by_ufrag.nb == 0)
-    return NULL;
-  uint64_t h = hash_bytes(r->cfg.hash_seed, ufrag, len);
-  for (session *s = r->by_ufrag.b[h & (r->by_ufrag.nb - 1)]; s != NULL; s = s->ufrag_next) {
-    if (s->ufrag_hash == h && s->ufrag_len == len && memcmp(s->ufrag, ufrag, len) == 0)
-      return s;
-  }
-  return NULL;
+  ufrag_key k = {ufrag, len};
+  return rtcsec_map_find(&r->by_ufrag, rtcsec_map_hash(r->cfg.hash_seed, ufrag, len), &k, ufrag_eq);
 }
 
-static session *find_addr(const rtcsec_router *r, const addr_key *k, uint64_t h) {
-  if (r->by_addr.nb == 0)
-    return NULL;
-  for (session *s = r->by_addr.b[h & (r->by_addr.nb - 1)]; s != NULL; s = s->addr_next) {
-    if (s->addr_hash == h && key_equal(&s->akey, k))
-      return s;
-  }
-  return NULL;
+static path *find_path(const rtcsec_router *r, const addr_key *k, uint64_t h) {
+  return rtcsec_map_find(&r->by_addr, h, k, path_eq);
 }
 
-/* ---- the deadline heap ------------------------------------------------------------ */
-
-static void heap_set(rtcsec_router *r, size_t i, session *s) {
-  r->heap[i] = s;
-  s->heap_idx = i;
-}
-
-static void sift_up(rtcsec_router *r, size_t i) {
-  session *s = r->heap[i];
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (r->heap[parent]->deadline <= s->deadline)
-      break;
-    heap_set(r, i, r->heap[parent]);
-    i = parent;
-  }
-  heap_set(r, i, s);
-}
-
-static void sift_down(rtcsec_router *r, size_t i) {
-  session *s = r->heap[i];
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= r->heap_n)
-      break;
-    if (c + 1 < r->heap_n && r->heap[c + 1]->deadline < r->heap[c]->deadline)
-      c++;
-    if (s->deadline <= r->heap[c]->deadline)
-      break;
-    heap_set(r, i, r->heap[c]);
-    i = c;
-  }
-  heap_set(r, i, s);
-}
-
-static int heap_push(rtcsec_router *r, session *s) {
-  if (r->heap_n == r->heap_cap) {
-    size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
-    session **h = realloc(r->heap, cap * sizeof(*h));
-    if (h == NULL)
-      return RTCSEC_ERR_NO_MEMORY;
-    r->heap = h;
-    r->heap_cap = cap;
-  }
-  heap_set(r, r->heap_n++, s);
-  sift_up(r, s->heap_idx);
-  return RTCSEC_OK;
-}
-
-static void heap_remove(rtcsec_router *r, session *s) {
-  size_t i = s->heap_idx;
-  if (i >= r->heap_n || r->heap[i] != s)
+static void list_add(list *l, session *s, link *lk, size_t off) {
+  if (lk->on)
     return;
-  session *last = r->heap[--r->heap_n];
-  if (last != s) {
-    heap_set(r, i, last);
-    sift_up(r, i);
-    sift_down(r, last->heap_idx);
-  }
+  lk->on = 1;
+  lk->next = NULL;
+  lk->prev = l->tail;
+  if (l->tail != NULL)
+    ((link *)((char *)l->tail + off))->next = s;
+  else
+    l->head = s;
+  l->tail = s;
 }
 
+static void list_remove(list *l, session *s, link *lk, size_t off) {
+  (void)s;
+  if (!lk->on)
+    return;
+  if (lk->prev != NULL)
+    ((link *)((char *)lk->prev + off))->next = lk->next;
+  else
+    l->head = lk->next;
+  if (lk->next != NULL)
+    ((link *)((char *)lk->next + off))->prev = lk->prev;
+  else
+    l->tail = lk->prev;
+  lk->prev = lk->next = NULL;
+  lk->on = 0;
+}
+
+#define OUT_OFF offsetof(session, out_link)
+#define EV_OFF offsetof(session, ev_link)
+
+/* ---- deadlines, consent -------------------------------------------------------------- */
+
+/* RFC 7675 §5.1 as the top of router.h describes it. */
 static uint64_t consent_expiry(const rtcsec_router *r, const session *s) {
+  uint64_t since = s->check_at;
+  if (s->state >= RTCSEC_ROUTER_SESSION_CONNECTED && s->auth_at < since)
+    since = s->auth_at;
   uint64_t t = r->cfg.consent_timeout_us;
-  return s->consent_at > UINT64_MAX - t ? UINT64_MAX : s->consent_at + t;
+  return since > UINT64_MAX - t ? UINT64_MAX : since + t;
+}
+
+static int consent_gone(const rtcsec_router *r, const session *s, uint64_t now) {
+  return now >= consent_expiry(r, s);
 }
 
 /* Recomputes the session's deadline and moves it in the heap: O(log n). */
@@ -350,175 +316,74 @@ static void update_deadline(rtcsec_router *r, session *s) {
     if (td < d)
       d = td;
   }
-  if (d == s->deadline)
-    return;
-  s->deadline = d;
-  sift_up(r, s->heap_idx);
-  sift_down(r, s->heap_idx);
+  if (d != s->hnode.key)
+    rtcsec_heap_update(&r->heap, &s->hnode, d);
 }
 
-/* ---- the pending-output list ----------------------------------------------------- */
-
-static void pending_add(rtcsec_router *r, session *s) {
-  if (s->pending)
-    return;
-  s->pending = 1;
-  s->pend_next = NULL;
-  s->pend_prev = r->pend_tail;
-  if (r->pend_tail)
-    r->pend_tail->pend_next = s;
-  else
-    r->pend_head = s;
-  r->pend_tail = s;
-}
-
-static void pending_remove(rtcsec_router *r, session *s) {
-  if (!s->pending)
-    return;
-  if (s->pend_prev)
-    s->pend_prev->pend_next = s->pend_next;
-  else
-    r->pend_head = s->pend_next;
-  if (s->pend_next)
-    s->pend_next->pend_prev = s->pend_prev;
-  else
-    r->pend_tail = s->pend_prev;
-  s->pend_prev = s->pend_next = NULL;
-  s->pending = 0;
-}
-
-/* ---- queues ------------------------------------------------------------------------ */
-
-static int ring_grow(void **ring, size_t elem, size_t *head, size_t n, size_t *cap, size_t max) {
-  if (*cap >= max)
-    return RTCSEC_ERR_LIMIT;
-  size_t ncap = *cap ? *cap * 2 : 16;
-  if (ncap > max)
-    ncap = max;
-  uint8_t *nr = malloc(ncap * elem);
-  if (nr == NULL)
-    return RTCSEC_ERR_NO_MEMORY;
-  const uint8_t *old = *ring;
-  for (size_t i = 0; i < n; i++)
-    memcpy(nr + i * elem, old + ((*head + i) % *cap) * elem, elem);
-  free(*ring);
-  *ring = nr;
-  *head = 0;
-  *cap = ncap;
-  return RTCSEC_OK;
-}
+/* ---- queues ----------------------------------------------------------------------- */
 
 static int out_push(rtcsec_router *r, rtcsec_session_id sid, const uint8_t *data, size_t len,
                     const struct sockaddr_storage *dst, socklen_t dst_len) {
-  if (r->out_n == r->out_cap) {
-    void *ring = r->outq;
-    int rc = ring_grow(&ring, sizeof(out_entry), &r->out_head, r->out_n, &r->out_cap,
-                       r->cfg.max_queued_datagrams);
-    r->outq = ring;
-    if (rc != RTCSEC_OK) {
-      r->stats.drop_queue_full++;
-      return RTCSEC_ERR_LIMIT;
-    }
-  }
-  out_entry *e = &r->outq[(r->out_head + r->out_n) % r->out_cap];
-  e->big = NULL;
+  out_entry e;
+  e.big = NULL;
   if (len > OUT_SMALL) {
-    e->big = malloc(len);
-    if (e->big == NULL)
+    e.big = malloc(len);
+    if (e.big == NULL)
       return RTCSEC_ERR_NO_MEMORY;
-    memcpy(e->big, data, len);
+    memcpy(e.big, data, len);
   } else {
-    memcpy(e->small, data, len);
+    memcpy(e.small, data, len);
   }
-  e->sid = sid;
-  e->len = len;
-  memcpy(&e->dst, dst, dst_len);
-  e->dst_len = dst_len;
-  r->out_n++;
-  return RTCSEC_OK;
-}
-
-static int ev_push(rtcsec_router *r, const rtcsec_router_event *ev, const uint8_t *data,
-                   size_t data_len) {
-  if (ev->type == RTCSEC_ROUTER_EVENT_DATA && r->ev_data_n >= r->cfg.max_queued_data_events) {
+  e.sid = sid;
+  e.len = len;
+  memset(&e.dst, 0, sizeof(e.dst));
+  memcpy(&e.dst, dst, dst_len);
+  e.dst_len = dst_len;
+  int rc = rtcsec_ring_push(&r->outq, &e);
+  if (rc != RTCSEC_OK) {
+    free(e.big);
     r->stats.drop_queue_full++;
-    return RTCSEC_ERR_LIMIT;
   }
-  if (r->ev_n == r->ev_cap) {
-    void *ring = r->evq;
-    int rc = ring_grow(&ring, sizeof(ev_entry), &r->ev_head, r->ev_n, &r->ev_cap, SIZE_MAX / 2);
-    r->evq = ring;
-    if (rc != RTCSEC_OK) {
-      r->stats.drop_queue_full++;
-      return rc;
-    }
-  }
-  ev_entry *e = &r->evq[(r->ev_head + r->ev_n) % r->ev_cap];
-  e->ev = *ev;
-  e->owned = NULL;
-  if (ev->type == RTCSEC_ROUTER_EVENT_DATA) {
-    e->owned = malloc(data_len ? data_len : 1);
-    if (e->owned == NULL)
-      return RTCSEC_ERR_NO_MEMORY;
-    if (data_len)
-      memcpy(e->owned, data, data_len);
-    e->ev.data = NULL;
-    e->ev.data_len = data_len;
-    r->ev_data_n++;
-  }
-  r->ev_n++;
-  return RTCSEC_OK;
+  return rc;
 }
 
-static void ev_init(rtcsec_router_event *ev, rtcsec_router_event_type type, const session *s) {
+static void ev_init(rtcsec_event *ev, rtcsec_event_type type, const session *s) {
   memset(ev, 0, sizeof(*ev));
   ev->type = type;
   ev->session = s->id;
   ev->user = s->user;
-  ev->alert = -1;
-  if (s->has_addr) {
-    memcpy(&ev->addr, &s->addr, s->addr_len);
-    ev->addr_len = s->addr_len;
-  }
 }
 
-/* Moves the transport's events into the router's queue, marks its output
- * pending and re-keys it in the heap. Called after every transport call. */
-static void after_transport(rtcsec_router *r, session *s) {
+static void ev_push(rtcsec_router *r, const rtcsec_event *ev) {
+  if (rtcsec_ring_push(&r->evq, ev) != RTCSEC_OK)
+    r->stats.drop_queue_full++;
+}
+
+static void address_event(rtcsec_router *r, session *s, rtcsec_event_type type, int moved) {
+  rtcsec_event ev;
+  ev_init(&ev, type, s);
+  if (s->active.in_map) {
+    memcpy(&ev.address.addr, &s->active.addr, s->active.addr_len);
+    ev.address.addr_len = s->active.addr_len;
+  }
+  ev.address.moved = moved;
+  ev_push(r, &ev);
+}
+
+/* After every transport call: the session's state follows its DTLS
+ * association, its output and events are marked pending, and it is re-keyed
+ * in the heap. */
+static void after_transport(rtcsec_router *r, session *s, uint64_t now) {
   if (s->t == NULL)
     return;
-  for (int i = 0; i < DRAIN_MAX; i++) {
-    rtcsec_transport_event tev;
-    if (rtcsec_transport_poll_event(s->t, &tev) != RTCSEC_OK ||
-        tev.type == RTCSEC_TRANSPORT_EVENT_NONE)
-      break;
-    rtcsec_router_event ev;
-    switch (tev.type) {
-    case RTCSEC_TRANSPORT_EVENT_CONNECTED:
-      ev_init(&ev, RTCSEC_ROUTER_EVENT_CONNECTED, s);
-      ev.profile = tev.profile;
-      ev.peer_fingerprint = tev.peer_fingerprint;
-      ev_push(r, &ev, NULL, 0);
-      break;
-    case RTCSEC_TRANSPORT_EVENT_DATA:
-      ev_init(&ev, RTCSEC_ROUTER_EVENT_DATA, s);
-      ev_push(r, &ev, tev.data, tev.data_len);
-      break;
-    case RTCSEC_TRANSPORT_EVENT_CLOSED:
-      ev_init(&ev, RTCSEC_ROUTER_EVENT_CLOSED, s);
-      ev_push(r, &ev, NULL, 0);
-      break;
-    case RTCSEC_TRANSPORT_EVENT_FAILED:
-    default:
-      ev_init(&ev, RTCSEC_ROUTER_EVENT_FAILED, s);
-      ev.error = tev.error;
-      ev.alert = tev.alert;
-      ev.alert_from_peer = tev.alert_from_peer;
-      ev_push(r, &ev, NULL, 0);
-      break;
-    }
-  }
-  pending_add(r, s);
+  rtcsec_dtls_state ds = rtcsec_transport_get_state(s->t);
+  if (ds == RTCSEC_DTLS_STATE_CONNECTED && session_move(s, IN_CONNECTED) == RTCSEC_OK)
+    s->auth_at = now; /* the handshake itself was the proof */
+  else if (ds == RTCSEC_DTLS_STATE_FAILED || ds == RTCSEC_DTLS_STATE_CLOSED)
+    session_move(s, IN_ENDED);
+  list_add(&r->out_list, s, &s->out_link, OUT_OFF);
+  if (rtcsec_transport_pending_events(s->t))
+    list_add(&r->ev_list, s, &s->ev_link, EV_OFF);
   update_deadline(r, s);
 }
 
@@ -531,23 +396,60 @@ static session *lookup(const rtcsec_router *r, rtcsec_session_id id) {
   return r->slots[slot];
 }
 
-static void clear_addr(rtcsec_router *r, session *s) {
-  if (!s->has_addr)
-    return;
-  table_remove(&r->by_addr, s, s->addr_hash, addr_link);
-  s->has_addr = 0;
-  r->stats.nominated--;
+static void path_clear(rtcsec_router *r, path *p) {
+  if (p->in_map)
+    rtcsec_map_remove(&r->by_addr, p->hash, p);
+  p->in_map = 0;
+}
+
+/* Puts p at address k; another session's path there is taken over (the
+ * address belongs to whoever proved the credentials last). */
+static int path_set(rtcsec_router *r, path *p, const addr_key *k, uint64_t h,
+                    const struct sockaddr_storage *src, socklen_t src_len) {
+  path_clear(r, p);
+  path *other = find_path(r, k, h);
+  if (other != NULL) {
+    if (other == &other->s->active) {
+      r->stats.nominated--;
+      r->stats.address_takeovers++;
+    }
+    path_clear(r, other);
+  }
+  p->key = *k;
+  p->hash = h;
+  memset(&p->addr, 0, sizeof(p->addr));
+  memcpy(&p->addr, src, src_len);
+  p->addr_len = src_len;
+  int rc = rtcsec_map_insert(&r->by_addr, h, p);
+  p->in_map = rc == RTCSEC_OK;
+  return rc;
+}
+
+static void free_session(session *s) {
+  rtcsec_dgram_queue_clear(&s->early);
+  rtcsec_stun_key_free(s->key);
+  if (s->ufrag != NULL)
+    OPENSSL_cleanse(s->ufrag, s->ufrag_len);
+  free(s->ufrag);
+  free(s->remote_ufrag);
+  OPENSSL_cleanse(s, sizeof(*s));
+  free(s);
 }
 
 static void destroy_session(rtcsec_router *r, session *s) {
-  table_remove(&r->by_ufrag, s, s->ufrag_hash, ufrag_link);
-  clear_addr(r, s);
-  heap_remove(r, s);
-  pending_remove(r, s);
+  rtcsec_map_remove(&r->by_ufrag, s->ufrag_hash, s);
+  if (s->active.in_map)
+    r->stats.nominated--;
+  path_clear(r, &s->active);
+  path_clear(r, &s->probe);
+  rtcsec_heap_remove(&r->heap, &s->hnode);
+  list_remove(&r->out_list, s, &s->out_link, OUT_OFF);
+  list_remove(&r->ev_list, s, &s->ev_link, EV_OFF);
   if (s->t != NULL) {
     rtcsec_transport_free(s->t);
     r->stats.transports--;
   }
+  r->stats.early_dtls_dropped += rtcsec_dgram_queue_count(&s->early);
   /* The next id of this slot differs: stale ids find nothing. */
   r->slots[s->slot] = NULL;
   r->gens[s->slot]++;
@@ -556,27 +458,15 @@ static void destroy_session(rtcsec_router *r, session *s) {
   r->free_slots[r->n_free++] = s->slot;
   r->n_sessions--;
   r->stats.sessions = r->n_sessions;
-  OPENSSL_cleanse(s->pwd, s->pwd_len);
-  free(s->pwd);
-  free(s->ufrag);
-  free(s->remote_ufrag);
-  free(s->fps);
-  free(s);
+  free_session(s);
 }
 
 /* RFC 7675 §5.1: consent is gone; stop sending at once (no close_notify),
  * forget the session, tell the application. */
 static void expire(rtcsec_router *r, session *s) {
-  rtcsec_router_event ev;
-  ev_init(&ev, RTCSEC_ROUTER_EVENT_EXPIRED, s);
-  ev.error = RTCSEC_ERR_CONSENT_EXPIRED;
-  ev_push(r, &ev, NULL, 0);
+  address_event(r, s, RTCSEC_EVENT_EXPIRED, 0);
   r->stats.sessions_expired++;
   destroy_session(r, s);
-}
-
-static int consent_gone(const rtcsec_router *r, const session *s, uint64_t now) {
-  return now >= consent_expiry(r, s);
 }
 
 static int make_transport(rtcsec_router *r, session *s, uint64_t now) {
@@ -592,47 +482,572 @@ static int make_transport(rtcsec_router *r, session *s, uint64_t now) {
   if (rc != RTCSEC_OK) {
     s->t = NULL;
     s->transport_error = rc;
-    rtcsec_router_event ev;
-    ev_init(&ev, RTCSEC_ROUTER_EVENT_FAILED, s);
-    ev.error = rc;
-    ev_push(r, &ev, NULL, 0);
+    rtcsec_event ev;
+    ev_init(&ev, RTCSEC_EVENT_FAILED, s);
+    ev.failed.error = rc;
+    ev.failed.alert = -1;
+    ev_push(r, &ev);
     return rc;
   }
+  session_move(s, IN_TRANSPORT);
   r->stats.transports++;
-  /* The transport has its own copy now. */
-  free(s->fps);
-  s->fps = NULL;
-  s->n_fps = 0;
   if (s->role == RTCSEC_DTLS_CLIENT)
     rtcsec_transport_start(s->t, now);
-  after_transport(r, s);
+  after_transport(r, s, now);
   return RTCSEC_OK;
 }
 
-static int ice_chars(const char *p, size_t min, size_t *len) {
-  if (p == NULL)
-    return 0;
-  size_t n = strnlen(p, ICE_CRED_MAX + 1);
-  if (n < min || n > ICE_CRED_MAX)
-    return 0;
-  /* RFC 8445 §5.3: ice-char = ALPHA / DIGIT / "+" / "/" */
-  for (size_t i = 0; i < n; i++) {
-    char c = p[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-          c == '/'))
-      return 0;
-  }
-  *len = n;
-  return 1;
+/* A DTLS datagram for the session's association. */
+static int feed_dtls(rtcsec_router *r, session *s, uint8_t *buf, size_t len, uint64_t now,
+                     rtcsec_transport_input *tin) {
+  int rc = make_transport(r, s, now);
+  if (rc != RTCSEC_OK)
+    return rc;
+  rc = rtcsec_transport_handle_classified(s->t, RTCSEC_PKT_DTLS, buf, len, now, tin);
+  after_transport(r, s, now);
+  return rc;
 }
 
-static char *dup_n(const char *p, size_t n) {
-  char *d = malloc(n + 1);
-  if (d != NULL) {
-    memcpy(d, p, n);
-    d[n] = '\0';
+/* The first address of a session (RFC 8445 §7.3.1.5), or, before DTLS is
+ * connected, a new one: there are no keys yet to prove anything with, and a
+ * replayed check was refused before this. */
+static void nominate(rtcsec_router *r, session *s, const addr_key *k, uint64_t h,
+                     const struct sockaddr_storage *src, socklen_t src_len, uint64_t now) {
+  int moved = s->active.in_map;
+  int was_probe = s->probe.in_map && key_equal(&s->probe.key, k);
+  path_clear(r, &s->probe);
+  if (!moved)
+    r->stats.nominated++;
+  if (path_set(r, &s->active, k, h, src, src_len) != RTCSEC_OK) {
+    r->stats.nominated--; /* out of memory: stays unnominated, the peer will retry */
+    return;
   }
-  return d;
+  r->stats.nominations++;
+  r->stats.moves += (uint64_t)moved;
+  session_move(s, IN_NOMINATED);
+  address_event(r, s, RTCSEC_EVENT_NOMINATED, moved);
+  if (s->role == RTCSEC_DTLS_CLIENT)
+    make_transport(r, s, now);
+  else if (s->t != NULL)
+    list_add(&r->out_list, s, &s->out_link, OUT_OFF); /* anything queued goes there */
+  /* DTLS that came early from this very address goes to the association
+   * now (issue 14: a ClientHello that overtook the nomination). */
+  rtcsec_dgram g;
+  while (rtcsec_dgram_queue_pop(&s->early, &g)) {
+    if (was_probe) {
+      rtcsec_transport_input tin;
+      feed_dtls(r, s, g.data, g.len, now, &tin);
+      r->stats.early_dtls_kept++;
+    } else {
+      r->stats.early_dtls_dropped++;
+    }
+    free(g.data);
+  }
+}
+
+/* The probed address proved the peer's keys: it becomes the media address
+ * (RFC 9000 §9: a new path is used once authenticated, non-replayed
+ * traffic came from it). */
+static void promote_probe(rtcsec_router *r, session *s, uint64_t now) {
+  path p = s->probe;
+  path_clear(r, &s->probe);
+  if (path_set(r, &s->active, &p.key, p.hash, &p.addr, p.addr_len) != RTCSEC_OK)
+    return;
+  s->auth_at = now;
+  r->stats.moves++;
+  r->stats.nominations++;
+  address_event(r, s, RTCSEC_EVENT_NOMINATED, 1);
+  list_add(&r->out_list, s, &s->out_link, OUT_OFF);
+}
+
+/* ---- ICE-lite: Binding requests --------------------------------------------------- */
+
+static void answer(rtcsec_router *r, session *s, const rtcsec_ice_lite_check *c, int error,
+                   const struct sockaddr_storage *src, socklen_t src_len,
+                   const struct sockaddr_storage *mapped, socklen_t mapped_len) {
+  uint8_t out[OUT_SMALL];
+  size_t out_len = 0;
+  int code = error ? rtcsec_ice_lite_error_code(error) : 0;
+  int rc = error ? rtcsec_ice_lite_error(c, s ? s->key : NULL, code, out, sizeof(out), &out_len)
+                 : rtcsec_ice_lite_success(c, s->key, (const struct sockaddr *)mapped, mapped_len,
+                                           out, sizeof(out), &out_len);
+  if (rc != RTCSEC_OK || out_push(r, s ? s->id : 0, out, out_len, src, src_len) != RTCSEC_OK)
+    return;
+  if (error)
+    r->stats.stun_errors_sent++;
+  else
+    r->stats.stun_responses++;
+}
+
+/* A request that failed authentication gets an answer only if configured
+ * (see router.h), and never one carrying integrity. */
+static void unauthenticated(rtcsec_router *r, const rtcsec_ice_lite_check *c, int error,
+                            const struct sockaddr_storage *src, socklen_t src_len) {
+  if (r->cfg.reply_unauthenticated && rtcsec_ice_lite_error_code(error) != 0)
+    answer(r, NULL, c, error, src, src_len, NULL, 0);
+}
+
+static uint64_t tid64(const uint8_t *tid) {
+  uint64_t v;
+  memcpy(&v, tid, sizeof(v));
+  return v;
+}
+
+/* Index of the check among the remembered ones, or -1. */
+static int recent_index(const session *s, uint64_t tid) {
+  size_t n = s->n_recent < RTCSEC_ROUTER_RECENT_CHECKS ? s->n_recent : RTCSEC_ROUTER_RECENT_CHECKS;
+  for (size_t i = 0; i < n; i++) {
+    if (s->recent[i].tid == tid)
+      return (int)i;
+  }
+  return -1;
+}
+
+static void count_stun_error(rtcsec_router *r, int rc) {
+  switch (rc) {
+  case RTCSEC_ERR_STUN_MALFORMED:
+    r->stats.stun_malformed++;
+    break;
+  case RTCSEC_ERR_STUN_FINGERPRINT:
+    r->stats.stun_bad_fingerprint++;
+    break;
+  case RTCSEC_ERR_STUN_IGNORED:
+    r->stats.stun_ignored++;
+    break;
+  case RTCSEC_ERR_STUN_BAD_REQUEST:
+    r->stats.stun_bad_request++;
+    break;
+  case RTCSEC_ERR_STUN_UNKNOWN_USER:
+    r->stats.stun_unknown_user++;
+    break;
+  case RTCSEC_ERR_STUN_INTEGRITY:
+    r->stats.stun_bad_integrity++;
+    break;
+  case RTCSEC_ERR_STUN_UNKNOWN_ATTRIBUTE:
+    r->stats.stun_unknown_attribute++;
+    break;
+  case RTCSEC_ERR_STUN_ROLE_CONFLICT:
+    r->stats.stun_role_conflicts++;
+    break;
+  default:
+    break;
+  }
+}
+
+static int handle_stun(rtcsec_router *r, const uint8_t *buf, size_t len,
+                       const struct sockaddr_storage *src, socklen_t src_len, const addr_key *k,
+                       uint64_t h, uint64_t now, rtcsec_router_input *in) {
+  rtcsec_ice_lite_check c;
+  int rc = rtcsec_ice_lite_parse(&c, buf, len);
+  if (rc != RTCSEC_ERR_STUN_MALFORMED && rc != RTCSEC_ERR_STUN_IGNORED &&
+      !(rc == RTCSEC_ERR_STUN_FINGERPRINT && c.msg.cls != RTCSEC_STUN_REQUEST))
+    r->stats.stun_requests++;
+  if (rc != RTCSEC_OK) {
+    count_stun_error(r, rc);
+    if (rc == RTCSEC_ERR_STUN_BAD_REQUEST)
+      unauthenticated(r, &c, rc, src, src_len);
+    return rc;
+  }
+  session *s = find_ufrag(r, c.local_ufrag, c.local_ufrag_len);
+  if (s != NULL && consent_gone(r, s, now)) {
+    expire(r, s);
+    s = NULL;
+  }
+  rc = s == NULL ? RTCSEC_ERR_STUN_UNKNOWN_USER
+                 : rtcsec_ice_lite_verify(&c, s->key, s->remote_ufrag, s->remote_ufrag_len);
+  if (rc == RTCSEC_ERR_STUN_UNKNOWN_USER || rc == RTCSEC_ERR_STUN_INTEGRITY) {
+    count_stun_error(r, rc);
+    unauthenticated(r, &c, rc, src, src_len);
+    return rc;
+  }
+  /* Authenticated from here on: answers carry MESSAGE-INTEGRITY. */
+  in->session = s->id;
+  in->user = s->user;
+  /* The source address is not covered by MESSAGE-INTEGRITY: a check seen
+   * before is a retransmission if it comes from the same address (answered
+   * again, nothing else), a replay if from another (dropped unanswered, so
+   * that nothing is reflected to where the replayer points). */
+  uint64_t tid = tid64(c.msg.tid);
+  int seen = recent_index(s, tid);
+  if (seen >= 0 && s->recent[seen].addr_hash != h) {
+    r->stats.stun_replays++;
+    r->stats.stun_ignored++;
+    return RTCSEC_ERR_STUN_IGNORED;
+  }
+  struct sockaddr_storage mapped;
+  socklen_t mapped_len = 0;
+  addr_key unused;
+  /* The address as the peer sees it (XOR-MAPPED-ADDRESS): STUN only, not
+   * built for every media packet. */
+  make_key(src, src_len, &unused, &mapped, &mapped_len);
+  if (seen >= 0) {
+    r->stats.stun_retransmissions++;
+    answer(r, s, &c, rc, src, src_len, &mapped, mapped_len);
+    return rc;
+  }
+  s->recent[s->n_recent++ % RTCSEC_ROUTER_RECENT_CHECKS] = (recent_check){tid, h};
+  if (rc != RTCSEC_OK) { /* 420, 400, 487 */
+    count_stun_error(r, rc);
+    answer(r, s, &c, rc, src, src_len, &mapped, mapped_len);
+    return rc;
+  }
+  answer(r, s, &c, RTCSEC_OK, src, src_len, &mapped, mapped_len);
+  s->checks++;
+
+  int from_active = s->active.in_map && key_equal(&s->active.key, k);
+  int connected = s->state >= RTCSEC_ROUTER_SESSION_CONNECTED;
+  /* RFC 7675: consent is per 5-tuple: once nominated, only genuine checks
+   * from the media address (or one that moves it before DTLS is up)
+   * refresh it. */
+  if (!s->active.in_map || from_active || (c.use_candidate && !connected)) {
+    s->check_at = now;
+    update_deadline(r, s);
+  }
+  if (from_active)
+    return RTCSEC_OK;
+  if (!s->active.in_map && !c.use_candidate) {
+    /* A checked, not yet nominated address: early DTLS from it is kept. */
+    if (!(s->probe.in_map && key_equal(&s->probe.key, k))) {
+      r->stats.early_dtls_dropped += rtcsec_dgram_queue_count(&s->early);
+      rtcsec_dgram_queue_clear(&s->early);
+      path_set(r, &s->probe, k, h, src, src_len);
+    }
+  } else if (c.use_candidate && !connected) {
+    nominate(r, s, k, h, src, src_len, now);
+  } else if (c.use_candidate && s->state == RTCSEC_ROUTER_SESSION_CONNECTED &&
+             !(s->probe.in_map && key_equal(&s->probe.key, k))) {
+    /* RFC 9000 §9: answered, but media moves only on proof from there. */
+    if (path_set(r, &s->probe, k, h, src, src_len) == RTCSEC_OK)
+      r->stats.probes++;
+  }
+  return RTCSEC_OK;
+}
+
+/* ---- public: the datagram path ------------------------------------------------------ */
+
+/* Non-STUN from a session's probed address. */
+static int from_probe(rtcsec_router *r, session *s, uint8_t *buf, size_t len, uint64_t now,
+                      rtcsec_router_input *in) {
+  if (s->state == RTCSEC_ROUTER_SESSION_WAITING) {
+    /* Before nomination: DTLS is kept, bounded, for the nomination. */
+    if (in->kind == RTCSEC_PKT_DTLS &&
+        rtcsec_dgram_queue_count(&s->early) < RTCSEC_ROUTER_EARLY_DATAGRAMS &&
+        s->early.bytes + len <= EARLY_MAX_BYTES &&
+        rtcsec_dgram_queue_push(&s->early, buf, len) == RTCSEC_OK)
+      return RTCSEC_OK;
+    r->stats.early_dtls_dropped += in->kind == RTCSEC_PKT_DTLS;
+    return in->kind == RTCSEC_PKT_DTLS ? RTCSEC_ERR_LIMIT : RTCSEC_ERR_SRTP_NO_KEYS;
+  }
+  if (s->state != RTCSEC_ROUTER_SESSION_CONNECTED || s->t == NULL) {
+    r->stats.probe_unproven++;
+    return RTCSEC_ERR_UNKNOWN_SOURCE;
+  }
+  rtcsec_transport_input tin;
+  int rc = rtcsec_transport_handle_classified(s->t, in->kind, buf, len, now, &tin);
+  after_transport(r, s, now);
+  if (tin.authenticated && s->probe.in_map && s->state == RTCSEC_ROUTER_SESSION_CONNECTED)
+    promote_probe(r, s, now);
+  else
+    r->stats.probe_unproven++;
+  if (in->kind == RTCSEC_PKT_RTP || in->kind == RTCSEC_PKT_RTCP) {
+    r->stats.media_in++;
+    s->media_in++;
+    if (rc == RTCSEC_OK) {
+      in->len = tin.len;
+      r->stats.media_delivered++;
+    } else {
+      r->stats.media_dropped++;
+    }
+  } else if (in->kind == RTCSEC_PKT_DTLS) {
+    r->stats.dtls_in++;
+  }
+  return rc;
+}
+
+int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
+                                  const struct sockaddr_storage *src, socklen_t src_len,
+                                  uint64_t now, rtcsec_router_input *in) {
+  if (r == NULL || in == NULL || (buf == NULL && len > 0))
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (now > r->now)
+    r->now = now;
+  memset(in, 0, sizeof(*in));
+  addr_key k;
+  if (make_key(src, src_len, &k, NULL, NULL) != RTCSEC_OK)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  /* Where to send back: the address as the socket gave it, at its exact
+   * size (a caller may pass sizeof(struct sockaddr_storage)). */
+  src_len = src->ss_family == AF_INET ? (socklen_t)sizeof(struct sockaddr_in)
+                                      : (socklen_t)sizeof(struct sockaddr_in6);
+  r->stats.datagrams_in++;
+  uint64_t h = rtcsec_map_hash(r->cfg.hash_seed, &k, sizeof(k));
+  /* Classified once here; the transport is told the class. */
+  in->kind = rtcsec_demux_classify(buf, len);
+  if (in->kind == RTCSEC_PKT_STUN)
+    return handle_stun(r, buf, len, src, src_len, &k, h, now, in);
+
+  /* Everything else only from a session's address, and before any work. */
+  path *p = find_path(r, &k, h);
+  session *s = p ? p->s : NULL;
+  if (s != NULL && consent_gone(r, s, now)) {
+    expire(r, s);
+    s = NULL;
+  }
+  if (s == NULL) {
+    r->stats.drop_unknown_source++;
+    return RTCSEC_ERR_UNKNOWN_SOURCE;
+  }
+  in->session = s->id;
+  in->user = s->user;
+  if (in->kind != RTCSEC_PKT_DTLS && in->kind != RTCSEC_PKT_RTP && in->kind != RTCSEC_PKT_RTCP)
+    return in->kind == RTCSEC_PKT_UNKNOWN ? RTCSEC_ERR_DEMUX_UNKNOWN : RTCSEC_ERR_UNSUPPORTED;
+  if (p == &s->probe)
+    return from_probe(r, s, buf, len, now, in);
+
+  rtcsec_transport_input tin;
+  int rc;
+  if (in->kind == RTCSEC_PKT_DTLS) {
+    r->stats.dtls_in++;
+    /* The association is made by the first DTLS datagram from the media
+     * address (server role; a client made it at nomination). */
+    rc = feed_dtls(r, s, buf, len, now, &tin);
+  } else {
+    r->stats.media_in++;
+    s->media_in++;
+    if (s->t == NULL) {
+      r->stats.media_dropped++;
+      return RTCSEC_ERR_SRTP_NO_KEYS;
+    }
+    rc = rtcsec_transport_handle_classified(s->t, in->kind, buf, len, now, &tin);
+    if (rc != RTCSEC_OK) {
+      r->stats.media_dropped++;
+    } else {
+      in->len = tin.len;
+      r->stats.media_delivered++;
+    }
+  }
+  if (tin.authenticated && s->auth_at < now) {
+    s->auth_at = now; /* consent: the peer is alive at this address */
+    update_deadline(r, s);
+  }
+  return rc;
+}
+
+int rtcsec_router_handle_timeout(rtcsec_router *r, uint64_t now) {
+  if (r == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (now > r->now)
+    r->now = now;
+  /* Each session at most once per call, even if its timer did not move. */
+  size_t budget = rtcsec_heap_size(&r->heap);
+  rtcsec_heap_node *top;
+  while (budget-- > 0 && (top = rtcsec_heap_top(&r->heap)) != NULL && top->key <= now) {
+    session *s = RTCSEC_CONTAINER_OF(top, session, hnode);
+    if (consent_gone(r, s, now)) {
+      expire(r, s);
+      continue;
+    }
+    if (s->t != NULL && rtcsec_transport_deadline(s->t) <= now) {
+      rtcsec_transport_handle_timeout(s->t, now);
+      after_transport(r, s, now);
+    } else {
+      update_deadline(r, s);
+    }
+  }
+  return RTCSEC_OK;
+}
+
+uint64_t rtcsec_router_deadline(const rtcsec_router *r) {
+  const rtcsec_heap_node *top = r ? rtcsec_heap_top(&r->heap) : NULL;
+  return top ? top->key : UINT64_MAX;
+}
+
+int rtcsec_router_poll_datagram(rtcsec_router *r, uint8_t *buf, size_t cap, size_t *out_len,
+                                struct sockaddr_storage *dst, socklen_t *dst_len,
+                                rtcsec_session_id *session_out) {
+  if (r == NULL || buf == NULL || out_len == NULL || dst == NULL || dst_len == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  *out_len = 0;
+  if (session_out)
+    *session_out = 0;
+  /* The router's own datagrams first: answers to checks are what lets a
+   * peer's ICE go on. Those of sessions gone since are not sent. */
+  out_entry *e;
+  while ((e = rtcsec_ring_peek(&r->outq)) != NULL) {
+    if (e->sid != 0 && lookup(r, e->sid) == NULL) {
+      free(e->big);
+      rtcsec_ring_pop(&r->outq, NULL);
+      continue;
+    }
+    if (cap < e->len)
+      return RTCSEC_ERR_BUFFER_TOO_SMALL;
+    memcpy(buf, e->big ? e->big : e->small, e->len);
+    *out_len = e->len;
+    memcpy(dst, &e->dst, e->dst_len);
+    *dst_len = e->dst_len;
+    if (session_out)
+      *session_out = e->sid;
+    free(e->big);
+    rtcsec_ring_pop(&r->outq, NULL);
+    r->stats.datagrams_out++;
+    return RTCSEC_OK;
+  }
+  rtcsec_ring_shrink(&r->outq);
+  /* Then the DTLS flights of sessions, straight into the caller's buffer. */
+  session *s;
+  while ((s = r->out_list.head) != NULL) {
+    if (s->t == NULL || !s->active.in_map) {
+      list_remove(&r->out_list, s, &s->out_link, OUT_OFF); /* kept until an address exists */
+      continue;
+    }
+    /* RFC 7675 §5.1: nothing more to an address whose consent ran out,
+     * even before the next handle_timeout() notices. */
+    if (consent_gone(r, s, r->now)) {
+      expire(r, s);
+      continue;
+    }
+    size_t n = 0;
+    int rc = rtcsec_transport_poll_datagram(s->t, buf, cap, &n);
+    if (rc != RTCSEC_OK)
+      return rc;
+    if (n == 0) {
+      list_remove(&r->out_list, s, &s->out_link, OUT_OFF);
+      continue;
+    }
+    *out_len = n;
+    memcpy(dst, &s->active.addr, s->active.addr_len);
+    *dst_len = s->active.addr_len;
+    if (session_out)
+      *session_out = s->id;
+    r->stats.datagrams_out++;
+    return RTCSEC_OK;
+  }
+  return RTCSEC_OK;
+}
+
+/* The session to send media or data for, if it may be sent now. */
+static int sendable(rtcsec_router *r, rtcsec_session_id id, uint64_t now, session **out) {
+  session *s = r ? lookup(r, id) : NULL;
+  if (s == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (now > r->now)
+    r->now = now;
+  if (s->t == NULL || !s->active.in_map)
+    return RTCSEC_ERR_INVALID_STATE;
+  if (consent_gone(r, s, r->now)) { /* RFC 7675 §5.1 */
+    expire(r, s);
+    return RTCSEC_ERR_CONSENT_EXPIRED;
+  }
+  *out = s;
+  return RTCSEC_OK;
+}
+
+static int protect(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf, size_t len, size_t cap,
+                   size_t *out_len, struct sockaddr_storage *dst, socklen_t *dst_len, uint64_t now,
+                   int rtcp) {
+  if (dst == NULL || dst_len == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  session *s = NULL;
+  int rc = sendable(r, id, now, &s);
+  if (rc != RTCSEC_OK)
+    return rc;
+  if (s->state != RTCSEC_ROUTER_SESSION_CONNECTED)
+    return RTCSEC_ERR_INVALID_STATE;
+  rc = rtcp ? rtcsec_transport_protect_rtcp(s->t, buf, len, cap, out_len, now)
+            : rtcsec_transport_protect_rtp(s->t, buf, len, cap, out_len, now);
+  if (rc == RTCSEC_ERR_SRTP_KEY_LIMIT)
+    after_transport(r, s, now); /* the transport ended itself: close_notify to send */
+  if (rc != RTCSEC_OK)
+    return rc;
+  memcpy(dst, &s->active.addr, s->active.addr_len);
+  *dst_len = s->active.addr_len;
+  return RTCSEC_OK;
+}
+
+int rtcsec_router_protect_rtp(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf, size_t len,
+                              size_t cap, size_t *out_len, struct sockaddr_storage *dst,
+                              socklen_t *dst_len, uint64_t now) {
+  return protect(r, id, buf, len, cap, out_len, dst, dst_len, now, 0);
+}
+
+int rtcsec_router_protect_rtcp(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf, size_t len,
+                               size_t cap, size_t *out_len, struct sockaddr_storage *dst,
+                               socklen_t *dst_len, uint64_t now) {
+  return protect(r, id, buf, len, cap, out_len, dst, dst_len, now, 1);
+}
+
+int rtcsec_router_send_data(rtcsec_router *r, rtcsec_session_id id, const uint8_t *data, size_t len,
+                            uint64_t now) {
+  session *s = NULL;
+  int rc = sendable(r, id, now, &s);
+  if (rc != RTCSEC_OK)
+    return rc;
+  rc = rtcsec_transport_send_data(s->t, data, len, now);
+  after_transport(r, s, now);
+  return rc;
+}
+
+/* ---- public: events and introspection ------------------------------------------------ */
+
+int rtcsec_router_poll_event(rtcsec_router *r, rtcsec_event *ev) {
+  if (r == NULL || ev == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  memset(ev, 0, sizeof(*ev));
+  if (rtcsec_ring_pop(&r->evq, ev))
+    return RTCSEC_OK;
+  rtcsec_ring_shrink(&r->evq);
+  session *s;
+  while ((s = r->ev_list.head) != NULL) {
+    int rc = rtcsec_transport_poll_event(s->t, ev);
+    if (rc != RTCSEC_OK || ev->type == RTCSEC_EVENT_NONE) {
+      list_remove(&r->ev_list, s, &s->ev_link, EV_OFF);
+      continue;
+    }
+    ev->session = s->id;
+    ev->user = s->user;
+    return RTCSEC_OK;
+  }
+  memset(ev, 0, sizeof(*ev));
+  return RTCSEC_OK;
+}
+
+int rtcsec_router_get_stats(const rtcsec_router *r, rtcsec_router_stats *out) {
+  if (r == NULL || out == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  *out = r->stats;
+  return RTCSEC_OK;
+}
+
+int rtcsec_router_get_session_info(const rtcsec_router *r, rtcsec_session_id id,
+                                   rtcsec_router_session_info *out) {
+  const session *s = r ? lookup(r, id) : NULL;
+  if (s == NULL || out == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  memset(out, 0, sizeof(*out));
+  out->user = s->user;
+  out->state = s->state;
+  out->nominated = s->active.in_map;
+  if (s->active.in_map) {
+    memcpy(&out->addr, &s->active.addr, s->active.addr_len);
+    out->addr_len = s->active.addr_len;
+  }
+  out->probing = s->probe.in_map && s->state >= RTCSEC_ROUTER_SESSION_CONNECTED;
+  if (out->probing) {
+    memcpy(&out->probe_addr, &s->probe.addr, s->probe.addr_len);
+    out->probe_addr_len = s->probe.addr_len;
+  }
+  out->consent_expires = consent_expiry(r, s);
+  out->deadline = s->hnode.key;
+  out->has_transport = s->t != NULL;
+  out->dtls_state = s->t ? rtcsec_transport_get_state(s->t) : RTCSEC_DTLS_STATE_NEW;
+  out->checks = s->checks;
+  out->media_in = s->media_in;
+  return RTCSEC_OK;
+}
+
+rtcsec_transport *rtcsec_router_session_transport(rtcsec_router *r, rtcsec_session_id id) {
+  session *s = r ? lookup(r, id) : NULL;
+  return s ? s->t : NULL;
 }
 
 /* ---- public: lifecycle ------------------------------------------------------------- */
@@ -642,10 +1057,9 @@ void rtcsec_router_config_default(rtcsec_router_config *cfg) {
     return;
   memset(cfg, 0, sizeof(*cfg));
   rtcsec_transport_config_default(&cfg->transport);
-  cfg->consent_timeout_us = 30 * (uint64_t)SEC;
+  cfg->consent_timeout_us = 30 * UINT64_C(1000000);
   cfg->max_sessions = 100000;
   cfg->max_queued_datagrams = 4096;
-  cfg->max_queued_data_events = 1024;
 }
 
 int rtcsec_router_new(rtcsec_router **out, const rtcsec_router_config *cfg) {
@@ -653,8 +1067,7 @@ int rtcsec_router_new(rtcsec_router **out, const rtcsec_router_config *cfg) {
     return RTCSEC_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (cfg->transport.dtls.cert == NULL || cfg->consent_timeout_us == 0 || cfg->max_sessions == 0 ||
-      cfg->max_sessions > UINT32_MAX - 1 || cfg->max_queued_datagrams == 0 ||
-      cfg->max_queued_data_events == 0)
+      cfg->max_sessions > UINT32_MAX - 1 || cfg->max_queued_datagrams == 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   /* Catch a bad transport template now rather than at the first peer. */
   rtcsec_transport_config probe = cfg->transport;
@@ -674,6 +1087,11 @@ int rtcsec_router_new(rtcsec_router **out, const rtcsec_router_config *cfg) {
   r->cfg.transport.dtls.n_peer_fingerprints = 0;
   r->cert = rtcsec_cert_ref(cfg->transport.dtls.cert);
   r->cfg.transport.dtls.cert = r->cert;
+  rtcsec_map_init(&r->by_ufrag);
+  rtcsec_map_init(&r->by_addr);
+  rtcsec_heap_init(&r->heap);
+  rtcsec_ring_init(&r->outq, sizeof(out_entry), cfg->max_queued_datagrams);
+  rtcsec_ring_init(&r->evq, sizeof(rtcsec_event), EVENTS_MAX);
   *out = r;
   return RTCSEC_OK;
 }
@@ -685,19 +1103,19 @@ void rtcsec_router_free(rtcsec_router *r) {
     if (r->slots[i] != NULL)
       destroy_session(r, r->slots[i]);
   }
-  for (size_t i = 0; i < r->out_n; i++)
-    free(r->outq[(r->out_head + i) % r->out_cap].big);
-  for (size_t i = 0; i < r->ev_n; i++)
-    free(r->evq[(r->ev_head + i) % r->ev_cap].owned);
-  free(r->last_data);
-  free(r->outq);
-  free(r->evq);
+  out_entry *e;
+  while ((e = rtcsec_ring_peek(&r->outq)) != NULL) {
+    free(e->big);
+    rtcsec_ring_pop(&r->outq, NULL);
+  }
+  rtcsec_ring_clear(&r->outq);
+  rtcsec_ring_clear(&r->evq);
   free(r->slots);
   free(r->gens);
   free(r->free_slots);
-  free(r->by_ufrag.b);
-  free(r->by_addr.b);
-  free(r->heap);
+  rtcsec_map_free(&r->by_ufrag);
+  rtcsec_map_free(&r->by_addr);
+  rtcsec_heap_free(&r->heap);
   rtcsec_cert_free(r->cert);
   free(r);
 }
@@ -737,19 +1155,39 @@ static int take_slot(rtcsec_router *r, uint32_t *slot) {
   return RTCSEC_OK;
 }
 
+static char *dup_n(const char *p, size_t n) {
+  char *d = malloc(n + 1);
+  if (d != NULL) {
+    memcpy(d, p, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+static int cred_len(const char *p, size_t min, size_t *len) {
+  *len = p ? strnlen(p, RTCSEC_ICE_UFRAG_MAX + 1) : 0;
+  return rtcsec_sdp_ice_chars_valid(p, *len, min, RTCSEC_ICE_UFRAG_MAX);
+}
+
 int rtcsec_router_add_session(rtcsec_router *r, const rtcsec_router_session_config *cfg,
                               uint64_t now, rtcsec_session_id *id) {
   if (r == NULL || cfg == NULL || id == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   *id = 0;
   size_t ulen = 0, plen = 0, rlen = 0;
-  if (!ice_chars(cfg->local_ufrag, ICE_UFRAG_MIN, &ulen) ||
-      !ice_chars(cfg->local_pwd, ICE_PWD_MIN, &plen) ||
-      (cfg->remote_ufrag != NULL && !ice_chars(cfg->remote_ufrag, ICE_UFRAG_MIN, &rlen)) ||
+  /* RFC 8445 §5.3: ufrag 4..256, password 22..256 ice-chars */
+  if (!cred_len(cfg->local_ufrag, RTCSEC_ICE_UFRAG_MIN, &ulen) ||
+      !cred_len(cfg->local_pwd, RTCSEC_ICE_PWD_MIN, &plen) ||
+      (cfg->remote_ufrag != NULL && !cred_len(cfg->remote_ufrag, RTCSEC_ICE_UFRAG_MIN, &rlen)) ||
       (cfg->role != RTCSEC_DTLS_CLIENT && cfg->role != RTCSEC_DTLS_SERVER) ||
-      cfg->n_remote_fingerprints > RTCSEC_DTLS_MAX_FINGERPRINTS ||
-      (cfg->n_remote_fingerprints > 0 && cfg->remote_fingerprints == NULL))
+      cfg->n_peer_fingerprints > RTCSEC_DTLS_MAX_FINGERPRINTS ||
+      (cfg->n_peer_fingerprints > 0 && cfg->peer_fingerprints == NULL))
     return RTCSEC_ERR_INVALID_ARGUMENT;
+  for (size_t i = 0; i < cfg->n_peer_fingerprints; i++) {
+    const rtcsec_fingerprint *fp = &cfg->peer_fingerprints[i];
+    if (rtcsec_hash_len(fp->hash) == 0 || fp->len != rtcsec_hash_len(fp->hash))
+      return RTCSEC_ERR_INVALID_ARGUMENT;
+  }
   if (find_ufrag(r, (const uint8_t *)cfg->local_ufrag, ulen) != NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (r->n_sessions >= r->cfg.max_sessions)
@@ -758,54 +1196,44 @@ int rtcsec_router_add_session(rtcsec_router *r, const rtcsec_router_session_conf
   session *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return RTCSEC_ERR_NO_MEMORY;
+  s->active.s = s->probe.s = s;
+  s->hnode.index = SIZE_MAX;
+  rtcsec_dgram_queue_init(&s->early, RTCSEC_ROUTER_EARLY_DATAGRAMS);
   s->ufrag = dup_n(cfg->local_ufrag, ulen);
-  s->pwd = (uint8_t *)dup_n(cfg->local_pwd, plen);
   s->remote_ufrag = cfg->remote_ufrag ? dup_n(cfg->remote_ufrag, rlen) : NULL;
-  if (cfg->n_remote_fingerprints > 0) {
-    s->fps = malloc(cfg->n_remote_fingerprints * sizeof(*s->fps));
-    if (s->fps != NULL)
-      memcpy(s->fps, cfg->remote_fingerprints, cfg->n_remote_fingerprints * sizeof(*s->fps));
-  }
-  if (s->ufrag == NULL || s->pwd == NULL || (cfg->remote_ufrag && s->remote_ufrag == NULL) ||
-      (cfg->n_remote_fingerprints > 0 && s->fps == NULL)) {
-    free(s->ufrag);
-    if (s->pwd != NULL)
-      OPENSSL_cleanse(s->pwd, plen);
-    free(s->pwd);
-    free(s->remote_ufrag);
-    free(s->fps);
-    free(s);
-    return RTCSEC_ERR_NO_MEMORY;
+  int rc = rtcsec_stun_key_new(&s->key, (const uint8_t *)cfg->local_pwd, plen);
+  if (rc == RTCSEC_OK &&
+      (s->ufrag == NULL || (cfg->remote_ufrag != NULL && s->remote_ufrag == NULL)))
+    rc = RTCSEC_ERR_NO_MEMORY;
+  if (rc != RTCSEC_OK) {
+    free_session(s);
+    return rc;
   }
   s->ufrag_len = ulen;
-  s->pwd_len = plen;
   s->remote_ufrag_len = rlen;
-  s->n_fps = cfg->n_remote_fingerprints;
+  memcpy(s->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(s->fps[0]));
+  s->n_fps = cfg->n_peer_fingerprints;
   s->role = cfg->role;
   s->user = cfg->user;
-  s->ufrag_hash = hash_bytes(r->cfg.hash_seed, s->ufrag, ulen);
-  s->consent_at = now;
-  s->deadline = consent_expiry(r, s);
+  s->state = RTCSEC_ROUTER_SESSION_WAITING;
+  s->ufrag_hash = rtcsec_map_hash(r->cfg.hash_seed, s->ufrag, ulen);
+  s->check_at = s->auth_at = now;
+  s->hnode.key = consent_expiry(r, s);
 
   uint32_t slot = 0;
-  int rc = take_slot(r, &slot);
+  rc = take_slot(r, &slot);
   if (rc == RTCSEC_OK) {
-    rc = table_insert(&r->by_ufrag, s, s->ufrag_hash, ufrag_link, 0);
+    rc = rtcsec_map_insert(&r->by_ufrag, s->ufrag_hash, s);
     if (rc == RTCSEC_OK) {
-      rc = heap_push(r, s);
+      rc = rtcsec_heap_push(&r->heap, &s->hnode);
       if (rc != RTCSEC_OK)
-        table_remove(&r->by_ufrag, s, s->ufrag_hash, ufrag_link);
+        rtcsec_map_remove(&r->by_ufrag, s->ufrag_hash, s);
     }
     if (rc != RTCSEC_OK)
       r->free_slots[r->n_free++] = slot;
   }
   if (rc != RTCSEC_OK) {
-    OPENSSL_cleanse(s->pwd, s->pwd_len);
-    free(s->ufrag);
-    free(s->pwd);
-    free(s->remote_ufrag);
-    free(s->fps);
-    free(s);
+    free_session(s);
     return rc;
   }
   s->slot = slot;
@@ -822,540 +1250,37 @@ int rtcsec_router_remove_session(rtcsec_router *r, rtcsec_session_id id, uint64_
   session *s = r ? lookup(r, id) : NULL;
   if (s == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (s->t != NULL && s->has_addr && !consent_gone(r, s, now) &&
-      rtcsec_transport_get_state(s->t) == RTCSEC_DTLS_STATE_CONNECTED) {
+  if (s->state == RTCSEC_ROUTER_SESSION_CONNECTED && s->active.in_map && !consent_gone(r, s, now)) {
     /* A polite close_notify; queued without a session id, since the
      * session is gone when it is sent. */
     rtcsec_transport_close(s->t, now);
     uint8_t buf[2048];
-    for (int i = 0; i < DRAIN_MAX; i++) {
-      size_t n = 0;
-      if (rtcsec_transport_poll_datagram(s->t, buf, sizeof(buf), &n) != RTCSEC_OK || n == 0)
-        break;
-      out_push(r, 0, buf, n, &s->addr, s->addr_len);
-    }
+    size_t n = 0;
+    while (rtcsec_transport_poll_datagram(s->t, buf, sizeof(buf), &n) == RTCSEC_OK && n > 0)
+      out_push(r, 0, buf, n, &s->active.addr, s->active.addr_len);
   }
   r->stats.sessions_removed++;
   destroy_session(r, s);
   return RTCSEC_OK;
 }
 
-int rtcsec_router_add_remote_fingerprint(rtcsec_router *r, rtcsec_session_id id,
-                                         const rtcsec_fingerprint *fp, uint64_t now) {
+int rtcsec_router_add_peer_fingerprints(rtcsec_router *r, rtcsec_session_id id,
+                                        const rtcsec_fingerprint *fps, size_t n, uint64_t now) {
   session *s = r ? lookup(r, id) : NULL;
-  if (s == NULL || fp == NULL)
+  if (s == NULL || fps == NULL || n == 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (s->t != NULL) {
-    int rc = rtcsec_transport_add_peer_fingerprint(s->t, fp, now);
-    after_transport(r, s);
+    int rc = rtcsec_transport_add_peer_fingerprints(s->t, fps, n, now);
+    after_transport(r, s, now);
     return rc;
   }
-  if (s->n_fps >= RTCSEC_DTLS_MAX_FINGERPRINTS)
+  if (n > RTCSEC_DTLS_MAX_FINGERPRINTS - s->n_fps)
     return RTCSEC_ERR_LIMIT;
-  if (rtcsec_hash_len(fp->hash) == 0 || fp->len != rtcsec_hash_len(fp->hash))
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  rtcsec_fingerprint *n = realloc(s->fps, (s->n_fps + 1) * sizeof(*n));
-  if (n == NULL)
-    return RTCSEC_ERR_NO_MEMORY;
-  n[s->n_fps++] = *fp;
-  s->fps = n;
+  for (size_t i = 0; i < n; i++) {
+    if (rtcsec_hash_len(fps[i].hash) == 0 || fps[i].len != rtcsec_hash_len(fps[i].hash))
+      return RTCSEC_ERR_INVALID_ARGUMENT;
+  }
+  memcpy(s->fps + s->n_fps, fps, n * sizeof(*fps));
+  s->n_fps += n;
   return RTCSEC_OK;
-}
-
-/* ---- ICE-lite: Binding requests --------------------------------------------------- */
-
-/* Queues an error response. With a key it carries MESSAGE-INTEGRITY (the
- * request was authenticated); without, only FINGERPRINT. */
-static int send_error(rtcsec_router *r, const session *s, const rtcsec_stun_msg *m, int code,
-                      const char *reason, const struct sockaddr_storage *src, socklen_t src_len) {
-  uint8_t buf[OUT_SMALL];
-  rtcsec_stun_builder b;
-  rtcsec_stun_builder_init(&b, buf, sizeof(buf), RTCSEC_STUN_BINDING, RTCSEC_STUN_ERROR, m->tid);
-  rtcsec_stun_add_error_code(&b, code, reason);
-  if (code == RTCSEC_STUN_ERR_UNKNOWN_ATTRIBUTE) {
-    size_t n = m->n_unknown < RTCSEC_STUN_MAX_UNKNOWN ? m->n_unknown : RTCSEC_STUN_MAX_UNKNOWN;
-    rtcsec_stun_add_unknown_attributes(&b, m->unknown, n);
-  }
-  if (s != NULL)
-    rtcsec_stun_add_integrity(&b, s->pwd, s->pwd_len);
-  rtcsec_stun_add_fingerprint(&b);
-  size_t len = 0;
-  int rc = rtcsec_stun_builder_finish(&b, &len);
-  if (rc != RTCSEC_OK)
-    return rc;
-  rc = out_push(r, s ? s->id : 0, buf, len, src, src_len);
-  if (rc == RTCSEC_OK)
-    r->stats.stun_errors_sent++;
-  return rc;
-}
-
-static void unauthenticated(rtcsec_router *r, const rtcsec_stun_msg *m, int code,
-                            const char *reason, const struct sockaddr_storage *src,
-                            socklen_t src_len) {
-  if (r->cfg.reply_unauthenticated)
-    send_error(r, NULL, m, code, reason, src, src_len);
-}
-
-/* A nominating request seen before from another address is a replay: the
- * source address is not covered by MESSAGE-INTEGRITY, so a captured
- * USE-CANDIDATE request re-sent from elsewhere must not move the session. */
-/* Index of the transaction id among the recent nominating ones, -1 if new. */
-static int tid_index(const session *s, const rtcsec_stun_msg *m) {
-  unsigned n = s->n_tids < RECENT_TIDS ? s->n_tids : RECENT_TIDS;
-  for (unsigned i = 0; i < n; i++) {
-    if (memcmp(s->tids[i], m->tid, RTCSEC_STUN_TID_LEN) == 0)
-      return (int)i;
-  }
-  return -1;
-}
-
-/* A nominating request seen before from another address: a replay. */
-static int replayed(const session *s, const rtcsec_stun_msg *m, const addr_key *k) {
-  int i = tid_index(s, m);
-  return i >= 0 && !key_equal(&s->tid_addr[i], k);
-}
-
-static void remember_tid(session *s, const rtcsec_stun_msg *m, const addr_key *k) {
-  unsigned i = s->n_tids % RECENT_TIDS;
-  memcpy(s->tids[i], m->tid, RTCSEC_STUN_TID_LEN);
-  s->tid_addr[i] = *k;
-  s->n_tids++;
-}
-
-/* USE-CANDIDATE: the 5-tuple becomes the session's (RFC 8445 §7.3.1.5);
- * a different one moves it. */
-static void nominate(rtcsec_router *r, session *s, const addr_key *k, uint64_t h,
-                     const struct sockaddr_storage *src, socklen_t src_len, uint64_t now) {
-  if (s->has_addr && key_equal(&s->akey, k))
-    return;
-  session *other = find_addr(r, k, h);
-  if (other != NULL && other != s) {
-    /* The address now belongs to whoever proved the credentials last. */
-    clear_addr(r, other);
-    r->stats.address_takeovers++;
-  }
-  int moved = s->has_addr;
-  clear_addr(r, s);
-  s->akey = *k;
-  s->addr_hash = h;
-  memset(&s->addr, 0, sizeof(s->addr));
-  memcpy(&s->addr, src, src_len);
-  s->addr_len = src_len;
-  if (table_insert(&r->by_addr, s, h, addr_link, 1) != RTCSEC_OK)
-    return; /* out of memory: stays unnominated, the peer will retry */
-  s->has_addr = 1;
-  r->stats.nominated++;
-  r->stats.nominations++;
-  if (moved)
-    r->stats.moves++;
-  rtcsec_router_event ev;
-  ev_init(&ev, RTCSEC_ROUTER_EVENT_NOMINATED, s);
-  ev.moved = moved;
-  ev_push(r, &ev, NULL, 0);
-  if (s->role == RTCSEC_DTLS_CLIENT && s->t == NULL)
-    make_transport(r, s, now);
-  else if (s->t != NULL)
-    pending_add(r, s); /* anything queued goes to the new address */
-}
-
-static int handle_stun(rtcsec_router *r, const uint8_t *buf, size_t len,
-                       const struct sockaddr_storage *src, socklen_t src_len, const addr_key *k,
-                       uint64_t h, const struct sockaddr_storage *plain, socklen_t plain_len,
-                       uint64_t now, rtcsec_router_input *in) {
-  rtcsec_stun_msg m;
-  int rc = rtcsec_stun_parse(&m, buf, len);
-  if (rc == RTCSEC_ERR_STUN_FINGERPRINT) {
-    r->stats.stun_bad_fingerprint++;
-    return rc;
-  }
-  if (rc != RTCSEC_OK) {
-    /* RFC 8489 §6.3: a message that fails the basic checks is discarded. */
-    r->stats.stun_malformed++;
-    return RTCSEC_ERR_STUN_MALFORMED;
-  }
-  if (m.cls != RTCSEC_STUN_REQUEST || m.method != RTCSEC_STUN_BINDING) {
-    /* Indications (RFC 8445 §11 keepalives) need no answer; a lite agent
-     * sends no requests, so any response is unsolicited. */
-    r->stats.stun_ignored++;
-    return RTCSEC_ERR_STUN_IGNORED;
-  }
-  r->stats.stun_requests++;
-  /* RFC 8445 §7.2.2: connectivity checks carry FINGERPRINT. */
-  if (!(m.present & RTCSEC_STUN_HAS_FINGERPRINT)) {
-    r->stats.stun_bad_fingerprint++;
-    return RTCSEC_ERR_STUN_FINGERPRINT;
-  }
-  /* RFC 8489 §9.1.3: no MESSAGE-INTEGRITY or no USERNAME: 400. */
-  if (!(m.present & RTCSEC_STUN_HAS_INTEGRITY) || !(m.present & RTCSEC_STUN_HAS_USERNAME)) {
-    r->stats.stun_bad_request++;
-    unauthenticated(r, &m, RTCSEC_STUN_ERR_BAD_REQUEST, "Bad Request", src, src_len);
-    return RTCSEC_ERR_STUN_BAD_REQUEST;
-  }
-  /* RFC 8445 §7.2.2: USERNAME is "<receiver's ufrag>:<sender's ufrag>". */
-  const uint8_t *colon = memchr(m.username, ':', m.username_len);
-  session *s = NULL;
-  if (colon != NULL && colon > m.username)
-    s = find_ufrag(r, m.username, (size_t)(colon - m.username));
-  if (s != NULL && s->remote_ufrag != NULL) {
-    size_t rest = m.username_len - (size_t)(colon + 1 - m.username);
-    if (rest != s->remote_ufrag_len || memcmp(colon + 1, s->remote_ufrag, rest) != 0)
-      s = NULL;
-  }
-  if (s != NULL && consent_gone(r, s, now)) {
-    expire(r, s);
-    s = NULL;
-  }
-  if (s == NULL) {
-    r->stats.stun_unknown_user++;
-    unauthenticated(r, &m, RTCSEC_STUN_ERR_UNAUTHENTICATED, "Unauthenticated", src, src_len);
-    return RTCSEC_ERR_STUN_UNKNOWN_USER;
-  }
-  /* RFC 8489 §9.1.3: HMAC keyed by the local password (short-term
-   * credentials, RFC 8445 §7.2.2); compared in constant time. */
-  rc = rtcsec_stun_check_integrity(&m, s->pwd, s->pwd_len);
-  if (rc != RTCSEC_OK) {
-    r->stats.stun_bad_integrity++;
-    unauthenticated(r, &m, RTCSEC_STUN_ERR_UNAUTHENTICATED, "Unauthenticated", src, src_len);
-    return RTCSEC_ERR_STUN_INTEGRITY;
-  }
-  /* Authenticated from here on: errors carry MESSAGE-INTEGRITY. */
-  in->session = s->id;
-  in->user = s->user;
-  if (m.n_unknown > 0) {
-    /* RFC 8489 §6.3.1: unknown comprehension-required attributes: 420. */
-    r->stats.stun_unknown_attribute++;
-    send_error(r, s, &m, RTCSEC_STUN_ERR_UNKNOWN_ATTRIBUTE, "Unknown Attribute", src, src_len);
-    return RTCSEC_ERR_STUN_UNKNOWN_ATTRIBUTE;
-  }
-  int controlling = (m.present & RTCSEC_STUN_HAS_ICE_CONTROLLING) != 0;
-  int controlled = (m.present & RTCSEC_STUN_HAS_ICE_CONTROLLED) != 0;
-  if (controlling && controlled) {
-    r->stats.stun_bad_request++;
-    send_error(r, s, &m, RTCSEC_STUN_ERR_BAD_REQUEST, "Bad Request", src, src_len);
-    return RTCSEC_ERR_STUN_BAD_REQUEST;
-  }
-  if (controlled) {
-    /* RFC 8445 §7.3.1.1: we are controlled and so is the peer. A lite agent
-     * never takes the controlling role (§6.1.1), so it answers 487 whatever
-     * the tie-breakers, and keeps its role. */
-    r->stats.stun_role_conflicts++;
-    send_error(r, s, &m, RTCSEC_STUN_ERR_ROLE_CONFLICT, "Role Conflict", src, src_len);
-    return RTCSEC_ERR_STUN_ROLE_CONFLICT;
-  }
-  int use_candidate = (m.present & RTCSEC_STUN_HAS_USE_CANDIDATE) != 0;
-  if (use_candidate && replayed(s, &m, k)) {
-    r->stats.stun_replays++;
-    r->stats.stun_ignored++;
-    return RTCSEC_ERR_STUN_IGNORED;
-  }
-
-  /* RFC 8445 §7.3.1.2, RFC 8489 §6.3.1.1: success response from the address
-   * the request came to, XOR-MAPPED-ADDRESS = the request's source. */
-  uint8_t out[OUT_SMALL];
-  rtcsec_stun_builder b;
-  rtcsec_stun_builder_init(&b, out, sizeof(out), RTCSEC_STUN_BINDING, RTCSEC_STUN_SUCCESS, m.tid);
-  rtcsec_stun_add_xor_address(&b, RTCSEC_STUN_ATTR_XOR_MAPPED_ADDRESS,
-                              (const struct sockaddr *)plain, plain_len);
-  rtcsec_stun_add_integrity(&b, s->pwd, s->pwd_len);
-  rtcsec_stun_add_fingerprint(&b);
-  size_t out_len = 0;
-  rc = rtcsec_stun_builder_finish(&b, &out_len);
-  if (rc == RTCSEC_OK) {
-    rc = out_push(r, s->id, out, out_len, src, src_len);
-    if (rc == RTCSEC_OK)
-      r->stats.stun_responses++;
-  }
-  s->checks++;
-  /* RFC 7675: consent is per 5-tuple. Once nominated, only checks on the
-   * nominated address (or one that moves the session) refresh it. */
-  int same = s->has_addr && key_equal(&s->akey, k);
-  if (!s->has_addr || same || use_candidate) {
-    s->consent_at = now;
-    update_deadline(r, s);
-  }
-  if (use_candidate) {
-    /* Retransmissions of a known one must not push other ids out. */
-    if (tid_index(s, &m) < 0)
-      remember_tid(s, &m, k);
-    nominate(r, s, k, h, src, src_len, now);
-  }
-  return rc;
-}
-
-/* ---- public: the datagram path ------------------------------------------------------ */
-
-int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
-                                  const struct sockaddr_storage *src, socklen_t src_len,
-                                  uint64_t now, rtcsec_router_input *in) {
-  if (r == NULL || in == NULL || (buf == NULL && len > 0))
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (now > r->now)
-    r->now = now;
-  memset(in, 0, sizeof(*in));
-  addr_key k;
-  if (make_key(src, src_len, &k, NULL, NULL) != RTCSEC_OK)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  /* Where to send back: the address as the socket gave it, at its exact
-   * size (a caller may pass sizeof(struct sockaddr_storage)). */
-  src_len = src->ss_family == AF_INET ? (socklen_t)sizeof(struct sockaddr_in)
-                                      : (socklen_t)sizeof(struct sockaddr_in6);
-  r->stats.datagrams_in++;
-  uint64_t h = hash_bytes(r->cfg.hash_seed, &k, sizeof(k));
-  in->kind = rtcsec_demux_classify(buf, len);
-  if (in->kind == RTCSEC_PKT_STUN) {
-    /* The address as the peer sees it (XOR-MAPPED-ADDRESS): STUN only,
-     * not built for every media packet. */
-    struct sockaddr_storage plain;
-    socklen_t plain_len = 0;
-    make_key(src, src_len, &k, &plain, &plain_len);
-    return handle_stun(r, buf, len, src, src_len, &k, h, &plain, plain_len, now, in);
-  }
-
-  /* Everything else only from a nominated address, and before any work. */
-  session *s = find_addr(r, &k, h);
-  if (s != NULL && consent_gone(r, s, now)) {
-    expire(r, s);
-    s = NULL;
-  }
-  if (s == NULL) {
-    r->stats.drop_unknown_source++;
-    return RTCSEC_ERR_UNKNOWN_SOURCE;
-  }
-  in->session = s->id;
-  in->user = s->user;
-  rtcsec_transport_input tin;
-  int rc;
-  switch (in->kind) {
-  case RTCSEC_PKT_DTLS:
-    r->stats.dtls_in++;
-    /* The association is created by the first DTLS datagram from the
-     * nominated address (server role; a client made it at nomination). */
-    rc = make_transport(r, s, now);
-    if (rc != RTCSEC_OK)
-      return rc;
-    rc = rtcsec_transport_handle_datagram(s->t, buf, len, now, &tin);
-    after_transport(r, s);
-    return rc;
-  case RTCSEC_PKT_RTP:
-  case RTCSEC_PKT_RTCP:
-    r->stats.media_in++;
-    s->media_in++;
-    if (s->t == NULL) {
-      r->stats.media_dropped++;
-      return RTCSEC_ERR_SRTP_NO_KEYS;
-    }
-    rc = rtcsec_transport_handle_datagram(s->t, buf, len, now, &tin);
-    if (rc != RTCSEC_OK) {
-      r->stats.media_dropped++;
-      return rc;
-    }
-    in->len = tin.len;
-    r->stats.media_delivered++;
-    return RTCSEC_OK;
-  case RTCSEC_PKT_ZRTP:
-  case RTCSEC_PKT_TURN_CHANNEL:
-    return RTCSEC_ERR_UNSUPPORTED;
-  case RTCSEC_PKT_UNKNOWN:
-  default:
-    return RTCSEC_ERR_DEMUX_UNKNOWN;
-  }
-}
-
-int rtcsec_router_handle_timeout(rtcsec_router *r, uint64_t now) {
-  if (r == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (now > r->now)
-    r->now = now;
-  /* Each session at most once per call, even if its timer did not move. */
-  size_t budget = r->heap_n;
-  while (budget-- > 0 && r->heap_n > 0 && r->heap[0]->deadline <= now) {
-    session *s = r->heap[0];
-    if (consent_gone(r, s, now)) {
-      expire(r, s);
-      continue;
-    }
-    if (s->t != NULL && rtcsec_transport_deadline(s->t) <= now) {
-      rtcsec_transport_handle_timeout(s->t, now);
-      after_transport(r, s);
-    } else {
-      update_deadline(r, s);
-    }
-  }
-  return RTCSEC_OK;
-}
-
-uint64_t rtcsec_router_deadline(const rtcsec_router *r) {
-  if (r == NULL || r->heap_n == 0)
-    return UINT64_MAX;
-  return r->heap[0]->deadline;
-}
-
-int rtcsec_router_poll_datagram(rtcsec_router *r, uint8_t *buf, size_t cap, size_t *len,
-                                struct sockaddr_storage *dst, socklen_t *dst_len,
-                                rtcsec_session_id *session_out) {
-  if (r == NULL || buf == NULL || len == NULL || dst == NULL || dst_len == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  *len = 0;
-  if (session_out)
-    *session_out = 0;
-  /* The router's own datagrams first: answers to checks are what lets a
-   * peer's ICE go on. Those of sessions gone since are not sent. */
-  while (r->out_n > 0) {
-    out_entry *e = &r->outq[r->out_head];
-    if (e->sid != 0 && lookup(r, e->sid) == NULL) {
-      free(e->big);
-      r->out_head = (r->out_head + 1) % r->out_cap;
-      r->out_n--;
-      continue;
-    }
-    if (cap < e->len)
-      return RTCSEC_ERR_BUFFER_TOO_SMALL;
-    memcpy(buf, e->big ? e->big : e->small, e->len);
-    *len = e->len;
-    memcpy(dst, &e->dst, e->dst_len);
-    *dst_len = e->dst_len;
-    if (session_out)
-      *session_out = e->sid;
-    free(e->big);
-    r->out_head = (r->out_head + 1) % r->out_cap;
-    r->out_n--;
-    r->stats.datagrams_out++;
-    return RTCSEC_OK;
-  }
-  /* Then the DTLS flights of sessions, straight into the caller's buffer. */
-  while (r->pend_head != NULL) {
-    session *s = r->pend_head;
-    if (s->t == NULL || !s->has_addr) {
-      pending_remove(r, s); /* kept by the transport until an address exists */
-      continue;
-    }
-    /* RFC 7675 §5.1: nothing more to an address whose consent ran out,
-     * even before the next handle_timeout() notices. */
-    if (consent_gone(r, s, r->now)) {
-      expire(r, s);
-      continue;
-    }
-    size_t n = 0;
-    int rc = rtcsec_transport_poll_datagram(s->t, buf, cap, &n);
-    if (rc != RTCSEC_OK)
-      return rc;
-    if (n == 0) {
-      pending_remove(r, s);
-      continue;
-    }
-    *len = n;
-    memcpy(dst, &s->addr, s->addr_len);
-    *dst_len = s->addr_len;
-    if (session_out)
-      *session_out = s->id;
-    r->stats.datagrams_out++;
-    return RTCSEC_OK;
-  }
-  return RTCSEC_OK;
-}
-
-static int protect(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf, size_t len, size_t cap,
-                   size_t *out_len, struct sockaddr_storage *dst, socklen_t *dst_len, int rtcp) {
-  session *s = r ? lookup(r, id) : NULL;
-  if (s == NULL || dst == NULL || dst_len == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (s->t == NULL || !s->has_addr)
-    return RTCSEC_ERR_INVALID_STATE;
-  if (consent_gone(r, s, r->now)) { /* RFC 7675 §5.1, as in poll_datagram */
-    expire(r, s);
-    return RTCSEC_ERR_CONSENT_EXPIRED;
-  }
-  int rc = rtcp ? rtcsec_transport_protect_rtcp(s->t, buf, len, cap, out_len)
-                : rtcsec_transport_protect_rtp(s->t, buf, len, cap, out_len);
-  if (rc != RTCSEC_OK)
-    return rc;
-  memcpy(dst, &s->addr, s->addr_len);
-  *dst_len = s->addr_len;
-  return RTCSEC_OK;
-}
-
-int rtcsec_router_protect_rtp(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf, size_t len,
-                              size_t cap, size_t *out_len, struct sockaddr_storage *dst,
-                              socklen_t *dst_len) {
-  return protect(r, id, buf, len, cap, out_len, dst, dst_len, 0);
-}
-
-int rtcsec_router_protect_rtcp(rtcsec_router *r, rtcsec_session_id id, uint8_t *buf, size_t len,
-                               size_t cap, size_t *out_len, struct sockaddr_storage *dst,
-                               socklen_t *dst_len) {
-  return protect(r, id, buf, len, cap, out_len, dst, dst_len, 1);
-}
-
-int rtcsec_router_send_data(rtcsec_router *r, rtcsec_session_id id, const uint8_t *data, size_t len,
-                            uint64_t now) {
-  session *s = r ? lookup(r, id) : NULL;
-  if (s == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (s->t == NULL)
-    return RTCSEC_ERR_INVALID_STATE;
-  if (now > r->now)
-    r->now = now;
-  if (consent_gone(r, s, r->now)) { /* RFC 7675 §5.1 */
-    expire(r, s);
-    return RTCSEC_ERR_CONSENT_EXPIRED;
-  }
-  int rc = rtcsec_transport_send_data(s->t, data, len, now);
-  after_transport(r, s);
-  return rc;
-}
-
-/* ---- public: events and introspection ------------------------------------------------ */
-
-int rtcsec_router_poll_event(rtcsec_router *r, rtcsec_router_event *ev) {
-  if (r == NULL || ev == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  free(r->last_data);
-  r->last_data = NULL;
-  memset(ev, 0, sizeof(*ev));
-  ev->alert = -1;
-  if (r->ev_n == 0)
-    return RTCSEC_OK;
-  ev_entry *e = &r->evq[r->ev_head];
-  *ev = e->ev;
-  if (e->owned != NULL) {
-    r->last_data = e->owned;
-    ev->data = e->owned;
-    r->ev_data_n--;
-  }
-  r->ev_head = (r->ev_head + 1) % r->ev_cap;
-  r->ev_n--;
-  return RTCSEC_OK;
-}
-
-int rtcsec_router_get_stats(const rtcsec_router *r, rtcsec_router_stats *out) {
-  if (r == NULL || out == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  *out = r->stats;
-  return RTCSEC_OK;
-}
-
-int rtcsec_router_get_session_info(const rtcsec_router *r, rtcsec_session_id id,
-                                   rtcsec_router_session_info *out) {
-  const session *s = r ? lookup(r, id) : NULL;
-  if (s == NULL || out == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  memset(out, 0, sizeof(*out));
-  out->user = s->user;
-  out->nominated = s->has_addr;
-  if (s->has_addr) {
-    memcpy(&out->addr, &s->addr, s->addr_len);
-    out->addr_len = s->addr_len;
-  }
-  out->consent_expires = consent_expiry(r, s);
-  out->deadline = s->deadline;
-  out->has_transport = s->t != NULL;
-  out->dtls_state = s->t ? rtcsec_transport_get_state(s->t) : RTCSEC_DTLS_STATE_NEW;
-  out->checks = s->checks;
-  out->media_in = s->media_in;
-  return RTCSEC_OK;
-}
-
-rtcsec_transport *rtcsec_router_session_transport(rtcsec_router *r, rtcsec_session_id id) {
-  session *s = r ? lookup(r, id) : NULL;
-  return s ? s->t : NULL;
 }

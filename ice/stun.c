@@ -6,34 +6,16 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <netinet/in.h>
 
+#include "be.h"
 #include "rtcsec/error.h"
 #include "rtcsec/stun.h"
 
 /* ---- byte helpers ---------------------------------------------------------- */
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) << 32 | rd32(p + 4); }
-
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
 
 static size_t pad4(size_t n) { return (n + 3u) & ~(size_t)3u; }
 
@@ -83,11 +65,14 @@ static const uint32_t crc_table[256] = {
     0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 
-uint32_t rtcsec_stun_crc32(const uint8_t *data, size_t len) {
-  uint32_t c = 0xffffffffu;
+static uint32_t crc_update(uint32_t c, const uint8_t *data, size_t len) {
   for (size_t i = 0; i < len; i++)
     c = crc_table[(c ^ data[i]) & 0xffu] ^ (c >> 8);
-  return c ^ 0xffffffffu;
+  return c;
+}
+
+uint32_t rtcsec_stun_crc32(const uint8_t *data, size_t len) {
+  return crc_update(0xffffffffu, data, len) ^ 0xffffffffu;
 }
 
 /* RFC 8489 §14.7: CRC-32 of the message up to (excluding) the FINGERPRINT
@@ -96,12 +81,9 @@ uint32_t rtcsec_stun_crc32(const uint8_t *data, size_t len) {
 static uint32_t fingerprint_of(const uint8_t *msg, size_t fp_off) {
   uint8_t hdr[4];
   memcpy(hdr, msg, 4);
-  wr16(hdr + 2, (uint16_t)(fp_off + 8 - RTCSEC_STUN_HEADER_LEN));
-  uint32_t c = 0xffffffffu;
-  for (size_t i = 0; i < fp_off; i++) {
-    uint8_t b = i < 4 ? hdr[i] : msg[i];
-    c = crc_table[(c ^ b) & 0xffu] ^ (c >> 8);
-  }
+  rtcsec_put_be16(hdr + 2, (uint16_t)(fp_off + 8 - RTCSEC_STUN_HEADER_LEN));
+  uint32_t c = crc_update(0xffffffffu, hdr, sizeof(hdr));
+  c = crc_update(c, msg + sizeof(hdr), fp_off - sizeof(hdr));
   return (c ^ 0xffffffffu) ^ RTCSEC_STUN_FINGERPRINT_XOR;
 }
 
@@ -112,45 +94,71 @@ static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 
 static void hmac_init(void) { hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL); }
 
-/* RFC 8489 §14.5: HMAC-SHA1 over the message up to (excluding) the
- * MESSAGE-INTEGRITY attribute at `mi_off`, the header's length field set
- * to count the attributes up to and including MESSAGE-INTEGRITY (so that
- * FINGERPRINT, which may follow, is not covered). */
-static int integrity_of(const uint8_t *msg, size_t mi_off, const uint8_t *key, size_t key_len,
-                        uint8_t out[RTCSEC_STUN_INTEGRITY_LEN]) {
+/* A MESSAGE-INTEGRITY key: an HMAC-SHA1 context keyed once. Each message
+ * re-initialises it without the key (OpenSSL keeps the keyed state), so
+ * a check costs no key schedule, no fetch and no new context. */
+struct rtcsec_stun_key {
+  EVP_MAC_CTX *ctx;
+};
+
+int rtcsec_stun_key_new(rtcsec_stun_key **out, const uint8_t *key, size_t key_len) {
+  if (out == NULL || (key == NULL && key_len > 0))
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  *out = NULL;
   if (pthread_once(&hmac_once, hmac_init) != 0 || hmac_alg == NULL)
     return RTCSEC_ERR_CRYPTO;
-  uint8_t hdr[RTCSEC_STUN_HEADER_LEN];
-  memcpy(hdr, msg, sizeof(hdr));
-  wr16(hdr + 2, (uint16_t)(mi_off + 4 + RTCSEC_STUN_INTEGRITY_LEN - RTCSEC_STUN_HEADER_LEN));
-  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_alg);
-  if (ctx == NULL)
+  rtcsec_stun_key *k = calloc(1, sizeof(*k));
+  if (k == NULL)
     return RTCSEC_ERR_NO_MEMORY;
+  k->ctx = EVP_MAC_CTX_new(hmac_alg);
   char digest[] = "SHA1";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                          OSSL_PARAM_construct_end()};
   /* An empty key is legal HMAC; OpenSSL wants a non-NULL pointer for it. */
   static const uint8_t empty = 0;
+  if (k->ctx == NULL || EVP_MAC_init(k->ctx, key_len ? key : &empty, key_len, params) != 1) {
+    rtcsec_stun_key_free(k);
+    return k->ctx == NULL ? RTCSEC_ERR_NO_MEMORY : RTCSEC_ERR_CRYPTO;
+  }
+  *out = k;
+  return RTCSEC_OK;
+}
+
+void rtcsec_stun_key_free(rtcsec_stun_key *k) {
+  if (k == NULL)
+    return;
+  EVP_MAC_CTX_free(k->ctx); /* OpenSSL cleanses the keyed state */
+  free(k);
+}
+
+/* RFC 8489 §14.5: HMAC-SHA1 over the message up to (excluding) the
+ * MESSAGE-INTEGRITY attribute at `mi_off`, the header's length field set
+ * to count the attributes up to and including MESSAGE-INTEGRITY (so that
+ * FINGERPRINT, which may follow, is not covered). */
+static int integrity_of(const uint8_t *msg, size_t mi_off, rtcsec_stun_key *k,
+                        uint8_t out[RTCSEC_STUN_INTEGRITY_LEN]) {
+  uint8_t hdr[RTCSEC_STUN_HEADER_LEN];
+  memcpy(hdr, msg, sizeof(hdr));
+  rtcsec_put_be16(hdr + 2,
+                  (uint16_t)(mi_off + 4 + RTCSEC_STUN_INTEGRITY_LEN - RTCSEC_STUN_HEADER_LEN));
   size_t out_len = 0;
   int ok =
-      EVP_MAC_init(ctx, key_len ? key : &empty, key_len, params) == 1 &&
-      EVP_MAC_update(ctx, hdr, sizeof(hdr)) == 1 &&
-      EVP_MAC_update(ctx, msg + RTCSEC_STUN_HEADER_LEN, mi_off - RTCSEC_STUN_HEADER_LEN) == 1 &&
-      EVP_MAC_final(ctx, out, &out_len, RTCSEC_STUN_INTEGRITY_LEN) == 1 &&
+      EVP_MAC_init(k->ctx, NULL, 0, NULL) == 1 && EVP_MAC_update(k->ctx, hdr, sizeof(hdr)) == 1 &&
+      EVP_MAC_update(k->ctx, msg + RTCSEC_STUN_HEADER_LEN, mi_off - RTCSEC_STUN_HEADER_LEN) == 1 &&
+      EVP_MAC_final(k->ctx, out, &out_len, RTCSEC_STUN_INTEGRITY_LEN) == 1 &&
       out_len == RTCSEC_STUN_INTEGRITY_LEN;
-  EVP_MAC_CTX_free(ctx);
   return ok ? RTCSEC_OK : RTCSEC_ERR_CRYPTO;
 }
 
-int rtcsec_stun_check_integrity(const rtcsec_stun_msg *m, const uint8_t *key, size_t key_len) {
-  if (m == NULL || (key == NULL && key_len > 0))
+int rtcsec_stun_check_integrity_key(const rtcsec_stun_msg *m, rtcsec_stun_key *k) {
+  if (m == NULL || k == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (!(m->present & RTCSEC_STUN_HAS_INTEGRITY) || m->data == NULL ||
       m->integrity_offset < RTCSEC_STUN_HEADER_LEN ||
       m->integrity_offset + 4 + RTCSEC_STUN_INTEGRITY_LEN > m->len)
     return RTCSEC_ERR_STUN_INTEGRITY;
   uint8_t mac[RTCSEC_STUN_INTEGRITY_LEN];
-  int rc = integrity_of(m->data, m->integrity_offset, key, key_len, mac);
+  int rc = integrity_of(m->data, m->integrity_offset, k, mac);
   if (rc != RTCSEC_OK)
     return rc;
   /* Constant-time: a timing difference must not tell an attacker how much
@@ -158,6 +166,15 @@ int rtcsec_stun_check_integrity(const rtcsec_stun_msg *m, const uint8_t *key, si
   int diff = CRYPTO_memcmp(mac, m->data + m->integrity_offset + 4, sizeof(mac));
   OPENSSL_cleanse(mac, sizeof(mac));
   return diff == 0 ? RTCSEC_OK : RTCSEC_ERR_STUN_INTEGRITY;
+}
+
+int rtcsec_stun_check_integrity(const rtcsec_stun_msg *m, const uint8_t *key, size_t key_len) {
+  rtcsec_stun_key *k = NULL;
+  int rc = m == NULL ? RTCSEC_ERR_INVALID_ARGUMENT : rtcsec_stun_key_new(&k, key, key_len);
+  if (rc == RTCSEC_OK)
+    rc = rtcsec_stun_check_integrity_key(m, k);
+  rtcsec_stun_key_free(k);
+  return rc;
 }
 
 int rtcsec_stun_long_term_key(const char *username, const char *realm, const char *password,
@@ -198,9 +215,9 @@ int rtcsec_stun_is_message(const uint8_t *buf, size_t len) {
     return 0;
   /* RFC 8489 §6.3: the two most significant bits are zero, the cookie is
    * right, and (over UDP) the message fills the datagram exactly. */
-  if ((buf[0] & 0xc0u) != 0 || rd32(buf + 4) != RTCSEC_STUN_MAGIC_COOKIE)
+  if ((buf[0] & 0xc0u) != 0 || rtcsec_be32(buf + 4) != RTCSEC_STUN_MAGIC_COOKIE)
     return 0;
-  size_t body = rd16(buf + 2);
+  size_t body = rtcsec_be16(buf + 2);
   return body % 4 == 0 && body == len - RTCSEC_STUN_HEADER_LEN;
 }
 
@@ -210,13 +227,13 @@ static int parse_xor_address(const rtcsec_stun_msg *m, const uint8_t *v, size_t 
   if (vlen < 4)
     return RTCSEC_ERR_STUN_MALFORMED;
   uint8_t family = v[1];
-  uint16_t port = (uint16_t)(rd16(v + 2) ^ (RTCSEC_STUN_MAGIC_COOKIE >> 16));
+  uint16_t port = (uint16_t)(rtcsec_be16(v + 2) ^ (RTCSEC_STUN_MAGIC_COOKIE >> 16));
   memset(out, 0, sizeof(*out));
   if (family == 0x01 && vlen == 8) {
     struct sockaddr_in *sin = (struct sockaddr_in *)out;
     sin->sin_family = AF_INET;
     sin->sin_port = htons(port);
-    uint32_t a = rd32(v + 4) ^ RTCSEC_STUN_MAGIC_COOKIE;
+    uint32_t a = rtcsec_be32(v + 4) ^ RTCSEC_STUN_MAGIC_COOKIE;
     sin->sin_addr.s_addr = htonl(a);
     *out_len = sizeof(*sin);
     return RTCSEC_OK;
@@ -227,7 +244,7 @@ static int parse_xor_address(const rtcsec_stun_msg *m, const uint8_t *v, size_t 
     sin6->sin6_port = htons(port);
     /* IPv6: XOR'ed with the cookie followed by the transaction ID. */
     uint8_t mask[16];
-    wr32(mask, RTCSEC_STUN_MAGIC_COOKIE);
+    rtcsec_put_be32(mask, RTCSEC_STUN_MAGIC_COOKIE);
     memcpy(mask + 4, m->tid, RTCSEC_STUN_TID_LEN);
     for (int i = 0; i < 16; i++)
       sin6->sin6_addr.s6_addr[i] = (uint8_t)(v[4 + i] ^ mask[i]);
@@ -327,13 +344,13 @@ static int take_attr(rtcsec_stun_msg *m, uint16_t type, const uint8_t *v, size_t
     m->username_len = vlen;
     break;
   case RTCSEC_STUN_ATTR_PRIORITY:
-    m->priority = rd32(v);
+    m->priority = rtcsec_be32(v);
     break;
   case RTCSEC_STUN_ATTR_ICE_CONTROLLING:
-    m->ice_controlling = rd64(v);
+    m->ice_controlling = rtcsec_be64(v);
     break;
   case RTCSEC_STUN_ATTR_ICE_CONTROLLED:
-    m->ice_controlled = rd64(v);
+    m->ice_controlled = rtcsec_be64(v);
     break;
   case RTCSEC_STUN_ATTR_XOR_MAPPED_ADDRESS: {
     int rc = parse_xor_address(m, v, vlen, &m->xor_mapped, &m->xor_mapped_len);
@@ -378,7 +395,7 @@ int rtcsec_stun_parse(rtcsec_stun_msg *m, const uint8_t *buf, size_t len) {
     return RTCSEC_ERR_STUN_MALFORMED;
   m->data = buf;
   m->len = len;
-  split_type(rd16(buf), &m->method, &m->cls);
+  split_type(rtcsec_be16(buf), &m->method, &m->cls);
   memcpy(m->tid, buf + 8, RTCSEC_STUN_TID_LEN);
 
   size_t off = RTCSEC_STUN_HEADER_LEN;
@@ -391,8 +408,8 @@ int rtcsec_stun_parse(rtcsec_stun_msg *m, const uint8_t *buf, size_t len) {
       return RTCSEC_ERR_STUN_MALFORMED;
     if (len - off < 4)
       return RTCSEC_ERR_STUN_MALFORMED;
-    uint16_t type = rd16(buf + off);
-    size_t vlen = rd16(buf + off + 2);
+    uint16_t type = rtcsec_be16(buf + off);
+    size_t vlen = rtcsec_be16(buf + off + 2);
     /* The value and its padding must fit the message (§14). */
     if (pad4(vlen) > len - off - 4)
       return RTCSEC_ERR_STUN_MALFORMED;
@@ -403,7 +420,7 @@ int rtcsec_stun_parse(rtcsec_stun_msg *m, const uint8_t *buf, size_t len) {
         return RTCSEC_ERR_STUN_MALFORMED;
       if (off + 8 != len)
         return RTCSEC_ERR_STUN_MALFORMED; /* something follows it */
-      if (rd32(v) != fingerprint_of(buf, off))
+      if (rtcsec_be32(v) != fingerprint_of(buf, off))
         return RTCSEC_ERR_STUN_FINGERPRINT;
       m->present |= RTCSEC_STUN_HAS_FINGERPRINT;
     } else if (after_integrity) {
@@ -458,9 +475,9 @@ int rtcsec_stun_builder_init(rtcsec_stun_builder *b, uint8_t *buf, size_t cap, u
     return fail(b, RTCSEC_ERR_INVALID_ARGUMENT);
   if (cap < RTCSEC_STUN_HEADER_LEN)
     return fail(b, RTCSEC_ERR_BUFFER_TOO_SMALL);
-  wr16(buf, type_of(method, cls));
-  wr16(buf + 2, 0);
-  wr32(buf + 4, RTCSEC_STUN_MAGIC_COOKIE);
+  rtcsec_put_be16(buf, type_of(method, cls));
+  rtcsec_put_be16(buf + 2, 0);
+  rtcsec_put_be32(buf + 4, RTCSEC_STUN_MAGIC_COOKIE);
   memcpy(buf + 8, tid, RTCSEC_STUN_TID_LEN);
   b->len = RTCSEC_STUN_HEADER_LEN;
   return RTCSEC_OK;
@@ -491,11 +508,11 @@ static uint8_t *reserve(rtcsec_stun_builder *b, uint16_t type, size_t vlen, int 
     return NULL;
   }
   uint8_t *p = b->buf + b->len;
-  wr16(p, type);
-  wr16(p + 2, (uint16_t)vlen);
+  rtcsec_put_be16(p, type);
+  rtcsec_put_be16(p + 2, (uint16_t)vlen);
   memset(p + 4 + vlen, 0, pad4(vlen) - vlen);
   b->len += need;
-  wr16(b->buf + 2, (uint16_t)(b->len - RTCSEC_STUN_HEADER_LEN));
+  rtcsec_put_be16(b->buf + 2, (uint16_t)(b->len - RTCSEC_STUN_HEADER_LEN));
   return p + 4;
 }
 
@@ -512,14 +529,14 @@ int rtcsec_stun_add_attr(rtcsec_stun_builder *b, uint16_t type, const void *valu
 
 int rtcsec_stun_add_u32(rtcsec_stun_builder *b, uint16_t type, uint32_t v) {
   uint8_t x[4];
-  wr32(x, v);
+  rtcsec_put_be32(x, v);
   return rtcsec_stun_add_attr(b, type, x, sizeof(x));
 }
 
 int rtcsec_stun_add_u64(rtcsec_stun_builder *b, uint16_t type, uint64_t v) {
   uint8_t x[8];
-  wr32(x, (uint32_t)(v >> 32));
-  wr32(x + 4, (uint32_t)v);
+  rtcsec_put_be32(x, (uint32_t)(v >> 32));
+  rtcsec_put_be32(x + 4, (uint32_t)v);
   return rtcsec_stun_add_attr(b, type, x, sizeof(x));
 }
 
@@ -541,16 +558,16 @@ int rtcsec_stun_add_xor_address(rtcsec_stun_builder *b, uint16_t type, const str
     const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
     v[0] = 0;
     v[1] = 0x01;
-    wr16(v + 2, (uint16_t)(ntohs(sin->sin_port) ^ (RTCSEC_STUN_MAGIC_COOKIE >> 16)));
-    wr32(v + 4, ntohl(sin->sin_addr.s_addr) ^ RTCSEC_STUN_MAGIC_COOKIE);
+    rtcsec_put_be16(v + 2, (uint16_t)(ntohs(sin->sin_port) ^ (RTCSEC_STUN_MAGIC_COOKIE >> 16)));
+    rtcsec_put_be32(v + 4, ntohl(sin->sin_addr.s_addr) ^ RTCSEC_STUN_MAGIC_COOKIE);
     vlen = 8;
   } else if (addr->sa_family == AF_INET6 && addr_len >= (socklen_t)sizeof(struct sockaddr_in6)) {
     const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)addr;
     v[0] = 0;
     v[1] = 0x02;
-    wr16(v + 2, (uint16_t)(ntohs(sin6->sin6_port) ^ (RTCSEC_STUN_MAGIC_COOKIE >> 16)));
+    rtcsec_put_be16(v + 2, (uint16_t)(ntohs(sin6->sin6_port) ^ (RTCSEC_STUN_MAGIC_COOKIE >> 16)));
     uint8_t mask[16];
-    wr32(mask, RTCSEC_STUN_MAGIC_COOKIE);
+    rtcsec_put_be32(mask, RTCSEC_STUN_MAGIC_COOKIE);
     memcpy(mask + 4, b->buf ? b->buf + 8 : mask, RTCSEC_STUN_TID_LEN);
     for (int i = 0; i < 16; i++)
       v[4 + i] = (uint8_t)(sin6->sin6_addr.s6_addr[i] ^ mask[i]);
@@ -588,24 +605,34 @@ int rtcsec_stun_add_unknown_attributes(rtcsec_stun_builder *b, const uint16_t *t
   if (p == NULL)
     return b->error;
   for (size_t i = 0; i < n; i++)
-    wr16(p + 2 * i, types[i]);
+    rtcsec_put_be16(p + 2 * i, types[i]);
+  return RTCSEC_OK;
+}
+
+int rtcsec_stun_add_integrity_key(rtcsec_stun_builder *b, rtcsec_stun_key *k) {
+  if (b == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (k == NULL)
+    return fail(b, RTCSEC_ERR_INVALID_ARGUMENT);
+  size_t off = b->len;
+  uint8_t *p = reserve(b, RTCSEC_STUN_ATTR_MESSAGE_INTEGRITY, RTCSEC_STUN_INTEGRITY_LEN, 0);
+  if (p == NULL)
+    return b->error;
+  int rc = integrity_of(b->buf, off, k, p);
+  if (rc != RTCSEC_OK)
+    return fail(b, rc);
+  b->has_integrity = 1;
   return RTCSEC_OK;
 }
 
 int rtcsec_stun_add_integrity(rtcsec_stun_builder *b, const uint8_t *key, size_t key_len) {
   if (b == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (key == NULL && key_len > 0)
-    return fail(b, RTCSEC_ERR_INVALID_ARGUMENT);
-  size_t off = b->len;
-  uint8_t *p = reserve(b, RTCSEC_STUN_ATTR_MESSAGE_INTEGRITY, RTCSEC_STUN_INTEGRITY_LEN, 0);
-  if (p == NULL)
-    return b->error;
-  int rc = integrity_of(b->buf, off, key, key_len, p);
-  if (rc != RTCSEC_OK)
-    return fail(b, rc);
-  b->has_integrity = 1;
-  return RTCSEC_OK;
+  rtcsec_stun_key *k = NULL;
+  int rc = rtcsec_stun_key_new(&k, key, key_len);
+  rc = rc == RTCSEC_OK ? rtcsec_stun_add_integrity_key(b, k) : fail(b, rc);
+  rtcsec_stun_key_free(k);
+  return rc;
 }
 
 int rtcsec_stun_add_fingerprint(rtcsec_stun_builder *b) {
@@ -615,19 +642,19 @@ int rtcsec_stun_add_fingerprint(rtcsec_stun_builder *b) {
   uint8_t *p = reserve(b, RTCSEC_STUN_ATTR_FINGERPRINT, 4, 1);
   if (p == NULL)
     return b->error;
-  wr32(p, fingerprint_of(b->buf, off));
+  rtcsec_put_be32(p, fingerprint_of(b->buf, off));
   b->has_fingerprint = 1;
   return RTCSEC_OK;
 }
 
-int rtcsec_stun_builder_finish(const rtcsec_stun_builder *b, size_t *len) {
-  if (b == NULL || len == NULL)
+int rtcsec_stun_builder_finish(const rtcsec_stun_builder *b, size_t *out_len) {
+  if (b == NULL || out_len == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  *len = 0;
+  *out_len = 0;
   if (b->error != RTCSEC_OK)
     return b->error;
   if (b->buf == NULL || b->len < RTCSEC_STUN_HEADER_LEN)
     return RTCSEC_ERR_INVALID_STATE;
-  *len = b->len;
+  *out_len = b->len;
   return RTCSEC_OK;
 }

@@ -248,9 +248,9 @@ int rtcsec_udp_mux_flush(rtcsec_udp_mux *m) {
 /* ---- receiving ---------------------------------------------------------------- */
 
 static void poll_events(rtcsec_udp_mux *m, uint64_t now) {
-  rtcsec_router_event ev;
+  rtcsec_event ev;
   for (unsigned guard = 0; guard < 1000000; guard++) {
-    if (rtcsec_router_poll_event(m->r, &ev) != RTCSEC_OK || ev.type == RTCSEC_ROUTER_EVENT_NONE)
+    if (rtcsec_router_poll_event(m->r, &ev) != RTCSEC_OK || ev.type == RTCSEC_EVENT_NONE)
       break;
     if (m->cb.on_event)
       m->cb.on_event(m->cb.user, m, &ev, now);

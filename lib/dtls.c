@@ -1,18 +1,18 @@
-/* The DTLS 1.2 association: OpenSSL driven sans-IO. See rtcsec/dtls.h for
- * the contract; this file keeps OpenSSL's quirks away from it. */
-#include <limits.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+/* The DTLS association: the contract of rtcsec/dtls.h (state, fingerprints
+ * and the hold, events, statistics, time limit, failure and its detail)
+ * around the engine that speaks the protocol (dtls_engine.h). */
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cert_internal.h"
+#include "be.h"
 #include "dtls_bio.h"
+#include "dtls_engine.h"
 #include "dtls_internal.h"
 #include "profile_internal.h"
+#include "ring.h"
 #include "rtcsec/dtls.h"
 #include "rtcsec/error.h"
 #include "rtcsec/rtcsec.h"
@@ -20,476 +20,256 @@
 /* RFC 5764 §4.2: the exporter label for DTLS-SRTP keys. */
 static const char srtp_exporter_label[] = "EXTRACTOR-dtls_srtp";
 
-/* RFC 5764 §4.1.1: the use_srtp extension type. */
-#define EXT_USE_SRTP 14
-
 /* Bounds on what is held while no expected fingerprint is known. */
 #define HELD_MAX_DATAGRAMS 32
 #define HELD_MAX_BYTES (64 * 1024)
+/* Outgoing datagrams waiting for rtcsec_dtls_poll_datagram(). */
+#define OUT_MAX_DATAGRAMS 4096
+/* Events waiting for rtcsec_dtls_poll_event(), and the bytes of
+ * undelivered application data they may point into. */
+#define EVENTS_MAX 4096
+#define DATA_PENDING_MAX (64 * 1024)
 
-/* RFC 6347 §4.1: the 48-bit record sequence number must never wrap. Stop
- * well before: records we send in epoch 1 are counted. */
-#define DTLS_SEQ_LIMIT ((UINT64_C(1) << 48) - 16)
-
-/* TLS alert descriptions used here (RFC 5246 §7.2). */
-#define ALERT_CLOSE_NOTIFY 0
-#define ALERT_BAD_CERTIFICATE 42
-#define ALERT_HANDSHAKE_FAILURE 40
-#define ALERT_DECODE_ERROR 50
+/* DTLS record and handshake message headers (RFC 6347 §4.1, §4.2.2). */
+#define REC_HDR 13
+#define HS_HDR 12
 
 typedef struct event_node {
-  rtcsec_dtls_event ev;
-  uint8_t *data; /* owned copy for DATA events */
+  rtcsec_event ev;
+  size_t data_off; /* DATA: where its bytes are in data_buf */
 } event_node;
 
 struct rtcsec_dtls {
   rtcsec_dtls_role role;
   rtcsec_dtls_state state;
   rtcsec_cert *cert;
-  SSL *ssl;
-  rtcsec_dgram_io io;
+  const rtcsec_dtls_engine_ops *ops;
+  void *engine;
+  rtcsec_dgram_queue out;
+  rtcsec_dgram_queue held;
 
   rtcsec_srtp_profile profiles[RTCSEC_SRTP_MAX_PROFILES];
   size_t n_profiles;
   rtcsec_fingerprint fps[RTCSEC_DTLS_MAX_FINGERPRINTS];
   size_t n_fps;
-
-  uint64_t rto_initial_us, rto_max_us, handshake_timeout_us;
-  void (*keylog)(void *user, const char *line);
-  void *keylog_user;
-
-  uint64_t start_us;
-  uint64_t retrans_deadline;
-
-  int error;
-  int fail_reason; /* set by callbacks inside OpenSSL, read after it returns */
-  int alert;
-  int alert_from_peer;
-  int peer_closed;
-  char detail[256];
-
   rtcsec_fingerprint matched_fp;
   int peer_verified;
 
-  rtcsec_dgram_queue held;
-  uint64_t records_sent; /* application records in epoch 1 */
+  uint64_t handshake_timeout_us;
+  uint64_t start_us;
 
-  event_node *events;
-  size_t ev_head, ev_count, ev_cap;
-  uint8_t *last_data; /* data of the last DATA event handed out */
+  int error;
+  int alert, alert_from_peer;
+  int unauth_alert_level, unauth_alert; /* last unauthenticated alert, -1: none */
+  char detail[384];
+
+  rtcsec_ring events; /* of event_node */
+  size_t data_events; /* DATA events in the ring */
+  uint8_t *data_buf;  /* their bytes, back to back */
+  size_t data_used, data_cap;
+  size_t data_room_start; /* where the engine is writing the next record */
 
   rtcsec_dtls_stats stats;
 };
 
-/* ---- OpenSSL glue: ex_data index and context ----------------------------- */
+/* ---- events ----------------------------------------------------------------- */
 
-static int ex_index = -1;
-static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
-
-static void ex_init(void) { ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
-
-static rtcsec_dtls *from_ssl(const SSL *ssl) { return ssl ? SSL_get_ex_data(ssl, ex_index) : NULL; }
-
-static void set_fail_reason(rtcsec_dtls *d, int reason) {
-  if (d->fail_reason == 0)
-    d->fail_reason = reason;
+static int push_event(rtcsec_dtls *d, const rtcsec_event *ev, size_t data_off) {
+  event_node n = {*ev, data_off};
+  return rtcsec_ring_push(&d->events, &n);
 }
 
+/* The detail explains this failure and nothing else (issue 14): rtcsec's
+ * own reasons get rtcsec's words; the engine's words are used only for
+ * what the engine decided. A check that knew more (the fingerprint
+ * mismatch) has already written it. */
+static void set_detail(rtcsec_dtls *d, int code, const char *engine_detail) {
+  if (d->detail[0] != '\0')
+    return;
+  const char *text = NULL;
+  switch (code) {
+  case RTCSEC_ERR_HANDSHAKE_TIMEOUT:
+    if (d->unauth_alert >= 0)
+      snprintf(d->detail, sizeof(d->detail),
+               "no authenticated answer within the handshake timeout; the last plaintext alert "
+               "received was %s %s (%d), not acted on because it is not authenticated",
+               d->unauth_alert_level == 2 ? "fatal" : "warning",
+               rtcsec_dtls_alert_name(d->unauth_alert), d->unauth_alert);
+    else
+      snprintf(d->detail, sizeof(d->detail),
+               "no authenticated answer within the handshake timeout (%llu retransmissions)",
+               (unsigned long long)d->stats.retransmissions);
+    return;
+  case RTCSEC_ERR_SRTP_NOT_NEGOTIATED:
+    text = d->role == RTCSEC_DTLS_SERVER ? "the ClientHello carried no use_srtp extension"
+                                         : "the ServerHello carried no use_srtp extension";
+    break;
+  case RTCSEC_ERR_SRTP_NO_COMMON_PROFILE:
+    text = "the ClientHello offered no SRTP protection profile this side allows";
+    break;
+  case RTCSEC_ERR_NO_PEER_CERTIFICATE:
+    text = "the peer sent no certificate";
+    break;
+  case RTCSEC_ERR_FINGERPRINT_MISMATCH:
+    text = "the peer certificate matches none of the expected fingerprints";
+    break;
+  case RTCSEC_ERR_KEY_EXHAUSTED:
+    text = "the record sequence space of the key is used up (RFC 6347 §4.1)";
+    break;
+  case RTCSEC_ERR_NO_MEMORY:
+    text = "out of memory";
+    break;
+  case RTCSEC_ERR_PEER_ALERT:
+    snprintf(d->detail, sizeof(d->detail), "the peer sent the fatal alert %s (%d)",
+             rtcsec_dtls_alert_name(d->alert), d->alert);
+    return;
+  default:
+    text = engine_detail;
+    break;
+  }
+  if (text != NULL)
+    snprintf(d->detail, sizeof(d->detail), "%s", text);
+}
+
+/* The one way into FAILED: sticky, keys gone, one event. */
+static void fail(rtcsec_dtls *d, int code, const char *engine_detail) {
+  if (d->state == RTCSEC_DTLS_STATE_FAILED)
+    return;
+  set_detail(d, code, engine_detail);
+  d->state = RTCSEC_DTLS_STATE_FAILED;
+  d->error = code;
+  rtcsec_dgram_queue_clear(&d->held);
+  rtcsec_event ev = {.type = RTCSEC_EVENT_FAILED};
+  ev.failed.error = code;
+  ev.failed.alert = d->alert;
+  ev.failed.alert_from_peer = d->alert_from_peer;
+  /* If even this allocation fails the state still says FAILED. */
+  (void)push_event(d, &ev, 0);
+}
+
+/* ---- what engines call (dtls_engine.h) ---------------------------------------- */
+
 /* Digest of the peer's leaf certificate checked against every expected
- * fingerprint (RFC 8122 §5: any listed hash function). CRYPTO_memcmp keeps
- * the comparison constant-time in the digest. */
-static int fingerprint_matches(rtcsec_dtls *d, X509 *leaf) {
-  unsigned char *der = NULL;
-  int der_len = i2d_X509(leaf, &der);
-  if (der_len <= 0)
-    return 0;
+ * fingerprint (RFC 8122 §5: any listed hash function); rtcsec_fingerprint_
+ * equal() compares in constant time. */
+static int fingerprint_matches(rtcsec_dtls *d, const uint8_t *der, size_t der_len) {
   int matched = 0;
   for (size_t i = 0; i < d->n_fps; i++) {
     rtcsec_fingerprint got;
-    if (rtcsec_fingerprint_of_der(der, (size_t)der_len, d->fps[i].hash, &got) != RTCSEC_OK)
+    if (rtcsec_fingerprint_of_der(der, der_len, d->fps[i].hash, &got) != RTCSEC_OK)
       continue;
     if (rtcsec_fingerprint_equal(&got, &d->fps[i]) && !matched) {
       d->matched_fp = got;
       matched = 1;
     }
   }
-  OPENSSL_free(der);
   return matched;
 }
 
-/* Replaces X509 chain validation: WebRTC certificates are self-signed and
- * authenticated only by the fingerprint from signalling (RFC 8827 §6.5).
- * OpenSSL still checks the CertificateVerify signature on its own. */
-static int verify_cb(X509_STORE_CTX *xctx, void *arg) {
-  (void)arg;
-  SSL *ssl = X509_STORE_CTX_get_ex_data(xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
-  rtcsec_dtls *d = from_ssl(ssl);
-  if (d == NULL)
+int rtcsec_dtls_engine_check_peer(rtcsec_dtls *d, X509 *leaf) {
+  unsigned char *der = NULL;
+  int der_len = i2d_X509(leaf, &der);
+  if (der_len <= 0)
     return 0;
-  /* RFC 5764 §4.1.1: a client whose offer the server ignored must not go on.
-   * The ServerHello has been processed by the time the certificate is. */
-  if (d->role == RTCSEC_DTLS_CLIENT && SSL_get_selected_srtp_profile(ssl) == NULL) {
-    set_fail_reason(d, RTCSEC_ERR_SRTP_NOT_NEGOTIATED);
-    X509_STORE_CTX_set_error(xctx, X509_V_ERR_APPLICATION_VERIFICATION);
-    return 0;
-  }
-  X509 *leaf = X509_STORE_CTX_get0_cert(xctx);
-  if (leaf == NULL) {
-    set_fail_reason(d, RTCSEC_ERR_NO_PEER_CERTIFICATE);
-    X509_STORE_CTX_set_error(xctx, X509_V_ERR_APPLICATION_VERIFICATION);
-    return 0;
-  }
   /* The association holds the certificate-bearing flight until a
    * fingerprint is known, so none known here is an invariant breach: fail
    * closed rather than accept. */
-  if (d->n_fps == 0 || !fingerprint_matches(d, leaf)) {
-    set_fail_reason(d, RTCSEC_ERR_FINGERPRINT_MISMATCH);
-    X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
-    return 0;
+  int ok = d->n_fps > 0 && fingerprint_matches(d, der, (size_t)der_len);
+  if (ok) {
+    d->peer_verified = 1;
+  } else {
+    rtcsec_fingerprint got;
+    char text[RTCSEC_FINGERPRINT_STRLEN];
+    if (rtcsec_fingerprint_of_der(der, (size_t)der_len, RTCSEC_HASH_SHA256, &got) == RTCSEC_OK &&
+        rtcsec_fingerprint_format(&got, text, sizeof(text), NULL) == RTCSEC_OK)
+      snprintf(d->detail, sizeof(d->detail),
+               "the peer certificate (%s) matches none of the %zu expected fingerprints", text,
+               d->n_fps);
   }
-  d->peer_verified = 1;
-  X509_STORE_CTX_set_error(xctx, X509_V_OK);
-  return 1;
+  OPENSSL_free(der);
+  return ok;
 }
 
-/* Server side: RFC 5764 §4.1.1 use_srtp checked on the ClientHello itself,
- * so that a client without it, or without a profile in common, is refused
- * with a fatal alert inside the handshake (OpenSSL alone would just omit the
- * extension and finish). */
-static int client_hello_cb(SSL *ssl, int *al, void *arg) {
-  (void)arg;
-  rtcsec_dtls *d = from_ssl(ssl);
-  if (d == NULL)
-    return SSL_CLIENT_HELLO_ERROR;
-  const unsigned char *ext = NULL;
-  size_t ext_len = 0;
-  if (!SSL_client_hello_get0_ext(ssl, EXT_USE_SRTP, &ext, &ext_len)) {
-    set_fail_reason(d, RTCSEC_ERR_SRTP_NOT_NEGOTIATED);
-    *al = ALERT_HANDSHAKE_FAILURE;
-    return SSL_CLIENT_HELLO_ERROR;
-  }
-  /* UseSRTPData: uint16 profiles length, uint16 profiles[], uint8 mki len,
-   * mki. Every length is checked before it is used. */
-  if (ext_len < 2) {
-    set_fail_reason(d, RTCSEC_ERR_HANDSHAKE);
-    *al = ALERT_DECODE_ERROR;
-    return SSL_CLIENT_HELLO_ERROR;
-  }
-  size_t plen = ((size_t)ext[0] << 8) | ext[1];
-  if (plen < 2 || (plen & 1) || 2 + plen + 1 > ext_len ||
-      2 + plen + 1 + (size_t)ext[2 + plen] != ext_len) {
-    set_fail_reason(d, RTCSEC_ERR_HANDSHAKE);
-    *al = ALERT_DECODE_ERROR;
-    return SSL_CLIENT_HELLO_ERROR;
-  }
-  for (size_t off = 2; off < 2 + plen; off += 2) {
-    unsigned id = ((unsigned)ext[off] << 8) | ext[off + 1];
-    for (size_t i = 0; i < d->n_profiles; i++) {
-      if ((unsigned)d->profiles[i] == id)
-        return SSL_CLIENT_HELLO_SUCCESS;
-    }
-  }
-  set_fail_reason(d, RTCSEC_ERR_SRTP_NO_COMMON_PROFILE);
-  *al = ALERT_HANDSHAKE_FAILURE;
-  return SSL_CLIENT_HELLO_ERROR;
-}
-
-static void info_cb(const SSL *ssl, int where, int ret) {
-  rtcsec_dtls *d = from_ssl(ssl);
-  if (d == NULL || !(where & SSL_CB_ALERT))
-    return;
-  int level = (ret >> 8) & 0xff;
-  int desc = ret & 0xff;
-  if (where & SSL_CB_READ) {
-    if (desc == ALERT_CLOSE_NOTIFY) {
-      d->peer_closed = 1;
-    } else if (level == SSL3_AL_FATAL && d->alert < 0) {
-      d->alert = desc;
-      d->alert_from_peer = 1;
-    }
-  } else if (level == SSL3_AL_FATAL && d->alert < 0) {
-    d->alert = desc;
-    d->alert_from_peer = 0;
-  }
-}
-
-static void keylog_cb(const SSL *ssl, const char *line) {
-  rtcsec_dtls *d = from_ssl(ssl);
-  if (d != NULL && d->keylog != NULL)
-    d->keylog(d->keylog_user, line);
-}
-
-/* OpenSSL asks for each timeout duration here: 0 in means the first one of
- * a flight. This is the whole retransmission schedule (RFC 6347 §4.2.4.1,
- * with the shorter initial value WebRTC uses). */
-static unsigned int timer_cb(SSL *ssl, unsigned int prev_us) {
-  rtcsec_dtls *d = from_ssl(ssl);
-  uint64_t next = d ? d->rto_initial_us : 1000000;
-  if (d != NULL && prev_us != 0) {
-    next = (uint64_t)prev_us * 2;
-    if (next > d->rto_max_us)
-      next = d->rto_max_us;
-  }
-  return next > UINT_MAX ? UINT_MAX : (unsigned int)next;
-}
-
-/* RFC 8827 §6.5 cipher policy: ECDHE only (forward secrecy), AEAD only,
- * TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 first. */
-static const char cipher_list[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-                                  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:"
-                                  "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
-
-static int make_ctx(const rtcsec_cert *cert, SSL_CTX **out) {
-  SSL_CTX *ctx = SSL_CTX_new(DTLS_method());
-  if (ctx == NULL)
-    return RTCSEC_ERR_CRYPTO;
-  int ok = SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) &&
-           SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) &&
-           SSL_CTX_use_certificate(ctx, rtcsec_cert_x509(cert)) &&
-           SSL_CTX_use_PrivateKey(ctx, rtcsec_cert_pkey(cert)) && SSL_CTX_check_private_key(ctx) &&
-           SSL_CTX_set_cipher_list(ctx, cipher_list) &&
-           SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384");
-  if (!ok) {
-    SSL_CTX_free(ctx);
-    return RTCSEC_ERR_CRYPTO;
-  }
-  /* No renegotiation (RFC 8827), no compression, no tickets or session
-   * cache (every association is fresh), our MTU, not the BIO's guess. */
-  SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                               SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  /* RFC 5763 §5: the server MUST request the client's certificate. */
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-  SSL_CTX_set_cert_verify_callback(ctx, verify_cb, NULL);
-  SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
-  SSL_CTX_set_info_callback(ctx, info_cb);
-  SSL_CTX_set_keylog_callback(ctx, keylog_cb);
-  *out = ctx;
-  return RTCSEC_OK;
-}
-
-/* ---- events --------------------------------------------------------------- */
-
-static int push_event(rtcsec_dtls *d, const rtcsec_dtls_event *ev, const uint8_t *data,
-                      size_t len) {
-  if (d->ev_count == d->ev_cap) {
-    size_t ncap = d->ev_cap ? d->ev_cap * 2 : 8;
-    event_node *n = calloc(ncap, sizeof(*n));
-    if (n == NULL)
-      return RTCSEC_ERR_NO_MEMORY;
-    for (size_t i = 0; i < d->ev_count; i++)
-      n[i] = d->events[(d->ev_head + i) % d->ev_cap];
-    if (d->events != NULL)
-      OPENSSL_cleanse(d->events, d->ev_cap * sizeof(*d->events));
-    free(d->events);
-    d->events = n;
-    d->ev_head = 0;
-    d->ev_cap = ncap;
-  }
-  event_node *node = &d->events[(d->ev_head + d->ev_count) % d->ev_cap];
-  node->ev = *ev;
-  node->data = NULL;
-  if (data != NULL) {
-    node->data = malloc(len ? len : 1);
-    if (node->data == NULL)
-      return RTCSEC_ERR_NO_MEMORY;
-    memcpy(node->data, data, len);
-    node->ev.data_len = len;
-  }
-  d->ev_count++;
-  return RTCSEC_OK;
-}
-
-static void capture_detail(rtcsec_dtls *d) {
-  unsigned long e = ERR_peek_last_error();
-  if (e != 0 && d->detail[0] == '\0')
-    ERR_error_string_n(e, d->detail, sizeof(d->detail));
-  ERR_clear_error();
-}
-
-static void fail(rtcsec_dtls *d, int code) {
-  if (d->state == RTCSEC_DTLS_STATE_FAILED)
-    return;
-  capture_detail(d);
-  d->state = RTCSEC_DTLS_STATE_FAILED;
-  d->error = code;
-  d->retrans_deadline = UINT64_MAX;
-  rtcsec_dgram_queue_clear(&d->held);
-  rtcsec_dtls_event ev = {.type = RTCSEC_DTLS_EVENT_FAILED,
-                          .error = code,
-                          .alert = d->alert,
-                          .alert_from_peer = d->alert_from_peer};
-  /* If even this allocation fails the state still says FAILED. */
-  (void)push_event(d, &ev, NULL, 0);
-}
-
-/* Which rtcsec error a failed OpenSSL call stands for. */
-static int classify_failure(rtcsec_dtls *d) {
-  if (d->fail_reason != 0)
-    return d->fail_reason;
-  if (d->io.write_failed)
-    return RTCSEC_ERR_NO_MEMORY;
-  unsigned long e = ERR_peek_last_error();
-  int reason = ERR_GET_REASON(e);
-  if (d->alert >= 0 && d->alert_from_peer)
-    return RTCSEC_ERR_PEER_ALERT;
-  switch (reason) {
-  case SSL_R_READ_TIMEOUT_EXPIRED:
-    return RTCSEC_ERR_HANDSHAKE_TIMEOUT;
-  case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-    return RTCSEC_ERR_NO_PEER_CERTIFICATE;
-  case SSL_R_BAD_SRTP_PROTECTION_PROFILE_LIST:
-  case SSL_R_NO_SRTP_PROFILES:
-    return RTCSEC_ERR_SRTP_BAD_PROFILE;
-  case SSL_R_NO_RENEGOTIATION:
-    return RTCSEC_ERR_RENEGOTIATION;
-  case ERR_R_MALLOC_FAILURE:
-    return RTCSEC_ERR_NO_MEMORY;
-  default:
-    return RTCSEC_ERR_HANDSHAKE;
-  }
-}
-
-/* ---- the handshake -------------------------------------------------------- */
-
-static void update_deadline(rtcsec_dtls *d, uint64_t now) {
-  struct timeval tv;
-  d->retrans_deadline = UINT64_MAX;
-  if (d->state != RTCSEC_DTLS_STATE_HANDSHAKING && d->state != RTCSEC_DTLS_STATE_CONNECTED)
-    return;
-  /* Remaining time on OpenSSL's clock, moved onto the caller's clock. */
-  if (DTLSv1_get_timeout(d->ssl, &tv) == 1 && tv.tv_sec >= 0 && tv.tv_usec >= 0)
-    d->retrans_deadline = now + (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
-
-static int export_keys(rtcsec_dtls *d, rtcsec_srtp_keys *keys) {
-  const SRTP_PROTECTION_PROFILE *sp = SSL_get_selected_srtp_profile(d->ssl);
-  if (sp == NULL)
-    return RTCSEC_ERR_SRTP_NOT_NEGOTIATED;
-  rtcsec_srtp_profile p = (rtcsec_srtp_profile)sp->id;
-  size_t k = rtcsec_srtp_profile_key_len(p);
-  size_t s = rtcsec_srtp_profile_salt_len(p);
-  if (k == 0)
-    return RTCSEC_ERR_SRTP_BAD_PROFILE;
-  memset(keys, 0, sizeof(*keys));
-  keys->profile = p;
-  keys->key_len = k;
-  keys->salt_len = s;
-  keys->material_len = 2 * (k + s);
-  /* RFC 5764 §4.2: no context, length 2 * (key + salt). */
-  if (SSL_export_keying_material(d->ssl, keys->material, keys->material_len, srtp_exporter_label,
-                                 sizeof(srtp_exporter_label) - 1, NULL, 0, 0) != 1)
-    return RTCSEC_ERR_CRYPTO;
-  /* RFC 5764 §4.2: client_write_SRTP_master_key | server_write_SRTP_master_key
-   * | client_write_SRTP_master_salt | server_write_SRTP_master_salt. */
-  const uint8_t *ck = keys->material, *sk = ck + k, *cs = sk + k, *ss = cs + s;
-  int client = d->role == RTCSEC_DTLS_CLIENT;
-  memcpy(keys->local_key, client ? ck : sk, k);
-  memcpy(keys->remote_key, client ? sk : ck, k);
-  memcpy(keys->local_salt, client ? cs : ss, s);
-  memcpy(keys->remote_salt, client ? ss : cs, s);
-  return RTCSEC_OK;
-}
-
-static void handshake_done(rtcsec_dtls *d, uint64_t now) {
-  /* Fail closed: no key leaves before the peer matched a fingerprint. */
+void rtcsec_dtls_engine_connected(rtcsec_dtls *d, uint64_t now) {
+  /* Fail closed: nothing connects before the peer matched a fingerprint. */
   if (!d->peer_verified) {
-    set_fail_reason(d, RTCSEC_ERR_FINGERPRINT_MISMATCH);
-    fail(d, d->fail_reason);
+    fail(d, RTCSEC_ERR_FINGERPRINT_MISMATCH, NULL);
     return;
   }
-  rtcsec_dtls_event ev = {.type = RTCSEC_DTLS_EVENT_CONNECTED, .alert = -1};
-  int rc = export_keys(d, &ev.connected.keys);
-  if (rc != RTCSEC_OK) {
-    rtcsec_srtp_keys_wipe(&ev.connected.keys);
-    fail(d, rc);
-    return;
-  }
-  ev.connected.profile = ev.connected.keys.profile;
-  ev.connected.version = SSL_get_version(d->ssl);
-  ev.connected.cipher = SSL_get_cipher_name(d->ssl);
+  rtcsec_event ev = {.type = RTCSEC_EVENT_CONNECTED};
+  d->ops->connected_info(d->engine, &ev.connected);
+  ev.connected.role = d->role;
   ev.connected.peer_fingerprint = d->matched_fp;
+  /* RFC 5764 §4.1.2: WebRTC needs the profile the server picked. */
+  if (ev.connected.profile == RTCSEC_SRTP_NONE) {
+    fail(d, RTCSEC_ERR_SRTP_NOT_NEGOTIATED, NULL);
+    return;
+  }
   d->state = RTCSEC_DTLS_STATE_CONNECTED;
   d->stats.handshake_us = now - d->start_us;
-  rc = push_event(d, &ev, NULL, 0);
-  rtcsec_srtp_keys_wipe(&ev.connected.keys);
-  if (rc != RTCSEC_OK)
-    fail(d, rc);
+  if (push_event(d, &ev, 0) != RTCSEC_OK)
+    fail(d, RTCSEC_ERR_NO_MEMORY, NULL);
 }
 
-static void read_records(rtcsec_dtls *d) {
-  /* A datagram can carry several records; one SSL_read returns one. */
-  uint8_t buf[16384 + 2048];
-  for (;;) {
-    ERR_clear_error();
-    int n = SSL_read(d->ssl, buf, (int)sizeof(buf));
-    if (n > 0) {
-      rtcsec_dtls_event ev = {.type = RTCSEC_DTLS_EVENT_DATA, .alert = -1};
-      if (push_event(d, &ev, buf, (size_t)n) != RTCSEC_OK) {
-        fail(d, RTCSEC_ERR_NO_MEMORY);
-        break;
-      }
-      continue;
+uint8_t *rtcsec_dtls_engine_data_room(rtcsec_dtls *d, size_t need) {
+  /* Undelivered data stays where it is; once all of it was handed out the
+   * buffer starts over. */
+  if (d->data_events == 0)
+    d->data_used = 0;
+  if (d->data_used >= DATA_PENDING_MAX)
+    return NULL;
+  if (d->data_used + need > d->data_cap) {
+    size_t cap = d->data_used + need;
+    uint8_t *n = malloc(cap);
+    if (n == NULL)
+      return NULL;
+    if (d->data_buf != NULL) {
+      memcpy(n, d->data_buf, d->data_used);
+      OPENSSL_cleanse(d->data_buf, d->data_cap);
+      free(d->data_buf);
     }
-    int err = SSL_get_error(d->ssl, n);
-    if (err == SSL_ERROR_ZERO_RETURN || d->peer_closed) {
-      d->state = RTCSEC_DTLS_STATE_CLOSED;
-      d->retrans_deadline = UINT64_MAX;
-      rtcsec_dtls_event ev = {.type = RTCSEC_DTLS_EVENT_CLOSED, .alert = -1};
-      (void)push_event(d, &ev, NULL, 0);
-    } else if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-      fail(d, classify_failure(d));
-    }
-    break;
+    d->data_buf = n;
+    d->data_cap = cap;
   }
-  OPENSSL_cleanse(buf, sizeof(buf));
+  d->data_room_start = d->data_used;
+  return d->data_buf + d->data_used;
 }
 
-/* Moves OpenSSL forward after input or a timeout. */
-static void drive(rtcsec_dtls *d, uint64_t now) {
-  if (d->state == RTCSEC_DTLS_STATE_HANDSHAKING && !SSL_is_init_finished(d->ssl)) {
-    ERR_clear_error();
-    int r = SSL_do_handshake(d->ssl);
-    if (r == 1) {
-      handshake_done(d, now);
-    } else {
-      int err = SSL_get_error(d->ssl, r);
-      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-        fail(d, classify_failure(d));
-    }
+void rtcsec_dtls_engine_data_commit(rtcsec_dtls *d, size_t len) {
+  rtcsec_event ev = {.type = RTCSEC_EVENT_DATA};
+  ev.data.len = len;
+  if (push_event(d, &ev, d->data_room_start) != RTCSEC_OK) {
+    d->stats.data_dropped++;
+    return;
   }
-  /* Records after the handshake: application data, the peer's close, its
-   * retransmitted Finished (OpenSSL answers it), a renegotiation attempt.
-   * Also right after the handshake completed: the datagram that finished
-   * it may carry more records, already in OpenSSL's read buffer. */
-  if (d->state == RTCSEC_DTLS_STATE_CONNECTED &&
-      (d->io.in != NULL || SSL_pending(d->ssl) > 0 || SSL_has_pending(d->ssl)))
-    read_records(d);
-  d->io.in = NULL;
-  d->io.in_len = 0;
-  if (d->io.write_failed && d->state != RTCSEC_DTLS_STATE_FAILED)
-    fail(d, RTCSEC_ERR_NO_MEMORY);
-  update_deadline(d, now);
+  d->data_used = d->data_room_start + len;
+  d->data_events++;
 }
 
-/* Until an expected fingerprint is known, the flight that carries the
- * peer's certificate is held back: a client holds everything after its
- * ClientHello, a server everything after its first flight (so it still
- * answers a ClientHello that arrives before the SDP answer, RFC 5763 §5). */
-static int must_hold(const rtcsec_dtls *d) {
-  if (d->n_fps > 0 || d->state != RTCSEC_DTLS_STATE_HANDSHAKING)
-    return 0;
-  return d->role == RTCSEC_DTLS_CLIENT || d->stats.datagrams_sent > 0 || d->io.out.count > 0;
+void rtcsec_dtls_engine_closed(rtcsec_dtls *d) {
+  if (d->state != RTCSEC_DTLS_STATE_CONNECTED && d->state != RTCSEC_DTLS_STATE_HANDSHAKING)
+    return;
+  d->state = RTCSEC_DTLS_STATE_CLOSED;
+  rtcsec_event ev = {.type = RTCSEC_EVENT_CLOSED};
+  (void)push_event(d, &ev, 0);
 }
 
-static int feed(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
-  d->io.in = data;
-  d->io.in_len = len;
-  drive(d, now);
-  return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
+void rtcsec_dtls_engine_failed(rtcsec_dtls *d, int code, int alert, int alert_from_peer,
+                               const char *detail) {
+  if (d->alert < 0) {
+    d->alert = alert;
+    d->alert_from_peer = alert_from_peer;
+  }
+  fail(d, code, detail);
 }
 
-/* ---- public API ----------------------------------------------------------- */
+void rtcsec_dtls_engine_unauthenticated_alert(rtcsec_dtls *d, int level, int desc) {
+  d->stats.unauthenticated_alerts++;
+  d->unauth_alert_level = level;
+  d->unauth_alert = desc;
+}
+
+/* ---- life cycle ------------------------------------------------------------- */
 
 void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg) {
   if (cfg == NULL)
@@ -502,28 +282,30 @@ void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg) {
   cfg->handshake_timeout_us = 30000000;
 }
 
+static int valid_fingerprints(const rtcsec_fingerprint *fps, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (rtcsec_hash_len(fps[i].hash) == 0 || fps[i].len != rtcsec_hash_len(fps[i].hash))
+      return 0;
+  }
+  return 1;
+}
+
 static int set_profiles(rtcsec_dtls *d, const rtcsec_dtls_config *cfg) {
   const rtcsec_srtp_profile *src = cfg->n_profiles ? cfg->profiles : rtcsec_srtp_default_profiles;
   size_t n = cfg->n_profiles ? cfg->n_profiles : RTCSEC_SRTP_N_DEFAULT_PROFILES;
   if (n > RTCSEC_SRTP_MAX_PROFILES)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  char list[128] = "";
   for (size_t i = 0; i < n; i++) {
-    const char *name = rtcsec_srtp_profile_openssl_name(src[i]);
-    if (name == NULL)
+    if (rtcsec_srtp_profile_key_len(src[i]) == 0)
       return RTCSEC_ERR_INVALID_ARGUMENT;
     for (size_t j = 0; j < i; j++) {
       if (src[j] == src[i])
         return RTCSEC_ERR_INVALID_ARGUMENT;
     }
-    if (i > 0)
-      strcat(list, ":");
-    strcat(list, name);
     d->profiles[i] = src[i];
   }
   d->n_profiles = n;
-  /* Note the inverted convention: 0 is success here. */
-  return SSL_set_tlsext_use_srtp(d->ssl, list) == 0 ? RTCSEC_OK : RTCSEC_ERR_CRYPTO;
+  return RTCSEC_OK;
 }
 
 int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
@@ -535,14 +317,10 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
       cfg->handshake_timeout_us == 0 ||
       (cfg->role != RTCSEC_DTLS_CLIENT && cfg->role != RTCSEC_DTLS_SERVER) ||
       cfg->n_peer_fingerprints > RTCSEC_DTLS_MAX_FINGERPRINTS ||
-      (cfg->n_peer_fingerprints > 0 && cfg->peer_fingerprints == NULL))
+      (cfg->n_peer_fingerprints > 0 && cfg->peer_fingerprints == NULL) ||
+      !valid_fingerprints(cfg->peer_fingerprints, cfg->n_peer_fingerprints))
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  for (size_t i = 0; i < cfg->n_peer_fingerprints; i++) {
-    if (rtcsec_hash_len(cfg->peer_fingerprints[i].hash) == 0 ||
-        cfg->peer_fingerprints[i].len != rtcsec_hash_len(cfg->peer_fingerprints[i].hash))
-      return RTCSEC_ERR_INVALID_ARGUMENT;
-  }
-  if (rtcsec_init() != RTCSEC_OK || pthread_once(&ex_once, ex_init) != 0 || ex_index < 0)
+  if (rtcsec_init() != RTCSEC_OK)
     return RTCSEC_ERR_CRYPTO;
 
   rtcsec_dtls *d = calloc(1, sizeof(*d));
@@ -550,74 +328,55 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
     return RTCSEC_ERR_NO_MEMORY;
   d->role = cfg->role;
   d->state = RTCSEC_DTLS_STATE_NEW;
-  d->rto_initial_us = cfg->rto_initial_us;
-  d->rto_max_us = cfg->rto_max_us;
   d->handshake_timeout_us = cfg->handshake_timeout_us;
-  d->keylog = cfg->keylog;
-  d->keylog_user = cfg->keylog_user;
-  d->retrans_deadline = UINT64_MAX;
   d->alert = -1;
-  d->io.mtu = cfg->mtu;
+  d->unauth_alert = d->unauth_alert_level = -1;
   d->stats.role = cfg->role;
-  for (size_t i = 0; i < cfg->n_peer_fingerprints; i++)
-    d->fps[i] = cfg->peer_fingerprints[i];
+  rtcsec_dgram_queue_init(&d->out, OUT_MAX_DATAGRAMS);
+  rtcsec_dgram_queue_init(&d->held, HELD_MAX_DATAGRAMS);
+  rtcsec_ring_init(&d->events, sizeof(event_node), EVENTS_MAX);
+  memcpy(d->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(d->fps[0]));
   d->n_fps = cfg->n_peer_fingerprints;
   d->cert = rtcsec_cert_ref(cfg->cert);
-
-  SSL_CTX *ctx = NULL;
-  int rc = rtcsec_cert_ssl_ctx(d->cert, make_ctx, &ctx);
-  if (rc != RTCSEC_OK)
-    goto err;
-  d->ssl = SSL_new(ctx);
-  SSL_CTX_free(ctx);
-  rc = RTCSEC_ERR_NO_MEMORY;
-  if (d->ssl == NULL)
-    goto err;
-  rc = RTCSEC_ERR_CRYPTO;
-  if (!SSL_set_ex_data(d->ssl, ex_index, d))
-    goto err;
-  BIO *bio = rtcsec_dgram_bio_new(&d->io);
-  if (bio == NULL)
-    goto err;
-  SSL_set_bio(d->ssl, bio, bio); /* same BIO both ways: one reference moves */
-  /* SSL_OP_NO_QUERY_MTU is set: OpenSSL uses exactly this datagram size. */
-  if (!SSL_set_mtu(d->ssl, (long)cfg->mtu))
-    goto err;
-  /* No record is ever larger than a datagram, and OpenSSL sizes its write
-   * buffer from this (16 KiB by default): 15 KiB less per session. */
-  if (!SSL_set_max_send_fragment(d->ssl, cfg->mtu < 512 ? 512 : (long)cfg->mtu))
-    goto err;
-  DTLS_set_timer_cb(d->ssl, timer_cb);
-  rc = set_profiles(d, cfg);
-  if (rc != RTCSEC_OK)
-    goto err;
-  if (d->role == RTCSEC_DTLS_CLIENT)
-    SSL_set_connect_state(d->ssl);
-  else
-    SSL_set_accept_state(d->ssl);
+  int rc = set_profiles(d, cfg);
+  if (rc == RTCSEC_OK) {
+    rtcsec_dtls_engine_env env = {
+        .assoc = d,
+        .role = d->role,
+        .cert = d->cert,
+        .profiles = d->profiles,
+        .n_profiles = d->n_profiles,
+        .mtu = cfg->mtu,
+        .rto_initial_us = cfg->rto_initial_us,
+        .rto_max_us = cfg->rto_max_us,
+        .keylog = cfg->keylog,
+        .keylog_user = cfg->keylog_user,
+        .out = &d->out,
+        .stats = &d->stats,
+    };
+    d->ops = &rtcsec_dtls12_ops;
+    rc = rtcsec_dtls12_new(&d->engine, &env);
+  }
+  if (rc != RTCSEC_OK) {
+    rtcsec_dtls_free(d);
+    return rc;
+  }
   *out = d;
   return RTCSEC_OK;
-err:
-  ERR_clear_error();
-  rtcsec_dtls_free(d);
-  return rc;
 }
 
 void rtcsec_dtls_free(rtcsec_dtls *d) {
   if (d == NULL)
     return;
-  SSL_free(d->ssl); /* frees the BIO and OpenSSL's keys */
-  rtcsec_dgram_queue_clear(&d->io.out);
+  if (d->engine != NULL)
+    d->ops->free(d->engine);
+  rtcsec_dgram_queue_clear(&d->out);
   rtcsec_dgram_queue_clear(&d->held);
-  for (size_t i = 0; i < d->ev_count; i++) {
-    event_node *n = &d->events[(d->ev_head + i) % d->ev_cap];
-    free(n->data);
+  rtcsec_ring_clear(&d->events);
+  if (d->data_buf != NULL) {
+    OPENSSL_cleanse(d->data_buf, d->data_cap);
+    free(d->data_buf);
   }
-  if (d->events != NULL) {
-    OPENSSL_cleanse(d->events, d->ev_cap * sizeof(*d->events));
-    free(d->events);
-  }
-  free(d->last_data);
   rtcsec_cert_free(d->cert);
   OPENSSL_cleanse(d, sizeof(*d));
   free(d);
@@ -630,12 +389,30 @@ int rtcsec_dtls_start(rtcsec_dtls *d, uint64_t now) {
     return RTCSEC_ERR_INVALID_STATE;
   d->start_us = now;
   d->state = RTCSEC_DTLS_STATE_HANDSHAKING;
-  if (d->role == RTCSEC_DTLS_CLIENT)
-    drive(d, now);
+  int rc = d->ops->start(d->engine, now);
+  if (rc != RTCSEC_OK)
+    fail(d, rc, NULL);
   return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
 }
 
-static int accept_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now);
+/* ---- input ------------------------------------------------------------------- */
+
+static int feed(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
+  int rc = d->ops->handle_datagram(d->engine, data, len, now);
+  if (rc != RTCSEC_OK)
+    fail(d, rc, NULL);
+  return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
+}
+
+/* Until an expected fingerprint is known, the flight that carries the
+ * peer's certificate is held back: a client holds everything after its
+ * ClientHello, a server everything after its first flight (so it still
+ * answers a ClientHello that arrives before the SDP answer, RFC 5763 §5). */
+static int must_hold(const rtcsec_dtls *d) {
+  if (d->n_fps > 0 || d->state != RTCSEC_DTLS_STATE_HANDSHAKING)
+    return 0;
+  return d->role == RTCSEC_DTLS_CLIENT || d->ops->has_sent(d->engine);
+}
 
 static int release_held(rtcsec_dtls *d, uint64_t now) {
   rtcsec_dgram g;
@@ -650,12 +427,8 @@ static int release_held(rtcsec_dtls *d, uint64_t now) {
 
 int rtcsec_dtls_add_peer_fingerprints(rtcsec_dtls *d, const rtcsec_fingerprint *fps, size_t n,
                                       uint64_t now) {
-  if (d == NULL || fps == NULL || n == 0)
+  if (d == NULL || fps == NULL || n == 0 || !valid_fingerprints(fps, n))
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  for (size_t i = 0; i < n; i++) {
-    if (rtcsec_hash_len(fps[i].hash) == 0 || fps[i].len != rtcsec_hash_len(fps[i].hash))
-      return RTCSEC_ERR_INVALID_ARGUMENT;
-  }
   if (d->state == RTCSEC_DTLS_STATE_FAILED || d->state == RTCSEC_DTLS_STATE_CLOSED ||
       d->state == RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
@@ -663,63 +436,25 @@ int rtcsec_dtls_add_peer_fingerprints(rtcsec_dtls *d, const rtcsec_fingerprint *
     return RTCSEC_ERR_LIMIT;
   /* All of them first: the held flight is checked against the whole set
    * (RFC 8122 allows several a=fingerprint lines). */
-  for (size_t i = 0; i < n; i++)
-    d->fps[d->n_fps++] = fps[i];
-  if (d->held.count > 0)
+  memcpy(d->fps + d->n_fps, fps, n * sizeof(*fps));
+  d->n_fps += n;
+  if (rtcsec_dgram_queue_count(&d->held) > 0)
     return release_held(d, now);
   d->stats.awaiting_fingerprint = 0;
   return RTCSEC_OK;
 }
 
-int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *fp, uint64_t now) {
-  return rtcsec_dtls_add_peer_fingerprints(d, fp, 1, now);
-}
-
-/* RFC 6347 §4.1.2.7: invalid records are discarded silently. OpenSSL
- * already does so for most, but treats some as fatal during the handshake
- * although they carry no authentication at all: application data in epoch
- * 0 and unknown content types. Anyone on the path could forge those to kill
- * a handshake, so they are taken out here first. Returns the length of the
- * next valid record at data[off..len) via *rec_len, and whether it is one
- * to keep; 0 when no complete record is left. */
-static int next_record(const uint8_t *data, size_t len, size_t off, size_t *rec_len, int *keep) {
-  if (len - off < 13)
-    return 0;
-  size_t rl = 13 + (((size_t)data[off + 11] << 8) | data[off + 12]);
-  if (rl > len - off)
-    return 0;
-  uint8_t type = data[off];
-  unsigned epoch = ((unsigned)data[off + 3] << 8) | data[off + 4];
-  /* 20 change_cipher_spec, 21 alert, 22 handshake, 23 application_data */
-  *keep = type >= 20 && type <= 23 && !(type == 23 && epoch == 0);
-  *rec_len = rl;
-  return 1;
-}
-
-/* 1 if every byte of the datagram is a record worth giving to OpenSSL. */
-static int all_records_valid(const uint8_t *data, size_t len) {
-  size_t off = 0, rl;
-  int keep;
-  while (off < len) {
-    if (!next_record(data, len, off, &rl, &keep) || !keep)
+static int has_client_hello(const uint8_t *data, size_t len) {
+  size_t off = 0;
+  while (len - off >= REC_HDR + HS_HDR) {
+    size_t rl = REC_HDR + rtcsec_be16(data + off + 11);
+    if (rl > len - off)
       return 0;
+    if (data[off] == 22 && rtcsec_be16(data + off + 3) == 0 && data[off + REC_HDR] == 1)
+      return 1;
     off += rl;
   }
-  return 1;
-}
-
-/* Copies the records worth keeping into out; returns their total length. */
-static size_t keep_valid_records(const uint8_t *data, size_t len, uint8_t *out) {
-  size_t off = 0, kept = 0, rl;
-  int keep;
-  while (off < len && next_record(data, len, off, &rl, &keep)) {
-    if (keep) {
-      memcpy(out + kept, data + off, rl);
-      kept += rl;
-    }
-    off += rl;
-  }
-  return kept;
+  return 0;
 }
 
 int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
@@ -729,44 +464,33 @@ int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len,
     d->stats.datagrams_dropped++;
     return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_ERR_CLOSED;
   }
+  d->stats.datagrams_received++;
+  d->stats.bytes_received += len;
   if (d->state == RTCSEC_DTLS_STATE_NEW) {
     if (d->role == RTCSEC_DTLS_CLIENT)
       return RTCSEC_ERR_INVALID_STATE;
+    /* A server starts its handshake clock on a ClientHello, not on any
+     * bytes: garbage before the first ClientHello leaves it NEW. */
+    if (!has_client_hello(data, len)) {
+      d->stats.datagrams_dropped++;
+      return RTCSEC_OK;
+    }
     int rc = rtcsec_dtls_start(d, now);
     if (rc != RTCSEC_OK)
       return rc;
   }
-  d->stats.datagrams_received++;
-  d->stats.bytes_received += len;
-  if (len == 0)
+  if (len == 0) {
+    d->stats.datagrams_dropped++;
     return RTCSEC_OK;
-  if (!all_records_valid(data, len)) {
-    /* Rare: rebuild the datagram from its valid records only. */
-    uint8_t *clean = malloc(len);
-    if (clean == NULL)
-      return RTCSEC_ERR_NO_MEMORY;
-    size_t kept = keep_valid_records(data, len, clean);
-    int rc = RTCSEC_OK;
-    if (kept == 0)
-      d->stats.datagrams_dropped++;
-    else
-      rc = accept_datagram(d, clean, kept, now);
-    free(clean);
-    return rc;
   }
-  return accept_datagram(d, data, len, now);
-}
-
-/* A datagram of valid records: held while waiting for a fingerprint, else
- * given to OpenSSL. */
-static int accept_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
   if (must_hold(d)) {
     d->stats.awaiting_fingerprint = 1;
-    if (d->held.count >= HELD_MAX_DATAGRAMS || d->held.bytes + len > HELD_MAX_BYTES) {
+    if (rtcsec_dgram_queue_count(&d->held) >= HELD_MAX_DATAGRAMS ||
+        d->held.bytes + len > HELD_MAX_BYTES) {
       d->stats.datagrams_dropped++;
       return RTCSEC_OK;
     }
-    if (rtcsec_dgram_queue_push(&d->held, data, len) != 0)
+    if (rtcsec_dgram_queue_push(&d->held, data, len) != RTCSEC_OK)
       return RTCSEC_ERR_NO_MEMORY;
     d->stats.datagrams_held++;
     return RTCSEC_OK;
@@ -782,25 +506,20 @@ int rtcsec_dtls_handle_timeout(rtcsec_dtls *d, uint64_t now) {
   if (d->state != RTCSEC_DTLS_STATE_HANDSHAKING && d->state != RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_OK;
   if (d->state == RTCSEC_DTLS_STATE_HANDSHAKING && now - d->start_us >= d->handshake_timeout_us) {
-    fail(d, RTCSEC_ERR_HANDSHAKE_TIMEOUT);
+    fail(d, RTCSEC_ERR_HANDSHAKE_TIMEOUT, NULL);
     return d->error;
   }
-  if (d->retrans_deadline != UINT64_MAX && now >= d->retrans_deadline) {
-    ERR_clear_error();
-    int r = DTLSv1_handle_timeout(d->ssl);
-    if (r > 0)
-      d->stats.retransmissions++;
-    else if (r < 0)
-      fail(d, classify_failure(d));
-    update_deadline(d, now);
-  }
+  int rc = d->ops->handle_timeout(d->engine, now);
+  if (rc != RTCSEC_OK)
+    fail(d, rc, NULL);
   return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
 }
 
 uint64_t rtcsec_dtls_deadline(const rtcsec_dtls *d) {
-  if (d == NULL)
+  if (d == NULL ||
+      (d->state != RTCSEC_DTLS_STATE_HANDSHAKING && d->state != RTCSEC_DTLS_STATE_CONNECTED))
     return UINT64_MAX;
-  uint64_t t = d->retrans_deadline;
+  uint64_t t = d->ops->deadline(d->engine);
   if (d->state == RTCSEC_DTLS_STATE_HANDSHAKING) {
     uint64_t hs = d->start_us + d->handshake_timeout_us;
     if (hs < t)
@@ -809,98 +528,116 @@ uint64_t rtcsec_dtls_deadline(const rtcsec_dtls *d) {
   return t;
 }
 
-int rtcsec_dtls_poll_datagram(rtcsec_dtls *d, uint8_t *buf, size_t cap, size_t *len) {
-  if (d == NULL || len == NULL || (buf == NULL && cap > 0))
+/* ---- output ------------------------------------------------------------------ */
+
+int rtcsec_dtls_poll_datagram(rtcsec_dtls *d, uint8_t *buf, size_t cap, size_t *out_len) {
+  if (d == NULL || out_len == NULL || (buf == NULL && cap > 0))
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  *len = 0;
-  const rtcsec_dgram *head = rtcsec_dgram_queue_peek(&d->io.out);
+  *out_len = 0;
+  const rtcsec_dgram *head = rtcsec_dgram_queue_peek(&d->out);
   if (head == NULL)
     return RTCSEC_OK;
   if (head->len > cap)
     return RTCSEC_ERR_BUFFER_TOO_SMALL;
   rtcsec_dgram g;
-  rtcsec_dgram_queue_pop(&d->io.out, &g);
+  rtcsec_dgram_queue_pop(&d->out, &g);
   memcpy(buf, g.data, g.len);
-  *len = g.len;
+  *out_len = g.len;
   d->stats.datagrams_sent++;
   d->stats.bytes_sent += g.len;
   free(g.data);
   return RTCSEC_OK;
 }
 
-int rtcsec_dtls_poll_event(rtcsec_dtls *d, rtcsec_dtls_event *ev) {
+int rtcsec_dtls_poll_event(rtcsec_dtls *d, rtcsec_event *ev) {
   if (d == NULL || ev == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  free(d->last_data);
-  d->last_data = NULL;
   memset(ev, 0, sizeof(*ev));
-  ev->alert = -1;
-  if (d->ev_count == 0)
+  event_node n;
+  if (!rtcsec_ring_pop(&d->events, &n)) {
+    rtcsec_ring_shrink(&d->events); /* an idle association keeps no queue */
     return RTCSEC_OK;
-  event_node *n = &d->events[d->ev_head];
-  *ev = n->ev;
-  if (n->data != NULL) {
-    d->last_data = n->data;
-    ev->data = n->data;
   }
-  /* The queued copy of any key material is wiped once handed out. */
-  OPENSSL_cleanse(n, sizeof(*n));
-  d->ev_head = (d->ev_head + 1) % d->ev_cap;
-  d->ev_count--;
-  if (d->ev_count == 0) {
-    /* An idle association keeps no queue (thousands of them in an SFU). */
-    OPENSSL_cleanse(d->events, d->ev_cap * sizeof(*d->events));
-    free(d->events);
-    d->events = NULL;
-    d->ev_cap = 0;
-    d->ev_head = 0;
+  *ev = n.ev;
+  if (ev->type == RTCSEC_EVENT_DATA) {
+    ev->data.data = d->data_buf + n.data_off;
+    d->data_events--;
   }
   return RTCSEC_OK;
 }
 
-int rtcsec_dtls_send(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
-  (void)now;
-  if (d == NULL || (data == NULL && len > 0) || len == 0)
+int rtcsec_dtls_get_connected(const rtcsec_dtls *d, rtcsec_connected_info *out) {
+  if (d == NULL || out == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
+    return RTCSEC_ERR_INVALID_STATE;
+  memset(out, 0, sizeof(*out));
+  d->ops->connected_info(d->engine, out);
+  out->role = d->role;
+  out->peer_fingerprint = d->matched_fp;
+  return RTCSEC_OK;
+}
+
+int rtcsec_dtls_send_data(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
+  if (d == NULL || data == NULL || len == 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (d->state == RTCSEC_DTLS_STATE_FAILED)
     return d->error;
   if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
-  /* OpenSSL does not split application data by MTU: one record must fit
-   * one datagram (RFC 6347 §4.1.1), so refuse what would not. */
-  size_t room = DTLS_get_data_mtu(d->ssl);
-  if (room == 0 || len > room)
-    return RTCSEC_ERR_TOO_LARGE;
-  if (d->records_sent >= DTLS_SEQ_LIMIT) {
-    fail(d, RTCSEC_ERR_KEY_EXHAUSTED);
-    return d->error;
-  }
-  ERR_clear_error();
-  int n = SSL_write(d->ssl, data, (int)len);
-  if (n <= 0 || (size_t)n != len) {
-    fail(d, classify_failure(d));
-    return d->error;
-  }
-  d->records_sent++;
-  return RTCSEC_OK;
+  int rc = d->ops->send_data(d->engine, data, len, now);
+  if (rc == RTCSEC_ERR_KEY_EXHAUSTED)
+    fail(d, rc, NULL);
+  return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : rc;
 }
 
 int rtcsec_dtls_close(rtcsec_dtls *d, uint64_t now) {
-  (void)now;
   if (d == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (d->state == RTCSEC_DTLS_STATE_CLOSED || d->state == RTCSEC_DTLS_STATE_FAILED)
     return RTCSEC_OK;
-  if (d->state == RTCSEC_DTLS_STATE_CONNECTED) {
-    ERR_clear_error();
-    (void)SSL_shutdown(d->ssl); /* queues close_notify; we do not wait for the peer's */
-    ERR_clear_error();
-  }
+  d->ops->close(d->engine, now);
   d->state = RTCSEC_DTLS_STATE_CLOSED;
-  d->retrans_deadline = UINT64_MAX;
   rtcsec_dgram_queue_clear(&d->held);
   return RTCSEC_OK;
 }
+
+int rtcsec_dtls_export_srtp_keys(const rtcsec_dtls *d, rtcsec_srtp_keys *keys) {
+  if (d == NULL || keys == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  memset(keys, 0, sizeof(*keys));
+  if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
+    return RTCSEC_ERR_INVALID_STATE;
+  rtcsec_connected_info info;
+  memset(&info, 0, sizeof(info));
+  d->ops->connected_info(d->engine, &info);
+  size_t k = rtcsec_srtp_profile_key_len(info.profile);
+  size_t s = rtcsec_srtp_profile_salt_len(info.profile);
+  if (k == 0)
+    return RTCSEC_ERR_SRTP_NOT_NEGOTIATED;
+  keys->profile = info.profile;
+  keys->key_len = k;
+  keys->salt_len = s;
+  keys->material_len = 2 * (k + s);
+  /* RFC 5764 §4.2: no context, length 2 * (key + salt). */
+  int rc =
+      d->ops->export_material(d->engine, srtp_exporter_label, keys->material, keys->material_len);
+  if (rc != RTCSEC_OK) {
+    rtcsec_srtp_keys_wipe(keys);
+    return rc;
+  }
+  /* RFC 5764 §4.2: client_write_SRTP_master_key | server_write_SRTP_master_key
+   * | client_write_SRTP_master_salt | server_write_SRTP_master_salt. */
+  const uint8_t *ck = keys->material, *sk = ck + k, *cs = sk + k, *ss = cs + s;
+  int client = d->role == RTCSEC_DTLS_CLIENT;
+  memcpy(keys->local_key, client ? ck : sk, k);
+  memcpy(keys->remote_key, client ? sk : ck, k);
+  memcpy(keys->local_salt, client ? cs : ss, s);
+  memcpy(keys->remote_salt, client ? ss : cs, s);
+  return RTCSEC_OK;
+}
+
+/* ---- introspection ----------------------------------------------------------- */
 
 rtcsec_dtls_state rtcsec_dtls_get_state(const rtcsec_dtls *d) {
   return d ? d->state : RTCSEC_DTLS_STATE_FAILED;
@@ -976,40 +713,17 @@ int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out) {
   if (d == NULL || out == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   *out = d->stats;
+  out->last_unauthenticated_alert = d->unauth_alert;
   out->state = d->state;
   out->role = d->role;
   return RTCSEC_OK;
 }
 
+int rtcsec_dtls_pending_events(const rtcsec_dtls *d) { return rtcsec_ring_count(&d->events) > 0; }
+
 /* ---- test hooks (dtls_internal.h) ----------------------------------------- */
 
 void rtcsec_dtls_test_set_records_sent(rtcsec_dtls *d, uint64_t n) {
   if (d != NULL)
-    d->records_sent = n;
-}
-
-int rtcsec_dtls_get_connected(rtcsec_dtls *d, rtcsec_dtls_connected_info *info) {
-  if (d == NULL || info == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
-    return RTCSEC_ERR_INVALID_STATE;
-  /* The CONNECTED event still queued has the keys already: no second
-   * export (it costs a PRF run per side). */
-  for (size_t i = 0; i < d->ev_count; i++) {
-    const event_node *n = &d->events[(d->ev_head + i) % d->ev_cap];
-    if (n->ev.type == RTCSEC_DTLS_EVENT_CONNECTED) {
-      *info = n->ev.connected;
-      return RTCSEC_OK;
-    }
-  }
-  int rc = export_keys(d, &info->keys);
-  if (rc != RTCSEC_OK) {
-    rtcsec_srtp_keys_wipe(&info->keys);
-    return rc;
-  }
-  info->profile = info->keys.profile;
-  info->version = SSL_get_version(d->ssl);
-  info->cipher = SSL_get_cipher_name(d->ssl);
-  info->peer_fingerprint = d->matched_fp;
-  return RTCSEC_OK;
+    rtcsec_dtls12_test_set_records_sent(d->engine, n);
 }

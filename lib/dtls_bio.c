@@ -6,42 +6,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
+#include "rtcsec/error.h"
+
+void rtcsec_dgram_queue_init(rtcsec_dgram_queue *q, size_t max_datagrams) {
+  rtcsec_ring_init(&q->ring, sizeof(rtcsec_dgram), max_datagrams);
+  q->bytes = 0;
+}
+
 int rtcsec_dgram_queue_push(rtcsec_dgram_queue *q, const uint8_t *data, size_t len) {
-  if (q->count == q->cap) {
-    size_t ncap = q->cap ? q->cap * 2 : 8;
-    rtcsec_dgram *n = malloc(ncap * sizeof(*n));
-    if (n == NULL)
-      return -1;
-    for (size_t i = 0; i < q->count; i++)
-      n[i] = q->items[(q->head + i) % q->cap];
-    free(q->items);
-    q->items = n;
-    q->head = 0;
-    q->cap = ncap;
-  }
-  uint8_t *copy = malloc(len ? len : 1);
-  if (copy == NULL)
-    return -1;
+  rtcsec_dgram g = {malloc(len ? len : 1), len};
+  if (g.data == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
   if (len)
-    memcpy(copy, data, len);
-  q->items[(q->head + q->count) % q->cap] = (rtcsec_dgram){copy, len};
-  q->count++;
+    memcpy(g.data, data, len);
+  int rc = rtcsec_ring_push(&q->ring, &g);
+  if (rc != RTCSEC_OK) {
+    free(g.data);
+    return rc;
+  }
   q->bytes += len;
-  return 0;
+  return RTCSEC_OK;
 }
 
 int rtcsec_dgram_queue_pop(rtcsec_dgram_queue *q, rtcsec_dgram *out) {
-  if (q->count == 0)
+  if (!rtcsec_ring_pop(&q->ring, out))
     return 0;
-  *out = q->items[q->head];
-  q->head = (q->head + 1) % q->cap;
-  q->count--;
   q->bytes -= out->len;
+  if (rtcsec_ring_count(&q->ring) == 0)
+    rtcsec_ring_shrink(&q->ring); /* idle associations keep no storage */
   return 1;
 }
 
 const rtcsec_dgram *rtcsec_dgram_queue_peek(const rtcsec_dgram_queue *q) {
-  return q->count ? &q->items[q->head] : NULL;
+  return rtcsec_ring_peek(&q->ring);
 }
 
 void rtcsec_dgram_queue_clear(rtcsec_dgram_queue *q) {
@@ -52,8 +50,7 @@ void rtcsec_dgram_queue_clear(rtcsec_dgram_queue *q) {
     OPENSSL_cleanse(d.data, d.len);
     free(d.data);
   }
-  free(q->items);
-  memset(q, 0, sizeof(*q));
+  rtcsec_ring_clear(&q->ring);
 }
 
 /* DTLS record header: type(1) version(2) epoch(2) sequence(6) length(2). */
@@ -64,7 +61,7 @@ void rtcsec_dgram_queue_clear(rtcsec_dgram_queue *q) {
 static size_t record_len(const uint8_t *p, size_t avail) {
   if (avail < RECORD_HEADER_LEN)
     return 0;
-  size_t n = RECORD_HEADER_LEN + (((size_t)p[11] << 8) | p[12]);
+  size_t n = RECORD_HEADER_LEN + rtcsec_be16(p + 11);
   return n <= avail ? n : 0;
 }
 
@@ -78,15 +75,15 @@ static int push_split(rtcsec_dgram_io *io, const uint8_t *p, size_t len) {
   while (off < len) {
     size_t rl = record_len(p + off, len - off);
     if (rl == 0) /* not a record sequence: leave it as OpenSSL wrote it */
-      return rtcsec_dgram_queue_push(&io->out, p + start, len - start);
+      return rtcsec_dgram_queue_push(io->out, p + start, len - start);
     if (off > start && off + rl - start > io->mtu) {
-      if (rtcsec_dgram_queue_push(&io->out, p + start, off - start) != 0)
+      if (rtcsec_dgram_queue_push(io->out, p + start, off - start) != 0)
         return -1;
       start = off;
     }
     off += rl;
   }
-  return rtcsec_dgram_queue_push(&io->out, p + start, len - start);
+  return rtcsec_dgram_queue_push(io->out, p + start, len - start);
 }
 
 static int bio_write(BIO *b, const char *data, int len) {
@@ -96,7 +93,7 @@ static int bio_write(BIO *b, const char *data, int len) {
     return -1;
   const uint8_t *p = (const uint8_t *)data;
   int rc = (size_t)len > io->mtu ? push_split(io, p, (size_t)len)
-                                 : rtcsec_dgram_queue_push(&io->out, p, (size_t)len);
+                                 : rtcsec_dgram_queue_push(io->out, p, (size_t)len);
   if (rc != 0) {
     io->write_failed = 1;
     return -1;

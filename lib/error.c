@@ -56,6 +56,9 @@ static const struct err_name err_table[] = {
     {RTCSEC_ERR_CRYPTO, "crypto library failure"},
     {RTCSEC_ERR_NO_MEMORY, "out of memory"},
     {RTCSEC_ERR_IO, "file I/O failed"},
+    {RTCSEC_ERR_KEY_SHARE_LENGTH, "key share has the wrong length for its group"},
+    {RTCSEC_ERR_KEY_SHARE_INVALID, "key share is not a valid public key"},
+    {RTCSEC_ERR_KEY_SHARE_ZERO, "X25519 shared secret is all zero"},
 };
 
 const char *rtcsec_strerror(int code) {

@@ -269,8 +269,8 @@ int rtcsec_sdp_attr_identify(rtcsec_sdp_attr *out, const char *s, size_t len) {
 
 /* ---- ICE credentials ------------------------------------------------------ */
 
-static int ice_string_valid(const char *s, size_t n, size_t min, size_t max) {
-  return n >= min && n <= max && all_of(s, n, is_ice_char);
+int rtcsec_sdp_ice_chars_valid(const char *s, size_t n, size_t min, size_t max) {
+  return s != NULL && n >= min && n <= max && all_of(s, n, is_ice_char);
 }
 
 /* RFC 8839 §5.4: ufrag = 4*256ice-char, password = 22*256ice-char. */
@@ -281,7 +281,7 @@ static int ice_value_parse(char *dst, size_t dst_cap, const char *s, size_t len,
   if (rc != RTCSEC_OK)
     return rc;
   span v = {c.p + c.pos, cur_left(&c)};
-  if (!ice_string_valid(v.p, v.n, min, max) || v.n >= dst_cap)
+  if (!rtcsec_sdp_ice_chars_valid(v.p, v.n, min, max) || v.n >= dst_cap)
     return RTCSEC_ERR_PARSE; /* empty, too short or long, not ice-chars */
   memcpy(dst, v.p, v.n);
   dst[v.n] = '\0';
@@ -305,7 +305,7 @@ int rtcsec_sdp_ice_pwd_parse(rtcsec_sdp_ice_credentials *creds, const char *s, s
 static int ice_value_format(const char *value, size_t value_cap, const char *name_colon, size_t min,
                             size_t max, char *buf, size_t cap, size_t *len_out) {
   size_t n = bounded_strlen(value, value_cap);
-  if (!ice_string_valid(value, n, min, max))
+  if (!rtcsec_sdp_ice_chars_valid(value, n, min, max))
     return RTCSEC_ERR_INVALID_ARGUMENT;
   writer w = {.len = 0};
   w_str(&w, name_colon);
@@ -580,7 +580,7 @@ static int extension_parse(cursor *c, span name, rtcsec_candidate *cand) {
   if (span_equals_ci(name.p, name.n, "ufrag")) {
     span v = cur_word(c);
     if (cand->ufrag[0] != '\0' ||
-        !ice_string_valid(v.p, v.n, RTCSEC_ICE_UFRAG_MIN, RTCSEC_ICE_UFRAG_MAX))
+        !rtcsec_sdp_ice_chars_valid(v.p, v.n, RTCSEC_ICE_UFRAG_MIN, RTCSEC_ICE_UFRAG_MAX))
       return RTCSEC_ERR_PARSE;
     memcpy(cand->ufrag, v.p, v.n);
     cand->ufrag[v.n] = '\0';
@@ -761,7 +761,8 @@ static int candidate_fields_valid(const rtcsec_candidate *c) {
     return 0;
   }
   n = bounded_strlen(c->ufrag, sizeof(c->ufrag));
-  if (n != 0 && !ice_string_valid(c->ufrag, n, RTCSEC_ICE_UFRAG_MIN, RTCSEC_ICE_UFRAG_MAX))
+  if (n != 0 &&
+      !rtcsec_sdp_ice_chars_valid(c->ufrag, n, RTCSEC_ICE_UFRAG_MIN, RTCSEC_ICE_UFRAG_MAX))
     return 0;
   for (size_t i = 0; i < c->n_ext; i++) {
     const rtcsec_candidate_ext *e = &c->ext[i];

@@ -9,7 +9,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   TARGET: fingerprint demux dtls_server_first_flight dtls_client_first_flight
-#           dtls_stateful srtp_unprotect transport sdp stun (default: all)
+#           dtls_stateful srtp_unprotect transport sdp stun client_hello
+#           echo_rtcp mlkem (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_ARGS (more libFuzzer
 #   options, e.g. "-use_value_profile=1"), FUZZ_OUT (default fuzz-out).
 set -euo pipefail
@@ -28,16 +29,19 @@ declare -A MAX_LEN=(
   [transport]=8192
   [sdp]=1100
   [stun]=2048
+  [client_hello]=256
+  [echo_rtcp]=1500
+  [mlkem]=1400
 )
 ALL_TARGETS=(fingerprint demux dtls_server_first_flight dtls_client_first_flight
-  dtls_stateful srtp_unprotect transport sdp stun)
+  dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem)
 
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 OUT=${FUZZ_OUT:-fuzz-out}
 GRACE=30 # s past SECONDS before a stuck run is killed (and counted as failed)
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 

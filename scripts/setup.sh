@@ -38,6 +38,9 @@ PACKAGES=(
   # does not need them.
   gnuplot-nox
   valgrind
+  # tests/test_mlkem.c reads the gzip'd FIPS 203 vectors; test_mlkem_ct runs
+  # under valgrind (above)
+  zlib1g-dev
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
   # itself on 127.0.0.1; the Debian service is never started (no systemd)
   coturn

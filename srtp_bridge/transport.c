@@ -18,10 +18,7 @@ struct rtcsec_transport {
   int install_error;            /* the SRTP sessions could not be made */
   int error;                    /* sticky failure of the transport itself */
   int error_pending;            /* its FAILED event is still to be polled */
-  rtcsec_srtp_profile profile;
-  const char *version;
-  const char *cipher;
-  rtcsec_fingerprint peer_fp;
+  rtcsec_connected_info info;   /* profile == RTCSEC_SRTP_NONE until connected */
   char local_fp[RTCSEC_FINGERPRINT_STRLEN];
   rtcsec_transport_stats counters; /* only the in_ and drop_ fields are used */
 };
@@ -88,11 +85,14 @@ static void end_media(rtcsec_transport *t) {
 static int sync(rtcsec_transport *t, int rc) {
   rtcsec_dtls_state s = rtcsec_dtls_get_state(t->dtls);
   if (s == RTCSEC_DTLS_STATE_CONNECTED && t->srtp == NULL && !t->ended) {
-    rtcsec_dtls_connected_info info;
+    rtcsec_srtp_keys keys;
+    rtcsec_connected_info info;
     int err = rtcsec_dtls_get_connected(t->dtls, &info);
     if (err == RTCSEC_OK)
-      err = rtcsec_srtp_new(&t->srtp, &info.keys, &t->srtp_cfg);
-    rtcsec_srtp_keys_wipe(&info.keys);
+      err = rtcsec_dtls_export_srtp_keys(t->dtls, &keys);
+    if (err == RTCSEC_OK)
+      err = rtcsec_srtp_new(&t->srtp, &keys, &t->srtp_cfg);
+    rtcsec_srtp_keys_wipe(&keys);
     if (err != RTCSEC_OK) {
       /* Up but unable to protect media: close rather than half-work. */
       t->srtp = NULL;
@@ -101,10 +101,7 @@ static int sync(rtcsec_transport *t, int rc) {
       end_media(t);
       return err;
     }
-    t->profile = info.profile;
-    t->version = info.version;
-    t->cipher = info.cipher;
-    t->peer_fp = info.peer_fingerprint;
+    t->info = info;
   } else if (s == RTCSEC_DTLS_STATE_FAILED || s == RTCSEC_DTLS_STATE_CLOSED) {
     end_media(t);
   }
@@ -129,11 +126,6 @@ int rtcsec_transport_add_peer_fingerprints(rtcsec_transport *t, const rtcsec_fin
            : RTCSEC_ERR_INVALID_ARGUMENT;
 }
 
-int rtcsec_transport_add_peer_fingerprint(rtcsec_transport *t, const rtcsec_fingerprint *fp,
-                                          uint64_t now) {
-  return rtcsec_transport_add_peer_fingerprints(t, fp, 1, now);
-}
-
 static int unprotect(rtcsec_transport *t, uint8_t *buf, size_t len, rtcsec_packet_class kind,
                      rtcsec_transport_input *in) {
   if (t->srtp == NULL) {
@@ -150,29 +142,36 @@ static int unprotect(rtcsec_transport *t, uint8_t *buf, size_t len, rtcsec_packe
   if (rc != RTCSEC_OK)
     return rc; /* counted by the bridge, per reason */
   in->len = out;
+  in->authenticated = 1; /* the tag verified and the index was new */
   return RTCSEC_OK;
 }
 
-int rtcsec_transport_handle_datagram(rtcsec_transport *t, uint8_t *buf, size_t len, uint64_t now,
-                                     rtcsec_transport_input *in) {
-  if (t == NULL || in == NULL || (buf == NULL && len > 0))
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  in->kind = rtcsec_demux_classify(buf, len);
+int rtcsec_transport_handle_classified(rtcsec_transport *t, rtcsec_packet_class kind, uint8_t *buf,
+                                       size_t len, uint64_t now, rtcsec_transport_input *in) {
+  in->kind = kind;
   in->len = 0;
-  switch (in->kind) {
+  in->authenticated = 0;
+  switch (kind) {
   case RTCSEC_PKT_RTP:
     t->counters.in_rtp++;
-    return unprotect(t, buf, len, in->kind, in);
+    return unprotect(t, buf, len, kind, in);
   case RTCSEC_PKT_RTCP:
     t->counters.in_rtcp++;
-    return unprotect(t, buf, len, in->kind, in);
+    return unprotect(t, buf, len, kind, in);
   case RTCSEC_PKT_STUN:
     t->counters.in_stun++;
     in->len = len;
     return RTCSEC_OK;
-  case RTCSEC_PKT_DTLS:
+  case RTCSEC_PKT_DTLS: {
     t->counters.in_dtls++;
-    return sync(t, rtcsec_dtls_handle_datagram(t->dtls, buf, len, now));
+    rtcsec_dtls_stats before, after;
+    rtcsec_dtls_get_stats(t->dtls, &before);
+    int rc = sync(t, rtcsec_dtls_handle_datagram(t->dtls, buf, len, now));
+    /* Application data that decrypted is proof of the peer's keys. */
+    rtcsec_dtls_get_stats(t->dtls, &after);
+    in->authenticated = after.records_authenticated > before.records_authenticated;
+    return rc;
+  }
   case RTCSEC_PKT_ZRTP:
     t->counters.drop_zrtp++;
     return RTCSEC_ERR_UNSUPPORTED;
@@ -186,6 +185,13 @@ int rtcsec_transport_handle_datagram(rtcsec_transport *t, uint8_t *buf, size_t l
   }
 }
 
+int rtcsec_transport_handle_datagram(rtcsec_transport *t, uint8_t *buf, size_t len, uint64_t now,
+                                     rtcsec_transport_input *in) {
+  if (t == NULL || in == NULL || (buf == NULL && len > 0))
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  return rtcsec_transport_handle_classified(t, rtcsec_demux_classify(buf, len), buf, len, now, in);
+}
+
 int rtcsec_transport_handle_timeout(rtcsec_transport *t, uint64_t now) {
   return t ? sync(t, rtcsec_dtls_handle_timeout(t->dtls, now)) : RTCSEC_ERR_INVALID_ARGUMENT;
 }
@@ -194,8 +200,8 @@ uint64_t rtcsec_transport_deadline(const rtcsec_transport *t) {
   return t ? rtcsec_dtls_deadline(t->dtls) : UINT64_MAX;
 }
 
-int rtcsec_transport_poll_datagram(rtcsec_transport *t, uint8_t *buf, size_t cap, size_t *len) {
-  return t ? rtcsec_dtls_poll_datagram(t->dtls, buf, cap, len) : RTCSEC_ERR_INVALID_ARGUMENT;
+int rtcsec_transport_poll_datagram(rtcsec_transport *t, uint8_t *buf, size_t cap, size_t *out_len) {
+  return t ? rtcsec_dtls_poll_datagram(t->dtls, buf, cap, out_len) : RTCSEC_ERR_INVALID_ARGUMENT;
 }
 
 static int media_ready(const rtcsec_transport *t) {
@@ -212,46 +218,46 @@ static int media_ready(const rtcsec_transport *t) {
  * the peer, both directions' keys wiped, a FAILED event with
  * RTCSEC_ERR_KEY_EXHAUSTED. The refused packet itself gets the bridge's
  * RTCSEC_ERR_SRTP_KEY_LIMIT; every later call gets the sticky error. */
-static int protected_result(rtcsec_transport *t, int rc) {
+static int protected_result(rtcsec_transport *t, int rc, uint64_t now) {
   if (rc == RTCSEC_ERR_SRTP_KEY_LIMIT && t->error == 0) {
     t->error = RTCSEC_ERR_KEY_EXHAUSTED;
     t->error_pending = 1;
     end_media(t);
-    rtcsec_dtls_close(t->dtls, 0);
+    rtcsec_dtls_close(t->dtls, now);
   }
   return rc;
 }
 
 int rtcsec_transport_protect_rtp(rtcsec_transport *t, uint8_t *buf, size_t len, size_t cap,
-                                 size_t *out_len) {
+                                 size_t *out_len, uint64_t now) {
   if (t == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   int rc = media_ready(t);
   return rc != RTCSEC_OK
              ? rc
-             : protected_result(t, rtcsec_srtp_protect_rtp(t->srtp, buf, len, cap, out_len));
+             : protected_result(t, rtcsec_srtp_protect_rtp(t->srtp, buf, len, cap, out_len), now);
 }
 
 int rtcsec_transport_protect_rtcp(rtcsec_transport *t, uint8_t *buf, size_t len, size_t cap,
-                                  size_t *out_len) {
+                                  size_t *out_len, uint64_t now) {
   if (t == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   int rc = media_ready(t);
   return rc != RTCSEC_OK
              ? rc
-             : protected_result(t, rtcsec_srtp_protect_rtcp(t->srtp, buf, len, cap, out_len));
+             : protected_result(t, rtcsec_srtp_protect_rtcp(t->srtp, buf, len, cap, out_len), now);
 }
 
 size_t rtcsec_transport_rtp_overhead(const rtcsec_transport *t) {
-  return t && t->srtp ? rtcsec_srtp_rtp_overhead(t->profile) : 0;
+  return t && t->srtp ? rtcsec_srtp_rtp_overhead(t->info.profile) : 0;
 }
 
 size_t rtcsec_transport_rtcp_overhead(const rtcsec_transport *t) {
-  return t && t->srtp ? rtcsec_srtp_rtcp_overhead(t->profile) : 0;
+  return t && t->srtp ? rtcsec_srtp_rtcp_overhead(t->info.profile) : 0;
 }
 
 int rtcsec_transport_send_data(rtcsec_transport *t, const uint8_t *data, size_t len, uint64_t now) {
-  return t ? sync(t, rtcsec_dtls_send(t->dtls, data, len, now)) : RTCSEC_ERR_INVALID_ARGUMENT;
+  return t ? sync(t, rtcsec_dtls_send_data(t->dtls, data, len, now)) : RTCSEC_ERR_INVALID_ARGUMENT;
 }
 
 int rtcsec_transport_close(rtcsec_transport *t, uint64_t now) {
@@ -261,55 +267,35 @@ int rtcsec_transport_close(rtcsec_transport *t, uint64_t now) {
   return rtcsec_dtls_close(t->dtls, now);
 }
 
-int rtcsec_transport_poll_event(rtcsec_transport *t, rtcsec_transport_event *ev) {
+int rtcsec_transport_poll_event(rtcsec_transport *t, rtcsec_event *ev) {
   if (t == NULL || ev == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   memset(ev, 0, sizeof(*ev));
-  ev->alert = -1;
   if (t->error_pending) {
     t->error_pending = 0;
-    ev->type = RTCSEC_TRANSPORT_EVENT_FAILED;
-    ev->error = t->error;
+    ev->type = RTCSEC_EVENT_FAILED;
+    ev->failed.error = t->error;
+    ev->failed.alert = -1;
     return RTCSEC_OK;
   }
-  rtcsec_dtls_event dev;
-  int rc = rtcsec_dtls_poll_event(t->dtls, &dev);
+  int rc = rtcsec_dtls_poll_event(t->dtls, ev);
   if (rc != RTCSEC_OK)
     return rc;
-  switch (dev.type) {
-  case RTCSEC_DTLS_EVENT_NONE:
-    break;
-  case RTCSEC_DTLS_EVENT_CONNECTED:
-    /* The sessions were installed by sync() already; this copy of the keys
-     * is not needed. */
-    rtcsec_srtp_keys_wipe(&dev.connected.keys);
+  switch (ev->type) {
+  case RTCSEC_EVENT_CONNECTED:
+    /* The sessions were installed by sync() already, or could not be. */
     if (t->srtp == NULL) {
-      ev->type = RTCSEC_TRANSPORT_EVENT_FAILED;
-      ev->error = t->install_error ? t->install_error : RTCSEC_ERR_CLOSED;
-      break;
+      memset(ev, 0, sizeof(*ev));
+      ev->type = RTCSEC_EVENT_FAILED;
+      ev->failed.error = t->install_error ? t->install_error : RTCSEC_ERR_CLOSED;
+      ev->failed.alert = -1;
     }
-    ev->type = RTCSEC_TRANSPORT_EVENT_CONNECTED;
-    ev->profile = t->profile;
-    ev->version = t->version;
-    ev->cipher = t->cipher;
-    ev->peer_fingerprint = t->peer_fp;
     break;
-  case RTCSEC_DTLS_EVENT_DATA:
-    ev->type = RTCSEC_TRANSPORT_EVENT_DATA;
-    ev->data = dev.data;
-    ev->data_len = dev.data_len;
-    break;
-  case RTCSEC_DTLS_EVENT_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
+  case RTCSEC_EVENT_FAILED:
     end_media(t);
-    ev->type = RTCSEC_TRANSPORT_EVENT_CLOSED;
     break;
-  case RTCSEC_DTLS_EVENT_FAILED:
   default:
-    end_media(t);
-    ev->type = RTCSEC_TRANSPORT_EVENT_FAILED;
-    ev->error = dev.error;
-    ev->alert = dev.alert;
-    ev->alert_from_peer = dev.alert_from_peer;
     break;
   }
   return RTCSEC_OK;
@@ -333,14 +319,15 @@ int rtcsec_transport_get_stats(const rtcsec_transport *t, rtcsec_transport_stats
   out->state = rtcsec_transport_get_state(t);
   out->role = rtcsec_dtls_get_role(t->dtls);
   out->error = t->error != 0 ? t->error : rtcsec_dtls_error(t->dtls);
-  out->dtls_version = t->version ? t->version : "";
-  out->dtls_cipher = t->cipher ? t->cipher : "";
-  out->profile = t->profile;
+  out->dtls_version = t->info.version ? t->info.version : "";
+  out->dtls_cipher = t->info.cipher ? t->info.cipher : "";
+  out->dtls_group = t->info.group ? t->info.group : "";
+  out->profile = t->info.profile;
   memcpy(out->local_fingerprint, t->local_fp, sizeof(out->local_fingerprint));
   out->peer_fingerprint[0] = '\0';
-  if (t->profile != RTCSEC_SRTP_NONE)
-    rtcsec_fingerprint_format(&t->peer_fp, out->peer_fingerprint, sizeof(out->peer_fingerprint),
-                              NULL);
+  if (t->info.profile != RTCSEC_SRTP_NONE)
+    rtcsec_fingerprint_format(&t->info.peer_fingerprint, out->peer_fingerprint,
+                              sizeof(out->peer_fingerprint), NULL);
   rtcsec_dtls_get_stats(t->dtls, &out->dtls);
   out->handshake_us = out->dtls.handshake_us;
   if (t->srtp != NULL)
@@ -357,6 +344,10 @@ int rtcsec_transport_get_ssrc_stats(const rtcsec_transport *t, uint32_t ssrc, in
   if (t->srtp == NULL)
     return RTCSEC_ERR_SRTP_NO_KEYS;
   return rtcsec_srtp_get_ssrc_stats(t->srtp, ssrc, outbound, out);
+}
+
+int rtcsec_transport_pending_events(const rtcsec_transport *t) {
+  return t->error_pending || rtcsec_dtls_pending_events(t->dtls);
 }
 
 /* ---- test hooks (transport_internal.h): not part of the API ---------------- */

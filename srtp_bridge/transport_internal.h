@@ -18,4 +18,13 @@ rtcsec_srtp *rtcsec_transport_test_srtp(rtcsec_transport *t);
  * transport keeps ownership. NULL only for a NULL transport. */
 rtcsec_dtls *rtcsec_transport_test_dtls(rtcsec_transport *t);
 
+/* rtcsec_transport_handle_datagram() for a datagram the caller has already
+ * classified with rtcsec_demux_classify() (the router does, to route it):
+ * every datagram is classified once. */
+int rtcsec_transport_handle_classified(rtcsec_transport *t, rtcsec_packet_class kind, uint8_t *buf,
+                                       size_t len, uint64_t now, rtcsec_transport_input *in);
+
+/* 1 if rtcsec_transport_poll_event() has something to give. */
+int rtcsec_transport_pending_events(const rtcsec_transport *t);
+
 #endif

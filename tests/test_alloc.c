@@ -175,11 +175,11 @@ typedef struct outcome {
 } outcome;
 
 static void poll_all(rtcsec_transport *t, int *connected, int *was_failed) {
-  rtcsec_transport_event ev;
-  while (rtcsec_transport_poll_event(t, &ev) == 0 && ev.type != RTCSEC_TRANSPORT_EVENT_NONE) {
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_CONNECTED)
+  rtcsec_event ev;
+  while (rtcsec_transport_poll_event(t, &ev) == 0 && ev.type != RTCSEC_EVENT_NONE) {
+    if (ev.type == RTCSEC_EVENT_CONNECTED)
       *connected = 1;
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_FAILED)
+    if (ev.type == RTCSEC_EVENT_FAILED)
       *was_failed = 1;
   }
 }
@@ -251,7 +251,7 @@ static outcome scenario(void) {
       p[3] = (uint8_t)k;
       p[11] = (uint8_t)(s + 1);
       size_t out = 0;
-      if (rtcsec_transport_protect_rtp(t[s], p, 100, sizeof(buf), &out) != 0) {
+      if (rtcsec_transport_protect_rtp(t[s], p, 100, sizeof(buf), &out, now) != 0) {
         o.any_failed = 1;
         continue;
       }

@@ -2,7 +2,9 @@
 # rtcsec-call end to end (issue 4): two processes, one offering and one
 # answering, exchange SDP fragments, connect with ICE over loopback, run
 # DTLS-SRTP and send RTP both ways; then the same through pipes, with a
-# chosen profile, and with one side relayed through a real coturn.
+# chosen profile, and with one side relayed through a real coturn. Last,
+# calls broken mid-media (the peer killed, the peer stopped): the side that
+# is left must say "result: failed (...)" and exit non-zero (issue 11).
 #
 # Usage: tests/test_call.sh path/to/rtcsec-call
 # Ends with "N passed, N failed"; exits non-zero if any case failed.
@@ -41,10 +43,15 @@ value() { grep -m1 "^$2: " "$1" | cut -d' ' -f2-; }
 check_side() {
   local out=$2/$3.out
   [[ "$(value "$out" result)" == ok ]] || return 1
-  local sent recv
+  local sent recv verified peer_sent peer_verified
   sent=$(value "$out" rtp_sent)
   recv=$(value "$out" rtp_received)
+  verified=$(value "$out" rtp_verified)
+  peer_sent=$(value "$out" peer_sent)
+  peer_verified=$(value "$out" peer_verified)
   [[ ${sent:-0} -gt 0 && ${recv:-0} -gt 0 ]] || return 1
+  # Every packet each way verified, as both sides counted them.
+  [[ $verified == "$peer_sent" && $peer_verified == "$sent" ]] || return 1
   [[ "$(value "$out" auth_failures)" == 0 ]] || return 1
   if [[ -n ${4:-} ]]; then
     [[ "$(value "$out" profile)" == "$4" ]] || return 1
@@ -165,6 +172,54 @@ EOF
   fi
   kill "$tp" 2>/dev/null
 fi
+
+# 5, 6. The call broken mid-media: the answerer is killed (SIGKILL: its
+# socket is gone) or stopped (SIGSTOP: silent, its socket still open) a
+# second into 3 s of media. The offerer sent everything it could, but the
+# media did not verify end to end: it must fail, say why, and exit 1.
+for sig in KILL STOP; do
+  name=broken_$sig
+  t="call_broken_by_sig${sig,,}_of_the_peer_mid_media_fails"
+  d=$work/$name
+  mkdir -p "$d"
+  timeout 60 "$CALL" --offer --local-sdp "$d/offer" --remote-sdp "$d/answer" --duration 3 \
+    --timeout 5 >"$d/offer.out" 2>&1 &
+  op=$!
+  pids+=("$op")
+  # Not under timeout(1): the signal must reach rtcsec-call itself. It is
+  # killed below in any case.
+  "$CALL" --answer --local-sdp "$d/answer" --remote-sdp "$d/offer" --duration 3 \
+    >"$d/answer.out" 2>&1 &
+  ap=$!
+  pids+=("$ap")
+  # The answer is written once the answerer has gathered; DTLS and media
+  # follow within a few hundred ms on loopback.
+  for ((i = 0; i < 100; i++)); do
+    [[ -f $d/answer ]] && break
+    sleep 0.1
+  done
+  sleep 1
+  kill -"$sig" "$ap" 2>/dev/null
+  wait "$op"
+  orc=$?
+  kill -9 "$ap" 2>/dev/null
+  wait "$ap" 2>/dev/null
+  verified=$(value "$d/offer.out" rtp_verified)
+  if [[ ! -f $d/answer ]]; then
+    fail "$t" "the answerer wrote no answer" "$d"
+  elif ((orc != 1)); then
+    fail "$t" "offerer exit $orc (want 1)" "$d"
+  elif ! grep -q '^result: failed (.\+)$' "$d/offer.out"; then
+    fail "$t" "no 'result: failed (REASON)' line" "$d"
+  elif grep -q '^result: ok' "$d/offer.out"; then
+    fail "$t" "said ok" "$d"
+  elif ! [[ ${verified:-0} -gt 0 && $verified -lt 150 ]]; then
+    # Media had flowed before the break, and stopped with it.
+    fail "$t" "rtp_verified '$verified' (want 1..149: the break was not mid-media)" "$d"
+  else
+    pass "$t ($(value "$d/offer.out" result))"
+  fi
+done
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -35,7 +35,8 @@ static void done(pair *pr) {
 
 /* A genuine application-data datagram from the client, not yet delivered. */
 static size_t genuine(pair *pr, const char *text, uint8_t *buf, size_t cap) {
-  ck_assert_int_eq(rtcsec_dtls_send(pr->p[0].d, (const uint8_t *)text, strlen(text), pr->now), 0);
+  ck_assert_int_eq(rtcsec_dtls_send_data(pr->p[0].d, (const uint8_t *)text, strlen(text), pr->now),
+                   0);
   size_t n = 0;
   ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr->p[0].d, buf, cap, &n), 0);
   ck_assert_uint_gt(n, HDR);
@@ -339,7 +340,7 @@ START_TEST(renegotiation_after_the_handshake_is_refused_and_the_session_goes_on)
   ck_assert(SSL_is_init_finished(ssl));
   ck_assert_int_eq(p.connected, 1);
   uint8_t keys_before[60];
-  memcpy(keys_before, p.info.keys.material, 60);
+  memcpy(keys_before, p.keys.material, 60);
 
   ck_assert_int_eq(SSL_renegotiate(ssl), 1);
   SSL_do_handshake(ssl); /* sends an encrypted ClientHello */
@@ -358,10 +359,10 @@ START_TEST(renegotiation_after_the_handshake_is_refused_and_the_session_goes_on)
   /* application data from the client still arrives */
   SSL_free(ssl);
   SSL_CTX_free(ctx);
-  ck_assert_mem_eq(keys_before, p.info.keys.material, 60);
+  ck_assert_mem_eq(keys_before, p.keys.material, 60);
   static const uint8_t msg[] = "server still up";
-  ck_assert_int_eq(rtcsec_dtls_send(p.d, msg, sizeof(msg), 0), 0);
-  rtcsec_srtp_keys_wipe(&p.info.keys);
+  ck_assert_int_eq(rtcsec_dtls_send_data(p.d, msg, sizeof(msg), 0), 0);
+  rtcsec_srtp_keys_wipe(&p.keys);
   rtcsec_dtls_free(p.d);
   rtcsec_cert_free(srv);
   rtcsec_cert_free(cli);
@@ -399,7 +400,7 @@ START_TEST(records_after_the_finished_in_one_datagram_are_read_at_once) {
   ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, data, sizeof(data), &more), 0);
   ck_assert_uint_eq(more, 0); /* the last flight is one datagram here */
   static const char text[] = "first data with the Finished";
-  ck_assert_int_eq(rtcsec_dtls_send(pr.p[1].d, (const uint8_t *)text, sizeof(text), 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_send_data(pr.p[1].d, (const uint8_t *)text, sizeof(text), 0), 0);
   ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, data, sizeof(data), &nd), 0);
   memcpy(both, last, nl);
   memcpy(both + nl, data, nd);
@@ -409,6 +410,247 @@ START_TEST(records_after_the_finished_in_one_datagram_are_read_at_once) {
   ck_assert_int_eq(pr.p[0].n_data, 1);
   ck_assert_uint_eq(pr.p[0].data_len, sizeof(text));
   ck_assert_mem_eq(pr.p[0].data, text, sizeof(text));
+  pair_free(&pr);
+}
+END_TEST
+
+/* ---- forged records: every type x epoch x length, before, during, after ----
+ *
+ * Issue 11: a record that cannot authenticate never ends or stalls an
+ * association. Each forged record has a 13-byte header with content type
+ * 20..23, epoch 0, 1 or 2, DTLS 1.2, a sequence number (far ahead, which
+ * must not move any replay window) and a body of 0..64 bytes of one of three
+ * patterns. None may change anything: the association goes on and a
+ * genuine record right after is accepted. */
+
+#define FORGED_MAX_BODY 64
+#define N_PATTERNS 3
+
+static size_t forge(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq, size_t body,
+                    int pattern) {
+  out[0] = type;
+  out[1] = 0xfe;
+  out[2] = 0xfd;
+  out[3] = (uint8_t)(epoch >> 8);
+  out[4] = (uint8_t)epoch;
+  set_seq(out, seq);
+  out[11] = (uint8_t)(body >> 8);
+  out[12] = (uint8_t)body;
+  uint64_t st = 0x9e3779b97f4a7c15u ^ (type * 131u + epoch * 7u + body);
+  for (size_t i = 0; i < body; i++)
+    out[HDR + i] = pattern == 0 ? 0 : pattern == 1 ? 0xff : (uint8_t)test_rand_next(&st);
+  return HDR + body;
+}
+
+/* Delivers a forged record to side `to` of a connected pair and checks that
+ * nothing happened: no event, no output, still connected. */
+static void expect_dropped_at(pair *pr, int to, const uint8_t *d, size_t n, const char *what) {
+  int events = pr->p[to].n_events;
+  int rc = rtcsec_dtls_handle_datagram(pr->p[to].d, d, n, pr->now);
+  ck_assert_msg(rc == 0, "%s: handle_datagram returned %s", what, rtcsec_strerror(rc));
+  peer_poll(&pr->p[to], pr->now);
+  ck_assert_msg(pr->p[to].n_events == events, "%s: an event was reported", what);
+  ck_assert_msg(rtcsec_dtls_get_state(pr->p[to].d) == RTCSEC_DTLS_STATE_CONNECTED,
+                "%s: no longer connected (%s)", what, rtcsec_dtls_error_detail(pr->p[to].d));
+  uint8_t out[2048];
+  size_t on = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr->p[to].d, out, sizeof(out), &on), 0);
+  ck_assert_msg(on == 0, "%s: %zu bytes sent in answer", what, on);
+}
+
+/* A genuine record from the other side reaches `to` intact. */
+static void genuine_reaches(pair *pr, int to, const char *text) {
+  uint8_t g[2048];
+  ck_assert_int_eq(
+      rtcsec_dtls_send_data(pr->p[1 - to].d, (const uint8_t *)text, strlen(text), pr->now), 0);
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr->p[1 - to].d, g, sizeof(g), &n), 0);
+  int before = pr->p[to].n_data;
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr->p[to].d, g, n, pr->now), 0);
+  peer_poll(&pr->p[to], pr->now);
+  ck_assert_msg(pr->p[to].n_data == before + 1, "genuine record after forgeries not accepted");
+  ck_assert_mem_eq(pr->p[to].data, text, strlen(text));
+}
+
+START_TEST(forged_records_after_the_handshake_change_nothing_in_either_role) {
+  pair *pr = connected();
+  uint8_t rec[HDR + FORGED_MAX_BODY];
+  char what[96];
+  unsigned count = 0;
+  for (int to = 0; to < 2; to++) {
+    for (uint8_t type = 20; type <= 23; type++) {
+      for (uint16_t epoch = 0; epoch <= 2; epoch++) {
+        for (size_t body = 0; body <= FORGED_MAX_BODY; body++) {
+          for (int pat = 0; pat < N_PATTERNS; pat++) {
+            /* numbers far ahead: a window moved on them would refuse the
+             * genuine record below as too old */
+            size_t n = forge(rec, type, epoch, 1000000 + body * 8 + (uint64_t)pat, body, pat);
+            snprintf(what, sizeof(what), "%s gets type %u epoch %u body %zu pattern %d",
+                     to ? "server" : "client", type, epoch, body, pat);
+            expect_dropped_at(pr, to, rec, n, what);
+            count++;
+          }
+        }
+        genuine_reaches(pr, to, "still here");
+      }
+    }
+  }
+  ck_assert_uint_eq(count, 2 * 4 * 3 * (FORGED_MAX_BODY + 1) * N_PATTERNS);
+  done(pr);
+}
+END_TEST
+
+/* During the handshake: every time a genuine datagram is sent, the forged
+ * records of one kind (all body lengths) reach its receiver first. */
+typedef struct forger {
+  pair *pr;
+  uint8_t type;
+  uint16_t epoch;
+  int pattern;
+  uint64_t seq;
+  unsigned injected;
+} forger;
+
+static int forge_before_each(void *user, int from, uint64_t index, const uint8_t *data,
+                             size_t len) {
+  (void)index, (void)data, (void)len;
+  forger *f = user;
+  int to = 1 - from;
+  if (rtcsec_dtls_get_state(f->pr->p[to].d) != RTCSEC_DTLS_STATE_HANDSHAKING)
+    return 0;
+  uint8_t rec[HDR + FORGED_MAX_BODY];
+  for (size_t body = 0; body <= FORGED_MAX_BODY; body++) {
+    size_t n = forge(rec, f->type, f->epoch, f->seq++, body, f->pattern);
+    int rc = rtcsec_dtls_handle_datagram(f->pr->p[to].d, rec, n, f->pr->now);
+    ck_assert_msg(rc == 0, "type %u epoch %u body %zu pattern %d to %s: %s", f->type, f->epoch,
+                  body, f->pattern, to ? "server" : "client", rtcsec_strerror(rc));
+    f->injected++;
+  }
+  return 0; /* the genuine datagram itself goes through */
+}
+
+START_TEST(forged_records_during_the_handshake_change_nothing_in_either_role) {
+  /* _i: type (4) x epoch (3) x pattern (3) */
+  forger f = {.type = (uint8_t)(20 + _i % 4),
+              .epoch = (uint16_t)(_i / 4 % 3),
+              .pattern = _i / 12,
+              .seq = 1u << 20};
+  pair_opts o;
+  default_opts(&o);
+  o.link.drop = forge_before_each;
+  o.link.drop_user = &f;
+  pair pr;
+  f.pr = &pr;
+  pair_init(&pr, &o);
+  pair_start(&pr);
+  ck_assert_int_eq(pair_run(&pr, 10 * SEC), HARNESS_STOPPED);
+  ck_assert_msg(pr.p[0].connected && pr.p[1].connected,
+                "type %u epoch %u pattern %d: client %s, server %s", f.type, f.epoch, f.pattern,
+                rtcsec_dtls_error_detail(pr.p[0].d), rtcsec_dtls_error_detail(pr.p[1].d));
+  ck_assert_uint_gt(f.injected, 0);
+  assert_keys_match(&pr);
+  for (int i = 0; i < 2; i++) {
+    rtcsec_dtls_stats st;
+    rtcsec_dtls_get_stats(pr.p[i].d, &st);
+    /* nothing was lost on the link, so nothing had to be sent twice */
+    ck_assert_uint_eq(st.retransmissions, 0);
+  }
+  genuine_reaches(&pr, 1, "after a forged handshake");
+  genuine_reaches(&pr, 0, "after a forged handshake");
+  pair_free(&pr);
+}
+END_TEST
+
+START_TEST(forged_records_before_the_handshake_leave_the_server_waiting) {
+  /* _i: type (4) x epoch (3) x pattern (3). A server not yet started by a
+   * ClientHello stays NEW through all of them, then completes with the
+   * genuine client. */
+  uint8_t type = (uint8_t)(20 + _i % 4);
+  uint16_t epoch = (uint16_t)(_i / 4 % 3);
+  int pattern = _i / 12;
+  pair_opts o;
+  default_opts(&o);
+  pair pr;
+  pair_init(&pr, &o);
+  fakeclock_set(pr.now);
+  uint8_t rec[HDR + FORGED_MAX_BODY];
+  for (size_t body = 0; body <= FORGED_MAX_BODY; body++) {
+    size_t n = forge(rec, type, epoch, 5000 + body, body, pattern);
+    ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, rec, n, pr.now), 0);
+    ck_assert_msg(rtcsec_dtls_get_state(pr.p[1].d) == RTCSEC_DTLS_STATE_NEW,
+                  "type %u epoch %u body %zu pattern %d started the server", type, epoch, body,
+                  pattern);
+    size_t on = 0;
+    ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, rec, sizeof(rec), &on), 0);
+    ck_assert_uint_eq(on, 0);
+  }
+  ck_assert_int_eq(rtcsec_dtls_start(pr.p[0].d, pr.now), 0);
+  ck_assert_int_eq(pair_run(&pr, 10 * SEC), HARNESS_STOPPED);
+  ck_assert(pr.p[0].connected && pr.p[1].connected);
+  assert_keys_match(&pr);
+  pair_free(&pr);
+}
+END_TEST
+
+/* The first genuine datagram each side sends is first delivered as a copy
+ * whose epoch-0 records are renumbered near 2^48: the copy's content is
+ * right, so it is processed, but if its numbers reached a replay window the
+ * window would jump and every later genuine record would be "too old". */
+typedef struct far_ahead {
+  pair *pr;
+  uint64_t next;
+  unsigned copies;
+  int done[2];
+} far_ahead;
+
+static int copy_far_ahead_first(void *user, int from, uint64_t index, const uint8_t *data,
+                                size_t len) {
+  (void)index;
+  far_ahead *f = user;
+  int to = 1 - from;
+  if (f->done[from] || len > 2048)
+    return 0;
+  f->done[from] = 1;
+  uint8_t copy[2048];
+  memcpy(copy, data, len);
+  int any = 0;
+  for (size_t off = 0; off + HDR <= len;) {
+    size_t rl = HDR + ((size_t)copy[off + 11] << 8 | copy[off + 12]);
+    if (rl > len - off)
+      break;
+    if (copy[off + 3] == 0 && copy[off + 4] == 0) {
+      set_seq(copy + off, f->next++);
+      any = 1;
+    }
+    off += rl;
+  }
+  if (any) {
+    ck_assert_int_eq(rtcsec_dtls_handle_datagram(f->pr->p[to].d, copy, len, f->pr->now), 0);
+    f->copies++;
+  }
+  return 0;
+}
+
+START_TEST(epoch_0_numbers_far_ahead_do_not_stall_the_handshake) {
+  far_ahead f = {.next = (UINT64_C(1) << 48) - 1000};
+  pair_opts o;
+  default_opts(&o);
+  o.link.drop = copy_far_ahead_first;
+  o.link.drop_user = &f;
+  pair pr;
+  f.pr = &pr;
+  pair_init(&pr, &o);
+  pair_start(&pr);
+  ck_assert_int_eq(pair_run(&pr, 40 * SEC), HARNESS_STOPPED);
+  ck_assert_uint_eq(f.copies, 2);
+  ck_assert_msg(pr.p[0].connected && pr.p[1].connected, "client: %s; server: %s",
+                rtcsec_dtls_error_detail(pr.p[0].d), rtcsec_dtls_error_detail(pr.p[1].d));
+  for (int i = 0; i < 2; i++) {
+    rtcsec_dtls_stats st;
+    rtcsec_dtls_get_stats(pr.p[i].d, &st);
+    ck_assert_uint_eq(st.retransmissions, 0);
+  }
+  assert_keys_match(&pr);
   pair_free(&pr);
 }
 END_TEST
@@ -432,6 +674,13 @@ int main(void) {
   tcase_add_test(hs, renegotiation_after_the_handshake_is_refused_and_the_session_goes_on);
   tcase_add_test(hs, records_after_the_finished_in_one_datagram_are_read_at_once);
   suite_add_tcase(s, hs);
+  TCase *fg = tcase_create("forged");
+  tcase_set_timeout(fg, 120);
+  tcase_add_test(fg, forged_records_after_the_handshake_change_nothing_in_either_role);
+  tcase_add_loop_test(fg, forged_records_during_the_handshake_change_nothing_in_either_role, 0, 36);
+  tcase_add_loop_test(fg, forged_records_before_the_handshake_leave_the_server_waiting, 0, 36);
+  tcase_add_test(fg, epoch_0_numbers_far_ahead_do_not_stall_the_handshake);
+  suite_add_tcase(s, fg);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

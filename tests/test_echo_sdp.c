@@ -671,7 +671,7 @@ START_TEST(rtcp_rr_is_swapped_and_sdes_dropped) {
   make_rewriter(&rw);
   uint8_t p[64];
   size_t n = make_rr_sdes(p), out = 0;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 0), 1);
   ck_assert_uint_eq(out, 32);
   ck_assert_uint_eq(p[1], 201);
   ck_assert_uint_eq(get32(p + 4), R_VIDEO);
@@ -699,7 +699,7 @@ START_TEST(rtcp_sr_report_blocks_and_bye_are_swapped) {
   put32(b + 4, B_AUDIO);
   put32(b + 8, B_VIDEO);
   size_t out = 0;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 64, &out, NULL, NULL, NULL), 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 64, &out, NULL, NULL, NULL, 0), 1);
   ck_assert_uint_eq(out, 64);
   ck_assert_uint_eq(get32(p + 4), R_AUDIO);
   ck_assert_uint_eq(get32(p + 28), B_AUDIO);
@@ -719,7 +719,7 @@ START_TEST(rtcp_pli_and_fir_reach_the_browsers_encoder) {
   put32(p + 4, B_VIDEO);
   put32(p + 8, R_VIDEO);
   size_t out = 0;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 12, &out, NULL, NULL, NULL), 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 12, &out, NULL, NULL, NULL, 0), 1);
   ck_assert_uint_eq(out, 12);
   ck_assert_uint_eq(get32(p + 4), R_VIDEO);
   ck_assert_uint_eq(get32(p + 8), B_VIDEO);
@@ -731,7 +731,7 @@ START_TEST(rtcp_pli_and_fir_reach_the_browsers_encoder) {
   put32(p + 4, B_VIDEO);
   put32(p + 12, R_VIDEO);
   p[16] = 9;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 20, &out, NULL, NULL, NULL), 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 20, &out, NULL, NULL, NULL, 0), 1);
   ck_assert_uint_eq(get32(p + 8), 0);
   ck_assert_uint_eq(get32(p + 12), B_VIDEO);
   ck_assert_uint_eq(p[16], 9);
@@ -745,14 +745,14 @@ START_TEST(rtcp_pli_and_fir_reach_the_browsers_encoder) {
   memcpy(p + 12, "REMB", 4);
   p[16] = 1;
   put32(p + 20, R_VIDEO);
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 24, &out, NULL, NULL, NULL), 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 24, &out, NULL, NULL, NULL, 0), 1);
   ck_assert_uint_eq(get32(p + 20), B_VIDEO);
   /* Other feedback (transport-cc, RTPFB FMT 15) is not negotiated: dropped. */
   memset(p, 0, sizeof(p));
   p[0] = 0x8f;
   p[1] = 205;
   p[3] = 2;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 12, &out, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 12, &out, NULL, NULL, NULL, 0), 0);
   ck_assert_uint_eq(out, 0);
 }
 END_TEST
@@ -794,7 +794,7 @@ START_TEST(nack_is_answered_from_the_cache_where_it_can) {
   /* The cache has 65534..65535, 0..3 (a wrap) but not 4 or 5. */
   for (uint16_t s = 65534; s != 4; s++) {
     size_t n = make_rtp(pkt, 120, 0, s, R_VIDEO);
-    echo_rtp_cache_put(cache, pkt, n);
+    echo_rtp_cache_put(cache, pkt, n, 0);
   }
   size_t got_len = 0;
   ck_assert_ptr_nonnull(echo_rtp_cache_get(cache, 65535, &got_len));
@@ -805,7 +805,7 @@ START_TEST(nack_is_answered_from_the_cache_where_it_can) {
   uint8_t p[32];
   resent r = {0};
   size_t n = make_nack(p, 65535, 0x0003), out = 99; /* 65535, 0, 1 */
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, on_resend, &r), 0);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, on_resend, &r, 0), 0);
   ck_assert_uint_eq(out, 0);
   ck_assert_int_eq(r.n, 3);
   ck_assert_uint_eq(r.seq[0], 65535);
@@ -816,7 +816,7 @@ START_TEST(nack_is_answered_from_the_cache_where_it_can) {
    * about its own SSRC. */
   memset(&r, 0, sizeof(r));
   n = make_nack(p, 3, 0x0003);
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, on_resend, &r), 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, on_resend, &r, 0), 1);
   ck_assert_int_eq(r.n, 1);
   ck_assert_uint_eq(r.seq[0], 3);
   ck_assert_uint_eq(out, 16);
@@ -828,9 +828,439 @@ START_TEST(nack_is_answered_from_the_cache_where_it_can) {
 
   /* Without a cache, the NACK is forwarded whole. */
   n = make_nack(p, 3, 0x0003);
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 0), 1);
   ck_assert_uint_eq(p[12] << 8 | p[13], 3);
   ck_assert_uint_eq(p[14] << 8 | p[15], 0x0003);
+  free(cache);
+}
+END_TEST
+
+/* ---- NACK limits (issue 11, item 6) ------------------------------------------ */
+
+#define MS 1000u /* microseconds */
+
+/* Every resend, per sequence number. */
+typedef struct resend_log {
+  uint64_t n, bytes;
+  uint32_t *per_seq; /* 65536 counters */
+} resend_log;
+
+static resend_log *resend_log_new(void) {
+  resend_log *l = calloc(1, sizeof(*l));
+  ck_assert_ptr_nonnull(l);
+  l->per_seq = calloc(65536, sizeof(*l->per_seq));
+  ck_assert_ptr_nonnull(l->per_seq);
+  return l;
+}
+
+static void resend_log_free(resend_log *l) {
+  free(l->per_seq);
+  free(l);
+}
+
+static void log_resend(void *user, const uint8_t *pkt, size_t len) {
+  resend_log *l = user;
+  ck_assert_uint_ge(len, 12);
+  ck_assert_uint_eq(get32(pkt + 8), R_VIDEO);
+  l->n++;
+  l->bytes += len;
+  l->per_seq[pkt[2] << 8 | pkt[3]]++;
+}
+
+static uint32_t log_max_per_seq(const resend_log *l) {
+  uint32_t m = 0;
+  for (size_t i = 0; i < 65536; i++)
+    if (l->per_seq[i] > m)
+      m = l->per_seq[i];
+  return m;
+}
+
+/* A video packet of rtcsec's stream, len bytes (12..1500). */
+static size_t make_video(uint8_t *p, uint16_t seq, size_t len) {
+  memset(p, 0, len);
+  p[0] = 0x80;
+  p[1] = 120;
+  p[2] = (uint8_t)(seq >> 8);
+  p[3] = (uint8_t)seq;
+  put32(p + 8, R_VIDEO);
+  memset(p + 12, 0x3c, len - 12);
+  return len;
+}
+
+static echo_rtp_cache *video_cache(void) {
+  echo_rtp_cache *c = calloc(1, sizeof(*c));
+  ck_assert_ptr_nonnull(c);
+  c->ssrc = R_VIDEO;
+  return c;
+}
+
+/* Puts seqs first..first+n-1 of len bytes, one every step_us from t. */
+static void put_video(echo_rtp_cache *c, uint16_t first, size_t n, size_t len, uint64_t t,
+                      uint64_t step_us) {
+  uint8_t pkt[ECHO_CACHE_PKT];
+  for (size_t i = 0; i < n; i++)
+    echo_rtp_cache_put(c, pkt, make_video(pkt, (uint16_t)(first + i), len), t + i * step_us);
+}
+
+/* A generic NACK from the browser about media_ssrc with n entries (pid,
+ * blp) into p (room for 12 + 4n bytes). */
+static size_t make_nack_n(uint8_t *p, uint32_t media_ssrc, const uint16_t *pid, const uint16_t *blp,
+                          size_t n) {
+  p[0] = 0x81;
+  p[1] = 205;
+  p[2] = (uint8_t)((3 + n - 1) >> 8);
+  p[3] = (uint8_t)(3 + n - 1);
+  put32(p + 4, B_VIDEO);
+  put32(p + 8, media_ssrc);
+  for (size_t i = 0; i < n; i++) {
+    p[12 + 4 * i] = (uint8_t)(pid[i] >> 8);
+    p[13 + 4 * i] = (uint8_t)pid[i];
+    p[14 + 4 * i] = (uint8_t)(blp[i] >> 8);
+    p[15 + 4 * i] = (uint8_t)blp[i];
+  }
+  return 12 + 4 * n;
+}
+
+/* The sequence numbers a (forwarded) NACK asks for, as 65536 flags;
+ * returns how many. */
+static size_t nack_seqs(const uint8_t *p, size_t len, uint8_t *flags) {
+  memset(flags, 0, 65536);
+  size_t n = 0;
+  for (size_t off = 12; off + 4 <= len; off += 4) {
+    uint16_t pid = (uint16_t)(p[off] << 8 | p[off + 1]);
+    uint16_t blp = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+    for (unsigned b = 0; b <= 16; b++) {
+      if (b > 0 && !(blp & (1u << (b - 1))))
+        continue;
+      uint16_t s = (uint16_t)(pid + b);
+      ck_assert_msg(!flags[s], "seq %u asked for twice", s);
+      flags[s] = 1;
+      n++;
+    }
+  }
+  return n;
+}
+
+/* The report from the field: one 1180-byte NACK of 292 entries, every BLP
+ * bit set, made the echo send 4964 packets. Each cached packet must go out
+ * once, the duplicates be counted, nothing be forwarded. */
+START_TEST(nack_of_292_entries_resends_each_cached_packet_once) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  echo_rtp_cache *cache = video_cache();
+  /* 308 small packets (seqs 1000..1307): the byte budget is not what
+   * limits here (308 x 40 < ECHO_RESEND_BURST). */
+  put_video(cache, 1000, 308, 40, 0, 1 * MS);
+  uint16_t pid[292], blp[292];
+  for (size_t i = 0; i < 292; i++) {
+    pid[i] = (uint16_t)(1000 + i);
+    blp[i] = 0xffff;
+  }
+  uint8_t p[12 + 4 * 292];
+  size_t n = make_nack_n(p, R_VIDEO, pid, blp, 292), out = 99;
+  ck_assert_uint_eq(n, 1180);
+  resend_log *l = resend_log_new();
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, 400 * MS), 0);
+  ck_assert_uint_eq(out, 0);
+  ck_assert_uint_eq(l->n, 308); /* was 4964 */
+  ck_assert_uint_eq(log_max_per_seq(l), 1);
+  for (uint16_t s = 1000; s < 1308; s++)
+    ck_assert_uint_eq(l->per_seq[s], 1);
+  ck_assert_uint_eq(rw.nack_resent, 308);
+  ck_assert_uint_eq(rw.nack_resent_bytes, 308 * 40);
+  ck_assert_uint_eq(rw.nack_duplicates, 292 * 17 - 308);
+  ck_assert_uint_eq(rw.nack_refused_rtt, 0);
+  ck_assert_uint_eq(rw.nack_refused_rate, 0);
+
+  /* The same 292 entries all naming one window: 17 packets, once each
+   * (a fresh cache: the first ones were just resent). */
+  make_rewriter(&rw);
+  memset(cache, 0, sizeof(*cache));
+  cache->ssrc = R_VIDEO;
+  put_video(cache, 1000, 308, 40, 0, 1 * MS);
+  memset(l->per_seq, 0, 65536 * sizeof(*l->per_seq));
+  l->n = l->bytes = 0;
+  for (size_t i = 0; i < 292; i++)
+    pid[i] = 1000;
+  n = make_nack_n(p, R_VIDEO, pid, blp, 292);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, 400 * MS), 0);
+  ck_assert_uint_eq(l->n, 17);
+  ck_assert_uint_eq(log_max_per_seq(l), 1);
+  ck_assert_uint_eq(rw.nack_duplicates, 292 * 17 - 17);
+  resend_log_free(l);
+  free(cache);
+}
+END_TEST
+
+/* A NACK naming all 65536 sequence numbers (4096 entries): the cache's
+ * packets go out once each, the rest is forwarded, each number once. */
+START_TEST(nack_naming_every_sequence_number_is_bounded_and_forwarded_once) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  echo_rtp_cache *cache = video_cache();
+  put_video(cache, 65500, 100, 40, 0, 1 * MS); /* 65500..65535, 0..63: a wrap */
+  uint16_t *pid = calloc(4096, sizeof(*pid)), *blp = calloc(4096, sizeof(*blp));
+  uint8_t *p = malloc(12 + 4 * 4096), *flags = malloc(65536);
+  ck_assert(pid && blp && p && flags);
+  for (size_t i = 0; i < 4096; i++) {
+    pid[i] = (uint16_t)(30000 + 16 * i); /* the first PID is not 0 */
+    blp[i] = 0x7fff;
+  }
+  size_t n = make_nack_n(p, R_VIDEO, pid, blp, 4096), out = 0;
+  resend_log *l = resend_log_new();
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, 200 * MS), 1);
+  ck_assert_uint_eq(l->n, 100);
+  ck_assert_uint_eq(log_max_per_seq(l), 1);
+  ck_assert_uint_eq(rw.nack_duplicates, 0);
+  ck_assert_uint_le(out, n);
+  ck_assert_uint_eq(get32(p + 8), B_VIDEO);
+  ck_assert_uint_eq(nack_seqs(p, out, flags), 65536 - 100);
+  for (uint32_t s = 0; s < 65536; s++) {
+    int cached = s >= 65500 || s < 64;
+    ck_assert_msg(flags[s] == !cached, "seq %u forwarded %d", s, flags[s]);
+  }
+  resend_log_free(l);
+  free(pid);
+  free(blp);
+  free(p);
+  free(flags);
+  free(cache);
+}
+END_TEST
+
+START_TEST(nack_repeated_within_the_default_rtt_resends_nothing) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  echo_rtp_cache *cache = video_cache();
+  put_video(cache, 10, 11, 100, 0, 1 * MS); /* 10..20 */
+  ck_assert_uint_eq(echo_rewriter_rtt_window(&rw), ECHO_RTT_DEFAULT_US);
+  resend_log *l = resend_log_new();
+  uint8_t p[32];
+  size_t n = make_nack(p, 10, 0x00ff), out = 99; /* 10..18 */
+  uint64_t t = 1000 * MS;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t), 0);
+  ck_assert_uint_eq(l->n, 9);
+  /* Again 50 ms later: within the RTT, the first resends are still on
+   * their way. Nothing is resent, and nothing is asked of the browser. */
+  n = make_nack(p, 10, 0x00ff);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t + 50 * MS), 0);
+  ck_assert_uint_eq(out, 0);
+  ck_assert_uint_eq(l->n, 9);
+  ck_assert_uint_eq(rw.nack_refused_rtt, 9);
+  n = make_nack(p, 10, 0x00ff);
+  ck_assert_int_eq(
+      echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t + ECHO_RTT_DEFAULT_US - 1), 0);
+  ck_assert_uint_eq(l->n, 9);
+  ck_assert_uint_eq(rw.nack_refused_rtt, 18);
+  /* One RTT after the resend, a packet still missing may go again. */
+  n = make_nack(p, 10, 0x00ff);
+  ck_assert_int_eq(
+      echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t + ECHO_RTT_DEFAULT_US), 0);
+  ck_assert_uint_eq(l->n, 18);
+  ck_assert_uint_eq(log_max_per_seq(l), 2);
+  ck_assert_uint_eq(rw.nack_resent, 18);
+  ck_assert_uint_eq(rw.nack_resent_bytes, 18 * 100);
+  ck_assert_uint_eq(rw.nack_refused_rate, 0);
+  ck_assert_uint_eq(rw.nack_duplicates, 0);
+  /* A packet put again (a new one in its slot) may be resent at once. */
+  put_video(cache, 10, 1, 100, t + ECHO_RTT_DEFAULT_US + 1, 0);
+  n = make_nack(p, 10, 0x0001); /* 10, 11 */
+  ck_assert_int_eq(
+      echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t + ECHO_RTT_DEFAULT_US + 2), 0);
+  ck_assert_uint_eq(l->n, 19);
+  ck_assert_uint_eq(l->per_seq[10], 3);
+  ck_assert_uint_eq(l->per_seq[11], 2);
+  ck_assert_uint_eq(rw.nack_refused_rtt, 19);
+  resend_log_free(l);
+  free(cache);
+}
+END_TEST
+
+/* An RTCP packet of len bytes from the browser's video SSRC, zero after
+ * the sender SSRC. */
+static size_t rtcp_from_browser(uint8_t *p, size_t len, uint8_t first, uint8_t type) {
+  memset(p, 0, len);
+  p[0] = first;
+  p[1] = type;
+  p[3] = (uint8_t)(len / 4 - 1);
+  put32(p + 4, B_VIDEO);
+  return len;
+}
+
+/* RTCP SR from the browser about its video, NTP timestamp ntp_hi.ntp_lo. */
+static size_t make_sr(uint8_t *p, uint32_t ntp_hi, uint32_t ntp_lo) {
+  size_t n = rtcp_from_browser(p, 28, 0x80, 200);
+  put32(p + 8, ntp_hi);
+  put32(p + 12, ntp_lo);
+  return n;
+}
+
+/* RTCP RR from the browser with one block about `source`. */
+static size_t make_rr_block(uint8_t *p, uint32_t source, uint32_t lsr, uint32_t dlsr) {
+  size_t n = rtcp_from_browser(p, 32, 0x81, 201);
+  put32(p + 8, source);
+  put32(p + 24, lsr);
+  put32(p + 28, dlsr);
+  return n;
+}
+
+START_TEST(rtt_is_measured_from_lsr_and_dlsr_and_bounds_resends) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  uint8_t p[64];
+  size_t out = 0;
+  /* The browser's SR goes out as rtcsec's at 1 s; its RR names it (LSR =
+   * the middle 32 bits of the NTP timestamp) 400 ms later, after holding it
+   * 100 ms (DLSR 6553.6 / 65536 s): RTT 300 ms. */
+  size_t n = make_sr(p, 0xAABB1234u, 0x5678CCDDu);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 1000 * MS), 1);
+  ck_assert_uint_eq(get32(p + 4), R_VIDEO);
+  /* An LSR that names no SR the echo sent, a block about a stream that is
+   * not rtcsec's, and a DLSR longer than the time that passed: no sample. */
+  n = make_rr_block(p, R_VIDEO, 0x11111111u, 6554);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 1400 * MS), 1);
+  n = make_rr_block(p, 0x99999999u, 0x12345678u, 6554);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 1400 * MS), 1);
+  n = make_rr_block(p, R_VIDEO, 0x12345678u, 65536);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 1400 * MS), 1);
+  ck_assert_uint_eq(rw.rtt_samples, 0);
+  ck_assert_uint_eq(echo_rewriter_rtt_window(&rw), ECHO_RTT_DEFAULT_US);
+  n = make_rr_block(p, R_VIDEO, 0x12345678u, 6554); /* 100.006 ms */
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 1400 * MS), 1);
+  ck_assert_uint_eq(get32(p + 8), B_VIDEO); /* still swapped for the browser */
+  ck_assert_uint_eq(rw.rtt_samples, 1);
+  ck_assert_uint_ge(rw.rtt_us, 299 * MS);
+  ck_assert_uint_le(rw.rtt_us, 300 * MS);
+  uint64_t rtt = echo_rewriter_rtt_window(&rw);
+
+  echo_rtp_cache *cache = video_cache();
+  put_video(cache, 500, 5, 200, 1500 * MS, 1 * MS);
+  resend_log *l = resend_log_new();
+  uint64_t t = 2000 * MS;
+  n = make_nack(p, 500, 0x000f);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t), 0);
+  ck_assert_uint_eq(l->n, 5);
+  /* 250 ms later: past the default 100 ms, but within this path's RTT. */
+  n = make_nack(p, 500, 0x000f);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t + 250 * MS), 0);
+  ck_assert_uint_eq(l->n, 5);
+  ck_assert_uint_eq(rw.nack_refused_rtt, 5);
+  n = make_nack(p, 500, 0x000f);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, t + rtt), 0);
+  ck_assert_uint_eq(l->n, 10);
+
+  /* A second sample is smoothed in (1/8), and the window stays within its
+   * bounds whatever the browser claims. */
+  n = make_sr(p, 0, 0x00020000u);
+  echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 3000 * MS);
+  n = make_rr_block(p, R_VIDEO, 0x00000002u, 0);
+  echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 3000 * MS + 100); /* 0.1 ms */
+  ck_assert_uint_eq(rw.rtt_samples, 2);
+  ck_assert_uint_lt(rw.rtt_us, rtt);
+  ck_assert_uint_gt(rw.rtt_us, rtt * 7 / 8 - MS);
+  rw.rtt_us = 1;
+  ck_assert_uint_eq(echo_rewriter_rtt_window(&rw), ECHO_RTT_MIN_US);
+  rw.rtt_us = 60000 * MS;
+  ck_assert_uint_eq(echo_rewriter_rtt_window(&rw), ECHO_RTT_MAX_US);
+  resend_log_free(l);
+  free(cache);
+}
+END_TEST
+
+/* The browser sends 1200-byte video at 100 packets/s (120 000 B/s) while a
+ * NACK every 10 ms names 17 cached packets (20 400 B per NACK, 2 MB/s),
+ * each named again only after more than an RTT. The resends stay within the
+ * bucket: its depth plus 25 % of the video rate, at every moment. */
+START_TEST(resend_bytes_stay_within_a_quarter_of_the_video_rate) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  echo_rtp_cache *cache = video_cache();
+  resend_log *l = resend_log_new();
+  const uint64_t rate = 120000, len = 1200;
+  /* 3 s of video first: the rate is known and 300 packets are cached. */
+  put_video(cache, 0, 300, len, 0, 10 * MS);
+  const uint64_t start = 3000 * MS;
+  uint16_t next = 0, seq = 300;
+  uint8_t p[32];
+  for (unsigned k = 0; k < 200; k++) { /* 2 s */
+    uint64_t now = start + k * 10 * MS;
+    put_video(cache, seq++, 1, len, now, 0);
+    /* 17 packets from a cursor that sweeps the last 300 in ~180 ms. */
+    if (next + 17 > seq)
+      next = (uint16_t)(seq - 300);
+    size_t n = make_nack(p, next, 0xffff), out = 0;
+    next = (uint16_t)(next + 17);
+    echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, now);
+    uint64_t allowed =
+        ECHO_RESEND_BURST + rate * ECHO_RESEND_RATE_PERCENT / 100 * (now - start) / 1000000u;
+    ck_assert_msg(l->bytes <= allowed, "%llu bytes resent by %llu us, %llu allowed",
+                  (unsigned long long)l->bytes, (unsigned long long)(now - start),
+                  (unsigned long long)allowed);
+  }
+  ck_assert_uint_eq(cache->rate_bytes_per_s, rate);
+  /* The bucket refills: what is allowed is used, but for less than a
+   * packet's worth of tokens. */
+  uint64_t allowed = ECHO_RESEND_BURST + rate * ECHO_RESEND_RATE_PERCENT / 100 * 1990 / 1000;
+  ck_assert_uint_ge(l->bytes, allowed - len);
+  ck_assert_uint_eq(rw.nack_resent, l->n);
+  ck_assert_uint_eq(rw.nack_resent_bytes, l->bytes);
+  ck_assert_uint_gt(rw.nack_refused_rate, 0);
+  ck_assert_uint_eq(rw.nack_refused_rtt, 0);
+  ck_assert_uint_eq(rw.nack_duplicates, 0);
+  /* Every packet named was cached: resent or refused, none forwarded. */
+  ck_assert_uint_eq(rw.nack_resent + rw.nack_refused_rate, 200 * 17);
+  resend_log_free(l);
+  free(cache);
+}
+END_TEST
+
+START_TEST(nack_for_packets_not_in_the_cache_is_forwarded_once_each) {
+  echo_rewriter rw;
+  make_rewriter(&rw);
+  echo_rtp_cache *cache = video_cache();
+  put_video(cache, 100, 5, 60, 0, 0); /* 100..104 */
+  resend_log *l = resend_log_new();
+  /* 200 and 201 named three times, 202 once, 102 (cached) once. */
+  uint16_t pid[4] = {200, 200, 201, 102}, blp[4] = {0x0001, 0x0003, 0x0000, 0x0000};
+  uint8_t p[64];
+  size_t n = make_nack_n(p, R_VIDEO, pid, blp, 4), out = 0;
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, 10 * MS), 1);
+  ck_assert_uint_eq(l->n, 1);
+  ck_assert_uint_eq(l->per_seq[102], 1);
+  ck_assert_uint_eq(out, 16); /* one entry: 200 + {201, 202} */
+  ck_assert_uint_eq(p[3], 3);
+  ck_assert_uint_eq(get32(p + 4), R_VIDEO);
+  ck_assert_uint_eq(get32(p + 8), B_VIDEO);
+  ck_assert_uint_eq(p[12] << 8 | p[13], 200);
+  ck_assert_uint_eq(p[14] << 8 | p[15], 0x0003);
+  ck_assert_uint_eq(rw.nack_duplicates, 3);
+  ck_assert_uint_eq(rw.nack, 1);
+  /* Across the wrap, in order: 65535 then 0 and 16. */
+  pid[0] = 16;
+  pid[1] = 65535;
+  blp[0] = 0;
+  blp[1] = 0x0001;
+  n = make_nack_n(p, R_VIDEO, pid, blp, 2);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, 10 * MS), 1);
+  ck_assert_uint_eq(out, 20);
+  ck_assert_uint_eq(p[12] << 8 | p[13], 16);
+  ck_assert_uint_eq(p[14] << 8 | p[15], 0);
+  ck_assert_uint_eq(p[16] << 8 | p[17], 65535);
+  ck_assert_uint_eq(p[18] << 8 | p[19], 0x0001);
+  /* About the audio stream (not cached): forwarded whole, as it was. */
+  pid[0] = 102;
+  blp[0] = 0x0003;
+  n = make_nack_n(p, R_AUDIO, pid, blp, 1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, 10 * MS), 1);
+  ck_assert_uint_eq(out, 16);
+  ck_assert_uint_eq(get32(p + 8), B_AUDIO);
+  ck_assert_uint_eq(p[14] << 8 | p[15], 0x0003);
+  ck_assert_uint_eq(l->n, 1);
+  /* A NACK with no FCI asks for nothing: dropped. */
+  n = make_nack_n(p, R_VIDEO, pid, blp, 0);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, cache, log_resend, l, 10 * MS), 0);
+  ck_assert_uint_eq(rw.nack, 3);
+  resend_log_free(l);
   free(cache);
 }
 END_TEST
@@ -842,19 +1272,19 @@ START_TEST(malformed_rtcp_is_dropped_whole) {
   size_t n = make_rr_sdes(p), out = 0;
   /* Length of the second packet runs past the datagram. */
   p[32 + 3] = 9;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), -1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 0), -1);
   /* A trailing partial header. */
   n = make_rr_sdes(p);
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 34, &out, NULL, NULL, NULL), -1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 34, &out, NULL, NULL, NULL, 0), -1);
   /* Wrong version. */
   n = make_rr_sdes(p);
   p[0] = 0x41;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), -1);
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 0, &out, NULL, NULL, NULL), -1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 0), -1);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, 0, &out, NULL, NULL, NULL, 0), -1);
   /* RR whose report count does not fit its length: that part is dropped. */
   n = make_rr_sdes(p);
   p[0] = 0x82;
-  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 0), 0);
   ck_assert_uint_eq(rw.rtcp_dropped, 5);
 }
 END_TEST
@@ -870,6 +1300,10 @@ START_TEST(random_input_is_survived) {
   size_t base = strlen(chromium_offer);
   char *doc = malloc(base);
   ck_assert_ptr_nonnull(doc);
+  echo_rtp_cache *cache = video_cache();
+  for (unsigned k = 0; k < ECHO_CACHE_SLOTS; k++) /* a full cache, across the space */
+    put_video(cache, (uint16_t)(k * 129), 1, 40, 0, 0);
+  resend_log *l = resend_log_new();
   for (int i = 0; i < 2000; i++) {
     uint8_t p[96];
     size_t n = 0;
@@ -882,8 +1316,21 @@ START_TEST(random_input_is_survived) {
     if (n > 0)
       p[0] = (uint8_t)(0x80 | (p[0] & 0x3f));
     size_t out = 0;
-    if (echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL) >= 0)
+    if (echo_rewrite_rtcp(&rw, p, n, &out, NULL, NULL, NULL, 0) >= 0)
       ck_assert_uint_le(out, n);
+    /* The same bytes as a NACK about the cached stream: whatever it asks
+     * for, each cached packet goes out at most once (one instant: within
+     * one RTT), and what is forwarded is no longer than what came. */
+    if (n >= 12) {
+      p[0] = 0x81;
+      p[1] = 205;
+      p[2] = (uint8_t)((n / 4 - 1) >> 8);
+      p[3] = (uint8_t)(n / 4 - 1);
+      put32(p + 8, R_VIDEO);
+      if (echo_rewrite_rtcp(&rw, p, n / 4 * 4, &out, cache, log_resend, l, 5000 * MS) >= 0)
+        ck_assert_uint_le(out, n / 4 * 4);
+      ck_assert_uint_le(log_max_per_seq(l), 1);
+    }
     echo_rewrite_rtp(&rw, p, n);
     /* The offer with a few bytes changed. */
     memcpy(doc, chromium_offer, base);
@@ -895,6 +1342,9 @@ START_TEST(random_input_is_survived) {
     }
     echo_sdp_parse(sdp, doc, base, err, sizeof(err));
   }
+  ck_assert_uint_eq(rw.nack_resent, l->n);
+  resend_log_free(l);
+  free(cache);
   free(doc);
   free(sdp);
 }
@@ -921,6 +1371,12 @@ int main(void) {
   tcase_add_test(rtp, rtcp_sr_report_blocks_and_bye_are_swapped);
   tcase_add_test(rtp, rtcp_pli_and_fir_reach_the_browsers_encoder);
   tcase_add_test(rtp, nack_is_answered_from_the_cache_where_it_can);
+  tcase_add_test(rtp, nack_of_292_entries_resends_each_cached_packet_once);
+  tcase_add_test(rtp, nack_naming_every_sequence_number_is_bounded_and_forwarded_once);
+  tcase_add_test(rtp, nack_repeated_within_the_default_rtt_resends_nothing);
+  tcase_add_test(rtp, rtt_is_measured_from_lsr_and_dlsr_and_bounds_resends);
+  tcase_add_test(rtp, resend_bytes_stay_within_a_quarter_of_the_video_rate);
+  tcase_add_test(rtp, nack_for_packets_not_in_the_cache_is_forwarded_once_each);
   tcase_add_test(rtp, malformed_rtcp_is_dropped_whole);
   tcase_add_test(rtp, random_input_is_survived);
   suite_add_tcase(s, rtp);

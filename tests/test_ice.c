@@ -50,40 +50,40 @@ typedef struct peer {
   int forward_errors;
 } peer;
 
-static void on_event(void *user, const rtcsec_ice_event *ev) {
+static void on_event(void *user, const rtcsec_event *ev) {
   peer *p = user;
   peer *fwd = NULL;
   char *cand = NULL;
   g_mutex_lock(&p->m);
   switch (ev->type) {
-  case RTCSEC_ICE_EVENT_LOCAL_CANDIDATE:
+  case RTCSEC_EVENT_LOCAL_CANDIDATE:
     g_ptr_array_add(p->cands, g_strdup(ev->candidate));
     fwd = p->forward;
     cand = g_strdup(ev->candidate);
     break;
-  case RTCSEC_ICE_EVENT_GATHERING_DONE:
+  case RTCSEC_EVENT_GATHERING_DONE:
     p->gathering_done = 1;
     break;
-  case RTCSEC_ICE_EVENT_STATE:
-    p->state = ev->state;
-    if (ev->state == RTCSEC_ICE_STATE_CONNECTED)
+  case RTCSEC_EVENT_ICE_STATE:
+    p->state = ev->ice_state;
+    if (ev->ice_state == RTCSEC_ICE_STATE_CONNECTED)
       p->connected_events++;
     break;
-  case RTCSEC_ICE_EVENT_SELECTED_PAIR:
+  case RTCSEC_EVENT_SELECTED_PAIR:
     p->pair = ev->pair;
     p->pair_events++;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     p->dtls_connected++;
-    p->profile = ev->profile;
+    p->profile = ev->connected.profile;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_FAILED:
+  case RTCSEC_EVENT_FAILED:
     p->dtls_failed++;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     p->dtls_closed++;
     break;
-  case RTCSEC_ICE_EVENT_CONSENT_LOST:
+  case RTCSEC_EVENT_CONSENT_LOST:
     p->consent_lost++;
     p->consent_lost_at = g_get_monotonic_time();
     break;
@@ -1101,7 +1101,7 @@ START_TEST(bad_credentials_and_config_are_refused) {
   ck_assert_int_eq(rtcsec_ice_restart(ag), RTCSEC_ERR_INVALID_STATE); /* not gathering */
   ck_assert_int_eq(rtcsec_ice_set_dtls_role(ag, RTCSEC_DTLS_SERVER), RTCSEC_OK);
   ck_assert_int_eq(rtcsec_ice_set_dtls_role(ag, (rtcsec_dtls_role)7), RTCSEC_ERR_INVALID_ARGUMENT);
-  ck_assert_int_eq(rtcsec_ice_add_peer_fingerprint(ag, NULL), RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(rtcsec_ice_add_peer_fingerprints(ag, NULL, 1), RTCSEC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(rtcsec_ice_gather(ag), RTCSEC_OK);
   ck_assert_int_eq(rtcsec_ice_gather(ag), RTCSEC_ERR_INVALID_STATE);
 

@@ -477,7 +477,7 @@ out:
 }
 
 static void result_free(interop_result *r) {
-  rtcsec_srtp_keys_wipe(&r->peer.info.keys);
+  rtcsec_srtp_keys_wipe(&r->peer.keys);
   free(r->openssl_out);
   r->openssl_out = NULL;
 }
@@ -490,8 +490,8 @@ static void check_connected_with_same_keys(const interop_case *ic, interop_resul
   ck_assert_msg(r->rc == 0, "rtcsec did not connect to openssl %s: %s (%s); openssl printed:\n%s",
                 who, rtcsec_strerror(r->rc), r->peer.detail, r->openssl_out);
 
-  const rtcsec_dtls_connected_info *ci = &r->peer.info;
-  const rtcsec_srtp_keys *k = &ci->keys;
+  const rtcsec_connected_info *ci = &r->peer.info;
+  const rtcsec_srtp_keys *k = &r->peer.keys;
   ck_assert_str_eq(rtcsec_srtp_profile_name(ci->profile), rtcsec_srtp_profile_name(ic->profile));
   ck_assert_int_eq(k->profile, ic->profile);
   ck_assert_str_eq(ci->version, "DTLSv1.2");
@@ -591,7 +591,7 @@ START_TEST(rtcsec_client_rejects_s_server_with_wrong_fingerprint) {
   ck_assert_int_eq(r.peer.alert, 42); /* bad_certificate */
   ck_assert_int_eq(r.peer.alert_from_peer, 0);
   /* No key may leave a failed association. */
-  ck_assert_uint_eq(r.peer.info.keys.material_len, 0);
+  ck_assert_uint_eq(r.peer.keys.material_len, 0);
   /* OpenSSL 3.0 s_server: "...:sslv3 alert bad certificate:...:SSL alert number 42". */
   ck_assert_msg(r.saw_alert && strstr(r.openssl_out, "alert bad certificate") != NULL &&
                     strstr(r.openssl_out, "SSL alert number 42") != NULL,

@@ -163,8 +163,8 @@ static world *world_new(int n, rtcsec_dtls_role router_role) {
     sc.local_ufrag = l->srv_ufrag;
     sc.local_pwd = l->srv_pwd;
     sc.remote_ufrag = l->cli_ufrag;
-    sc.remote_fingerprints = &w->cli_fp;
-    sc.n_remote_fingerprints = 1;
+    sc.peer_fingerprints = &w->cli_fp;
+    sc.n_peer_fingerprints = 1;
     sc.role = router_role;
     sc.user = l;
     ck_assert_int_eq(rtcsec_router_add_session(w->r, &sc, w->now, &l->id), 0);
@@ -251,14 +251,14 @@ static void client_flush(world *w, leg *l) {
       break;
     q_push(w, 1, l->idx, l->send_from, buf, n);
   }
-  rtcsec_transport_event ev;
+  rtcsec_event ev;
   for (;;) {
     ck_assert_int_eq(rtcsec_transport_poll_event(l->t, &ev), 0);
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_NONE)
+    if (ev.type == RTCSEC_EVENT_NONE)
       break;
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_CONNECTED)
+    if (ev.type == RTCSEC_EVENT_CONNECTED)
       l->cli_connected++;
-    else if (ev.type == RTCSEC_TRANSPORT_EVENT_FAILED)
+    else if (ev.type == RTCSEC_EVENT_FAILED)
       l->cli_failed++;
   }
 }
@@ -339,33 +339,32 @@ static void router_flush(world *w) {
     }
     q_push(w, 0, idx, which, buf, n);
   }
-  rtcsec_router_event ev;
+  rtcsec_event ev;
   for (;;) {
     ck_assert_int_eq(rtcsec_router_poll_event(w->r, &ev), 0);
-    if (ev.type == RTCSEC_ROUTER_EVENT_NONE)
+    if (ev.type == RTCSEC_EVENT_NONE)
       break;
     leg *l = ev.user;
     ck_assert_ptr_nonnull(l);
     ck_assert(ev.session == l->id);
     switch (ev.type) {
-    case RTCSEC_ROUTER_EVENT_NOMINATED:
+    case RTCSEC_EVENT_NOMINATED:
       l->nominated_events++;
-      l->moved_events += ev.moved;
+      l->moved_events += ev.address.moved;
       break;
-    case RTCSEC_ROUTER_EVENT_CONNECTED:
+    case RTCSEC_EVENT_CONNECTED:
       l->srv_connected++;
-      ck_assert(rtcsec_fingerprint_equal(&ev.peer_fingerprint, &w->cli_fp));
+      ck_assert(rtcsec_fingerprint_equal(&ev.connected.peer_fingerprint, &w->cli_fp));
       break;
-    case RTCSEC_ROUTER_EVENT_FAILED:
+    case RTCSEC_EVENT_FAILED:
       l->srv_failed++;
       break;
-    case RTCSEC_ROUTER_EVENT_CLOSED:
+    case RTCSEC_EVENT_CLOSED:
       l->srv_closed++;
       break;
-    case RTCSEC_ROUTER_EVENT_EXPIRED:
+    case RTCSEC_EVENT_EXPIRED:
       l->expired++;
       w->expired_events++;
-      ck_assert_int_eq(ev.error, RTCSEC_ERR_CONSENT_EXPIRED);
       break;
     default:
       w->other_events++;
@@ -401,7 +400,8 @@ static void router_input(world *w, pkt *p) {
       struct sockaddr_storage dst;
       socklen_t dst_len = 0;
       ck_assert_int_eq(
-          rtcsec_router_protect_rtp(w->r, l->id, buf, n, sizeof(buf), &out, &dst, &dst_len), 0);
+          rtcsec_router_protect_rtp(w->r, l->id, buf, n, sizeof(buf), &out, &dst, &dst_len, w->now),
+          0);
       int which = 0;
       ck_assert_int_eq(decode_addr(&dst, dst_len, &which), l->idx);
       w->sent_to[which]++;
@@ -475,7 +475,7 @@ static void connect_all(world *w) {
 static int send_rtp(world *w, leg *l, int from, uint16_t seq) {
   uint8_t buf[MAX_PKT];
   size_t n = tpair_make_rtp(buf, 0x10000u + (uint32_t)l->idx, seq, 160), out = 0;
-  int rc = rtcsec_transport_protect_rtp(l->t, buf, n, sizeof(buf), &out);
+  int rc = rtcsec_transport_protect_rtp(l->t, buf, n, sizeof(buf), &out, w->now);
   if (rc == 0)
     q_push(w, 1, l->idx, from, buf, out);
   return rc;
@@ -525,7 +525,8 @@ START_TEST(two_hundred_sessions_connect_and_media_reaches_the_right_session_only
   for (int i = 0; i < 200; i++) {
     uint8_t buf[128];
     size_t n = tpair_make_rtcp_sr(buf, 0x10000u + (uint32_t)i), out = 0;
-    ck_assert_int_eq(rtcsec_transport_protect_rtcp(w->legs[i].t, buf, n, sizeof(buf), &out), 0);
+    ck_assert_int_eq(rtcsec_transport_protect_rtcp(w->legs[i].t, buf, n, sizeof(buf), &out, w->now),
+                     0);
     q_push(w, 1, i, ADDR_MAIN, buf, out);
   }
   settle(w);
@@ -611,7 +612,7 @@ START_TEST(spoofed_source_with_right_ufrag_and_wrong_password_never_gets_a_sessi
 }
 END_TEST
 
-START_TEST(second_address_is_ignored_until_nominated_then_the_session_moves_without_a_handshake) {
+START_TEST(a_new_address_carries_media_only_after_authenticated_media_came_from_it) {
   world *w = world_new(4, RTCSEC_DTLS_SERVER);
   connect_all(w);
   leg *l = &w->legs[1];
@@ -639,23 +640,41 @@ START_TEST(second_address_is_ignored_until_nominated_then_the_session_moves_with
   ck_assert_int_eq(w->last_rc, RTCSEC_ERR_UNKNOWN_SOURCE);
   ck_assert_uint_eq(l->media_at_router, 0);
 
-  /* nominated: the session moves; same transport, no new handshake */
+  /* nominated: answered, probed, but media keeps going to the old address
+   * until the new one proves the keys (RFC 9000 §9) */
   static const check_opts nominate = {.use_candidate = 1};
   send_check(w, l, ADDR_ALT, &nominate);
   settle(w);
-  ck_assert_int_eq(l->nominated_events, 2);
-  ck_assert_int_eq(l->moved_events, 1);
-  ck_assert_ptr_eq(rtcsec_router_session_transport(w->r, l->id), srv_t);
+  ck_assert_uint_eq(l->responses, 3);
+  ck_assert_int_eq(l->nominated_events, 1);
   rtcsec_router_session_info info;
   ck_assert_int_eq(rtcsec_router_get_session_info(w->r, l->id, &info), 0);
-  struct sockaddr_storage alt;
-  socklen_t alt_len;
+  struct sockaddr_storage main_addr, alt;
+  socklen_t main_len, alt_len;
+  leg_addr(l->idx, ADDR_MAIN, &main_addr, &main_len);
   leg_addr(l->idx, ADDR_ALT, &alt, &alt_len);
-  ck_assert_uint_eq(info.addr_len, alt_len);
-  ck_assert_mem_eq(&info.addr, &alt, alt_len);
+  ck_assert_uint_eq(info.addr_len, main_len);
+  ck_assert_mem_eq(&info.addr, &main_addr, main_len);
+  ck_assert_int_eq(info.probing, 1);
+  ck_assert_mem_eq(&info.probe_addr, &alt, alt_len);
+  ck_assert_uint_eq(stats_of(w).probes, 1);
+
+  /* the first authenticated packet from there moves the session: its echo
+   * already goes to the new address (within one round trip); same
+   * transport, no new handshake */
   l->send_from = ADDR_ALT;
   uint64_t rtp_ok0 = l->rtp_ok;
-  for (uint16_t seq = 7; seq <= 16; seq++)
+  ck_assert_int_eq(send_rtp(w, l, ADDR_ALT, 7), 0);
+  settle(w);
+  ck_assert_int_eq(l->nominated_events, 2);
+  ck_assert_int_eq(l->moved_events, 1);
+  ck_assert_uint_eq(l->rtp_ok, rtp_ok0 + 1);
+  ck_assert_ptr_eq(rtcsec_router_session_transport(w->r, l->id), srv_t);
+  ck_assert_int_eq(rtcsec_router_get_session_info(w->r, l->id, &info), 0);
+  ck_assert_uint_eq(info.addr_len, alt_len);
+  ck_assert_mem_eq(&info.addr, &alt, alt_len);
+  ck_assert_int_eq(info.probing, 0);
+  for (uint16_t seq = 8; seq <= 16; seq++)
     ck_assert_int_eq(send_rtp(w, l, ADDR_ALT, seq), 0);
   settle(w);
   ck_assert_uint_eq(l->media_at_router, 10);
@@ -716,12 +735,13 @@ START_TEST(consent_expires_after_30_s_without_a_valid_check_and_nothing_is_sent_
   leg *quiet = &w->legs[0], *alive = &w->legs[1], *wrong = &w->legs[2];
   static const check_opts keep = {0};
   check_opts bad = {.pwd = "notthepassword012345678901"};
-  /* one second steps: `alive` checks every 5 s (RFC 7675), `wrong` only
-   * sends checks that fail, `quiet` sends media but no check */
+  /* one second steps: `alive` checks every 5 s (RFC 7675) and sends media,
+   * `wrong` only sends checks that fail, `quiet` sends media but no check */
   uint16_t seq = 1;
   for (int s = 1; s <= 29; s++) {
     advance_to(w, t_nom + (uint64_t)s * SEC);
-    ck_assert_int_eq(send_rtp(w, quiet, ADDR_MAIN, seq++), 0);
+    ck_assert_int_eq(send_rtp(w, quiet, ADDR_MAIN, seq), 0);
+    ck_assert_int_eq(send_rtp(w, alive, ADDR_MAIN, seq++), 0);
     if (s % 5 == 0) {
       send_check(w, alive, ADDR_MAIN, &keep);
       send_check(w, wrong, ADDR_MAIN, &bad);
@@ -737,13 +757,12 @@ START_TEST(consent_expires_after_30_s_without_a_valid_check_and_nothing_is_sent_
   uint64_t t_exp = t_nom + 30 * (uint64_t)SEC;
   ck_assert_int_eq(rtcsec_router_send_data(w->r, quiet->id, (const uint8_t *)"x", 1, t_exp),
                    RTCSEC_ERR_CONSENT_EXPIRED);
-  /* ... and by the latest one the router saw, for calls that take none */
   uint8_t rtp_buf[MAX_PKT];
   size_t pn = tpair_make_rtp(rtp_buf, 7, 1, 20), pout = 0;
   struct sockaddr_storage pdst;
   socklen_t pdst_len = 0;
   ck_assert_int_eq(rtcsec_router_protect_rtp(w->r, wrong->id, rtp_buf, pn, sizeof(rtp_buf), &pout,
-                                             &pdst, &pdst_len),
+                                             &pdst, &pdst_len, t_exp),
                    RTCSEC_ERR_CONSENT_EXPIRED);
   router_flush(w); /* takes the two EXPIRED events */
   /* 30 s after the last valid check: gone, and reported */
@@ -824,15 +843,15 @@ START_TEST(the_single_deadline_follows_every_session_through_the_heap) {
     ck_assert(d >= last);
     last = d;
     ck_assert_int_eq(rtcsec_router_handle_timeout(r, d - 1), 0); /* early: nothing */
-    rtcsec_router_event ev;
+    rtcsec_event ev;
     ck_assert_int_eq(rtcsec_router_poll_event(r, &ev), 0);
-    ck_assert_int_eq(ev.type, RTCSEC_ROUTER_EVENT_NONE);
+    ck_assert_int_eq(ev.type, RTCSEC_EVENT_NONE);
     ck_assert_int_eq(rtcsec_router_handle_timeout(r, d), 0);
     for (;;) {
       ck_assert_int_eq(rtcsec_router_poll_event(r, &ev), 0);
-      if (ev.type == RTCSEC_ROUTER_EVENT_NONE)
+      if (ev.type == RTCSEC_EVENT_NONE)
         break;
-      ck_assert_int_eq(ev.type, RTCSEC_ROUTER_EVENT_EXPIRED);
+      ck_assert_int_eq(ev.type, RTCSEC_EVENT_EXPIRED);
       const uint64_t *when = ev.user;
       ck_assert(*when + 30 * (uint64_t)SEC == d);
       expired++;
@@ -1160,13 +1179,212 @@ START_TEST(bad_arguments_are_refused) {
   size_t out = 0;
   struct sockaddr_storage dst;
   socklen_t dst_len;
-  ck_assert_int_eq(rtcsec_router_protect_rtp(r, id, buf, 20, sizeof(buf), &out, &dst, &dst_len),
+  ck_assert_int_eq(rtcsec_router_protect_rtp(r, id, buf, 20, sizeof(buf), &out, &dst, &dst_len, 0),
                    RTCSEC_ERR_INVALID_STATE);
-  ck_assert_int_eq(rtcsec_router_protect_rtp(r, 12345, buf, 20, sizeof(buf), &out, &dst, &dst_len),
-                   RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(
+      rtcsec_router_protect_rtp(r, 12345, buf, 20, sizeof(buf), &out, &dst, &dst_len, 0),
+      RTCSEC_ERR_INVALID_ARGUMENT);
   ck_assert_int_eq(rtcsec_router_send_data(r, id, buf, 4, 0), RTCSEC_ERR_INVALID_STATE);
   rtcsec_router_free(r);
   rtcsec_router_free(NULL);
+}
+END_TEST
+
+/* ---- issue 11: nothing unauthenticated moves a session or keeps it alive ---------- */
+
+static uint64_t consent_of(const world *w, const leg *l) {
+  rtcsec_router_session_info info;
+  ck_assert_int_eq(rtcsec_router_get_session_info(w->r, l->id, &info), 0);
+  return info.consent_expires;
+}
+
+static int addr_is(const world *w, const leg *l, int which) {
+  rtcsec_router_session_info info;
+  ck_assert_int_eq(rtcsec_router_get_session_info(w->r, l->id, &info), 0);
+  struct sockaddr_storage a;
+  socklen_t alen;
+  leg_addr(l->idx, which, &a, &alen);
+  return info.addr_len == alen && memcmp(&info.addr, &a, alen) == 0;
+}
+
+START_TEST(a_nominating_check_replayed_after_n_later_checks_moves_nothing_and_extends_no_consent) {
+  /* _i: N = 1..64 later genuine checks (Chromium sends USE-CANDIDATE on
+   * every check to a lite agent), then the captured one replayed from the
+   * attacker's address and from the peer's own (spoofed). */
+  int n_later = _i;
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  connect_all(w);
+  leg *l = &w->legs[0];
+  static const check_opts nominate = {.use_candidate = 1};
+  uint8_t captured[600];
+  size_t captured_len = build_check(w, l, &nominate, captured, sizeof(captured));
+  q_push(w, 1, l->idx, ADDR_MAIN, captured, captured_len);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, 0);
+  uint16_t seq = 1;
+  for (int k = 0; k < n_later; k++) {
+    advance_to(w, w->now + 500 * MS);
+    send_check(w, l, ADDR_MAIN, &nominate);
+    ck_assert_int_eq(send_rtp(w, l, ADDR_MAIN, seq++), 0);
+    settle(w);
+  }
+  uint64_t answers_spoof = w->sent_to[ADDR_SPOOF];
+  uint64_t consent0 = consent_of(w, l);
+  advance_to(w, w->now + 100 * MS);
+  /* from the attacker's address: a replay, dropped unanswered */
+  q_push(w, 1, l->idx, ADDR_SPOOF, captured, captured_len);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_STUN_IGNORED);
+  ck_assert_uint_eq(w->sent_to[ADDR_SPOOF], answers_spoof);
+  ck_assert(addr_is(w, l, ADDR_MAIN));
+  ck_assert_int_eq(l->nominated_events, 1);
+  ck_assert_uint_eq(stats_of(w).probes, 0);
+  /* from the peer's own address: a retransmission, answered, no effect */
+  q_push(w, 1, l->idx, ADDR_MAIN, captured, captured_len);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, 0);
+  ck_assert_uint_eq(consent_of(w, l), consent0);
+  ck_assert_uint_eq(stats_of(w).stun_replays, 1);
+  ck_assert_uint_eq(stats_of(w).stun_retransmissions, 1);
+  /* media still flows both ways on the old address */
+  uint64_t ok0 = l->rtp_ok;
+  ck_assert_int_eq(send_rtp(w, l, ADDR_MAIN, seq++), 0);
+  settle(w);
+  ck_assert_uint_eq(l->rtp_ok, ok0 + 1);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(replayed_checks_do_not_keep_a_session_alive_whose_peer_is_gone) {
+  /* The peer sends checks and media for a while, then vanishes. An
+   * attacker who captured all its checks replays them every 5 s, from the
+   * peer's own address, even ones the router no longer remembers: consent
+   * needs authenticated traffic too, so the session expires 30 s after the
+   * peer's last packet. */
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  w->echo = 0;
+  connect_all(w);
+  leg *l = &w->legs[0];
+  static const check_opts nominate = {.use_candidate = 1};
+  enum { CAPTURED = 200 }; /* more than the router remembers */
+  uint8_t(*cap)[600] = calloc(CAPTURED, 600);
+  size_t *cap_len = calloc(CAPTURED, sizeof(size_t));
+  uint16_t seq = 1;
+  for (int k = 0; k < CAPTURED; k++) {
+    advance_to(w, w->now + 100 * MS);
+    cap_len[k] = build_check(w, l, &nominate, cap[k], 600);
+    q_push(w, 1, l->idx, ADDR_MAIN, cap[k], cap_len[k]);
+    ck_assert_int_eq(send_rtp(w, l, ADDR_MAIN, seq++), 0);
+    settle(w);
+  }
+  uint64_t gone = w->now;
+  ck_assert_int_eq(l->expired, 0);
+  for (int k = 0; k < 20 && !l->expired; k++) {
+    advance_to(w, w->now + 5 * SEC);
+    q_push(w, 1, l->idx, ADDR_MAIN, cap[k], cap_len[k]);
+    settle(w);
+  }
+  ck_assert_int_eq(l->expired, 1);
+  ck_assert_uint_le(w->now, gone + 35 * (uint64_t)SEC);
+  ck_assert_uint_ge(w->now, gone + 30 * (uint64_t)SEC);
+  free(cap);
+  free(cap_len);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(an_eavesdropper_cannot_kill_a_session_with_two_datagrams) {
+  /* Issue 11 item 5: a replayed nominating check from the attacker's own
+   * address, then a 15-byte forged DTLS record from there (and spoofed
+   * from the peer's address). _i == 1: the replayed check is one the
+   * router no longer remembers, so its address is probed. */
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  connect_all(w);
+  leg *l = &w->legs[0];
+  static const check_opts nominate = {.use_candidate = 1};
+  uint8_t captured[600];
+  size_t captured_len = build_check(w, l, &nominate, captured, sizeof(captured));
+  q_push(w, 1, l->idx, ADDR_MAIN, captured, captured_len);
+  settle(w);
+  uint16_t seq = 1;
+  int later = _i ? 2 * RTCSEC_ROUTER_RECENT_CHECKS : 3;
+  for (int k = 0; k < later; k++) {
+    advance_to(w, w->now + 100 * MS);
+    send_check(w, l, ADDR_MAIN, &nominate);
+    ck_assert_int_eq(send_rtp(w, l, ADDR_MAIN, seq++), 0);
+    settle(w);
+  }
+  /* the two datagrams */
+  q_push(w, 1, l->idx, ADDR_SPOOF, captured, captured_len);
+  settle(w);
+  uint8_t forged[15] = {23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 0x41, 0x42};
+  q_push(w, 1, l->idx, ADDR_SPOOF, forged, sizeof(forged));
+  q_push(w, 1, l->idx, ADDR_MAIN, forged, sizeof(forged));
+  settle(w);
+  /* nothing moved, nothing failed, media goes on both ways */
+  ck_assert(addr_is(w, l, ADDR_MAIN));
+  ck_assert_int_eq(l->nominated_events, 1);
+  ck_assert_int_eq(l->srv_failed, 0);
+  ck_assert_int_eq(l->cli_failed, 0);
+  rtcsec_router_session_info info;
+  ck_assert_int_eq(rtcsec_router_get_session_info(w->r, l->id, &info), 0);
+  ck_assert_int_eq(info.state, RTCSEC_ROUTER_SESSION_CONNECTED);
+  uint64_t ok0 = l->rtp_ok, at0 = l->media_at_router;
+  for (int k = 0; k < 5; k++)
+    ck_assert_int_eq(send_rtp(w, l, ADDR_MAIN, seq++), 0);
+  settle(w);
+  ck_assert_uint_eq(l->media_at_router, at0 + 5);
+  ck_assert_uint_eq(l->rtp_ok, ok0 + 5);
+  ck_assert_uint_eq(w->sent_to[ADDR_SPOOF], (uint64_t)_i); /* a forgotten check is answered */
+  world_free(w);
+}
+END_TEST
+
+START_TEST(dtls_application_data_from_a_probed_address_moves_the_session) {
+  /* A data-channel-only peer proves a new path with DTLS records. */
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  w->echo = 0;
+  connect_all(w);
+  leg *l = &w->legs[0];
+  static const check_opts nominate = {.use_candidate = 1};
+  send_check(w, l, ADDR_ALT, &nominate);
+  settle(w);
+  ck_assert(addr_is(w, l, ADDR_MAIN));
+  l->send_from = ADDR_ALT;
+  ck_assert_int_eq(rtcsec_transport_send_data(l->t, (const uint8_t *)"sctp", 4, w->now), 0);
+  client_flush(w, l);
+  settle(w);
+  ck_assert(addr_is(w, l, ADDR_ALT));
+  ck_assert_int_eq(l->moved_events, 1);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(a_client_hello_that_overtakes_the_nomination_is_kept_and_costs_no_round_trip) {
+  /* Issue 14: the peer checks (no USE-CANDIDATE yet), starts DTLS at once,
+   * and nominates after. The router keeps the early ClientHello and
+   * answers it the moment the address is nominated: nothing is
+   * retransmitted. */
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  leg *l = &w->legs[0];
+  static const check_opts plain = {0};
+  send_check(w, l, ADDR_MAIN, &plain); /* its answer starts the client's DTLS */
+  settle(w);
+  ck_assert_int_eq(l->dtls_started, 1);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.transports, 0); /* kept, no DTLS state yet */
+  ck_assert_uint_eq(st.drop_unknown_source, 0);
+  static const check_opts nominate = {.use_candidate = 1};
+  send_check(w, l, ADDR_MAIN, &nominate);
+  for (int round = 0; round < 20 && !all_connected(w); round++)
+    advance_to(w, w->now + 1 * MS);
+  ck_assert(all_connected(w));
+  st = stats_of(w);
+  ck_assert_uint_ge(st.early_dtls_kept, 1);
+  rtcsec_transport_stats ts;
+  ck_assert_int_eq(rtcsec_transport_get_stats(l->t, &ts), 0);
+  ck_assert_uint_eq(ts.dtls.retransmissions, 0);
+  world_free(w);
 }
 END_TEST
 
@@ -1180,11 +1398,17 @@ int main(void) {
   TCase *ice = tcase_create("ice_lite");
   tcase_set_timeout(ice, 120);
   tcase_add_test(ice, spoofed_source_with_right_ufrag_and_wrong_password_never_gets_a_session);
-  tcase_add_test(
-      ice, second_address_is_ignored_until_nominated_then_the_session_moves_without_a_handshake);
+  tcase_add_test(ice, a_new_address_carries_media_only_after_authenticated_media_came_from_it);
   tcase_add_test(ice, a_replayed_nominating_request_from_elsewhere_does_not_move_the_session);
   tcase_add_test(ice, consent_expires_after_30_s_without_a_valid_check_and_nothing_is_sent_after);
   tcase_add_test(ice, role_conflict_and_unknown_attributes_get_authenticated_errors);
+  tcase_add_loop_test(
+      ice, a_nominating_check_replayed_after_n_later_checks_moves_nothing_and_extends_no_consent, 1,
+      65);
+  tcase_add_test(ice, replayed_checks_do_not_keep_a_session_alive_whose_peer_is_gone);
+  tcase_add_loop_test(ice, an_eavesdropper_cannot_kill_a_session_with_two_datagrams, 0, 2);
+  tcase_add_test(ice, dtls_application_data_from_a_probed_address_moves_the_session);
+  tcase_add_test(ice, a_client_hello_that_overtakes_the_nomination_is_kept_and_costs_no_round_trip);
   tcase_add_test(ice, unauthenticated_requests_get_400_and_401_only_when_asked);
   suite_add_tcase(s, ice);
   TCase *life = tcase_create("lifecycle");

@@ -95,7 +95,7 @@ START_TEST(media_before_the_handshake_is_refused_and_counted) {
   uint8_t pkt[256];
   size_t n = tpair_make_rtp(pkt, 1, 1, 100);
   size_t out = 0;
-  ck_assert_int_eq(rtcsec_transport_protect_rtp(tp->side[0].t, pkt, n, sizeof(pkt), &out),
+  ck_assert_int_eq(rtcsec_transport_protect_rtp(tp->side[0].t, pkt, n, sizeof(pkt), &out, tp->now),
                    RTCSEC_ERR_SRTP_NO_KEYS);
   rtcsec_transport_input in;
   ck_assert_int_eq(rtcsec_transport_handle_datagram(tp->side[1].t, pkt, n, 0, &in),
@@ -155,7 +155,8 @@ START_TEST(after_close_no_media_passes_either_way) {
   tpair *tp = tpair_new(0, NULL, RTCSEC_SRTP_NONE);
   uint8_t held[256];
   size_t n = tpair_make_rtp(held, 7, 1, 64), out = 0;
-  ck_assert_int_eq(rtcsec_transport_protect_rtp(tp->side[0].t, held, n, sizeof(held), &out), 0);
+  ck_assert_int_eq(
+      rtcsec_transport_protect_rtp(tp->side[0].t, held, n, sizeof(held), &out, tp->now), 0);
   ck_assert_int_eq(rtcsec_transport_close(tp->side[0].t, tp->now), 0);
   ck_assert_int_eq(rtcsec_transport_get_state(tp->side[0].t), RTCSEC_DTLS_STATE_CLOSED);
   tpair_settle(tp);
@@ -168,8 +169,9 @@ START_TEST(after_close_no_media_passes_either_way) {
   uint8_t pkt[256];
   n = tpair_make_rtp(pkt, 7, 2, 64);
   for (int s = 0; s < 2; s++)
-    ck_assert_int_eq(rtcsec_transport_protect_rtp(tp->side[s].t, pkt, n, sizeof(pkt), &out),
-                     RTCSEC_ERR_CLOSED);
+    ck_assert_int_eq(
+        rtcsec_transport_protect_rtp(tp->side[s].t, pkt, n, sizeof(pkt), &out, tp->now),
+        RTCSEC_ERR_CLOSED);
   rtcsec_transport_stats st;
   rtcsec_transport_get_stats(tp->side[1].t, &st);
   ck_assert_uint_eq(st.drop_closed, 1);
@@ -185,8 +187,9 @@ START_TEST(a_failed_handshake_never_installs_keys) {
   uint8_t pkt[256];
   size_t n = tpair_make_rtp(pkt, 1, 1, 10), out;
   for (int s = 0; s < 2; s++) {
-    ck_assert_int_eq(rtcsec_transport_protect_rtp(tp->side[s].t, pkt, n, sizeof(pkt), &out),
-                     RTCSEC_ERR_CLOSED);
+    ck_assert_int_eq(
+        rtcsec_transport_protect_rtp(tp->side[s].t, pkt, n, sizeof(pkt), &out, tp->now),
+        RTCSEC_ERR_CLOSED);
     rtcsec_transport_stats st;
     rtcsec_transport_get_stats(tp->side[s].t, &st);
     ck_assert_int_eq(st.state, RTCSEC_DTLS_STATE_FAILED);

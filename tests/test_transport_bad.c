@@ -888,17 +888,17 @@ END_TEST
 START_TEST(peer_opening_10000_ssrcs_is_capped_at_max_inbound_ssrcs) {
   bad b;
   bad_setup(&b, RTCSEC_SRTP_NONE);
-  rtcsec_dtls_connected_info info;
-  ck_assert_int_eq(rtcsec_dtls_get_connected(rtcsec_transport_test_dtls(b.tp->side[TX].t), &info),
-                   RTCSEC_OK);
+  rtcsec_srtp_keys keys;
+  ck_assert_int_eq(
+      rtcsec_dtls_export_srtp_keys(rtcsec_transport_test_dtls(b.tp->side[TX].t), &keys), RTCSEC_OK);
   rtcsec_srtp_config cfg;
   rtcsec_srtp_config_default(&cfg);
   cfg.max_outbound_ssrcs = RTCSEC_SRTP_MAX_SSRCS;
   enum { N_FLOODERS = (FLOOD_SSRCS + RTCSEC_SRTP_MAX_SSRCS - 1) / RTCSEC_SRTP_MAX_SSRCS };
   rtcsec_srtp *flood[N_FLOODERS];
   for (int i = 0; i < N_FLOODERS; i++)
-    ck_assert_int_eq(rtcsec_srtp_new(&flood[i], &info.keys, &cfg), RTCSEC_OK);
-  rtcsec_srtp_keys_wipe(&info.keys);
+    ck_assert_int_eq(rtcsec_srtp_new(&flood[i], &keys, &cfg), RTCSEC_OK);
+  rtcsec_srtp_keys_wipe(&keys);
 
   rtcsec_srtp *rx_srtp = rtcsec_transport_test_srtp(b.tp->side[RX].t);
   ck_assert_ptr_nonnull(rx_srtp);
@@ -986,7 +986,7 @@ static void key_limit_is_final(bad *b, uint64_t srtp_sent, uint64_t srtcp_sent, 
   memset(buf, 0xa5, sizeof(buf));
   size_t n = tpair_make_rtp(buf, KNOWN_SSRC, b->next, PAYLOAD), out = 12345;
   memcpy(before, buf, sizeof(buf));
-  ck_assert_int_eq(rtcsec_transport_protect_rtp(tp->side[TX].t, buf, n, sizeof(buf), &out),
+  ck_assert_int_eq(rtcsec_transport_protect_rtp(tp->side[TX].t, buf, n, sizeof(buf), &out, tp->now),
                    RTCSEC_ERR_SRTP_KEY_LIMIT);
   ck_assert_mem_eq(buf, before, sizeof(buf));
   ck_assert_uint_eq(out, 12345);

@@ -14,15 +14,26 @@
  * to stderr). The offerer writes first; the answerer reads the offer, then
  * writes its answer.
  *
- * Once DTLS is connected each side sends RTP (PT 111, 160-byte payload) at
- * --rate packets per second for --duration seconds, waits for the peer's
- * last packets, and prints, as `key: value` lines: the time from the
- * program's start to the agent's creation, ICE connected, DTLS connected
- * and first media; the selected pair; the DTLS role, version, cipher and
- * SRTP profile; and the packet counters.
+ * Once DTLS is connected each side sends RTP (PT 111, 160-byte payload
+ * derived from the sequence number) at --rate packets per second for
+ * --duration seconds and checks every packet it receives. Then the two
+ * sides compare counts over DTLS application data, each message resent
+ * until answered:
+ *   "done N"  I sent N packets and nothing more follows;
+ *   "got K"   of the N you said you sent, K arrived and verified (sent
+ *             once every packet the peer announced arrived, or a drain
+ *             time after its "done").
+ * It prints, as `key: value` lines: the time from the program's start to
+ * the agent's creation, ICE connected, DTLS connected and first media; the
+ * selected pair; the DTLS role, version, cipher and SRTP profile; the
+ * packet counters; and `result: ok` or `result: failed (REASON)`.
  *
- * Exit status: 0 if media was sent and received and no packet failed
- * authentication; 1 otherwise (or on a runtime failure); 2 usage error.
+ * Exit status: 0 (result: ok) only if every RTP send succeeded, every
+ * packet the peer announced arrived and verified, the peer confirmed that
+ * every packet we sent arrived and verified, no packet failed
+ * authentication, and the DTLS association and ICE were still connected
+ * at the end; 1 otherwise (result: failed, with the first reason that
+ * applies), also on any runtime failure; 2 usage error.
  * Traffic: only to the addresses given (--address, default 127.0.0.1) and
  * the TURN / STUN server given.
  */
@@ -53,8 +64,10 @@
 #define RTP_CLOCK_STEP 960 /* 20 ms at 48 kHz */
 #define MEDIA_BUF (12 + RTP_PAYLOAD + RTCSEC_SRTP_MAX_OVERHEAD + 16)
 #define POLL_FILE_US 20000
-#define DRAIN_QUIET_US 500000
-#define DRAIN_MAX_US 3000000
+#define DRAIN_US 1000000 /* after the peer's "done": its last packets */
+#define RESEND_US 200000 /* "done" until the peer's "got" */
+#define LINGER_US 500000 /* answering a late "done" once both sides agree */
+#define FINISH_POLL_US 10000
 
 /* ---- options --------------------------------------------------------------- */
 
@@ -80,14 +93,18 @@ typedef struct options {
 
 static FILE *report; /* stdout, or stderr when stdout carries SDP */
 
+/* A runtime failure: the reason on stderr, and the result line a script
+ * looks for in the report. */
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
+  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, PROG ": ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  fprintf(stderr, PROG ": %s\n", msg);
+  if (report != NULL)
+    fprintf(report, "result: failed (%s)\n", msg);
   exit(1);
 }
 
@@ -98,14 +115,16 @@ static void usage(FILE *f) {
              "  --address IP          host candidate address, repeatable (default 127.0.0.1)\n"
              "  --duration SECONDS    media time once DTLS is up (default 5)\n"
              "  --rate PPS            RTP packets per second (default 50)\n"
-             "  --timeout SECONDS     bound on signalling + connecting (default 30)\n"
+             "  --timeout SECONDS     bound on signalling + connecting, and on comparing\n"
+             "                        counts with the peer after our media (default 30)\n"
              "  --profiles LIST       SRTP profiles in preference order, comma-separated\n"
              "  --relay-only          offer and use relay candidates only (needs --turn)\n"
              "  --turn ADDR:PORT      TURN server (UDP); --turn-user U --turn-pass P\n"
              "  --stun ADDR:PORT      STUN server for server-reflexive candidates\n"
              "  --help\n"
-             "exit status: 0 media flowed both ways without authentication failures,\n"
-             "1 failure, 2 usage error\n");
+             "exit status: 0 (result: ok) every packet sent both ways arrived and\n"
+             "verified, as both sides counted, and DTLS was still connected at the end;\n"
+             "1 failure (result: failed (REASON)), 2 usage error\n");
 }
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -279,38 +298,106 @@ static void parse_options(int argc, char **argv, options *o) {
 typedef struct call {
   GMutex m;
   GCond c;
-  GPtrArray *cands; /* local "candidate:..." lines */
+  rtcsec_ice_agent *agent; /* for answers sent from the callback */
+  GPtrArray *cands;        /* local "candidate:..." lines */
   int gathering_done;
   int dtls_connected, dtls_failed, dtls_error, consent_lost, dtls_closed;
   rtcsec_srtp_profile profile;
   const char *cipher;
-  uint64_t rtp_received, rtp_bad;
+  /* received media */
+  uint64_t rtp_received, rtp_verified, rtp_bad;
+  int have_peer_ssrc;
+  uint32_t peer_ssrc;
+  /* the count exchange (see the top of the file) */
+  int got_done;       /* the peer's "done N" arrived ... */
+  uint64_t peer_sent; /* ... with this N */
+  gint64 done_at;
+  int receipt_final; /* our "got K" is decided ... */
+  uint64_t receipt;  /* ... with this K */
+  int got_receipt;   /* the peer's "got K" arrived ... */
+  uint64_t peer_verified;
+  uint64_t data_unknown, data_send_errors;
+  /* The state the verdict judges: taken when both sides agreed on the
+   * counts (a close_notify after that is the normal end of the call), or
+   * when the exchange gave up. */
+  struct {
+    int dtls_failed, dtls_error, dtls_closed, consent_lost;
+    uint64_t verified; /* our "got K" if decided, else what had verified */
+    rtcsec_ice_stats st;
+  } end;
 } call;
 
-static void on_event(void *user, const rtcsec_ice_event *ev) {
+/* Sends one control message; counts a failure (the caller resends). */
+static void send_control(call *c, rtcsec_ice_agent *agent, const char *msg) {
+  if (rtcsec_ice_send_data(agent, (const uint8_t *)msg, strlen(msg)) != RTCSEC_OK)
+    c->data_send_errors++;
+}
+
+/* "done N" / "got K": a decimal count, nothing else. */
+static int parse_count(const char *msg, size_t len, const char *word, uint64_t *out) {
+  size_t wl = strlen(word);
+  if (len <= wl + 1 || len > wl + 1 + 20 || memcmp(msg, word, wl) != 0 || msg[wl] != ' ')
+    return -1;
+  uint64_t v = 0;
+  for (size_t i = wl + 1; i < len; i++) {
+    if (msg[i] < '0' || msg[i] > '9' || v > (UINT64_MAX - 9) / 10)
+      return -1;
+    v = v * 10 + (uint64_t)(msg[i] - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+/* DTLS application data from the peer (under c->m). */
+static void on_data(call *c, const uint8_t *data, size_t len) {
+  uint64_t v;
+  if (parse_count((const char *)data, len, "done", &v) == 0) {
+    if (!c->got_done) {
+      c->got_done = 1;
+      c->peer_sent = v;
+      c->done_at = g_get_monotonic_time();
+    }
+    /* A resent "done": our "got" was lost; answer again once decided. */
+    if (c->receipt_final && c->agent != NULL) {
+      char msg[32];
+      snprintf(msg, sizeof(msg), "got %llu", (unsigned long long)c->receipt);
+      send_control(c, c->agent, msg);
+    }
+  } else if (parse_count((const char *)data, len, "got", &v) == 0) {
+    c->got_receipt = 1;
+    c->peer_verified = v;
+  } else {
+    c->data_unknown++;
+  }
+}
+
+static void on_event(void *user, const rtcsec_event *ev) {
   call *c = user;
   g_mutex_lock(&c->m);
   switch (ev->type) {
-  case RTCSEC_ICE_EVENT_LOCAL_CANDIDATE:
+  case RTCSEC_EVENT_LOCAL_CANDIDATE:
     g_ptr_array_add(c->cands, g_strdup(ev->candidate));
     break;
-  case RTCSEC_ICE_EVENT_GATHERING_DONE:
+  case RTCSEC_EVENT_GATHERING_DONE:
     c->gathering_done = 1;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     c->dtls_connected = 1;
-    c->profile = ev->profile;
-    c->cipher = ev->cipher;
+    c->profile = ev->connected.profile;
+    c->cipher = ev->connected.cipher;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_FAILED:
+  case RTCSEC_EVENT_FAILED:
     c->dtls_failed = 1;
-    c->dtls_error = ev->error;
+    c->dtls_error = ev->failed.error;
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     c->dtls_closed = 1;
     break;
-  case RTCSEC_ICE_EVENT_CONSENT_LOST:
+  case RTCSEC_EVENT_CONSENT_LOST:
     c->consent_lost = 1;
+    break;
+  case RTCSEC_EVENT_DATA:
+    on_data(c, ev->data.data, ev->data.len);
     break;
   default:
     break;
@@ -319,14 +406,37 @@ static void on_event(void *user, const rtcsec_ice_event *ev) {
   g_mutex_unlock(&c->m);
 }
 
+/* A packet as make_rtp() builds it: V=2, PT, length, the payload derived
+ * from its sequence number. */
+static int rtp_well_formed(rtcsec_packet_class kind, const uint8_t *b, size_t len) {
+  if (kind != RTCSEC_PKT_RTP || len != 12 + RTP_PAYLOAD || b[0] != 0x80 || b[1] != RTP_PT)
+    return 0;
+  uint16_t seq = (uint16_t)(b[2] << 8 | b[3]);
+  for (size_t i = 0; i < RTP_PAYLOAD; i++)
+    if (b[12 + i] != (uint8_t)(seq ^ i))
+      return 0;
+  return 1;
+}
+
+/* Authenticated media from the peer: verified if well formed and from the
+ * peer's one SSRC. SRTP's replay check (RFC 3711 §3.3.2) has already
+ * dropped any second copy, so each verified packet is a distinct one. */
 static void on_media(void *user, rtcsec_packet_class kind, uint8_t *buf, size_t len) {
   call *c = user;
-  int ok = kind == RTCSEC_PKT_RTP && len == 12 + RTP_PAYLOAD && (buf[1] & 0x7f) == RTP_PT;
+  int ok = rtp_well_formed(kind, buf, len);
+  uint32_t ssrc =
+      ok ? (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11] : 0;
   g_mutex_lock(&c->m);
-  if (ok)
-    c->rtp_received++;
+  c->rtp_received++;
+  if (ok && !c->have_peer_ssrc) {
+    c->have_peer_ssrc = 1;
+    c->peer_ssrc = ssrc;
+  }
+  if (ok && ssrc == c->peer_ssrc)
+    c->rtp_verified++;
   else
     c->rtp_bad++;
+  g_cond_broadcast(&c->c);
   g_mutex_unlock(&c->m);
 }
 
@@ -552,11 +662,101 @@ static size_t make_rtp(uint8_t *b, uint32_t ssrc, uint16_t seq, uint32_t ts) {
   return 12 + RTP_PAYLOAD;
 }
 
-static uint64_t rtp_received(call *c) {
+/* The association broke: DTLS failed or closed, or consent was lost
+ * (under c->m). */
+static int call_broken(const call *c) {
+  return c->dtls_failed || c->dtls_closed || c->consent_lost;
+}
+
+/* Takes c->end (under c->m). */
+static void take_end(call *c, rtcsec_ice_agent *agent) {
+  c->end.dtls_failed = c->dtls_failed;
+  c->end.dtls_error = c->dtls_error;
+  c->end.dtls_closed = c->dtls_closed;
+  c->end.consent_lost = c->consent_lost;
+  c->end.verified = c->receipt_final ? c->receipt : c->rtp_verified;
+  rtcsec_ice_get_stats(agent, &c->end.st);
+}
+
+/* After our media: "done" until the peer's "got", our own "got" once the
+ * peer's packets are in, then a short linger to answer a resent "done".
+ * Ends early if the association breaks; bounded by `deadline`. */
+static void finish(call *c, rtcsec_ice_agent *agent, uint64_t sent, gint64 deadline) {
+  char done[32];
+  snprintf(done, sizeof(done), "done %llu", (unsigned long long)sent);
+  gint64 next_done = 0, linger_until = 0;
   g_mutex_lock(&c->m);
-  uint64_t v = c->rtp_received;
+  for (;;) {
+    gint64 now = g_get_monotonic_time();
+    if (now >= deadline || call_broken(c) || (linger_until != 0 && now >= linger_until))
+      break;
+    if (!c->got_receipt && now >= next_done) {
+      send_control(c, agent, done);
+      next_done = now + RESEND_US;
+    }
+    if (c->got_done && !c->receipt_final &&
+        (c->rtp_verified >= c->peer_sent || now >= c->done_at + DRAIN_US)) {
+      c->receipt_final = 1;
+      c->receipt = c->rtp_verified;
+      char got[32];
+      snprintf(got, sizeof(got), "got %llu", (unsigned long long)c->receipt);
+      send_control(c, agent, got);
+    }
+    if (c->got_receipt && c->receipt_final && linger_until == 0) {
+      take_end(c, agent);
+      linger_until = now + LINGER_US;
+    }
+    g_cond_wait_until(&c->c, &c->m, now + FINISH_POLL_US);
+  }
+  if (linger_until == 0)
+    take_end(c, agent);
   g_mutex_unlock(&c->m);
-  return v;
+}
+
+/* Why the call is not ok, or NULL if it is: the first reason that applies
+ * to c->end and the counters (under c->m). */
+static const char *call_verdict(const call *c, uint64_t total, uint64_t sent, uint64_t send_errors,
+                                int last_error, char *buf, size_t cap) {
+  const rtcsec_ice_stats *st = &c->end.st;
+  const rtcsec_srtp_direction_stats *in = &st->transport.srtp.inbound;
+  if (c->end.dtls_failed)
+    snprintf(buf, cap, "DTLS failed: %s", rtcsec_strerror(c->end.dtls_error));
+  else if (c->end.dtls_closed)
+    snprintf(buf, cap, "the peer closed the DTLS association");
+  else if (c->end.consent_lost)
+    snprintf(buf, cap, "ICE consent lost (RFC 7675)");
+  else if (send_errors > 0)
+    snprintf(buf, cap, "%llu of %llu RTP sends failed, last: %s", (unsigned long long)send_errors,
+             (unsigned long long)total, rtcsec_strerror(last_error));
+  else if (sent != total)
+    snprintf(buf, cap, "sent %llu of %llu RTP packets", (unsigned long long)sent,
+             (unsigned long long)total);
+  else if (c->rtp_bad > 0)
+    snprintf(buf, cap, "%llu packets from the peer failed verification",
+             (unsigned long long)c->rtp_bad);
+  else if (in->auth_failures > 0)
+    snprintf(buf, cap, "%llu packets failed SRTP authentication",
+             (unsigned long long)in->auth_failures);
+  else if (!c->got_done)
+    snprintf(buf, cap, "the peer never said how many packets it sent (verified %llu)",
+             (unsigned long long)c->rtp_verified);
+  else if (c->peer_sent == 0)
+    snprintf(buf, cap, "the peer sent no media");
+  else if (c->end.verified != c->peer_sent)
+    snprintf(buf, cap, "verified %llu of the %llu packets the peer sent",
+             (unsigned long long)c->end.verified, (unsigned long long)c->peer_sent);
+  else if (!c->got_receipt)
+    snprintf(buf, cap, "the peer never confirmed what it received");
+  else if (c->peer_verified != sent)
+    snprintf(buf, cap, "the peer verified %llu of the %llu packets we sent",
+             (unsigned long long)c->peer_verified, (unsigned long long)sent);
+  else if (st->transport.state != RTCSEC_DTLS_STATE_CONNECTED ||
+           st->state != RTCSEC_ICE_STATE_CONNECTED)
+    snprintf(buf, cap, "at the end DTLS is %s and ICE %s",
+             rtcsec_dtls_state_name(st->transport.state), rtcsec_ice_state_name(st->state));
+  else
+    return NULL;
+  return buf;
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -634,6 +834,9 @@ int main(int argc, char **argv) {
   int rc = rtcsec_ice_agent_new(&agent, &cfg);
   if (rc != RTCSEC_OK)
     die("cannot create the ICE agent: %s", rtcsec_strerror(rc));
+  g_mutex_lock(&c.m);
+  c.agent = agent;
+  g_mutex_unlock(&c.m);
   if (!o.offer)
     apply_remote(agent, &remote); /* held until gathering has started */
   if ((rc = rtcsec_ice_gather(agent)) != RTCSEC_OK)
@@ -681,6 +884,11 @@ int main(int argc, char **argv) {
     gint64 now = g_get_monotonic_time();
     if (due > now)
       g_usleep((gulong)(due - now));
+    g_mutex_lock(&c.m);
+    int broken = call_broken(&c);
+    g_mutex_unlock(&c.m);
+    if (broken)
+      break; /* nothing more can arrive: say so now, not after the duration */
     size_t len = make_rtp(buf, ssrc, (uint16_t)(seq + i), ts + (uint32_t)i * RTP_CLOCK_STEP);
     rc = rtcsec_ice_send_rtp(agent, buf, len, sizeof(buf));
     if (rc == RTCSEC_OK) {
@@ -690,25 +898,18 @@ int main(int argc, char **argv) {
       last_error = rc;
     }
   }
-  /* The peer's last packets: until quiet for a while, bounded. */
-  gint64 drain_end = g_get_monotonic_time() + DRAIN_MAX_US;
-  uint64_t seen = rtp_received(&c);
-  gint64 quiet_since = g_get_monotonic_time();
-  while (g_get_monotonic_time() < drain_end &&
-         g_get_monotonic_time() - quiet_since < DRAIN_QUIET_US) {
-    g_usleep(50000);
-    uint64_t now_seen = rtp_received(&c);
-    if (now_seen != seen) {
-      seen = now_seen;
-      quiet_since = g_get_monotonic_time();
-    }
-  }
+  finish(&c, agent, sent, g_get_monotonic_time() + (gint64)o.timeout_s * G_USEC_PER_SEC);
 
   rtcsec_ice_stats st;
   rtcsec_ice_get_stats(agent, &st);
   g_mutex_lock(&c.m);
-  uint64_t received = c.rtp_received, bad = c.rtp_bad;
-  int consent_lost = c.consent_lost;
+  char why[200];
+  const char *failure = call_verdict(&c, total, sent, send_errors, last_error, why, sizeof(why));
+  rtcsec_dtls_state end_state = c.end.st.transport.state;
+  uint64_t received = c.rtp_received, verified = c.rtp_verified, bad = c.rtp_bad;
+  int got_done = c.got_done, got_receipt = c.got_receipt;
+  uint64_t peer_sent = c.peer_sent, peer_verified = c.peer_verified;
+  uint64_t data_send_errors = c.data_send_errors, data_unknown = c.data_unknown;
   g_mutex_unlock(&c.m);
   const rtcsec_srtp_direction_stats *in = &st.transport.srtp.inbound;
   fprintf(report, "role: %s (ICE %s, DTLS %s, a=setup:%s)\n", o.offer ? "offer" : "answer",
@@ -732,16 +933,35 @@ int main(int argc, char **argv) {
   fprintf(report, "profile: %s\n", rtcsec_srtp_profile_name(st.transport.profile));
   fprintf(report, "rtp_sent: %llu\n", (unsigned long long)sent);
   fprintf(report, "rtp_received: %llu\n", (unsigned long long)received);
+  fprintf(report, "rtp_verified: %llu\n", (unsigned long long)verified);
+  if (got_done)
+    fprintf(report, "peer_sent: %llu\n", (unsigned long long)peer_sent);
+  else
+    fprintf(report, "peer_sent: unknown\n");
+  if (got_receipt)
+    fprintf(report, "peer_verified: %llu\n", (unsigned long long)peer_verified);
+  else
+    fprintf(report, "peer_verified: unknown\n");
   fprintf(report, "auth_failures: %llu\n", (unsigned long long)in->auth_failures);
   fprintf(report, "replay_drops: %llu\n", (unsigned long long)in->replay_drops);
   fprintf(report, "dropped_before_keys: %llu\n", (unsigned long long)st.transport.drop_no_keys);
   fprintf(report, "bad_media: %llu\n", (unsigned long long)bad);
   fprintf(report, "send_errors: %llu%s%s\n", (unsigned long long)send_errors,
           send_errors ? " last: " : "", send_errors ? rtcsec_strerror(last_error) : "");
-  int ok = sent > 0 && received > 0 && in->auth_failures == 0 && bad == 0;
-  fprintf(report, "result: %s%s\n", ok ? "ok" : "FAILED", consent_lost ? " (consent lost)" : "");
+  fprintf(report, "control_send_errors: %llu\n", (unsigned long long)data_send_errors);
+  fprintf(report, "control_unknown: %llu\n", (unsigned long long)data_unknown);
+  /* When the counts were agreed (or the exchange gave up). */
+  fprintf(report, "dtls_state: %s\n", rtcsec_dtls_state_name(end_state));
+  int ok = failure == NULL;
+  if (ok)
+    fprintf(report, "result: ok\n");
+  else
+    fprintf(report, "result: failed (%s)\n", failure);
   fflush(report);
 
+  g_mutex_lock(&c.m);
+  c.agent = NULL; /* no more answers from the callback */
+  g_mutex_unlock(&c.m);
   rtcsec_ice_agent_free(agent);
   fragment_clear(&remote);
   g_ptr_array_free(c.cands, TRUE);

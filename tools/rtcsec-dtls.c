@@ -21,9 +21,27 @@
  * it has the peer's count and every packet the peer sent (or a bounded
  * drain has passed).
  *
+ * --listen takes its peer from the first datagram that is a valid DTLS
+ * ClientHello (client_hello.h); every other datagram from anyone else is
+ * ignored and counted. A handshake that fails (a wrong certificate, an
+ * unauthenticated alert, garbage the association refused) or whose peer
+ * sends nothing for HANDSHAKE_IDLE_US (HANDSHAKE_ALERTED_IDLE_US after a
+ * plaintext fatal alert) is dropped and the listener takes
+ * the next valid ClientHello, until --timeout. No cookie exchange (RFC
+ * 6347 §4.2.1): OpenSSL's cookie callbacks are not reachable through
+ * rtcsec's sans-IO API, and a HelloVerifyRequest written here would not be
+ * part of the handshake OpenSSL runs; so a ClientHello spoofed from an
+ * address holds the listener for as long as datagrams keep coming from
+ * that address, and HANDSHAKE_IDLE_US more.
+ * The socket is connected to the peer once the handshake is done.
+ *
  * --export-keying-material needs the bare rtcsec_dtls association instead:
  * the transport never lets the SRTP keys out, so that option runs the
  * handshake without a transport and cannot be combined with --send-rtp.
+ *
+ * A listener ends with two counter lines on stdout:
+ *   ignored_datagrams: N from M addresses
+ *   failed_handshakes: N
  *
  * Exit status: 0 connected (with --send-rtp: and every packet the peer sent
  * received and verified), 1 runtime failure, 2 usage error.
@@ -46,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_hello.h"
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
@@ -56,6 +75,13 @@
 #define DEFAULT_TIMEOUT_S 30
 #define MAX_TIMEOUT_S 86400
 #define ADDR_STRLEN (INET6_ADDRSTRLEN + 8) /* "[" addr "]:" port */
+/* --listen: a handshake whose peer sends nothing for this long is dropped
+ * (OpenSSL's first retransmissions come after 1 and 2 s more). */
+#define HANDSHAKE_IDLE_US 4000000u
+/* ... and one that sent a fatal alert (which the association does not act
+ * on: it is not authenticated) is given this long to say more. */
+#define HANDSHAKE_ALERTED_IDLE_US 1000000u
+#define MAX_IGNORED_ADDRS 1024 /* distinct senders counted exactly */
 
 /* Media phase. */
 #define DEFAULT_RATE 500                /* RTP packets per second */
@@ -131,12 +157,27 @@ typedef struct media_state {
 
 /* ---- runtime state ------------------------------------------------------ */
 
+/* A sender's address as a comparable key (family, port, address). */
+typedef struct addr_key {
+  uint8_t b[20];
+} addr_key;
+
 typedef struct tool {
   const tool_options *opt;
   int fd;
-  int have_peer; /* server: learned from the first datagram; client: always */
+  int have_peer; /* server: from the first valid ClientHello; client: always */
+  int socket_connected;
   struct sockaddr_storage peer;
   socklen_t peer_len;
+  uint64_t peer_last_rx; /* server: the chosen peer's last datagram */
+  /* --listen: what was ignored and what failed */
+  uint64_t ignored_datagrams;
+  addr_key ignored_addrs[MAX_IGNORED_ADDRS];
+  size_t n_ignored_addrs;
+  int ignored_addrs_overflow;
+  uint64_t failed_handshakes;
+  int last_failed_code;                    /* the last dropped handshake, for the final reason */
+  char last_failed[320 + ADDR_STRLEN + 8]; /* detail " from " peer */
   rtcsec_cert *cert;
   rtcsec_transport *tr; /* the engine, unless --export-keying-material */
   rtcsec_dtls *dtls;    /* --export-keying-material: the bare association */
@@ -150,7 +191,9 @@ typedef struct tool {
   int alert;
   int alert_from_peer;
   char detail[256];
-  rtcsec_dtls_connected_info info; /* keys (bare association only) wiped in tool_cleanup() */
+  rtcsec_connected_info info; /* what was negotiated */
+  rtcsec_srtp_keys keys;      /* bare association only (--export-keying-material); wiped in
+                                 tool_cleanup() */
   media_state m;
   uint8_t buf[MAX_UDP_PAYLOAD];
 } tool;
@@ -163,7 +206,17 @@ static void usage(FILE *out) {
           "certificate fingerprint only; without --fingerprint the handshake waits\n"
           "for one and cannot complete.\n"
           "\n"
-          "  -l, --listen ADDR:PORT    server role (a=setup:passive); port 0 picks one\n"
+          "  -l, --listen ADDR:PORT    server role (a=setup:passive); port 0 picks one.\n"
+          "                            The peer is the sender of the first valid DTLS\n"
+          "                            ClientHello; datagrams from anyone else are\n"
+          "                            ignored and counted. A handshake that fails, or\n"
+          "                            whose peer is silent for %u s, is dropped and the\n"
+          "                            next ClientHello taken, until --timeout. No\n"
+          "                            cookie exchange (RFC 6347 4.2.1): OpenSSL's\n"
+          "                            cookie callbacks are not reachable through\n"
+          "                            rtcsec's API, so a ClientHello spoofed from an\n"
+          "                            address holds the listener for as long as\n"
+          "                            datagrams keep coming from there, and %u s more.\n"
           "  -c, --connect ADDR:PORT   client role (a=setup:active)\n"
           "                            IPv6 as [ADDR]:PORT\n"
           "  -p, --profiles LIST       SRTP profiles in preference order, comma or colon\n"
@@ -188,13 +241,13 @@ static void usage(FILE *out) {
           "                            the media this long after its planned end\n"
           "                            (default %d)\n"
           "  -q, --quiet               print only 'listening on', 'keying material', the\n"
-          "                            media counters and errors\n"
+          "                            media and listener counters and errors\n"
           "  -h, --help                this text\n"
           "\n"
           "Exit status: 0 connected (with --send-rtp: and every packet the peer sent\n"
           "received and verified), 1 failed, 2 usage error.\n",
-          RTCSEC_DTLS_MAX_FINGERPRINTS, MAX_UDP_PAYLOAD, SR_EVERY, MAX_SEND_RTP, DEFAULT_RATE,
-          DEFAULT_TIMEOUT_S);
+          HANDSHAKE_IDLE_US / 1000000u, HANDSHAKE_IDLE_US / 1000000u, RTCSEC_DTLS_MAX_FINGERPRINTS,
+          MAX_UDP_PAYLOAD, SR_EVERY, MAX_SEND_RTP, DEFAULT_RATE, DEFAULT_TIMEOUT_S);
 }
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -466,6 +519,8 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_sto
 
 /* ---- small helpers ------------------------------------------------------ */
 
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
 static uint64_t now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -555,6 +610,7 @@ static int setup_socket(tool *t) {
     t->peer = addr;
     t->peer_len = addr_len;
     t->have_peer = 1;
+    t->socket_connected = 1;
     return 0;
   }
   if (bind(t->fd, (const struct sockaddr *)&addr, addr_len) != 0) {
@@ -575,6 +631,8 @@ static int setup_socket(tool *t) {
   return 0;
 }
 
+static int association_new(tool *t);
+
 static int setup_association(tool *t) {
   const tool_options *opt = t->opt;
   if (opt->keylog_path != NULL) {
@@ -588,6 +646,13 @@ static int setup_association(tool *t) {
       return 1;
     }
   }
+  return association_new(t);
+}
+
+/* A fresh association (transport, or the bare one); its handshake timeout
+ * is what is left of --timeout. */
+static int association_new(tool *t) {
+  const tool_options *opt = t->opt;
   rtcsec_transport_config tcfg;
   rtcsec_transport_config_default(&tcfg);
   rtcsec_dtls_config *cfg = &tcfg.dtls;
@@ -599,7 +664,8 @@ static int setup_association(tool *t) {
     cfg->mtu = opt->mtu;
   }
   /* Let the association itself report a timeout, with its own reason. */
-  cfg->handshake_timeout_us = (uint64_t)opt->timeout_s * 1000000u;
+  uint64_t now = now_us();
+  cfg->handshake_timeout_us = t->deadline > now ? t->deadline - now : 1;
   cfg->peer_fingerprints = opt->fingerprints;
   cfg->n_peer_fingerprints = opt->n_fingerprints;
   if (t->keylog != NULL) {
@@ -691,6 +757,15 @@ static const char *engine_error_detail(const tool *t) {
 
 /* ---- the I/O loop shared by all phases ---------------------------------- */
 
+/* One datagram to the peer: on the connected socket, or (a listener before
+ * its handshake is done) addressed to the peer chosen. */
+static ssize_t send_to_peer(tool *t, const uint8_t *buf, size_t len) {
+  if (t->socket_connected) {
+    return send(t->fd, buf, len, 0);
+  }
+  return sendto(t->fd, buf, len, 0, (const struct sockaddr *)&t->peer, t->peer_len);
+}
+
 /* Sends every queued datagram. Send errors are not fatal: DTLS retransmits. */
 static void flush_datagrams(tool *t) {
   for (;;) {
@@ -704,57 +779,57 @@ static void flush_datagrams(tool *t) {
     }
     /* ECONNREFUSED (an ICMP error for an earlier datagram) and a full buffer
      * are both cured by retransmission. */
-    (void)send(t->fd, t->buf, len, 0);
+    (void)send_to_peer(t, t->buf, len);
   }
 }
 
 static void media_on_data(tool *t, const uint8_t *data, size_t len, uint64_t now);
 
-static void on_event(tool *t, const rtcsec_dtls_event *ev) {
+static void on_event(tool *t, const rtcsec_event *ev) {
   switch (ev->type) {
-  case RTCSEC_DTLS_EVENT_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     t->connected = 1;
     t->info = ev->connected;
+    /* the advanced path: the bare association hands its keys out */
+    if (rtcsec_dtls_export_srtp_keys(t->dtls, &t->keys) != RTCSEC_OK)
+      t->keys.material_len = 0;
     break;
-  case RTCSEC_DTLS_EVENT_FAILED:
+  case RTCSEC_EVENT_FAILED:
     t->failed = 1;
-    t->error = ev->error;
-    t->alert = ev->alert;
-    t->alert_from_peer = ev->alert_from_peer;
+    t->error = ev->failed.error;
+    t->alert = ev->failed.alert;
+    t->alert_from_peer = ev->failed.alert_from_peer;
     break;
-  case RTCSEC_DTLS_EVENT_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     t->peer_closed = 1;
     break;
-  case RTCSEC_DTLS_EVENT_DATA: /* no media phase on the bare association */
-  case RTCSEC_DTLS_EVENT_NONE:
+  case RTCSEC_EVENT_DATA: /* no media phase on the bare association */
+  case RTCSEC_EVENT_NONE:
   default:
     break;
   }
 }
 
-static void on_transport_event(tool *t, const rtcsec_transport_event *ev) {
+static void on_transport_event(tool *t, const rtcsec_event *ev) {
   switch (ev->type) {
-  case RTCSEC_TRANSPORT_EVENT_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     /* What was negotiated; the keys stay inside the transport. */
     t->connected = 1;
-    t->info.profile = ev->profile;
-    t->info.version = ev->version;
-    t->info.cipher = ev->cipher;
-    t->info.peer_fingerprint = ev->peer_fingerprint;
+    t->info = ev->connected;
     break;
-  case RTCSEC_TRANSPORT_EVENT_FAILED:
+  case RTCSEC_EVENT_FAILED:
     t->failed = 1;
-    t->error = ev->error;
-    t->alert = ev->alert;
-    t->alert_from_peer = ev->alert_from_peer;
+    t->error = ev->failed.error;
+    t->alert = ev->failed.alert;
+    t->alert_from_peer = ev->failed.alert_from_peer;
     break;
-  case RTCSEC_TRANSPORT_EVENT_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     t->peer_closed = 1;
     break;
-  case RTCSEC_TRANSPORT_EVENT_DATA:
-    media_on_data(t, ev->data, ev->data_len, now_us());
+  case RTCSEC_EVENT_DATA:
+    media_on_data(t, ev->data.data, ev->data.len, now_us());
     break;
-  case RTCSEC_TRANSPORT_EVENT_NONE:
+  case RTCSEC_EVENT_NONE:
   default:
     break;
   }
@@ -765,20 +840,19 @@ static void drain(tool *t) {
   flush_datagrams(t);
   for (;;) {
     if (t->tr != NULL) {
-      rtcsec_transport_event ev;
+      rtcsec_event ev;
       memset(&ev, 0, sizeof(ev));
-      if (rtcsec_transport_poll_event(t->tr, &ev) != 0 || ev.type == RTCSEC_TRANSPORT_EVENT_NONE) {
+      if (rtcsec_transport_poll_event(t->tr, &ev) != 0 || ev.type == RTCSEC_EVENT_NONE) {
         break;
       }
       on_transport_event(t, &ev);
     } else {
-      rtcsec_dtls_event ev;
+      rtcsec_event ev;
       memset(&ev, 0, sizeof(ev));
-      if (rtcsec_dtls_poll_event(t->dtls, &ev) != 0 || ev.type == RTCSEC_DTLS_EVENT_NONE) {
+      if (rtcsec_dtls_poll_event(t->dtls, &ev) != 0 || ev.type == RTCSEC_EVENT_NONE) {
         break;
       }
       on_event(t, &ev);
-      rtcsec_srtp_keys_wipe(&ev.connected.keys);
     }
     /* An answer to DATA ("ack") may have been queued: send it in order. */
     flush_datagrams(t);
@@ -787,20 +861,51 @@ static void drain(tool *t) {
   flush_datagrams(t);
 }
 
-/* Learns the peer from the first datagram that looks like DTLS and connects
- * the socket to it, so that the kernel drops everyone else from now on. */
+static void addr_key_of(const struct sockaddr_storage *ss, addr_key *k) {
+  memset(k, 0, sizeof(*k));
+  k->b[0] = (uint8_t)ss->ss_family;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    memcpy(k->b + 2, &a->sin_port, 2);
+    memcpy(k->b + 4, &a->sin_addr, 4);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    memcpy(k->b + 2, &a->sin6_port, 2);
+    memcpy(k->b + 4, &a->sin6_addr, 16);
+  }
+}
+
+/* A datagram the listener does not hand to the association: counted, and
+ * its sender among the distinct ones (exactly up to MAX_IGNORED_ADDRS). */
+static void ignore_datagram(tool *t, const struct sockaddr_storage *from) {
+  t->ignored_datagrams++;
+  addr_key k;
+  addr_key_of(from, &k);
+  for (size_t i = 0; i < t->n_ignored_addrs; i++) {
+    if (memcmp(&t->ignored_addrs[i], &k, sizeof(k)) == 0) {
+      return;
+    }
+  }
+  if (t->n_ignored_addrs == MAX_IGNORED_ADDRS) {
+    t->ignored_addrs_overflow = 1;
+    return;
+  }
+  t->ignored_addrs[t->n_ignored_addrs++] = k;
+}
+
+/* A listener takes as its peer the sender of the first valid ClientHello
+ * (client_hello.h); anything else is not the start of a handshake. The
+ * socket stays unconnected until the handshake is done, so that a failed
+ * one can be followed by another client. */
 static int accept_peer(tool *t, const struct sockaddr_storage *from, socklen_t from_len,
                        const uint8_t *data, size_t len) {
-  /* RFC 7983: DTLS records start with 20..63. */
-  if (len == 0 || data[0] < 20 || data[0] > 63) {
-    return -1;
-  }
-  if (connect(t->fd, (const struct sockaddr *)from, from_len) != 0) {
+  if (client_hello_check(data, len) != CLIENT_HELLO_OK) {
     return -1;
   }
   t->peer = *from;
   t->peer_len = from_len;
   t->have_peer = 1;
+  t->peer_last_rx = now_us();
   if (!t->opt->quiet) {
     char text[ADDR_STRLEN];
     format_addr(from, text, sizeof(text));
@@ -850,11 +955,14 @@ static void read_datagrams(tool *t) {
     }
     if (!t->have_peer) {
       if (accept_peer(t, &from, from_len, t->buf, (size_t)n) != 0) {
+        ignore_datagram(t, &from);
         continue;
       }
     } else if (!same_addr(&from, &t->peer)) {
-      continue; /* queued before connect(), from someone else */
+      ignore_datagram(t, &from); /* someone else, or queued before connect() */
+      continue;
     }
+    t->peer_last_rx = now_us();
     if (t->tr != NULL) {
       handle_transport_datagram(t, (size_t)n, now_us());
     } else {
@@ -897,58 +1005,158 @@ static void io_step(tool *t, uint64_t until) { io_wait(t, until, 0); }
 
 /* ---- handshake phase ---------------------------------------------------- */
 
+/* "N from M addresses" (M exact up to MAX_IGNORED_ADDRS). */
+static void format_ignored(const tool *t, char *buf, size_t cap) {
+  snprintf(buf, cap, "%llu from %s%zu addresses", (unsigned long long)t->ignored_datagrams,
+           t->ignored_addrs_overflow ? "more than " : "", t->n_ignored_addrs);
+}
+
 /* Why a handshake ran out of time, from what we saw. */
 static void describe_timeout(const tool *t, char *buf, size_t cap) {
   rtcsec_dtls_stats st;
   engine_dtls_stats(t, &st);
   unsigned s = t->opt->timeout_s;
   if (!t->have_peer) {
-    snprintf(buf, cap, "no datagram from a peer in %u s", s);
+    char ignored[80];
+    format_ignored(t, ignored, sizeof(ignored));
+    snprintf(buf, cap, "no valid ClientHello in %u s; ignored datagrams: %s", s, ignored);
   } else if (st.awaiting_fingerprint) {
     snprintf(buf, cap, "waited %u s for a --fingerprint to verify the peer with", s);
   } else if (st.datagrams_received == 0) {
     snprintf(buf, cap, "no answer in %u s, %llu retransmissions", s,
              (unsigned long long)st.retransmissions);
+  } else if (st.unauthenticated_alerts > 0) {
+    /* The peer (or someone) sent a plaintext alert; the association did
+     * not act on it, since it is not authenticated, but it is the likely
+     * reason: name it. */
+    snprintf(buf, cap,
+             "not finished in %u s, %llu datagrams received, %llu retransmissions; "
+             "unauthenticated alert received: %s",
+             s, (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions,
+             rtcsec_dtls_alert_name(st.last_unauthenticated_alert));
   } else {
     snprintf(buf, cap, "not finished in %u s, %llu datagrams received, %llu retransmissions", s,
              (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions);
   }
 }
 
+/* Why the handshake in progress ended without connecting. Returns the
+ * error code; the detail goes to buf. */
+static int handshake_failure(const tool *t, char *buf, size_t cap) {
+  if (t->peer_closed && !t->failed) {
+    snprintf(buf, cap, "peer closed during the handshake");
+    return RTCSEC_ERR_CLOSED;
+  }
+  if (!t->failed) {
+    describe_timeout(t, buf, cap);
+    return RTCSEC_ERR_HANDSHAKE_TIMEOUT;
+  }
+  const char *d = engine_error_detail(t);
+  if (t->alert >= 0) {
+    snprintf(buf, cap, "%s%salert %s %s", d, d[0] != '\0' ? "; " : "",
+             rtcsec_dtls_alert_name(t->alert), t->alert_from_peer ? "from peer" : "sent");
+  } else {
+    snprintf(buf, cap, "%s", d[0] != '\0' ? d : "no detail");
+  }
+  return t->error;
+}
+
+static void association_free(tool *t) {
+  rtcsec_srtp_keys_wipe(&t->keys);
+  rtcsec_transport_free(t->tr);
+  t->tr = NULL;
+  rtcsec_dtls_free(t->dtls);
+  t->dtls = NULL;
+}
+
+/* --listen: the handshake with the chosen peer ended without connecting
+ * (it failed, the peer closed, or went silent). Nothing the peer sent was
+ * authenticated, so it ends nothing but this attempt: remember why, forget
+ * the peer, and wait for the next valid ClientHello with a fresh
+ * association. Returns 0, or 1 if no association could be made. */
+static int listener_drop_peer(tool *t, int code, const char *detail) {
+  char peer[ADDR_STRLEN];
+  format_addr(&t->peer, peer, sizeof(peer));
+  t->failed_handshakes++;
+  t->last_failed_code = code;
+  snprintf(t->last_failed, sizeof(t->last_failed), "%s from %s", detail, peer);
+  fprintf(stderr, PROG ": handshake with %s dropped: %s (%s); waiting for another ClientHello\n",
+          peer, rtcsec_strerror(code), detail);
+  association_free(t);
+  memset(&t->info, 0, sizeof(t->info));
+  memset(&t->m, 0, sizeof(t->m)); /* what that peer's datagrams counted */
+  t->have_peer = 0;
+  t->connected = 0;
+  t->failed = 0;
+  t->peer_closed = 0;
+  t->error = 0;
+  t->alert = -1;
+  t->alert_from_peer = 0;
+  int rc = association_new(t);
+  return rc == 0 ? 0 : 1;
+}
+
 static int run_handshake(tool *t) {
+  int listener = t->opt->role == RTCSEC_DTLS_SERVER;
   /* A server starts with the first datagram, so that its handshake time and
    * timeout count from the peer's first contact, not from our launch. */
-  if (t->opt->role == RTCSEC_DTLS_CLIENT) {
+  if (!listener) {
     int rc = engine_start(t, now_us());
     if (rc != 0) {
       return fail(rc, engine_error_detail(t));
     }
     drain(t);
   }
-  while (!t->connected && !t->failed && !t->peer_closed) {
-    if (now_us() >= t->deadline) {
+  char detail[320];
+  for (;;) {
+    uint64_t now = now_us();
+    if (t->connected || now >= t->deadline) {
       break;
     }
-    io_step(t, t->deadline);
+    uint64_t until = t->deadline;
+    if (listener && t->have_peer) {
+      int ended = t->failed || t->peer_closed;
+      rtcsec_dtls_stats st;
+      engine_dtls_stats(t, &st);
+      uint64_t idle = st.unauthenticated_alerts > 0 ? HANDSHAKE_ALERTED_IDLE_US : HANDSHAKE_IDLE_US;
+      if (ended || now - t->peer_last_rx >= idle) {
+        int code = RTCSEC_ERR_HANDSHAKE_TIMEOUT;
+        if (ended) {
+          code = handshake_failure(t, detail, sizeof(detail));
+        } else if (st.unauthenticated_alerts > 0) {
+          snprintf(detail, sizeof(detail),
+                   "the peer sent the alert %s (unauthenticated) and then nothing for %u s",
+                   rtcsec_dtls_alert_name(st.last_unauthenticated_alert),
+                   (unsigned)(idle / 1000000u));
+        } else {
+          snprintf(detail, sizeof(detail), "the peer sent nothing for %u s",
+                   HANDSHAKE_IDLE_US / 1000000u);
+        }
+        if (listener_drop_peer(t, code, detail) != 0) {
+          return 1;
+        }
+        continue;
+      }
+      until = min_u64(until, t->peer_last_rx + idle);
+    } else if (!listener && (t->failed || t->peer_closed)) {
+      break;
+    }
+    io_step(t, until);
   }
   if (t->connected) {
+    /* From now on the kernel drops everyone else, and reports ICMP errors. */
+    if (listener && connect(t->fd, (const struct sockaddr *)&t->peer, t->peer_len) == 0) {
+      t->socket_connected = 1;
+    }
     return 0;
   }
-  if (t->peer_closed && !t->failed) {
-    return fail(RTCSEC_ERR_CLOSED, "peer closed during the handshake");
-  }
-  int code = t->failed ? t->error : RTCSEC_ERR_HANDSHAKE_TIMEOUT;
-  char detail[320];
-  if (code == RTCSEC_ERR_HANDSHAKE_TIMEOUT) {
-    describe_timeout(t, detail, sizeof(detail));
-  } else {
-    const char *d = engine_error_detail(t);
-    if (t->alert >= 0) {
-      snprintf(detail, sizeof(detail), "%s%salert %s %s", d, d[0] != '\0' ? "; " : "",
-               rtcsec_dtls_alert_name(t->alert), t->alert_from_peer ? "from peer" : "sent");
-    } else {
-      snprintf(detail, sizeof(detail), "%s", d[0] != '\0' ? d : "no detail");
-    }
+  int code = handshake_failure(t, detail, sizeof(detail));
+  if (listener && !t->have_peer && t->failed_handshakes > 0) {
+    /* The last handshake that got anywhere says most about what went wrong. */
+    char last[sizeof(t->last_failed) + 64];
+    snprintf(last, sizeof(last), "%s; then no other handshake completed in %u s", t->last_failed,
+             t->opt->timeout_s);
+    return fail(t->last_failed_code, last);
   }
   return fail(code, detail);
 }
@@ -957,7 +1165,7 @@ static int run_handshake(tool *t) {
 
 static void report_connected(tool *t) {
   const tool_options *opt = t->opt;
-  const rtcsec_dtls_connected_info *ci = &t->info;
+  const rtcsec_connected_info *ci = &t->info;
   if (!opt->quiet) {
     rtcsec_dtls_stats st;
     engine_dtls_stats(t, &st);
@@ -965,6 +1173,7 @@ static void report_connected(tool *t) {
     printf("profile: %s\n", rtcsec_srtp_profile_name(ci->profile));
     printf("version: %s\n", ci->version != NULL ? ci->version : "?");
     printf("cipher: %s\n", ci->cipher != NULL ? ci->cipher : "?");
+    printf("group: %s\n", ci->group != NULL && ci->group[0] ? ci->group : "?");
     print_fingerprint("peer fingerprint", &ci->peer_fingerprint);
     printf("role: %s\n", opt->role == RTCSEC_DTLS_CLIENT ? "client" : "server");
     printf("handshake: %llu ms, %llu retransmissions\n",
@@ -975,7 +1184,7 @@ static void report_connected(tool *t) {
       fprintf(stderr, PROG ": warning: the keying material printed on stdout is secret: it "
                            "decrypts all media of this session\n");
     }
-    print_hex_line("keying material", ci->keys.material, ci->keys.material_len);
+    print_hex_line("keying material", t->keys.material, t->keys.material_len);
   }
   fflush(stdout);
 }
@@ -1146,7 +1355,7 @@ static void media_on_data(tool *t, const uint8_t *data, size_t len, uint64_t now
  * socket is full, try again when it is writable. */
 static int send_pending(tool *t) {
   media_state *m = &t->m;
-  ssize_t n = send(t->fd, m->pending, m->pending_len, 0);
+  ssize_t n = send_to_peer(t, m->pending, m->pending_len);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR)) {
     return 0;
   }
@@ -1170,12 +1379,12 @@ static int protect_next(tool *t) {
   int rc;
   if (m->sr_due) {
     len = build_sr(m->pending, m);
-    rc = rtcsec_transport_protect_rtcp(t->tr, m->pending, len, sizeof(m->pending), &out);
+    rc = rtcsec_transport_protect_rtcp(t->tr, m->pending, len, sizeof(m->pending), &out, now_us());
     m->sr_due = 0;
     m->pending_rtcp = 1;
   } else {
     len = build_rtp(m->pending, m->local_ssrc, m->rtp_protected);
-    rc = rtcsec_transport_protect_rtp(t->tr, m->pending, len, sizeof(m->pending), &out);
+    rc = rtcsec_transport_protect_rtp(t->tr, m->pending, len, sizeof(m->pending), &out, now_us());
     m->rtp_protected++;
     m->sr_due = m->rtp_protected % SR_EVERY == 0;
     m->pending_rtcp = 0;
@@ -1222,8 +1431,6 @@ static int media_complete(const media_state *m) {
   return m->got_done && m->rtp_verified == m->peer_rtp && m->rtcp_received == m->peer_rtcp &&
          m->rtp_bad == 0 && m->rtcp_bad == 0 && m->rtp_duplicates == 0;
 }
-
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 /* Runs the media exchange; returns 0 when it ended as planned (whether or
  * not everything arrived: media_report() judges), else a reason in why. */
@@ -1383,10 +1590,17 @@ static void run_close(tool *t) {
 
 /* ---- main --------------------------------------------------------------- */
 
+/* --listen: what was ignored and dropped (scripts read these lines). */
+static void report_listener(const tool *t) {
+  char ignored[80];
+  format_ignored(t, ignored, sizeof(ignored));
+  printf("ignored_datagrams: %s\n", ignored);
+  printf("failed_handshakes: %llu\n", (unsigned long long)t->failed_handshakes);
+  fflush(stdout);
+}
+
 static void tool_cleanup(tool *t) {
-  rtcsec_srtp_keys_wipe(&t->info.keys);
-  rtcsec_transport_free(t->tr);
-  rtcsec_dtls_free(t->dtls);
+  association_free(t);
   rtcsec_cert_free(t->cert);
   if (t->keylog != NULL) {
     fclose(t->keylog);
@@ -1415,15 +1629,20 @@ int main(int argc, char **argv) {
   t.deadline = now_us() + (uint64_t)opt.timeout_s * 1000000u;
 
   rc = setup(&t);
-  if (rc == 0) {
-    rc = run_handshake(&t);
+  if (rc != 0) {
+    tool_cleanup(&t);
+    return rc;
   }
+  rc = run_handshake(&t);
   if (rc == 0) {
     report_connected(&t);
     if (opt.media) {
       rc = run_media(&t);
     }
     run_close(&t);
+  }
+  if (opt.role == RTCSEC_DTLS_SERVER) {
+    report_listener(&t);
   }
   tool_cleanup(&t);
   return rc;

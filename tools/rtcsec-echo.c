@@ -264,7 +264,7 @@ static char *request_body(SoupServerMessage *msg, size_t *len) {
 static void session_complete_pending(echo_session *s);
 
 static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt, size_t len);
-static void session_on_event(void *user, const rtcsec_ice_event *ev);
+static void session_on_event(void *user, const rtcsec_event *ev);
 
 static void session_note_send(echo_session *s, int rc, const char *what) {
   if (rc == 0)
@@ -310,7 +310,7 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
     if (idx < 0)
       return;
     if (s->rw.streams[idx].kind == ECHO_KIND_VIDEO) {
-      echo_rtp_cache_put(s->video_cache, s->buf, len);
+      echo_rtp_cache_put(s->video_cache, s->buf, len, (uint64_t)g_get_monotonic_time());
       /* --test-drop-video N: every Nth echoed video packet is "lost" on
        * its way out (it is in the cache), so the browser must NACK it. */
       unsigned n = s->app->opt.drop_video;
@@ -322,7 +322,8 @@ static void session_on_media(void *user, rtcsec_packet_class kind, uint8_t *pkt,
     session_note_send(s, session_send(s, 0, s->buf, len, sizeof(s->buf)), "RTP");
   } else if (kind == RTCSEC_PKT_RTCP) {
     size_t out = 0;
-    if (echo_rewrite_rtcp(&s->rw, s->buf, len, &out, s->video_cache, session_resend, s) == 1)
+    if (echo_rewrite_rtcp(&s->rw, s->buf, len, &out, s->video_cache, session_resend, s,
+                          (uint64_t)g_get_monotonic_time()) == 1)
       session_note_send(s, session_send(s, 1, s->buf, out, sizeof(s->buf)), "RTCP");
   }
 }
@@ -340,10 +341,10 @@ static void session_dtls_failed(echo_session *s, int error, int alert) {
   slog(s, "DTLS FAILED, association refused: %s", s->failure);
 }
 
-static void session_on_event(void *user, const rtcsec_ice_event *ev) {
+static void session_on_event(void *user, const rtcsec_event *ev) {
   echo_session *s = user;
   switch (ev->type) {
-  case RTCSEC_ICE_EVENT_LOCAL_CANDIDATE:
+  case RTCSEC_EVENT_LOCAL_CANDIDATE:
     if (ev->candidate == NULL || s->gathering_done)
       break;
     if (s->n_candidates == ECHO_MAX_LOCAL_CANDIDATES ||
@@ -354,39 +355,40 @@ static void session_on_event(void *user, const rtcsec_ice_event *ev) {
     snprintf(s->candidates[s->n_candidates++], ECHO_CANDIDATE_LEN, "%s", ev->candidate);
     slog(s, "local %s", ev->candidate);
     break;
-  case RTCSEC_ICE_EVENT_GATHERING_DONE:
+  case RTCSEC_EVENT_GATHERING_DONE:
     if (!s->gathering_done) {
       s->gathering_done = 1;
       slog(s, "gathering done: %zu candidate(s)", s->n_candidates);
       session_complete_pending(s);
     }
     break;
-  case RTCSEC_ICE_EVENT_STATE:
-    s->ice_state = ev->state;
-    slog(s, "ICE %s", rtcsec_ice_state_name(ev->state));
+  case RTCSEC_EVENT_ICE_STATE:
+    s->ice_state = ev->ice_state;
+    slog(s, "ICE %s", rtcsec_ice_state_name(ev->ice_state));
     break;
-  case RTCSEC_ICE_EVENT_SELECTED_PAIR:
+  case RTCSEC_EVENT_SELECTED_PAIR:
     slog(s, "selected pair %s %s:%u <-> %s %s:%u (%s)", ev->pair.local_type, ev->pair.local_address,
          ev->pair.local_port, ev->pair.remote_type, ev->pair.remote_address, ev->pair.remote_port,
          ev->pair.protocol);
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CONNECTED:
+  case RTCSEC_EVENT_CONNECTED:
     s->dtls_connected = 1;
     slog(s, "DTLS connected as %s: %s, SRTP %s", dtls_role_name(s->dtls_role),
-         ev->cipher ? ev->cipher : "?", rtcsec_srtp_profile_name(ev->profile));
+         ev->connected.cipher ? ev->connected.cipher : "?",
+         rtcsec_srtp_profile_name(ev->connected.profile));
     break;
-  case RTCSEC_ICE_EVENT_DTLS_FAILED:
-    session_dtls_failed(s, ev->error, ev->alert);
+  case RTCSEC_EVENT_FAILED:
+    session_dtls_failed(s, ev->failed.error, ev->failed.alert);
     break;
-  case RTCSEC_ICE_EVENT_DTLS_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     s->dtls_closed = 1;
     slog(s, "%s", "DTLS closed by the browser");
     break;
-  case RTCSEC_ICE_EVENT_CONSENT_LOST:
+  case RTCSEC_EVENT_CONSENT_LOST:
     s->consent_lost = 1;
     slog(s, "%s", "consent lost (RFC 7675): media stopped");
     break;
-  case RTCSEC_ICE_EVENT_DATA:
+  case RTCSEC_EVENT_DATA:
   default:
     break;
   }
@@ -462,42 +464,42 @@ static void lite_on_media(void *user, rtcsec_session_id id, rtcsec_packet_class 
     session_on_media(s, kind, buf, len);
 }
 
-static void lite_on_event(void *user, const rtcsec_router_event *ev) {
+static void lite_on_event(void *user, const rtcsec_event *ev) {
   echo_app *app = user;
   echo_session *s = session_find_rid(app, ev->session);
   if (s == NULL)
     return; /* a call already ended here */
   switch (ev->type) {
-  case RTCSEC_ROUTER_EVENT_NOMINATED:
-    sockaddr_text(&ev->addr, ev->addr_len, s->lite_peer, sizeof(s->lite_peer));
+  case RTCSEC_EVENT_NOMINATED:
+    sockaddr_text(&ev->address.addr, ev->address.addr_len, s->lite_peer, sizeof(s->lite_peer));
     s->lite_nominations++;
-    if (ev->moved)
+    if (ev->address.moved)
       s->lite_moves++;
     if (s->nominated_us == 0)
       s->nominated_us = g_get_monotonic_time();
     s->ice_state = RTCSEC_ICE_STATE_CONNECTED;
     slog(s, "ICE-lite: the browser nominated %s <-> %s:%u%s", s->lite_peer,
          app->opt.single_port.host, (unsigned)app->lite_port,
-         ev->moved ? " (moved: same DTLS association, no new handshake)" : "");
+         ev->address.moved ? " (moved: same DTLS association, no new handshake)" : "");
     break;
-  case RTCSEC_ROUTER_EVENT_CONNECTED: {
+  case RTCSEC_EVENT_CONNECTED: {
     rtcsec_transport_stats ts;
     rtcsec_transport *t = rtcsec_router_session_transport(echo_lite_router(app->lite), s->rid);
     const char *cipher = t && rtcsec_transport_get_stats(t, &ts) == 0 ? ts.dtls_cipher : NULL;
     s->dtls_connected = 1;
     s->connected_us = g_get_monotonic_time();
     slog(s, "DTLS connected as %s: %s, SRTP %s", dtls_role_name(s->rid_role),
-         cipher && cipher[0] ? cipher : "?", rtcsec_srtp_profile_name(ev->profile));
+         cipher && cipher[0] ? cipher : "?", rtcsec_srtp_profile_name(ev->connected.profile));
     break;
   }
-  case RTCSEC_ROUTER_EVENT_FAILED:
-    session_dtls_failed(s, ev->error, ev->alert);
+  case RTCSEC_EVENT_FAILED:
+    session_dtls_failed(s, ev->failed.error, ev->failed.alert);
     break;
-  case RTCSEC_ROUTER_EVENT_CLOSED:
+  case RTCSEC_EVENT_CLOSED:
     s->dtls_closed = 1;
     slog(s, "%s", "DTLS closed by the browser");
     break;
-  case RTCSEC_ROUTER_EVENT_EXPIRED:
+  case RTCSEC_EVENT_EXPIRED:
     /* The router has freed the session (keys wiped) and sends nothing
      * more to the browser. */
     s->consent_lost = 1;
@@ -506,8 +508,8 @@ static void lite_on_event(void *user, const rtcsec_router_event *ev) {
     s->ice_state = RTCSEC_ICE_STATE_FAILED;
     slog(s, "%s", "consent expired (RFC 7675: no valid check for 30 s): session gone");
     break;
-  case RTCSEC_ROUTER_EVENT_DATA:
-  case RTCSEC_ROUTER_EVENT_NONE:
+  case RTCSEC_EVENT_DATA:
+  case RTCSEC_EVENT_NONE:
   default:
     break;
   }
@@ -523,8 +525,8 @@ static int session_lite_register(echo_session *s, const char *remote_ufrag,
   sc.local_ufrag = s->local.ice.ufrag;
   sc.local_pwd = s->local.ice.pwd;
   sc.remote_ufrag = remote_ufrag;
-  sc.remote_fingerprints = fp;
-  sc.n_remote_fingerprints = fp ? 1 : 0;
+  sc.peer_fingerprints = fp;
+  sc.n_peer_fingerprints = fp ? 1 : 0;
   sc.role = s->dtls_role;
   sc.user = NULL; /* calls are found by id (session_find_rid) */
   int rc = echo_lite_add_session(s->app->lite, &sc, &s->rid);
@@ -743,7 +745,7 @@ static int session_set_remote(echo_session *s, const echo_sdp *sdp, const echo_t
        sdp->candidates_ignored);
   rtcsec_ice_remote_end_of_candidates(s->agent); /* non-trickle: that was all */
   rtcsec_fingerprint fp = session_expect_fingerprint(s, td);
-  rc = rtcsec_ice_add_peer_fingerprint(s->agent, &fp);
+  rc = rtcsec_ice_add_peer_fingerprints(s->agent, &fp, 1);
   if (rc != 0) {
     snprintf(err, err_cap, "peer fingerprint: %s", rtcsec_strerror(rc));
     return rc;
@@ -1225,6 +1227,13 @@ static void stats_session(GString *j, echo_session *s) {
   json_kv_u64(j, "fir", s->rw.fir, 1);
   json_kv_u64(j, "nack", s->rw.nack, 1);
   json_kv_u64(j, "nack_resent", s->rw.nack_resent, 1);
+  json_kv_u64(j, "nack_resent_bytes", s->rw.nack_resent_bytes, 1);
+  json_kv_u64(j, "nack_duplicates", s->rw.nack_duplicates, 1);
+  json_kv_u64(j, "nack_refused_rtt", s->rw.nack_refused_rtt, 1);
+  json_kv_u64(j, "nack_refused_rate", s->rw.nack_refused_rate, 1);
+  json_kv_u64(j, "nack_rtt_window_us", echo_rewriter_rtt_window(&s->rw), 1);
+  json_kv_u64(j, "rtt_samples", s->rw.rtt_samples, 1);
+  json_kv_u64(j, "video_bytes_per_s", s->video_cache ? s->video_cache->rate_bytes_per_s : 0, 1);
   json_kv_u64(j, "test_dropped", s->test_dropped, 1);
   json_kv_u64(j, "send_errors", s->send_errors, 1);
   json_kv_str(j, "last_send_error", s->send_errors ? rtcsec_strerror(s->last_send_error) : "", 1);

@@ -189,21 +189,21 @@ int fuzz_dtls_add_peer_fps(rtcsec_dtls *d, rtcsec_dtls_role role, uint64_t now) 
     rtcsec_dtls_state st = rtcsec_dtls_get_state(d);
     if (i > 0 && st != RTCSEC_DTLS_STATE_NEW && st != RTCSEC_DTLS_STATE_HANDSHAKING)
       break;
-    rc = rtcsec_dtls_add_peer_fingerprint(d, &fps[i], now);
+    rc = rtcsec_dtls_add_peer_fingerprints(d, &fps[i], 1, now);
   }
   return rc;
 }
 
 void fuzz_dtls_poll_events(rtcsec_dtls *d, fuzz_dtls_watch *w) {
   for (;;) {
-    rtcsec_dtls_event ev;
+    rtcsec_event ev;
     FUZZ_CHECK(rtcsec_dtls_poll_event(d, &ev) == 0);
-    if (ev.type == RTCSEC_DTLS_EVENT_NONE)
+    if (ev.type == RTCSEC_EVENT_NONE)
       break;
     /* Nothing may follow a failure: the error is sticky. */
     FUZZ_CHECK(!w->failed);
     switch (ev.type) {
-    case RTCSEC_DTLS_EVENT_CONNECTED: {
+    case RTCSEC_EVENT_CONNECTED: {
       FUZZ_CHECK(!w->connected && !w->closed);
       w->connected = 1;
       w->info = ev.connected;
@@ -212,31 +212,33 @@ void fuzz_dtls_poll_events(rtcsec_dtls *d, fuzz_dtls_watch *w) {
       for (size_t i = 0; i < w->n_expected; i++)
         ok |= rtcsec_fingerprint_equal(&ev.connected.peer_fingerprint, &w->expected[i]);
       FUZZ_CHECK(ok);
-      FUZZ_CHECK(ev.connected.keys.profile == ev.connected.profile);
-      FUZZ_CHECK(ev.connected.keys.key_len == rtcsec_srtp_profile_key_len(ev.connected.profile));
+      rtcsec_srtp_keys keys;
+      FUZZ_CHECK(rtcsec_dtls_export_srtp_keys(d, &keys) == 0);
+      FUZZ_CHECK(keys.profile == ev.connected.profile);
+      FUZZ_CHECK(keys.key_len == rtcsec_srtp_profile_key_len(ev.connected.profile));
       FUZZ_CHECK(rtcsec_dtls_get_state(d) != RTCSEC_DTLS_STATE_NEW &&
                  rtcsec_dtls_get_state(d) != RTCSEC_DTLS_STATE_HANDSHAKING);
-      rtcsec_srtp_keys_wipe(&ev.connected.keys);
+      rtcsec_srtp_keys_wipe(&keys);
       break;
     }
-    case RTCSEC_DTLS_EVENT_DATA:
+    case RTCSEC_EVENT_DATA:
       /* Application data only ever arrives under the negotiated keys. */
       FUZZ_CHECK(w->connected);
-      FUZZ_CHECK(ev.data != NULL || ev.data_len == 0);
+      FUZZ_CHECK(ev.data.data != NULL || ev.data.len == 0);
       w->data++;
       if (w->on_data != NULL)
-        w->on_data(w->user, ev.data, ev.data_len);
+        w->on_data(w->user, ev.data.data, ev.data.len);
       break;
-    case RTCSEC_DTLS_EVENT_CLOSED:
+    case RTCSEC_EVENT_CLOSED:
       FUZZ_CHECK(!w->closed);
       w->closed = 1;
       break;
-    case RTCSEC_DTLS_EVENT_FAILED:
-      FUZZ_CHECK(ev.error < 0);
+    case RTCSEC_EVENT_FAILED:
+      FUZZ_CHECK(ev.failed.error < 0);
       FUZZ_CHECK(rtcsec_dtls_get_state(d) == RTCSEC_DTLS_STATE_FAILED);
-      FUZZ_CHECK(rtcsec_dtls_error(d) == ev.error);
+      FUZZ_CHECK(rtcsec_dtls_error(d) == ev.failed.error);
       w->failed = 1;
-      w->error = ev.error;
+      w->error = ev.failed.error;
       break;
     default:
       FUZZ_CHECK(!"unknown event type");
@@ -406,7 +408,7 @@ void fuzz_dtls_first_flight(rtcsec_dtls_role role, const uint8_t *data, size_t s
     res->state = rtcsec_dtls_get_state(r.d);
     res->datagrams_out = r.out;
   }
-  rtcsec_srtp_keys_wipe(&r.w.info.keys);
+  rtcsec_srtp_keys_wipe(&r.w.keys);
   rtcsec_dtls_free(r.d);
 }
 
@@ -450,29 +452,29 @@ static void transport_drain(transport_run *x) {
     FUZZ_CHECK(len <= x->mtu);
   }
   for (;;) {
-    rtcsec_transport_event ev;
+    rtcsec_event ev;
     FUZZ_CHECK(rtcsec_transport_poll_event(x->t, &ev) == 0);
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_NONE)
+    if (ev.type == RTCSEC_EVENT_NONE)
       break;
     FUZZ_CHECK(!x->r.failed); /* sticky */
     switch (ev.type) {
-    case RTCSEC_TRANSPORT_EVENT_CONNECTED:
+    case RTCSEC_EVENT_CONNECTED:
       FUZZ_CHECK(!x->r.connected && !x->r.closed);
       x->r.connected = 1;
-      FUZZ_CHECK(rtcsec_fingerprint_equal(&ev.peer_fingerprint, &x->expected));
-      FUZZ_CHECK(rtcsec_srtp_profile_key_len(ev.profile) > 0);
+      FUZZ_CHECK(rtcsec_fingerprint_equal(&ev.connected.peer_fingerprint, &x->expected));
+      FUZZ_CHECK(rtcsec_srtp_profile_key_len(ev.connected.profile) > 0);
       break;
-    case RTCSEC_TRANSPORT_EVENT_DATA:
+    case RTCSEC_EVENT_DATA:
       FUZZ_CHECK(x->r.connected);
-      FUZZ_CHECK(ev.data != NULL || ev.data_len == 0);
+      FUZZ_CHECK(ev.data.data != NULL || ev.data.len == 0);
       x->r.data++;
       break;
-    case RTCSEC_TRANSPORT_EVENT_CLOSED:
+    case RTCSEC_EVENT_CLOSED:
       FUZZ_CHECK(!x->r.closed);
       x->r.closed = 1;
       break;
-    case RTCSEC_TRANSPORT_EVENT_FAILED:
-      FUZZ_CHECK(ev.error < 0);
+    case RTCSEC_EVENT_FAILED:
+      FUZZ_CHECK(ev.failed.error < 0);
       FUZZ_CHECK(rtcsec_transport_get_state(x->t) == RTCSEC_DTLS_STATE_FAILED);
       x->r.failed = 1;
       break;
@@ -540,7 +542,7 @@ static void transport_add_fp(transport_run *x) {
     return;
   x->fp_known = 1;
   rtcsec_dtls_state st = rtcsec_transport_get_state(x->t);
-  int rc = rtcsec_transport_add_peer_fingerprint(x->t, &x->expected, x->now);
+  int rc = rtcsec_transport_add_peer_fingerprints(x->t, &x->expected, 1, x->now);
   if (st == RTCSEC_DTLS_STATE_NEW || st == RTCSEC_DTLS_STATE_HANDSHAKING)
     FUZZ_CHECK(rc == 0 || rtcsec_transport_get_state(x->t) == RTCSEC_DTLS_STATE_FAILED ||
                rtcsec_transport_get_state(x->t) == RTCSEC_DTLS_STATE_CLOSED);
@@ -607,4 +609,33 @@ void fuzz_transport_run(const uint8_t *data, size_t size, fuzz_transport_result 
   if (res != NULL)
     *res = x.r;
   rtcsec_transport_free(x.t);
+}
+
+/* ---- the mlkem target ------------------------------------------------------------ */
+
+void fuzz_mlkem_fixed(uint8_t ek[RTCSEC_MLKEM768_EK_LEN], uint8_t dk[RTCSEC_MLKEM768_DK_LEN],
+                      uint8_t ct[RTCSEC_MLKEM768_CT_LEN], uint8_t ss[RTCSEC_MLKEM_SS_LEN]) {
+  uint8_t d[32], z[32], m[32];
+  memset(d, 0x01, sizeof(d));
+  memset(z, 0x02, sizeof(z));
+  memset(m, 0x03, sizeof(m));
+  if (rtcsec_mlkem768_keygen_internal(d, z, ek, dk) != 0 ||
+      rtcsec_mlkem768_encaps_internal(ek, m, ct, ss) != 0) {
+    fprintf(stderr, "fuzz: ML-KEM-768 failed\n");
+    abort();
+  }
+}
+
+void fuzz_hybrid_client(rtcsec_kex_client *c,
+                        uint8_t share[RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN]) {
+  uint8_t priv[96];
+  size_t n = 0;
+  memset(priv, 0x01, 32);
+  memset(priv + 32, 0x02, 32);
+  memset(priv + 64, 0x04, 32);
+  if (rtcsec_kex_client_from_private(c, RTCSEC_GROUP_X25519MLKEM768, priv, sizeof(priv), share,
+                                     RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN, &n) != 0) {
+    fprintf(stderr, "fuzz: X25519MLKEM768 client failed\n");
+    abort();
+  }
 }

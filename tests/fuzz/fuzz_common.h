@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hybrid_kex.h"
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/transport.h"
 
@@ -172,5 +173,17 @@ void fuzz_transport_run(const uint8_t *data, size_t size, fuzz_transport_result 
  * the next session loads it again, which is most of the time of a run. A
  * session kept for the life of the process keeps NSS loaded. */
 void fuzz_keep_nss_loaded(void);
+
+/* ---- the mlkem target ------------------------------------------------------------ */
+
+/* The fixed ML-KEM-768 key pair of fuzz_mlkem (KeyGen_internal with d = 01..01,
+ * z = 02..02), a ciphertext to it (m = 03..03) and that ciphertext's shared
+ * secret. Aborts if ML-KEM fails. */
+void fuzz_mlkem_fixed(uint8_t ek[RTCSEC_MLKEM768_EK_LEN], uint8_t dk[RTCSEC_MLKEM768_DK_LEN],
+                      uint8_t ct[RTCSEC_MLKEM768_CT_LEN], uint8_t ss[RTCSEC_MLKEM_SS_LEN]);
+/* The fixed X25519MLKEM768 client of fuzz_mlkem: the key pair above and the
+ * X25519 scalar 04..04; its client share. Clear c after use. */
+void fuzz_hybrid_client(rtcsec_kex_client *c,
+                        uint8_t share[RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN]);
 
 #endif

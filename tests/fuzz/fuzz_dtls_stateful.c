@@ -218,7 +218,7 @@ static void learn_fingerprints(world *w, side *s) {
   use(s);
   int rc = 0;
   for (size_t i = 0; i < s->n_configured && rc == 0; i++)
-    rc = rtcsec_dtls_add_peer_fingerprint(s->d, &s->configured[i], w->now);
+    rc = rtcsec_dtls_add_peer_fingerprints(s->d, &s->configured[i], 1, w->now);
   if (st == RTCSEC_DTLS_STATE_NEW || st == RTCSEC_DTLS_STATE_HANDSHAKING)
     FUZZ_CHECK(rc == 0 || rtcsec_dtls_get_state(s->d) == RTCSEC_DTLS_STATE_FAILED);
   else
@@ -230,7 +230,7 @@ static void send_data(world *w, side *s, size_t len) {
   len = make_payload(s->id, s->sent, len % 200, buf);
   rtcsec_dtls_state st = rtcsec_dtls_get_state(s->d);
   use(s);
-  int rc = rtcsec_dtls_send(s->d, buf, len, w->now);
+  int rc = rtcsec_dtls_send_data(s->d, buf, len, w->now);
   if (st == RTCSEC_DTLS_STATE_CONNECTED) {
     FUZZ_CHECK(rc == 0 || rtcsec_dtls_get_state(s->d) == RTCSEC_DTLS_STATE_FAILED);
     if (rc == 0)
@@ -476,7 +476,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   for (int i = 0; i < 2; i++) {
     rtcsec_dtls_free(w.s[i].d);
-    rtcsec_srtp_keys_wipe(&w.s[i].w.info.keys);
+    rtcsec_srtp_keys_wipe(&w.s[i].w.keys);
     q_clear(&w.q[i]);
   }
   return 0;

@@ -34,8 +34,8 @@ static void router_init(void) {
   sc.local_ufrag = "fuzz";
   sc.local_pwd = local_pwd;
   rtcsec_fingerprint fp = fuzz_fp(FUZZ_CERT_CLIENT);
-  sc.remote_fingerprints = &fp;
-  sc.n_remote_fingerprints = 1;
+  sc.peer_fingerprints = &fp;
+  sc.n_peer_fingerprints = 1;
   FUZZ_CHECK(rtcsec_router_add_session(router, &sc, clock_us, &session) == 0);
 }
 
@@ -90,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(dst.ss_family == AF_INET);
     FUZZ_CHECK(((struct sockaddr_in *)&dst)->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
   }
-  rtcsec_router_event ev;
-  while (rtcsec_router_poll_event(router, &ev) == 0 && ev.type != RTCSEC_ROUTER_EVENT_NONE)
+  rtcsec_event ev;
+  while (rtcsec_router_poll_event(router, &ev) == 0 && ev.type != RTCSEC_EVENT_NONE)
     ;
   if (rtcsec_router_deadline(router) <= clock_us)
     (void)rtcsec_router_handle_timeout(router, clock_us);

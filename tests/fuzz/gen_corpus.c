@@ -16,8 +16,9 @@
  * in its order, split over two datagrams as two handshake fragments), a
  * HelloVerifyRequest, alerts, operation scripts for dtls_stateful and
  * srtp_unprotect (with real SRTP/SRTCP packets under the fixed keys),
- * media and STUN for transport, fingerprint strings, SDP attribute lines and
- * one datagram of each demux class. */
+ * media and STUN for transport, fingerprint strings, SDP attribute lines,
+ * one datagram of each demux class, client datagrams (ClientHellos and
+ * others) for client_hello, and the browser's RTCP for echo_rtcp. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -167,7 +168,8 @@ static int on_step(void *user, uint64_t now) {
     static const char hello[2][16] = {"hello, server", "hello, client"};
     for (int i = 0; i < 2; i++) {
       fuzz_rng_select(s->ep[i].stream);
-      expect(rtcsec_dtls_send(s->ep[i].d, (const uint8_t *)hello[i], strlen(hello[i]), now) == 0,
+      expect(rtcsec_dtls_send_data(s->ep[i].d, (const uint8_t *)hello[i], strlen(hello[i]), now) ==
+                 0,
              "send");
     }
     s->data_sent = 1;
@@ -239,9 +241,9 @@ static void record_handshake(session *s, const rec_opts *o) {
     expect(s->ep[0].w.connected && s->ep[1].w.connected && s->ep[1].w.closed,
            "handshake should connect and close (client %d/%d, server %d/%d)", s->ep[0].w.connected,
            s->ep[0].w.error, s->ep[1].w.connected, s->ep[1].w.error);
-  s->client_keys = s->ep[0].w.info.keys;
+  s->client_keys = s->ep[0].w.keys;
   for (int i = 0; i < 2; i++) {
-    rtcsec_srtp_keys_wipe(&s->ep[i].w.info.keys);
+    rtcsec_srtp_keys_wipe(&s->ep[i].w.keys);
     rtcsec_dtls_free(s->ep[i].d);
   }
 }
@@ -273,7 +275,7 @@ static void flight_seed(rtcsec_dtls_role role, const char *name, const buf *in, 
   fuzz_flight_result res;
   memset(&res, 0, sizeof(res));
   fuzz_dtls_first_flight(role, in->p, in->n, &res);
-  rtcsec_srtp_keys_wipe(&res.watch.info.keys);
+  rtcsec_srtp_keys_wipe(&res.watch.keys);
   switch (w) {
   case WANT_ANY:
     break;
@@ -311,6 +313,10 @@ static void flight_seeds(rtcsec_dtls_role role, const char *tag, const recording
     snprintf(name, sizeof(name), "%s-dgram-%02zu", tag, i);
     flight_seed(role, name, &r->dg[from][i],
                 i == 0 && role == RTCSEC_DTLS_SERVER ? WANT_ANSWER : WANT_ANY);
+    /* A client's datagrams: the first is OpenSSL's ClientHello, the rest
+     * must not make a listener take their sender as its peer. */
+    if (role == RTCSEC_DTLS_SERVER)
+      write_seed("client_hello", name, r->dg[from][i].p, r->dg[from][i].n);
   }
   /* The whole conversation: connects (or fails where it should), then
    * data and close_notify. */
@@ -593,9 +599,13 @@ static void chromium_seeds(void) {
   /* Each fragment alone: nothing to answer yet. */
   write_seed("dtls_server_first_flight", "chromium-fragment-1", dg[0].p, dg[0].n);
   write_seed("dtls_server_first_flight", "chromium-fragment-2", dg[1].p, dg[1].n);
+  /* rtcsec-dtls --listen takes a peer from the first one, not the second. */
+  write_seed("client_hello", "chromium-fragment-1", dg[0].p, dg[0].n);
+  write_seed("client_hello", "chromium-fragment-2", dg[1].p, dg[1].n);
   /* Unfragmented, for the demux target too (a DTLS first byte). */
   buf whole = {0};
   dtls_hs_fragment(&whole, 0xFEFD, 0, 1, 0, &ch, 0, ch.n);
+  write_seed("client_hello", "chromium-client-hello-whole", whole.p, whole.n);
   flight_seed(RTCSEC_DTLS_SERVER, "chromium-client-hello-whole", &whole, WANT_ANSWER);
   b_free(&whole);
   b_free(&dg[0]);
@@ -632,6 +642,7 @@ static void alert_seeds(void) {
     dtls_record(&dg, 21, 0xFEFD, 0, &body);
     write_seed("dtls_server_first_flight", alerts[i].name, dg.p, dg.n);
     write_seed("dtls_client_first_flight", alerts[i].name, dg.p, dg.n);
+    write_seed("client_hello", alerts[i].name, dg.p, dg.n);
     b_free(&body);
     b_free(&dg);
   }
@@ -1016,6 +1027,130 @@ static void demux_seeds(void) {
     write_seed("demux", seeds[i].name, seeds[i].bytes, seeds[i].len);
 }
 
+/* ---- echo_rtcp: the browser's RTCP to rtcsec-echo ------------------------------------ */
+
+/* The SSRCs fuzz_echo_rtcp.c sets up: the browser's video, rtcsec's video. */
+#define ECHO_BROWSER_VIDEO 0xB0B0B0B0u
+#define ECHO_LOCAL_VIDEO 0x0B0B0B0Bu
+
+static void b_u32(buf *b, uint32_t v) {
+  b_u16(b, v >> 16);
+  b_u16(b, v & 0xFFFF);
+}
+
+static void b_u32s(buf *b, const uint32_t *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    b_u32(b, v[i]);
+}
+
+/* An RTCP header (V=2, count) of `words` 32-bit words after it. */
+static void rtcp_head(buf *b, unsigned count, unsigned type, unsigned words) {
+  b_u8(b, 0x80 | count);
+  b_u8(b, type);
+  b_u16(b, words);
+}
+
+/* A generic NACK about rtcsec's video: n entries from pid, step apart. */
+static void echo_nack(buf *b, size_t n, unsigned pid, unsigned step, unsigned blp) {
+  rtcp_head(b, 1, 205, (unsigned)(2 + n));
+  b_u32(b, ECHO_BROWSER_VIDEO);
+  b_u32(b, ECHO_LOCAL_VIDEO);
+  for (size_t i = 0; i < n; i++) {
+    b_u16(b, (pid + (unsigned)i * step) & 0xFFFF);
+    b_u16(b, blp);
+  }
+}
+
+/* Byte 0 is the step between the target's two calls, in ms. */
+static void echo_rtcp_seeds(void) {
+  buf b = {0};
+  /* The report of issue 11: 292 entries, every BLP bit, about cached seqs. */
+  b_u8(&b, 50);
+  echo_nack(&b, 292, 0, 129, 0xFFFF);
+  write_seed("echo_rtcp", "nack-292-entries", b.p, b.n);
+  b.n = 0;
+  /* The same entry twice, and one the cache does not have. */
+  b_u8(&b, 150);
+  echo_nack(&b, 2, 129, 0, 0x0001);
+  write_seed("echo_rtcp", "nack-duplicates", b.p, b.n);
+  b.n = 0;
+  /* SR (forwarded as rtcsec's, remembered for LSR), an RR naming it, a NACK. */
+  /* sender, NTP timestamp, RTP timestamp, packets, octets */
+  static const uint32_t sr[] = {ECHO_BROWSER_VIDEO, 0xAABB1234u, 0x5678CCDDu, 90000, 100, 12000};
+  /* sender; source, lost, highest seq, jitter, LSR (the SR's), DLSR 100 ms */
+  static const uint32_t rr[] = {
+      ECHO_BROWSER_VIDEO, ECHO_LOCAL_VIDEO, 0, 1000, 10, 0x12345678u, 6554};
+  b_u8(&b, 120);
+  rtcp_head(&b, 0, 200, 6);
+  b_u32s(&b, sr, sizeof(sr) / sizeof(sr[0]));
+  rtcp_head(&b, 1, 201, 7);
+  b_u32s(&b, rr, sizeof(rr) / sizeof(rr[0]));
+  echo_nack(&b, 3, 258, 129, 0x0003);
+  write_seed("echo_rtcp", "sr-rr-nack", b.p, b.n);
+  b.n = 0;
+  /* PLI, FIR, REMB. */
+  static const uint32_t pli[] = {ECHO_BROWSER_VIDEO, ECHO_LOCAL_VIDEO};
+  static const uint32_t fir[] = {ECHO_BROWSER_VIDEO, 0, ECHO_LOCAL_VIDEO, 0x09000000u};
+  static const uint32_t remb[] = {ECHO_BROWSER_VIDEO, 0, 0x52454D42u /* "REMB" */, 0x01000000u,
+                                  ECHO_LOCAL_VIDEO};
+  b_u8(&b, 0);
+  rtcp_head(&b, 1, 206, 2);
+  b_u32s(&b, pli, 2);
+  rtcp_head(&b, 4, 206, 4);
+  b_u32s(&b, fir, 4);
+  rtcp_head(&b, 15, 206, 5);
+  b_u32s(&b, remb, 5);
+  write_seed("echo_rtcp", "pli-fir-remb", b.p, b.n);
+  b_free(&b);
+}
+
+/* ---- mlkem ------------------------------------------------------------------- */
+
+/* fuzz_mlkem: mode byte, then a ciphertext, a hybrid client share or an ECDH
+ * share (see the target). */
+static void mlkem_seed(const char *name, uint8_t mode, const uint8_t *p, size_t n) {
+  buf b = {0};
+  b_u8(&b, mode);
+  b_put(&b, p, n);
+  write_seed("mlkem", name, b.p, b.n);
+  b_free(&b);
+}
+
+static void mlkem_seeds(void) {
+  static uint8_t ek[RTCSEC_MLKEM768_EK_LEN], dk[RTCSEC_MLKEM768_DK_LEN];
+  static uint8_t ct[RTCSEC_MLKEM768_CT_LEN], share[RTCSEC_X25519MLKEM768_CLIENT_SHARE_LEN];
+  uint8_t ss[RTCSEC_MLKEM_SS_LEN];
+  fuzz_mlkem_fixed(ek, dk, ct, ss);
+  mlkem_seed("decaps-valid", 0, ct, sizeof(ct));
+  ct[10] ^= 0x20;
+  mlkem_seed("decaps-flipped", 0, ct, sizeof(ct));
+  mlkem_seed("decaps-short", 0, ct, 100);
+
+  rtcsec_kex_client c;
+  fuzz_hybrid_client(&c, share);
+  rtcsec_kex_client_clear(&c);
+  mlkem_seed("hybrid-valid", 1, share, sizeof(share));
+  mlkem_seed("hybrid-short", 1, share, sizeof(share) - 1);
+  share[0] = 0x01; /* first coefficient of t: 0xd01 = q */
+  share[1] = (uint8_t)((share[1] & 0xf0) | 0x0d);
+  mlkem_seed("hybrid-modulus", 1, share, sizeof(share));
+  fuzz_hybrid_client(&c, share);
+  rtcsec_kex_client_clear(&c);
+  memset(share + RTCSEC_MLKEM768_EK_LEN, 0, RTCSEC_X25519_SHARE_LEN);
+  mlkem_seed("hybrid-x25519-zero", 1, share, sizeof(share));
+
+  uint8_t u[32] = {9};
+  mlkem_seed("x25519-base-point", 2, u, sizeof(u));
+  /* RFC 5903 §8.1's g^i on P-256. */
+  static const uint8_t gi[65] = {0x04, 0xda, 0xd0, 0xb6, 0x53, 0x94, 0x22, 0x1c, 0xf9, 0xb0, 0x51,
+                                 0xe1, 0xfe, 0xca, 0x57, 0x87, 0xd0, 0x98, 0xdf, 0xe6, 0x37, 0xfc,
+                                 0x90, 0xb9, 0xef, 0x94, 0x5d, 0x0c, 0x37, 0x72, 0x58, 0x11, 0x80,
+                                 0x52, 0x71, 0xa0, 0x46, 0x1c, 0xdb, 0x82, 0x52, 0xd6, 0x1f, 0x1c,
+                                 0x45, 0x6f, 0xa3, 0xe5, 0x9a, 0xb1, 0xf4, 0x5b, 0x33, 0xac, 0xcf,
+                                 0x5f, 0x58, 0x38, 0x9e, 0x05, 0x77, 0xb8, 0x99, 0x0b, 0xb3};
+  mlkem_seed("p256-point", 2, gi, sizeof(gi));
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s OUTPUT_DIR (normally tests/fuzz/corpus)\n", argv[0]);
@@ -1032,6 +1167,8 @@ int main(int argc, char **argv) {
   dtls_seeds();
   stateful_seeds();
   srtp_seeds();
+  echo_rtcp_seeds();
+  mlkem_seeds();
 
   printf("gen_corpus: %zu files, %zu bytes in %s\n", files_written, bytes_written, out_dir);
   if (failures) {

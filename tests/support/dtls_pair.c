@@ -9,32 +9,33 @@
 /* ---- a peer: one association and what it reported ------------------------ */
 
 void peer_poll(peer *p, uint64_t now) {
-  rtcsec_dtls_event ev;
+  rtcsec_event ev;
   for (;;) {
     ck_assert_int_eq(rtcsec_dtls_poll_event(p->d, &ev), 0);
-    if (ev.type == RTCSEC_DTLS_EVENT_NONE)
+    if (ev.type == RTCSEC_EVENT_NONE)
       break;
     p->n_events++;
     switch (ev.type) {
-    case RTCSEC_DTLS_EVENT_CONNECTED:
+    case RTCSEC_EVENT_CONNECTED:
       p->connected++;
       p->info = ev.connected;
+      ck_assert_int_eq(rtcsec_dtls_export_srtp_keys(p->d, &p->keys), 0);
       p->connected_at = now;
       break;
-    case RTCSEC_DTLS_EVENT_FAILED:
+    case RTCSEC_EVENT_FAILED:
       p->failed++;
-      p->error = ev.error;
-      p->alert = ev.alert;
-      p->alert_from_peer = ev.alert_from_peer;
+      p->error = ev.failed.error;
+      p->alert = ev.failed.alert;
+      p->alert_from_peer = ev.failed.alert_from_peer;
       break;
-    case RTCSEC_DTLS_EVENT_CLOSED:
+    case RTCSEC_EVENT_CLOSED:
       p->closed++;
       break;
-    case RTCSEC_DTLS_EVENT_DATA:
+    case RTCSEC_EVENT_DATA:
       p->n_data++;
-      ck_assert_uint_le(ev.data_len, sizeof(p->data));
-      memcpy(p->data, ev.data, ev.data_len);
-      p->data_len = ev.data_len;
+      ck_assert_uint_le(ev.data.len, sizeof(p->data));
+      memcpy(p->data, ev.data.data, ev.data.len);
+      p->data_len = ev.data.len;
       break;
     default:
       ck_abort_msg("unexpected event %d", ev.type);
@@ -106,7 +107,7 @@ void pair_free(pair *pr) {
   for (int i = 0; i < 2; i++) {
     rtcsec_dtls_free(pr->p[i].d);
     rtcsec_cert_free(pr->p[i].cert);
-    rtcsec_srtp_keys_wipe(&pr->p[i].info.keys);
+    rtcsec_srtp_keys_wipe(&pr->p[i].keys);
   }
   link_free(pr->link);
 }
@@ -161,7 +162,7 @@ void pair_start(pair *pr) {
 }
 
 void assert_keys_match(const pair *pr) {
-  const rtcsec_srtp_keys *c = &pr->p[0].info.keys, *s = &pr->p[1].info.keys;
+  const rtcsec_srtp_keys *c = &pr->p[0].keys, *s = &pr->p[1].keys;
   ck_assert_int_eq(c->profile, s->profile);
   ck_assert_uint_eq(c->material_len, 2 * (c->key_len + c->salt_len));
   ck_assert_uint_eq(c->material_len, s->material_len);

@@ -19,7 +19,8 @@ typedef struct peer {
   rtcsec_dtls *d;
   int connected, failed, closed, n_events;
   int error, alert, alert_from_peer;
-  rtcsec_dtls_connected_info info;
+  rtcsec_connected_info info; /* the CONNECTED payload */
+  rtcsec_srtp_keys keys;      /* exported at CONNECTED (rtcsec_dtls_export_srtp_keys) */
   uint64_t connected_at;
   uint8_t data[2048];
   size_t data_len;

@@ -81,23 +81,23 @@ static void on_input(void *user, int rc, const rtcsec_transport_input *in, const
 }
 
 static void poll_side(tside *s) {
-  rtcsec_transport_event ev;
+  rtcsec_event ev;
   for (;;) {
     ck_assert_int_eq(rtcsec_transport_poll_event(s->t, &ev), 0);
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_NONE)
+    if (ev.type == RTCSEC_EVENT_NONE)
       return;
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_CONNECTED)
+    if (ev.type == RTCSEC_EVENT_CONNECTED)
       s->connected++;
-    else if (ev.type == RTCSEC_TRANSPORT_EVENT_FAILED) {
+    else if (ev.type == RTCSEC_EVENT_FAILED) {
       s->failed++;
-      s->error = ev.error;
-    } else if (ev.type == RTCSEC_TRANSPORT_EVENT_CLOSED)
+      s->error = ev.failed.error;
+    } else if (ev.type == RTCSEC_EVENT_CLOSED)
       s->closed++;
-    else if (ev.type == RTCSEC_TRANSPORT_EVENT_DATA) {
+    else if (ev.type == RTCSEC_EVENT_DATA) {
       s->n_data++;
-      ck_assert_uint_le(ev.data_len, sizeof(s->data));
-      memcpy(s->data, ev.data, ev.data_len);
-      s->data_len = ev.data_len;
+      ck_assert_uint_le(ev.data.len, sizeof(s->data));
+      memcpy(s->data, ev.data.data, ev.data.len);
+      s->data_len = ev.data.len;
     }
   }
 }
@@ -205,7 +205,7 @@ void tpair_send_raw(tpair *tp, int s, const uint8_t *data, size_t len) {
 int tpair_send_rtp(tpair *tp, int s, uint32_t ssrc, uint16_t seq, size_t payload_len) {
   uint8_t buf[1600];
   size_t n = tpair_make_rtp(buf, ssrc, seq, payload_len), out = 0;
-  int rc = rtcsec_transport_protect_rtp(tp->side[s].t, buf, n, sizeof(buf), &out);
+  int rc = rtcsec_transport_protect_rtp(tp->side[s].t, buf, n, sizeof(buf), &out, tp->now);
   if (rc == RTCSEC_OK)
     link_send(tp->link, s, buf, out, tp->now);
   return rc;
@@ -214,7 +214,7 @@ int tpair_send_rtp(tpair *tp, int s, uint32_t ssrc, uint16_t seq, size_t payload
 int tpair_send_rtcp(tpair *tp, int s, uint32_t ssrc) {
   uint8_t buf[128];
   size_t n = tpair_make_rtcp_sr(buf, ssrc), out = 0;
-  int rc = rtcsec_transport_protect_rtcp(tp->side[s].t, buf, n, sizeof(buf), &out);
+  int rc = rtcsec_transport_protect_rtcp(tp->side[s].t, buf, n, sizeof(buf), &out, tp->now);
   if (rc == RTCSEC_OK)
     link_send(tp->link, s, buf, out, tp->now);
   return rc;
@@ -230,14 +230,14 @@ int tpair_protect_rtp(tpair *tp, int s, uint32_t ssrc, uint16_t seq, size_t payl
   ck_assert_uint_ge(cap, 12 + payload_len);
   size_t n = tpair_make_rtp(buf, ssrc, seq, payload_len);
   *len = 0;
-  return rtcsec_transport_protect_rtp(tp->side[s].t, buf, n, cap, len);
+  return rtcsec_transport_protect_rtp(tp->side[s].t, buf, n, cap, len, tp->now);
 }
 
 int tpair_protect_rtcp(tpair *tp, int s, uint32_t ssrc, uint8_t *buf, size_t cap, size_t *len) {
   ck_assert_uint_ge(cap, 28);
   size_t n = tpair_make_rtcp_sr(buf, ssrc);
   *len = 0;
-  return rtcsec_transport_protect_rtcp(tp->side[s].t, buf, n, cap, len);
+  return rtcsec_transport_protect_rtcp(tp->side[s].t, buf, n, cap, len, tp->now);
 }
 
 int tpair_offer(tpair *tp, int r, const uint8_t *data, size_t len, rtcsec_packet_class *kind) {

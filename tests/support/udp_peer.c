@@ -88,32 +88,32 @@ static void flush_datagrams(udp_peer *p) {
 static void drain(udp_peer *p) {
   flush_datagrams(p);
   for (;;) {
-    rtcsec_dtls_event ev;
+    rtcsec_event ev;
     memset(&ev, 0, sizeof(ev));
-    if (rtcsec_dtls_poll_event(p->dtls, &ev) != 0 || ev.type == RTCSEC_DTLS_EVENT_NONE) {
+    if (rtcsec_dtls_poll_event(p->dtls, &ev) != 0 || ev.type == RTCSEC_EVENT_NONE) {
       break;
     }
     switch (ev.type) {
-    case RTCSEC_DTLS_EVENT_CONNECTED:
+    case RTCSEC_EVENT_CONNECTED:
       p->connected = 1;
       p->info = ev.connected;
+      rtcsec_dtls_export_srtp_keys(p->dtls, &p->keys);
       break;
-    case RTCSEC_DTLS_EVENT_FAILED:
+    case RTCSEC_EVENT_FAILED:
       p->failed = 1;
-      p->error = ev.error;
-      p->alert = ev.alert;
-      p->alert_from_peer = ev.alert_from_peer;
+      p->error = ev.failed.error;
+      p->alert = ev.failed.alert;
+      p->alert_from_peer = ev.failed.alert_from_peer;
       snprintf(p->detail, sizeof(p->detail), "%s", rtcsec_dtls_error_detail(p->dtls));
       break;
-    case RTCSEC_DTLS_EVENT_CLOSED:
+    case RTCSEC_EVENT_CLOSED:
       p->closed = 1;
       break;
-    case RTCSEC_DTLS_EVENT_DATA:
-    case RTCSEC_DTLS_EVENT_NONE:
+    case RTCSEC_EVENT_DATA:
+    case RTCSEC_EVENT_NONE:
     default:
       break;
     }
-    rtcsec_srtp_keys_wipe(&ev.connected.keys);
   }
   flush_datagrams(p); /* a failure's alert is queued with the event */
 }
@@ -225,7 +225,7 @@ void udp_peer_close(udp_peer *p) {
 }
 
 void udp_peer_free(udp_peer *p) {
-  rtcsec_srtp_keys_wipe(&p->info.keys);
+  rtcsec_srtp_keys_wipe(&p->keys);
   rtcsec_dtls_free(p->dtls);
   p->dtls = NULL;
   if (p->fd >= 0) {

@@ -26,9 +26,10 @@ typedef struct udp_peer {
   int error;  /* FAILED: rtcsec error code */
   int alert;  /* FAILED: alert description, -1 if none */
   int alert_from_peer;
-  char detail[256];                /* rtcsec_dtls_error_detail() at failure */
-  rtcsec_dtls_connected_info info; /* CONNECTED; keys wiped by udp_peer_free() */
-  uint64_t datagrams_ignored;      /* from other addresses or not DTLS */
+  char detail[256];           /* rtcsec_dtls_error_detail() at failure */
+  rtcsec_connected_info info; /* CONNECTED */
+  rtcsec_srtp_keys keys;      /* exported at CONNECTED; wiped by udp_peer_free() */
+  uint64_t datagrams_ignored; /* from other addresses or not DTLS */
 } udp_peer;
 
 /* Monotonic clock in microseconds (CLOCK_MONOTONIC). */

@@ -275,7 +275,8 @@
         ['SRTP in', srtp.inbound ? `${srtp.inbound.rtp_packets} RTP, ${srtp.inbound.rtcp_packets} RTCP` : ''],
         ['SRTP out', srtp.outbound ? `${srtp.outbound.rtp_packets} RTP, ${srtp.outbound.rtcp_packets} RTCP` : ''],
         ['echoed', s.echo ? `audio ${s.echo.audio_packets}, video ${s.echo.video_packets} packets; ` +
-          `PLI ${s.echo.pli}, FIR ${s.echo.fir}, NACK ${s.echo.nack} (${s.echo.nack_resent} resent)` : ''],
+          `PLI ${s.echo.pli}, FIR ${s.echo.fir}, NACK ${s.echo.nack} (${s.echo.nack_resent} resent, ` +
+          `${s.echo.nack_refused_rtt + s.echo.nack_refused_rate} refused)` : ''],
       ];
       fillTable($('server'), rows);
       $('serverRaw').textContent = JSON.stringify(s, null, 1);

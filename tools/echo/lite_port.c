@@ -89,7 +89,7 @@ static void mux_media(void *user, rtcsec_udp_mux *m, const rtcsec_router_input *
     l->cb.on_media(l->cb.user, in->session, in->kind, buf, in->len);
 }
 
-static void mux_event(void *user, rtcsec_udp_mux *m, const rtcsec_router_event *ev, uint64_t now) {
+static void mux_event(void *user, rtcsec_udp_mux *m, const rtcsec_event *ev, uint64_t now) {
   (void)m, (void)now;
   echo_lite *l = user;
   if (l->cb.on_event)
@@ -185,7 +185,7 @@ int echo_lite_add_remote_fingerprint(echo_lite *l, rtcsec_session_id id,
                                      const rtcsec_fingerprint *fp) {
   if (l == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  int rc = rtcsec_router_add_remote_fingerprint(l->router, id, fp, rtcsec_udp_mux_now());
+  int rc = rtcsec_router_add_peer_fingerprints(l->router, id, fp, 1, rtcsec_udp_mux_now());
   settle(l); /* a held handshake may go on */
   return rc;
 }
@@ -197,8 +197,10 @@ static int send_media(echo_lite *l, rtcsec_session_id id, int rtcp, uint8_t *buf
   size_t out_len = 0;
   struct sockaddr_storage dst;
   socklen_t dst_len = 0;
-  int rc = rtcp ? rtcsec_router_protect_rtcp(l->router, id, buf, len, cap, &out_len, &dst, &dst_len)
-                : rtcsec_router_protect_rtp(l->router, id, buf, len, cap, &out_len, &dst, &dst_len);
+  uint64_t now = rtcsec_udp_mux_now();
+  int rc =
+      rtcp ? rtcsec_router_protect_rtcp(l->router, id, buf, len, cap, &out_len, &dst, &dst_len, now)
+           : rtcsec_router_protect_rtp(l->router, id, buf, len, cap, &out_len, &dst, &dst_len, now);
   if (rc != RTCSEC_OK)
     return rc;
   if (rtcsec_udp_mux_send(l->mux, buf, out_len, &dst, dst_len) != 0)

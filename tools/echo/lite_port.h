@@ -38,7 +38,7 @@ typedef struct echo_lite_callbacks {
                    size_t len);
   /* Every router event (nominated, connected, data, failed, closed,
    * expired); ev->user is not to be trusted, see above. */
-  void (*on_event)(void *user, const rtcsec_router_event *ev);
+  void (*on_event)(void *user, const rtcsec_event *ev);
   void *user;
 } echo_lite_callbacks;
 

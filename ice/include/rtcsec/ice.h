@@ -65,31 +65,6 @@ typedef enum rtcsec_ice_state {
   RTCSEC_ICE_STATE_CLOSED,
 } rtcsec_ice_state;
 
-typedef enum rtcsec_ice_event_type {
-  RTCSEC_ICE_EVENT_LOCAL_CANDIDATE = 1, /* ev->candidate: "candidate:..." (no "a=") */
-  RTCSEC_ICE_EVENT_GATHERING_DONE,      /* end-of-candidates */
-  RTCSEC_ICE_EVENT_STATE,               /* ev->state */
-  RTCSEC_ICE_EVENT_SELECTED_PAIR,       /* ev->pair */
-  RTCSEC_ICE_EVENT_DTLS_CONNECTED,      /* ev->profile, ev->cipher */
-  RTCSEC_ICE_EVENT_DTLS_FAILED,         /* ev->error, ev->alert */
-  RTCSEC_ICE_EVENT_DTLS_CLOSED,
-  RTCSEC_ICE_EVENT_CONSENT_LOST, /* media and DTLS stopped (RFC 7675 §5.1) */
-  RTCSEC_ICE_EVENT_DATA,         /* DTLS application data: ev->data, ev->data_len */
-} rtcsec_ice_event_type;
-
-typedef struct rtcsec_ice_event {
-  rtcsec_ice_event_type type;
-  const char *candidate; /* LOCAL_CANDIDATE; valid during the callback */
-  rtcsec_ice_state state;
-  rtcsec_ice_pair_info pair;
-  rtcsec_srtp_profile profile;
-  const char *cipher; /* DTLS_CONNECTED; static */
-  int error;
-  int alert;
-  const uint8_t *data; /* DATA; valid during the callback */
-  size_t data_len;
-} rtcsec_ice_event;
-
 #define RTCSEC_ICE_MAX_LOCAL_ADDRESSES 8
 /* Remote candidates held while the remote credentials are unknown or
  * gathering has not started (RFC 8838 trickle before the answer). */
@@ -120,10 +95,15 @@ typedef struct rtcsec_ice_config {
    * (copied). The DTLS role may still be changed with
    * rtcsec_ice_set_dtls_role() until the handshake starts. */
   rtcsec_transport_config transport;
-  /* Callbacks (on the context's thread, see the rule at the top). on_media
-   * gets plaintext RTP/RTCP (kind RTCSEC_PKT_RTP or _RTCP) in a buffer it
-   * may modify, valid during the call. */
-  void (*on_event)(void *user, const rtcsec_ice_event *ev);
+  /* Callbacks (on the context's thread, see the rule at the top). on_event
+   * gets the stack's one event type (rtcsec/event.h): LOCAL_CANDIDATE
+   * (.candidate), GATHERING_DONE, ICE_STATE (.ice_state, an
+   * rtcsec_ice_state), SELECTED_PAIR (.pair), CONNECTED (.connected: DTLS
+   * up, SRTP keys installed), DATA (.data), CLOSED, FAILED (.failed),
+   * CONSENT_LOST; pointers in it are valid during the call. on_media gets
+   * plaintext RTP/RTCP (kind RTCSEC_PKT_RTP or _RTCP), decrypted in place in
+   * libnice's receive buffer, which it may modify, valid during the call. */
+  void (*on_event)(void *user, const rtcsec_event *ev);
   void (*on_media)(void *user, rtcsec_packet_class kind, uint8_t *buf, size_t len);
   void *user;
 } rtcsec_ice_config;
@@ -193,7 +173,6 @@ RTCSEC_API int rtcsec_ice_remote_end_of_candidates(rtcsec_ice_agent *a);
  * rtcsec_dtls_add_peer_fingerprints()). */
 RTCSEC_API int rtcsec_ice_add_peer_fingerprints(rtcsec_ice_agent *a, const rtcsec_fingerprint *fps,
                                                 size_t n);
-RTCSEC_API int rtcsec_ice_add_peer_fingerprint(rtcsec_ice_agent *a, const rtcsec_fingerprint *fp);
 /* Sets the DTLS role once known (an offerer that said a=setup:actpass
  * learns it from the answer, RFC 8842 §5.3). Errors:
  * RTCSEC_ERR_INVALID_STATE once the handshake has started,
@@ -236,7 +215,10 @@ typedef struct rtcsec_ice_stats {
   uint64_t dtls_handshakes;     /* DTLS_CONNECTED events: 1 for the session's life */
   uint64_t consent_losses;      /* CONSENT_LOST events */
   uint64_t dropped_unvalidated; /* DTLS / media in or out without a validated pair or consent */
-  uint64_t send_errors;         /* libnice refused a datagram */
+  uint64_t remote_candidates_refused; /* checked lines libnice would not take */
+  uint64_t early_dtls_kept;    /* DTLS kept before the pair was validated, then handed over */
+  uint64_t early_dtls_dropped; /* ... over the bound, or the pair never validated */
+  uint64_t send_errors;        /* libnice refused a datagram */
   rtcsec_transport_stats transport;
 } rtcsec_ice_stats;
 

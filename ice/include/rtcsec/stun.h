@@ -171,6 +171,17 @@ RTCSEC_API int rtcsec_stun_parse(rtcsec_stun_msg *out, const uint8_t *buf, size_
 RTCSEC_API int rtcsec_stun_check_integrity(const rtcsec_stun_msg *m, const uint8_t *key,
                                            size_t key_len);
 
+/* A MESSAGE-INTEGRITY key made once (an HMAC-SHA1 context keyed with it)
+ * for the many messages of one credential: the ICE-lite router keeps one
+ * per session. Errors: RTCSEC_ERR_INVALID_ARGUMENT, RTCSEC_ERR_NO_MEMORY,
+ * RTCSEC_ERR_CRYPTO. A key is used by one thread at a time. */
+typedef struct rtcsec_stun_key rtcsec_stun_key;
+RTCSEC_API int rtcsec_stun_key_new(rtcsec_stun_key **out, const uint8_t *key, size_t key_len);
+/* Frees the key (OpenSSL wipes the keyed state). NULL is a no-op. */
+RTCSEC_API void rtcsec_stun_key_free(rtcsec_stun_key *k);
+/* rtcsec_stun_check_integrity() with a key made by rtcsec_stun_key_new(). */
+RTCSEC_API int rtcsec_stun_check_integrity_key(const rtcsec_stun_msg *m, rtcsec_stun_key *k);
+
 /* The long-term credential key (RFC 8489 §9.2.2 with MD5, as RFC 5389
  * §15.4): MD5(username ":" realm ":" password). The strings must already
  * be processed (SASLprep / OpaqueString) by the caller. */
@@ -226,10 +237,12 @@ RTCSEC_API int rtcsec_stun_add_unknown_attributes(rtcsec_stun_builder *b, const 
 /* MESSAGE-INTEGRITY over what is in the buffer now (RFC 8489 §14.5). */
 RTCSEC_API int rtcsec_stun_add_integrity(rtcsec_stun_builder *b, const uint8_t *key,
                                          size_t key_len);
+/* The same with a key made by rtcsec_stun_key_new(). */
+RTCSEC_API int rtcsec_stun_add_integrity_key(rtcsec_stun_builder *b, rtcsec_stun_key *k);
 /* FINGERPRINT over what is in the buffer now (RFC 8489 §14.7). */
 RTCSEC_API int rtcsec_stun_add_fingerprint(rtcsec_stun_builder *b);
-/* The first error of the sequence, or 0 with *len the message length. */
-RTCSEC_API int rtcsec_stun_builder_finish(const rtcsec_stun_builder *b, size_t *len);
+/* The first error of the sequence, or 0 with *out_len the message length. */
+RTCSEC_API int rtcsec_stun_builder_finish(const rtcsec_stun_builder *b, size_t *out_len);
 
 #ifdef __cplusplus
 }

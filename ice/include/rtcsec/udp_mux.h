@@ -30,7 +30,7 @@ typedef struct rtcsec_udp_mux_callbacks {
   void (*on_media)(void *user, rtcsec_udp_mux *m, const rtcsec_router_input *in, uint8_t *buf,
                    uint64_t now);
   /* Every router event (nominated, connected, failed, closed, expired). */
-  void (*on_event)(void *user, rtcsec_udp_mux *m, const rtcsec_router_event *ev, uint64_t now);
+  void (*on_event)(void *user, rtcsec_udp_mux *m, const rtcsec_event *ev, uint64_t now);
   void *user;
 } rtcsec_udp_mux_callbacks;
 

@@ -103,10 +103,6 @@ RTCSEC_API void rtcsec_dtls_free(rtcsec_dtls *d);
 RTCSEC_API int rtcsec_dtls_add_peer_fingerprints(rtcsec_dtls *d, const rtcsec_fingerprint *fps,
                                                  size_t n, uint64_t now);
 
-/* The same for one fingerprint. */
-RTCSEC_API int rtcsec_dtls_add_peer_fingerprint(rtcsec_dtls *d, const rtcsec_fingerprint *fp,
-                                                uint64_t now);
-
 /* Starts the handshake clock; a client also produces its ClientHello.
  * A server may also be started implicitly by the first datagram.
  * Errors: RTCSEC_ERR_INVALID_STATE (already started). */
@@ -126,48 +122,43 @@ RTCSEC_API int rtcsec_dtls_handle_timeout(rtcsec_dtls *d, uint64_t now);
  * called, or UINT64_MAX for none. */
 RTCSEC_API uint64_t rtcsec_dtls_deadline(const rtcsec_dtls *d);
 
-/* Takes the next datagram to send. Returns 0 with *len = 0 when there is
- * none. RTCSEC_ERR_BUFFER_TOO_SMALL leaves the datagram queued; a buffer of
- * the configured MTU always suffices. */
-RTCSEC_API int rtcsec_dtls_poll_datagram(rtcsec_dtls *d, uint8_t *buf, size_t cap, size_t *len);
+/* Takes the next datagram to send into buf. Returns 0 with *out_len = 0
+ * when there is none. RTCSEC_ERR_BUFFER_TOO_SMALL leaves the datagram
+ * queued; a buffer of the configured MTU always suffices. */
+RTCSEC_API int rtcsec_dtls_poll_datagram(rtcsec_dtls *d, uint8_t *buf, size_t cap, size_t *out_len);
 
-typedef enum rtcsec_dtls_event_type {
-  RTCSEC_DTLS_EVENT_NONE = 0,
-  RTCSEC_DTLS_EVENT_CONNECTED, /* ev.connected is valid */
-  RTCSEC_DTLS_EVENT_DATA,      /* ev.data / ev.data_len: application data */
-  RTCSEC_DTLS_EVENT_CLOSED,    /* peer sent close_notify */
-  RTCSEC_DTLS_EVENT_FAILED,    /* ev.error; ev.alert: alert sent or received */
-} rtcsec_dtls_event_type;
+/* Takes the next event (rtcsec/event.h): CONNECTED (.connected: profile,
+ * version, cipher, group, role, the matched peer fingerprint; no keys),
+ * DATA (.data: application data, one record), CLOSED (the peer sent
+ * close_notify), FAILED (.failed). ev->type == RTCSEC_EVENT_NONE when
+ * there is none. DATA bytes stay valid until the next call on this
+ * association other than rtcsec_dtls_poll_event() (they are not copied
+ * per record: up to 64 KiB of undelivered data is kept, beyond that new
+ * data is dropped and counted in stats.data_dropped). */
+RTCSEC_API int rtcsec_dtls_poll_event(rtcsec_dtls *d, rtcsec_event *ev);
 
-typedef struct rtcsec_dtls_connected_info {
-  rtcsec_srtp_profile profile;
-  const char *version;                 /* "DTLSv1.2"; static */
-  const char *cipher;                  /* OpenSSL cipher name; static */
-  rtcsec_fingerprint peer_fingerprint; /* with the hash of the matching expected one */
-  rtcsec_srtp_keys keys;               /* wipe after use: rtcsec_srtp_keys_wipe() */
-} rtcsec_dtls_connected_info;
-
-typedef struct rtcsec_dtls_event {
-  rtcsec_dtls_event_type type;
-  int error;           /* FAILED: the rtcsec_error code */
-  int alert;           /* FAILED: TLS alert description sent or received, -1 if none */
-  int alert_from_peer; /* FAILED: 1 if the peer sent it */
-  const uint8_t *data; /* DATA: valid until the next call on this object */
-  size_t data_len;
-  rtcsec_dtls_connected_info connected; /* CONNECTED */
-} rtcsec_dtls_event;
-
-/* Takes the next event; ev->type == RTCSEC_DTLS_EVENT_NONE when none.
- * Key material in the queue is wiped once handed out. */
-RTCSEC_API int rtcsec_dtls_poll_event(rtcsec_dtls *d, rtcsec_dtls_event *ev);
+/* What the association agreed on, once connected (the payload of its
+ * CONNECTED event). Errors: RTCSEC_ERR_INVALID_STATE unless connected. */
+RTCSEC_API int rtcsec_dtls_get_connected(const rtcsec_dtls *d, rtcsec_connected_info *out);
 
 /* Sends application data (one record, one datagram) once connected.
  * Errors: RTCSEC_ERR_INVALID_STATE, RTCSEC_ERR_TOO_LARGE (does not fit the
- * MTU with record overhead), RTCSEC_ERR_KEY_EXHAUSTED. */
-RTCSEC_API int rtcsec_dtls_send(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now);
+ * MTU with record overhead), RTCSEC_ERR_KEY_EXHAUSTED (the association
+ * fails: the 48-bit record sequence would wrap, RFC 6347 §4.1). */
+RTCSEC_API int rtcsec_dtls_send_data(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now);
 
 /* Sends close_notify (if the handshake got far enough) and moves to CLOSED. */
 RTCSEC_API int rtcsec_dtls_close(rtcsec_dtls *d, uint64_t now);
+
+/* Advanced, for embedders who drive libsrtp2 (or another SRTP stack)
+ * themselves: the SRTP master keys of the connected association (RFC 5764
+ * §4.2, exporter label "EXTRACTOR-dtls_srtp"), split by role. Most
+ * programs never need this: rtcsec_transport keeps the keys inside and
+ * does SRTP itself. The caller owns the copy: wipe it with
+ * rtcsec_srtp_keys_wipe() as soon as it is installed.
+ * Errors: RTCSEC_ERR_INVALID_STATE (not connected),
+ * RTCSEC_ERR_SRTP_NOT_NEGOTIATED (no use_srtp), RTCSEC_ERR_CRYPTO. */
+RTCSEC_API int rtcsec_dtls_export_srtp_keys(const rtcsec_dtls *d, rtcsec_srtp_keys *out);
 
 RTCSEC_API rtcsec_dtls_state rtcsec_dtls_get_state(const rtcsec_dtls *d);
 RTCSEC_API rtcsec_dtls_role rtcsec_dtls_get_role(const rtcsec_dtls *d);
@@ -188,8 +179,22 @@ typedef struct rtcsec_dtls_stats {
   uint64_t datagrams_sent, bytes_sent;
   uint64_t datagrams_received, bytes_received;
   uint64_t datagrams_held;    /* held while waiting for a fingerprint */
-  uint64_t datagrams_dropped; /* held-queue overflow, oversized, after failure */
-  uint64_t handshake_us;      /* start to connected, 0 before */
+  uint64_t datagrams_dropped; /* nothing usable in it, held-queue overflow, after failure */
+  /* Records dropped before OpenSSL saw them because they cannot
+   * authenticate or cannot be valid now (docs/bad-input.md): unknown
+   * type, wrong epoch or version, shorter than the AEAD overhead,
+   * handshake fragments that do not add up, alerts in epoch 0. */
+  uint64_t records_dropped;
+  /* Plaintext (epoch 0) alerts among them: never acted on, since anyone
+   * can forge one; the last is named in the detail of a handshake that
+   * then times out. */
+  uint64_t unauthenticated_alerts;
+  int last_unauthenticated_alert; /* its description (e.g. 42), -1 if none */
+  uint64_t handshake_us;          /* start to connected, 0 before */
+  uint64_t data_dropped;          /* application records dropped: 64 KiB undelivered */
+  /* Records after the handshake that decrypted (application data,
+   * close_notify): proof that the peer holds the keys. */
+  uint64_t records_authenticated;
 } rtcsec_dtls_stats;
 
 RTCSEC_API int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out);

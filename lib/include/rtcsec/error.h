@@ -83,6 +83,11 @@ typedef enum rtcsec_error {
   RTCSEC_ERR_CRYPTO = -90,    /* OpenSSL failed (see detail) */
   RTCSEC_ERR_NO_MEMORY = -91, /* allocation failed */
   RTCSEC_ERR_IO = -92,        /* file could not be read or written */
+  /* A peer's key exchange share (TLS 1.3 key_share) is unusable: the
+   * handshake fails with illegal_parameter. */
+  RTCSEC_ERR_KEY_SHARE_LENGTH = -93,  /* share length wrong for its group */
+  RTCSEC_ERR_KEY_SHARE_INVALID = -94, /* not a valid key: ML-KEM modulus check, P-256 point */
+  RTCSEC_ERR_KEY_SHARE_ZERO = -95,    /* X25519 shared secret all zero (small-order point) */
 } rtcsec_error;
 
 /* Short static description of an error code; never NULL. */

@@ -81,6 +81,11 @@ RTCSEC_API int rtcsec_sdp_attr_identify(rtcsec_sdp_attr *out, const char *s, siz
 #define RTCSEC_ICE_PWD_MIN 22
 #define RTCSEC_ICE_PWD_MAX 256
 /* Generated lengths when 0 is asked for: 48 and 144 random bits. */
+/* 1 if s[0..len) is min..max ice-chars (RFC 8839 §5.4: ALPHA / DIGIT /
+ * "+" / "/"), else 0 (also for NULL). The one check of ICE credentials in
+ * rtcsec (SDP helpers, the router, the ICE agent). */
+RTCSEC_API int rtcsec_sdp_ice_chars_valid(const char *s, size_t len, size_t min, size_t max);
+
 #define RTCSEC_ICE_UFRAG_DEFAULT_LEN 8
 #define RTCSEC_ICE_PWD_DEFAULT_LEN 24
 

@@ -65,8 +65,6 @@ RTCSEC_API int rtcsec_transport_start(rtcsec_transport *t, uint64_t now);
 RTCSEC_API int rtcsec_transport_add_peer_fingerprints(rtcsec_transport *t,
                                                       const rtcsec_fingerprint *fps, size_t n,
                                                       uint64_t now);
-RTCSEC_API int rtcsec_transport_add_peer_fingerprint(rtcsec_transport *t,
-                                                     const rtcsec_fingerprint *fp, uint64_t now);
 
 /* What one received datagram turned out to be. */
 typedef struct rtcsec_transport_input {
@@ -74,6 +72,11 @@ typedef struct rtcsec_transport_input {
   /* RTP/RTCP: length of the plaintext now at the start of the buffer.
    * STUN: the datagram length (the buffer is untouched). Else 0. */
   size_t len;
+  /* 1 if the datagram proved the peer holds the keys: SRTP/SRTCP whose tag
+   * verified with a new index, or DTLS records after the handshake that
+   * decrypted. Nothing else is proof (RFC 9000 §9 uses the same rule for
+   * accepting a new path). */
+  int authenticated;
 } rtcsec_transport_input;
 
 /* Takes one received UDP payload. buf is modified in place for media.
@@ -98,7 +101,7 @@ RTCSEC_API uint64_t rtcsec_transport_deadline(const rtcsec_transport *t);
 
 /* The next DTLS datagram to send (see rtcsec_dtls_poll_datagram()). */
 RTCSEC_API int rtcsec_transport_poll_datagram(rtcsec_transport *t, uint8_t *buf, size_t cap,
-                                              size_t *len);
+                                              size_t *out_len);
 
 /* Protects an RTP / RTCP packet in place for sending (see
  * rtcsec_srtp_protect_rtp()). RTCSEC_ERR_SRTP_NO_KEYS before connected (RFC
@@ -109,9 +112,9 @@ RTCSEC_API int rtcsec_transport_poll_datagram(rtcsec_transport *t, uint8_t *buf,
  * are wiped, a FAILED event carries RTCSEC_ERR_KEY_EXHAUSTED, and every
  * later call returns that error. */
 RTCSEC_API int rtcsec_transport_protect_rtp(rtcsec_transport *t, uint8_t *buf, size_t len,
-                                            size_t cap, size_t *out_len);
+                                            size_t cap, size_t *out_len, uint64_t now);
 RTCSEC_API int rtcsec_transport_protect_rtcp(rtcsec_transport *t, uint8_t *buf, size_t len,
-                                             size_t cap, size_t *out_len);
+                                             size_t cap, size_t *out_len, uint64_t now);
 
 /* Bytes of tail room protect needs beyond the packet, 0 before connected. */
 RTCSEC_API size_t rtcsec_transport_rtp_overhead(const rtcsec_transport *t);
@@ -124,28 +127,11 @@ RTCSEC_API int rtcsec_transport_send_data(rtcsec_transport *t, const uint8_t *da
 /* Sends close_notify, wipes the SRTP keys, refuses media from now on. */
 RTCSEC_API int rtcsec_transport_close(rtcsec_transport *t, uint64_t now);
 
-typedef enum rtcsec_transport_event_type {
-  RTCSEC_TRANSPORT_EVENT_NONE = 0,
-  RTCSEC_TRANSPORT_EVENT_CONNECTED, /* keys installed: media may flow */
-  RTCSEC_TRANSPORT_EVENT_DATA,      /* DTLS application data */
-  RTCSEC_TRANSPORT_EVENT_CLOSED,    /* the peer closed */
-  RTCSEC_TRANSPORT_EVENT_FAILED,    /* error / alert say why */
-} rtcsec_transport_event_type;
-
-typedef struct rtcsec_transport_event {
-  rtcsec_transport_event_type type;
-  int error;                           /* FAILED */
-  int alert;                           /* FAILED: TLS alert sent or received, -1 if none */
-  int alert_from_peer;                 /* FAILED */
-  rtcsec_srtp_profile profile;         /* CONNECTED */
-  const char *version;                 /* CONNECTED, static */
-  const char *cipher;                  /* CONNECTED, static */
-  rtcsec_fingerprint peer_fingerprint; /* CONNECTED */
-  const uint8_t *data;                 /* DATA: valid until the next call */
-  size_t data_len;
-} rtcsec_transport_event;
-
-RTCSEC_API int rtcsec_transport_poll_event(rtcsec_transport *t, rtcsec_transport_event *ev);
+/* Takes the next event (rtcsec/event.h): CONNECTED (.connected: the SRTP
+ * sessions are installed, media may flow), DATA (.data: DTLS application
+ * data, valid until the next call other than poll_event), CLOSED (the
+ * peer closed), FAILED (.failed). RTCSEC_EVENT_NONE when there is none. */
+RTCSEC_API int rtcsec_transport_poll_event(rtcsec_transport *t, rtcsec_event *ev);
 
 RTCSEC_API rtcsec_dtls_state rtcsec_transport_get_state(const rtcsec_transport *t);
 
@@ -155,6 +141,7 @@ typedef struct rtcsec_transport_stats {
   int error;                /* sticky error once failed */
   const char *dtls_version; /* "" before connected */
   const char *dtls_cipher;  /* "" before connected */
+  const char *dtls_group;   /* key exchange group, "" before connected */
   rtcsec_srtp_profile profile;
   char local_fingerprint[RTCSEC_FINGERPRINT_STRLEN]; /* sha-256 */
   char peer_fingerprint[RTCSEC_FINGERPRINT_STRLEN];  /* "" before connected */

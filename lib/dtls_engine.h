@@ -1,0 +1,100 @@
+/* Internal: the association and the engines behind it. Not installed.
+ *
+ * rtcsec_dtls (dtls.c) is the association the API describes: its state,
+ * the expected fingerprints and the check against them, the hold while no
+ * fingerprint is known, the output queue, the events and their data, the
+ * statistics, the handshake time limit, the failure and its detail. An
+ * engine does the protocol: dtls12.c drives OpenSSL 3.0's DTLS 1.2; a
+ * DTLS 1.3 engine plugs in the same way. An engine never decides anything
+ * the association owns: it reports through the rtcsec_dtls_engine_*()
+ * calls below and writes datagrams to env->out.
+ *
+ * Order of work for every association call that can move the protocol:
+ * the association checks its state, then calls the engine, which may call
+ * back (connected, data, closed, failed) before it returns. */
+#ifndef RTCSEC_DTLS_ENGINE_H
+#define RTCSEC_DTLS_ENGINE_H
+
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtls_bio.h"
+#include "rtcsec/dtls.h"
+
+/* What an engine is given when it is made; valid for its whole life. */
+typedef struct rtcsec_dtls_engine_env {
+  rtcsec_dtls *assoc;
+  rtcsec_dtls_role role;
+  rtcsec_cert *cert;
+  const rtcsec_srtp_profile *profiles; /* resolved preference order */
+  size_t n_profiles;
+  size_t mtu;
+  uint64_t rto_initial_us, rto_max_us;
+  void (*keylog)(void *user, const char *line);
+  void *keylog_user;
+  rtcsec_dgram_queue *out;  /* datagrams to send, in order */
+  rtcsec_dtls_stats *stats; /* the engine counts retransmissions and dropped records here */
+} rtcsec_dtls_engine_env;
+
+typedef struct rtcsec_dtls_engine_ops {
+  const char *name; /* "openssl-dtls1.2", ... */
+  void (*free)(void *e);
+  /* A client sends its first flight; a server prepares to answer. */
+  int (*start)(void *e, uint64_t now);
+  /* One received datagram (first byte 20..63), not held. */
+  int (*handle_datagram)(void *e, const uint8_t *data, size_t len, uint64_t now);
+  int (*handle_timeout)(void *e, uint64_t now);
+  /* Retransmission timer on the caller's clock, UINT64_MAX for none; the
+   * association adds the handshake limit. */
+  uint64_t (*deadline)(const void *e);
+  int (*send_data)(void *e, const uint8_t *data, size_t len, uint64_t now);
+  /* Queues close_notify if the engine got far enough to send one. */
+  void (*close)(void *e, uint64_t now);
+  /* RFC 5705 / RFC 8446 §7.5 exporter, no context; connected only. */
+  int (*export_material)(const void *e, const char *label, uint8_t *out, size_t len);
+  /* Fills the protocol part of the connected payload: profile, version,
+   * cipher, group (the association adds role and fingerprint). */
+  void (*connected_info)(const void *e, rtcsec_connected_info *info);
+  /* 1 once the engine has sent anything (a server holds the peer's flight
+   * after its own first one while no fingerprint is known). */
+  int (*has_sent)(const void *e);
+} rtcsec_dtls_engine_ops;
+
+/* The DTLS 1.2 engine on OpenSSL (dtls12.c). */
+extern const rtcsec_dtls_engine_ops rtcsec_dtls12_ops;
+int rtcsec_dtls12_new(void **out, const rtcsec_dtls_engine_env *env);
+/* Test hook: presets the count of application records sent in epoch 1. */
+void rtcsec_dtls12_test_set_records_sent(void *e, uint64_t n);
+
+/* ---- what engines call on the association ------------------------------- */
+
+/* The peer's leaf certificate, before any key may be released: 1 if it
+ * matches an expected fingerprint (remembered as the matched one), 0 if
+ * not (the detail then names the certificate). */
+int rtcsec_dtls_engine_check_peer(rtcsec_dtls *d, X509 *leaf);
+
+/* The handshake finished. The association fails closed unless
+ * rtcsec_dtls_engine_check_peer() matched; then it is connected. */
+void rtcsec_dtls_engine_connected(rtcsec_dtls *d, uint64_t now);
+
+/* Room for up to `need` bytes of received application data: the engine
+ * decrypts into it and commits what it wrote, which becomes one DATA
+ * event. NULL: no room (the record is dropped and counted). */
+uint8_t *rtcsec_dtls_engine_data_room(rtcsec_dtls *d, size_t need);
+void rtcsec_dtls_engine_data_commit(rtcsec_dtls *d, size_t len);
+
+/* The peer sent close_notify. */
+void rtcsec_dtls_engine_closed(rtcsec_dtls *d);
+
+/* The engine failed: code (an rtcsec_error), the alert sent or received
+ * (-1 if none), who sent it, and the engine's own words for codes the
+ * association has no text of its own for (may be NULL). */
+void rtcsec_dtls_engine_failed(rtcsec_dtls *d, int code, int alert, int alert_from_peer,
+                               const char *detail);
+
+/* A plaintext alert arrived and was not acted on (nothing authenticates
+ * it); remembered for the detail of a handshake timeout. */
+void rtcsec_dtls_engine_unauthenticated_alert(rtcsec_dtls *d, int level, int desc);
+
+#endif
