@@ -643,6 +643,11 @@ END_TEST
 
 /* ---- 3. cross-check with plain libsrtp2 ------------------------------------ */
 
+/* Both sides run in this process, so both on rtcsec's cipher types: this
+ * checks the bridge's use of libsrtp2. The same against libsrtp2's own
+ * implementations, in a second process, is the srtp_ciphers suite's
+ * every_profile_interoperates_with_libsrtp2_own_ciphers_in_another_process. */
+
 START_TEST(bridge_and_plain_libsrtp2_understand_each_other_for_every_profile) {
   for (size_t pi = 0; pi < N_ALL_PROFILES; pi++) {
     rtcsec_srtp_profile p = all_profiles[pi];
