@@ -19,7 +19,6 @@ enum { IMPL_CTR128, IMPL_CTR256, IMPL_GCM128, IMPL_GCM256, N_IMPLS };
 static const char *const impl_names[N_IMPLS] = {"AES-128-CTR", "AES-256-CTR", "AES-128-GCM",
                                                 "AES-256-GCM"};
 static pthread_once_t impl_once = PTHREAD_ONCE_INIT;
-static EVP_CIPHER *impl_cipher[N_IMPLS];
 static rtcsec_srtp_aes_impl impls[N_IMPLS];
 static int impl_ok[N_IMPLS];
 
@@ -92,8 +91,8 @@ static int impl_lookup(const EVP_CIPHER *c, rtcsec_srtp_aes_impl *impl) {
 
 static void impl_run(void) {
   for (int i = 0; i < N_IMPLS; i++) {
-    impl_cipher[i] = EVP_CIPHER_fetch(NULL, impl_names[i], NULL);
-    impl_ok[i] = impl_cipher[i] != NULL && impl_lookup(impl_cipher[i], &impls[i]);
+    impls[i].cipher = EVP_CIPHER_fetch(NULL, impl_names[i], NULL);
+    impl_ok[i] = impls[i].cipher != NULL && impl_lookup(impls[i].cipher, &impls[i]);
   }
 }
 

@@ -21,6 +21,7 @@
 #define RTCSEC_SRTP_TYPES_H
 
 #include <openssl/core_dispatch.h>
+#include <openssl/evp.h>
 #include <srtp2/auth.h>
 #include <srtp2/cipher.h>
 
@@ -46,6 +47,7 @@ extern const srtp_auth_type_t rtcsec_srtp_hmac_sha1;
  * code those EVP calls end in (public API: OSSL_PROVIDER_query_operation(),
  * <openssl/core_dispatch.h>). */
 typedef struct rtcsec_srtp_aes_impl {
+  EVP_CIPHER *cipher; /* fetched once, never freed: holds the provider loaded */
   void *provctx;
   OSSL_FUNC_cipher_newctx_fn *newctx;
   OSSL_FUNC_cipher_freectx_fn *freectx;
