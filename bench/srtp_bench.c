@@ -249,8 +249,23 @@ static void label_of_cell(char *buf, size_t cap, int c) {
  * figures made with the other processes' values. */
 static double cur[N_CELLS][N_VARIANTS];
 
+/* One run's value (and baseline, unless NAN) of figure <cell>.<suffix>;
+ * target: the largest ratio that meets it, 0 for none. */
+static void add_cell(const char *group, const char *cell, const char *suffix, const char *label,
+                     const char *what, const char *base_name, double v, double base,
+                     double target) {
+  char name[128];
+  snprintf(name, sizeof(name), "%s.%s", cell, suffix);
+  bench_figure *f = bench_figure_get(group, name, label, "ns/packet", what, base_name);
+  if (target > 0)
+    bench_figure_set_target(f, BENCH_TARGET_RATIO_MAX, target);
+  bench_series_add(&f->val, v);
+  if (!isnan(base))
+    bench_series_add(&f->base, base);
+}
+
 static void record(int pi, int kind, int si, int op, const double ns[N_VARIANTS]) {
-  char cell[96], name[128], label[64];
+  char cell[96], label[64];
   rtcsec_srtp_profile p = bench_profiles[pi];
   size_t size = sizes[si];
   int have[N_VARIANTS];
@@ -263,33 +278,18 @@ static void record(int pi, int kind, int si, int op, const double ns[N_VARIANTS]
   const char *rtcsec_what =
       op == OP_PROTECT ? "rtcsec_transport_protect_*" : "rtcsec_transport_handle_datagram";
 
-  if (have[V_RTCSEC] && have[V_LIBSRTP]) {
-    snprintf(name, sizeof(name), "%s.rtcsec", cell);
-    bench_figure *f = bench_figure_get("srtp", name, label, "ns/packet", rtcsec_what,
-                                       "libsrtp2 srtp_(un)protect(_rtcp)");
-    bench_figure_set_target(f, BENCH_TARGET_RATIO_MAX, 1.05);
-    bench_series_add(&f->val, ns[V_RTCSEC]);
-    bench_series_add(&f->base, ns[V_LIBSRTP]);
-  }
-  if (have[V_LIBSRTP]) {
-    snprintf(name, sizeof(name), "%s.libsrtp2", cell);
-    bench_figure *f =
-        bench_figure_get("srtp-floor", name, label, "ns/packet", "libsrtp2 srtp_(un)protect(_rtcp)",
-                         have[V_EVP] ? "EVP floor (evp_srtp.c)" : "");
-    bench_series_add(&f->val, ns[V_LIBSRTP]);
-    if (have[V_EVP])
-      bench_series_add(&f->base, ns[V_EVP]);
-  }
+  if (have[V_RTCSEC] && have[V_LIBSRTP])
+    add_cell("srtp", cell, "rtcsec", label, rtcsec_what, "libsrtp2 srtp_(un)protect(_rtcp)",
+             ns[V_RTCSEC], ns[V_LIBSRTP], 1.05);
+  if (have[V_LIBSRTP])
+    add_cell("srtp-floor", cell, "libsrtp2", label, "libsrtp2 srtp_(un)protect(_rtcp)",
+             have[V_EVP] ? "EVP floor (evp_srtp.c)" : "", ns[V_LIBSRTP],
+             have[V_EVP] ? ns[V_EVP] : NAN, 0);
   /* Issue 13: the whole rtcsec path within 1.10x the EVP floor, AES-CM and
    * AES-GCM (one EVP GCM call sequence per packet), 160 and 1200 B. */
-  if (have[V_RTCSEC] && have[V_EVP]) {
-    snprintf(name, sizeof(name), "%s.rtcsec_evp", cell);
-    bench_figure *f = bench_figure_get("srtp-target", name, label, "ns/packet", rtcsec_what,
-                                       "EVP floor (evp_srtp.c)");
-    bench_figure_set_target(f, BENCH_TARGET_RATIO_MAX, 1.10);
-    bench_series_add(&f->val, ns[V_RTCSEC]);
-    bench_series_add(&f->base, ns[V_EVP]);
-  }
+  if (have[V_RTCSEC] && have[V_EVP])
+    add_cell("srtp-target", cell, "rtcsec_evp", label, rtcsec_what, "EVP floor (evp_srtp.c)",
+             ns[V_RTCSEC], ns[V_EVP], 1.10);
 }
 
 static double per_packet(int v, int fam) {
