@@ -27,11 +27,14 @@ PACKAGES=(
   git
   iproute2
   ca-certificates
-  # rtcsec-echo (tools/rtcsec-echo.c) and its browser test (tests/test_browser.sh)
+  # rtcsec-echo (tools/rtcsec-echo.c) and its browser test (tests/browser/run.sh:
+  # both browsers, and tshark, which brings dumpcap, for the DTLS capture check)
   libsoup-3.0-dev
   libjson-glib-dev
   python3
   chromium
+  firefox-esr
+  tshark
   # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind, and the
   # OpenSSL-backed libsrtp2 (scripts/build-libsrtp-openssl.sh: apt-get source)
   gnuplot-nox
