@@ -108,24 +108,33 @@ def endpoint(e):
     return (e["address"], int(e["port"]))
 
 
-def flow_frames(frames, row, t0, t1):
-    """The frames of one call, and a note on how they were found."""
+def flow_frames(frames, row, single, t0, t1):
+    """The frames of one call: (frames, browser endpoint, rtcsec endpoint,
+    how they were found). Outside single-port mode each case has its own
+    rtcsec-echo, so every DTLS datagram to or from rtcsec's address in the
+    case's time window is the call's (whichever of the browser's addresses
+    it came from); in single-port mode two calls share rtcsec's port and
+    the browser's side of its selected pair tells them apart."""
     fl = row.get("flow") or {}
     b, r = endpoint(fl.get("browser")), endpoint(fl.get("rtcsec"))
-    window = [f for f in frames if t0 - 1 <= f["t"] <= t1 + 1]
-    if b and r:
-        return [f for f in window if {f["src"], f["dst"]} == {b, r}], b, r, "5-tuple"
-    # No selected pair from the page (it may have failed early): the rtcsec
-    # side alone, which is unique to the call in libnice mode.
-    loc = fl.get("rtcsec_local", "")
-    if row.get("kind") != "single" and ":" in loc:
+    loc = fl.get("rtcsec_local", "")  # rtcsec's /stats: "host ADDR:PORT"
+    if r is None and ":" in loc:
         addr, port = loc.split(" ")[-1].rsplit(":", 1)
         r = (addr, int(port))
-        mine = [f for f in window if r in (f["src"], f["dst"])]
-        peers = {f["src"] if f["dst"] == r else f["dst"] for f in mine}
-        if len(peers) == 1:
-            return mine, peers.pop(), r, "rtcsec's port"
-    return [], b, r, "not found"
+    if r is None:
+        return [], b, r, "no rtcsec address known"
+    window = [f for f in frames if t0 - 1 <= f["t"] <= t1 + 1 and r in (f["src"], f["dst"])]
+    if single:
+        if b is None:
+            return [], b, r, "no browser address known"
+        return [f for f in window if b in (f["src"], f["dst"])], b, r, "5-tuple"
+    peers = [f["src"] if f["dst"] == r else f["dst"] for f in window]
+    # The browser's endpoint for the handshake: the peer that sent the
+    # first datagram of it (the pair may have moved since).
+    hs = [f for f in window if f["types"]]
+    if hs:
+        b = hs[0]["src"] if hs[0]["dst"] == r else hs[0]["dst"]
+    return window, b, r, f"rtcsec's address ({len(set(peers))} browser address(es))"
 
 
 def first_client_hello(frames, client):
@@ -163,8 +172,8 @@ def server_hello_version(frames, server):
 def check_row(frames, case, row, offers):
     p, w = [], {}
     tag = f"{row['mode']}: " if case.get("kind") == "single" else ""
-    mine, b, r, how = flow_frames(frames, dict(row, kind=case.get("kind")),
-                                  case["t_start"], case["t_end"])
+    mine, b, r, how = flow_frames(frames, row, case.get("kind") == "single", case["t_start"],
+                                  case["t_end"])
     w["frames"] = len(mine)
     w["found_by"] = how
     if not mine:
