@@ -42,6 +42,8 @@ user_pref("browser.safebrowsing.phishing.enabled", false);
 user_pref("browser.safebrowsing.downloads.enabled", false);
 user_pref("extensions.update.enabled", false);
 user_pref("browser.region.update.enabled", false);
+user_pref("browser.cache.disk.enable", false);
+user_pref("browser.sessionstore.resume_from_crash", false);
 user_pref("devtools.console.stdout.content", true);
 PREFS
   MOZ_HEADLESS=1 setsid ip netns exec "$ns" "$FIREFOX" --headless --no-remote \
