@@ -38,8 +38,11 @@ TEST_PACKAGES=(
   git
   iproute2
   ca-certificates
-  # the browser suite (tests/test_browser.sh)
+  # the browser suite (tests/browser/run.sh: both browsers, and tshark, which
+  # brings dumpcap, for the DTLS capture check)
   chromium
+  firefox-esr
+  tshark
   # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind, and the
   # OpenSSL-backed libsrtp2 (scripts/build-libsrtp-openssl.sh: apt-get source)
   gnuplot-nox
