@@ -154,6 +154,32 @@ START_TEST(clock_and_memory) {
 }
 END_TEST
 
+START_TEST(rss_watch_keeps_first_and_peak) {
+  tool_rss_watch w;
+  tool_rss_watch_init(&w, 1000, 500);
+  ck_assert_double_eq(tool_rss_watch_growth(&w), -1); /* no sample: no verdict */
+  tool_rss_watch_sample(&w, 999, 0);                  /* before the start: nothing */
+  ck_assert_int_eq(w.first, -1);
+  tool_rss_watch_sample(&w, 1000, 0);
+  ck_assert_int_gt(w.first, 0);
+  ck_assert_int_eq(w.max, w.first);
+  ck_assert_uint_eq(w.next_us, 1500);
+  size_t n = 32u << 20;
+  unsigned char *p = malloc(n);
+  ck_assert_ptr_nonnull(p);
+  memset(p, 0x5a, n);
+  tool_rss_watch_sample(&w, 1200, 0); /* not due: the peak is missed */
+  ck_assert_int_eq(w.max, w.first);
+  tool_rss_watch_sample(&w, 1200, 1); /* forced */
+  ck_assert_int_ge(w.max - w.first, 16 * 1024);
+  ck_assert_double_gt(tool_rss_watch_growth(&w), 0);
+  long peak = w.max;
+  free(p);
+  tool_rss_watch_sample(&w, 5000, 0); /* lower now: the peak stays */
+  ck_assert_int_eq(w.max, peak);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tool_util");
   TCase *tc = tcase_create("util");
@@ -162,6 +188,7 @@ int main(void) {
   tcase_add_test(tc, ip_port_into_socket_addresses);
   tcase_add_test(tc, addresses_as_text_and_equality);
   tcase_add_test(tc, clock_and_memory);
+  tcase_add_test(tc, rss_watch_keeps_first_and_peak);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -134,6 +134,32 @@ long tool_rss_kib(void) {
   return kib;
 }
 
+void tool_rss_watch_init(tool_rss_watch *w, uint64_t from_us, uint64_t every_us) {
+  w->next_us = from_us;
+  w->every_us = every_us;
+  w->first = -1;
+  w->max = 0;
+}
+
+void tool_rss_watch_sample(tool_rss_watch *w, uint64_t now_us, int force) {
+  if (!force && now_us < w->next_us)
+    return;
+  long r = tool_rss_kib();
+  if (r <= 0)
+    return;
+  if (w->first < 0)
+    w->first = r;
+  if (r > w->max)
+    w->max = r;
+  w->next_us = now_us + w->every_us;
+}
+
+double tool_rss_watch_growth(const tool_rss_watch *w) {
+  if (w->first <= 0)
+    return -1;
+  return 100.0 * (double)(w->max - w->first) / (double)w->first;
+}
+
 void tool_usage_error(const char *prog, const char *fmt, ...) {
   va_list ap;
   fprintf(stderr, "%s: ", prog);

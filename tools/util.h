@@ -46,6 +46,20 @@ uint64_t tool_now_us(void);
 /* This process's resident set size in KiB (VmRSS), or -1 if unknown. */
 long tool_rss_kib(void);
 
+/* The peak resident memory from a point in time on (the end of a soak's
+ * warm-up): sampled at most every `every_us`, and whenever forced. */
+typedef struct tool_rss_watch {
+  uint64_t next_us, every_us;
+  long first, max; /* KiB; first -1 until the first sample */
+} tool_rss_watch;
+
+void tool_rss_watch_init(tool_rss_watch *w, uint64_t from_us, uint64_t every_us);
+/* Takes a sample if now_us is due (or force), keeping the first and the
+ * largest. */
+void tool_rss_watch_sample(tool_rss_watch *w, uint64_t now_us, int force);
+/* Percent the peak is above the first sample; -1 if there was no sample. */
+double tool_rss_watch_growth(const tool_rss_watch *w);
+
 /* Prints "PROG: <message>" and "Try 'PROG --help'." to stderr. */
 void tool_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
