@@ -43,11 +43,12 @@ TEST_PACKAGES=(
   chromium
   firefox-esr
   tshark
-  # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind, and the
-  # OpenSSL-backed libsrtp2 (scripts/build-libsrtp-openssl.sh: apt-get source)
+  # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind. Its Pion figures
+  # need golang-go and golang-github-pion-srtp.v2-dev, which bench/pion/build.sh
+  # asks for (or installs, as root, with RTCSEC_PION_INSTALL=1); the test run
+  # does not need them.
   gnuplot-nox
   valgrind
-  dpkg-dev
   # tests/test_mlkem.c reads the gzip'd FIPS 203 vectors; test_mlkem_ct runs
   # under valgrind (above)
   zlib1g-dev
@@ -70,15 +71,6 @@ if [[ $mode == demo ]]; then
   PACKAGES=("${DEMO_PACKAGES[@]}")
 else
   PACKAGES=("${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
-fi
-
-# RTCSEC_SRTP_OPENSSL=1: after the packages, also build libsrtp2 with its
-# OpenSSL backend into .deps/libsrtp-openssl (docs/benchmarks.md). The
-# packages are installed by a nested run of this script, so that every exit
-# path below still ends in the build.
-if [[ "${RTCSEC_SRTP_OPENSSL:-0}" == 1 && -z "${RTCSEC_SETUP_NESTED:-}" ]]; then
-  RTCSEC_SETUP_NESTED=1 bash "${BASH_SOURCE[0]}" "$@"
-  exec bash "$(dirname "${BASH_SOURCE[0]}")/build-libsrtp-openssl.sh"
 fi
 
 log() { printf 'setup: %s\n' "$*" >&2; }
