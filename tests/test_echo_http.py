@@ -26,8 +26,16 @@ ECHO = sys.argv[1] if len(sys.argv) > 1 else "build/tools/rtcsec-echo"
 DEADLINE = time.monotonic() + 100  # the whole run, bounded
 
 
+CURRENT = []  # the rtcsec-echo under test, for its log on failure
+
+
 def fail(msg):
     print("FAIL:", msg, flush=True)
+    for e in CURRENT:
+        e.p.kill()
+        e.p.wait()
+        e.log.seek(0)
+        print("rtcsec-echo's log (last 3000 bytes):\n" + e.log.read()[-3000:], flush=True)
     sys.exit(1)
 
 
@@ -40,8 +48,9 @@ class Echo:
         cmd = [ECHO, "--listen", "127.0.0.1:0", "--exit-after", "90"] + args
         if report:
             cmd += ["--report", report]
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        CURRENT[:] = [self]
         self.port = None
         self.single_port = None
         for line in self.p.stdout:
@@ -55,8 +64,7 @@ class Echo:
             if time.monotonic() > DEADLINE:
                 break
         if self.port is None:
-            self.p.kill()
-            fail(f"{cmd}: no 'listening on' line; stderr: {self.p.stderr.read()[-2000:]}")
+            fail(f"{cmd}: no 'listening on' line")
 
     def req(self, method, path, body=None, headers=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
@@ -64,6 +72,8 @@ class Echo:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
             return r.status, r.getheader("Content-Type") or "", r.read()
+        except (OSError, http.client.HTTPException) as e:
+            fail(f"{method} {path}: {e!r} (rtcsec-echo exit status {self.p.poll()})")
         finally:
             c.close()
 
@@ -79,11 +89,12 @@ class Echo:
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         try:
-            out, err = self.p.communicate(timeout=20)
+            self.p.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            self.p.kill()
             fail("no exit within 20 s of SIGTERM")
-        return self.p.returncode, err
+        CURRENT.clear()
+        self.log.seek(0)
+        return self.p.returncode, self.log.read()
 
 
 def expect(cond, msg):
