@@ -735,8 +735,15 @@ static int from_probe(rtcsec_router *r, session *s, uint8_t *buf, size_t len, ui
         s->early.bytes + len <= EARLY_MAX_BYTES &&
         rtcsec_dgram_queue_push(&s->early, buf, len) == RTCSEC_OK)
       return RTCSEC_OK;
-    r->stats.early_dtls_dropped += in->kind == RTCSEC_PKT_DTLS;
-    return in->kind == RTCSEC_PKT_DTLS ? RTCSEC_ERR_LIMIT : RTCSEC_ERR_SRTP_NO_KEYS;
+    if (in->kind == RTCSEC_PKT_DTLS) {
+      r->stats.early_dtls_dropped++;
+      return RTCSEC_ERR_LIMIT;
+    }
+    /* media: no keys can exist before nomination */
+    r->stats.media_in++;
+    s->media_in++;
+    r->stats.media_dropped++;
+    return RTCSEC_ERR_SRTP_NO_KEYS;
   }
   if (s->state != RTCSEC_ROUTER_SESSION_CONNECTED || s->t == NULL) {
     r->stats.probe_unproven++;
@@ -799,8 +806,11 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
   }
   in->session = s->id;
   in->user = s->user;
-  if (in->kind != RTCSEC_PKT_DTLS && in->kind != RTCSEC_PKT_RTP && in->kind != RTCSEC_PKT_RTCP)
+  if (in->kind != RTCSEC_PKT_DTLS && in->kind != RTCSEC_PKT_RTP && in->kind != RTCSEC_PKT_RTCP) {
+    /* RFC 7983 §7: dropped, and counted like everything else dropped */
+    r->stats.drop_other_class++;
     return in->kind == RTCSEC_PKT_UNKNOWN ? RTCSEC_ERR_DEMUX_UNKNOWN : RTCSEC_ERR_UNSUPPORTED;
+  }
   if (p == &s->probe)
     return from_probe(r, s, buf, len, now, in);
 

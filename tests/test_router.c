@@ -763,10 +763,7 @@ START_TEST(a_nominating_check_replayed_after_n_later_checks_moves_nothing_and_ex
   ck_assert_uint_eq(stats_of(w).stun_replays, 1);
   ck_assert_uint_eq(stats_of(w).stun_retransmissions, 1);
   /* media still flows both ways on the old address */
-  uint64_t ok0 = l->rtp_ok;
-  ck_assert_int_eq(send_rtp(w, l, ADDR_MAIN, seq++), 0);
-  settle(w);
-  ck_assert_uint_eq(l->rtp_ok, ok0 + 1);
+  media_round_trip(w, l, ADDR_MAIN, seq++);
   world_free(w);
 }
 END_TEST
@@ -904,6 +901,58 @@ START_TEST(a_client_hello_that_overtakes_the_nomination_is_kept_and_costs_no_rou
 }
 END_TEST
 
+START_TEST(datagrams_of_no_known_class_from_a_session_address_are_counted) {
+  /* RFC 7983 §7: unknown first bytes, ZRTP and TURN channel data from a
+   * connected session's own address are dropped, and counted (issue 11:
+   * every unauthenticated datagram lands in a counter). */
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  connect_all(w);
+  leg *l = &w->legs[0];
+  static const uint8_t firsts[] = {4, 15, 16, 19, 64, 79, 80, 127, 192, 255};
+  uint8_t buf[64];
+  for (size_t i = 0; i < sizeof(firsts); i++) {
+    memset(buf, 0xa5, sizeof(buf));
+    buf[0] = firsts[i];
+    q_push(w, 1, l->idx, ADDR_MAIN, buf, 1 + i * 5);
+  }
+  q_push(w, 1, l->idx, ADDR_MAIN, buf, 0); /* empty */
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_DEMUX_UNKNOWN);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.drop_other_class, sizeof(firsts) + 1);
+  ck_assert_uint_eq(st.drop_unknown_source, 0);
+  ck_assert_uint_eq(st.media_dropped, 0);
+  media_round_trip(w, l, ADDR_MAIN, 1);
+  world_free(w);
+}
+END_TEST
+
+START_TEST(media_from_a_checked_address_before_nomination_is_counted) {
+  /* Before nomination no keys exist: media from an address that sent a
+   * genuine check is dropped and counted as media dropped. */
+  world *w = world_new(1, RTCSEC_DTLS_SERVER);
+  leg *l = &w->legs[0];
+  static const check_opts plain = {0};
+  send_check(w, l, ADDR_MAIN, &plain);
+  settle(w);
+  uint8_t buf[200];
+  size_t n = tpair_make_rtp(buf, 0x10000u, 1, 100);
+  q_push(w, 1, l->idx, ADDR_MAIN, buf, n);
+  settle(w);
+  ck_assert_int_eq(w->last_rc, RTCSEC_ERR_SRTP_NO_KEYS);
+  rtcsec_router_stats st = stats_of(w);
+  ck_assert_uint_eq(st.media_in, 1);
+  ck_assert_uint_eq(st.media_dropped, 1);
+  ck_assert_uint_eq(st.nominated, 0);
+  static const check_opts nominate = {.use_candidate = 1};
+  send_check(w, l, ADDR_MAIN, &nominate);
+  for (int round = 0; round < 20 && !all_connected(w); round++)
+    advance_to(w, w->now + 1 * MS);
+  ck_assert(all_connected(w));
+  world_free(w);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("router");
   TCase *scale = tcase_create("scale");
@@ -937,6 +986,8 @@ int main(void) {
   TCase *bad = tcase_create("bad_input");
   tcase_set_timeout(bad, 120);
   tcase_add_test(bad, malformed_stun_to_the_router_is_counted_and_never_crashes);
+  tcase_add_test(bad, datagrams_of_no_known_class_from_a_session_address_are_counted);
+  tcase_add_test(bad, media_from_a_checked_address_before_nomination_is_counted);
   suite_add_tcase(s, bad);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

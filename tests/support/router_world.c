@@ -410,6 +410,13 @@ int send_rtp(world *w, leg *l, int from, uint16_t seq) {
   return rc;
 }
 
+void media_round_trip(world *w, leg *l, int from, uint16_t seq) {
+  uint64_t ok0 = l->rtp_ok;
+  ck_assert_int_eq(send_rtp(w, l, from, seq), 0);
+  settle(w);
+  ck_assert_uint_eq(l->rtp_ok, ok0 + 1);
+}
+
 rtcsec_router_stats stats_of(const world *w) {
   rtcsec_router_stats st;
   ck_assert_int_eq(rtcsec_router_get_stats(w->r, &st), 0);

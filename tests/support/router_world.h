@@ -103,6 +103,8 @@ int all_connected(const world *w);
 void connect_all(world *w);
 /* Protects an RTP packet (SSRC 0x10000 + leg) on the leg and queues it. */
 int send_rtp(world *w, leg *l, int from, uint16_t seq);
+/* One RTP packet from the leg, and its echo back at the leg. */
+void media_round_trip(world *w, leg *l, int from, uint16_t seq);
 rtcsec_router_stats stats_of(const world *w);
 uint64_t consent_of(const world *w, const leg *l);
 /* 1 if the session's media address is the leg's address `which`. */
