@@ -21,6 +21,7 @@ typedef struct bench_opts {
   int want_dtls;
   int want_mem;
   int want_ice;
+  int want_hostile;
   size_t mem_sessions; /* sessions for the memory figure (1000) */
   int handshakes;      /* handshakes per run and variant */
 } bench_opts;
@@ -143,9 +144,12 @@ int bench_dtls_run(const bench_opts *o);
 int bench_mem_run(const bench_opts *o);
 /* Figure 4 (ice_bench.c), only when built with the ICE layer. */
 int bench_ice_run(const bench_opts *o);
+/* Section hostile (hostile_bench.c): CPU per hostile datagram by kind. */
+int bench_hostile_run(const bench_opts *o);
 /* Instruction counts (under valgrind --tool=callgrind; see callgrind.c). */
 int bench_srtp_callgrind_child(const bench_opts *o);
 int bench_dtls_callgrind_child(const bench_opts *o);
+int bench_hostile_callgrind_child(const bench_opts *o);
 
 /* ---- callgrind client requests (no-ops without valgrind headers) ------------ */
 
@@ -153,7 +157,7 @@ void bench_cg_begin(void);                /* zero the counters, start collecting
 void bench_cg_end(const char *dump_name); /* stop collecting, dump under that name */
 int bench_running_on_valgrind(void);
 /* Re-runs this program (argv) under callgrind, writes the dumps to dir and
- * turns them into figures (groups cg-srtp, cg-dtls). */
+ * turns them into figures (groups cg-srtp, cg-dtls, cg-hostile). */
 int bench_callgrind_parent(const bench_opts *o, const char *dir, int argc, char **argv);
 
 /* ---- reporting (report.c) ------------------------------------------------------- */

@@ -134,8 +134,12 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
   print_generic("dtls", "DTLS 1.2 handshakes, both endpoints, one core (baseline: raw OpenSSL)");
   print_generic("mem", "Memory per established session (baseline: bare SSL + libsrtp2)");
   print_generic("ice", "ICE connected -> DTLS connected -> first media, loopback (libnice)");
+  print_generic("hostile", "Hostile datagrams, CPU per datagram (baseline: one genuine SRTP "
+                           "unprotect through the same call)");
   print_srtp("cg-srtp", "cg-srtp-floor", "Ir = instructions/packet, callgrind");
   print_generic("cg-dtls", "DTLS handshake instructions (callgrind)");
+  print_generic("cg-hostile", "Hostile datagram instructions (callgrind; baseline: one genuine "
+                              "SRTP unprotect)");
   for (size_t i = 0; i < bench_not_done_count(); i++)
     printf("\nnot measured: %s: %s\n", bench_not_done_name(i), bench_not_done_reason(i));
   size_t met = 0, missed = 0;
@@ -321,9 +325,14 @@ int bench_write_plot(const char *path, const bench_env *env) {
        "1.1 dt 3 lc rgb 'orange' title 'GCM target 1.10'"},
       {"cg-dtls", "instructions per handshake (callgrind): variant / baseline",
        ", 1 lc rgb 'black' notitle, 1.10 dt 2 lc rgb 'red' title 'target 1.10'"},
+      {"hostile", "hostile datagram / one genuine SRTP unprotect, CPU per datagram",
+       ", 1 lc rgb 'black' notitle"},
+      {"cg-hostile", "hostile datagram / one genuine SRTP unprotect, instructions",
+       ", 1 lc rgb 'black' notitle"},
   };
-  int used[8] = {0}, n = 0;
-  for (size_t p = 0; p < 8; p++) {
+  enum { N_PANELS = sizeof(panels) / sizeof(panels[0]) };
+  int used[N_PANELS] = {0}, n = 0;
+  for (size_t p = 0; p < N_PANELS; p++) {
     for (size_t i = 0; i < bench_figure_count() && !used[p]; i++) {
       const bench_figure *f = bench_figure_at(i);
       used[p] = strcmp(f->group, panels[p].group) == 0 && f->base.n > 0;
@@ -344,7 +353,7 @@ int bench_write_plot(const char *path, const bench_env *env) {
              "set xtics rotate by -50 left font ',8'\nset yrange [0:*]\nset ylabel 'ratio'\n"
              "set offsets 0.5, 0.5, 0, 0\n");
   int idx = 0;
-  for (size_t p = 0; p < 8; p++) {
+  for (size_t p = 0; p < N_PANELS; p++) {
     if (used[p])
       panel(s, idx++, panels[p].group, panels[p].title, panels[p].lines);
   }

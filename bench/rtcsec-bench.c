@@ -5,7 +5,7 @@
  * reports targets met or missed and never fails because a shared machine
  * was slow (exit status 0 unless something did not work at all).
  *
- *   rtcsec-bench [--runs N] [--quick] [--only srtp,dtls,mem,ice]
+ *   rtcsec-bench [--runs N] [--quick] [--only srtp,dtls,mem,ice,hostile]
  *                [--sessions N] [--handshakes N]
  *                [--json FILE] [--plot FILE.png] [--callgrind[=DIR]]
  *
@@ -21,7 +21,7 @@ static void usage(FILE *f) {
           "usage: rtcsec-bench [options]\n"
           "  --runs N          measurement runs; figures are medians with min/max (default 7)\n"
           "  --quick           small counts for a CI smoke run (< 20 s; numbers are rough)\n"
-          "  --only LIST       comma-separated subset of srtp,dtls,mem,ice (default all)\n"
+          "  --only LIST       comma-separated subset of srtp,dtls,mem,ice,hostile (default all)\n"
           "  --sessions N      sessions for the memory figure (default 1000)\n"
           "  --handshakes N    handshakes per run and variant (default 100)\n"
           "  --json FILE       write every figure as JSON\n"
@@ -44,7 +44,7 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 static int parse_only(bench_opts *o, const char *list) {
   char buf[128];
   snprintf(buf, sizeof(buf), "%s", list);
-  o->want_srtp = o->want_dtls = o->want_mem = o->want_ice = 0;
+  o->want_srtp = o->want_dtls = o->want_mem = o->want_ice = o->want_hostile = 0;
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     if (strcmp(t, "srtp") == 0)
       o->want_srtp = 1;
@@ -54,6 +54,8 @@ static int parse_only(bench_opts *o, const char *list) {
       o->want_mem = 1;
     else if (strcmp(t, "ice") == 0)
       o->want_ice = 1;
+    else if (strcmp(t, "hostile") == 0)
+      o->want_hostile = 1;
     else
       return -1;
   }
@@ -82,7 +84,7 @@ int main(int argc, char **argv) {
 
   memset(&o, 0, sizeof(o));
   o.runs = 7;
-  o.want_srtp = o.want_dtls = o.want_mem = o.want_ice = 1;
+  o.want_srtp = o.want_dtls = o.want_mem = o.want_ice = o.want_hostile = 1;
   o.mem_sessions = 1000;
   o.handshakes = 100;
   for (int i = 1; i < argc; i++) {
@@ -146,6 +148,8 @@ int main(int argc, char **argv) {
       rc |= bench_srtp_callgrind_child(&o);
     if (o.want_dtls)
       rc |= bench_dtls_callgrind_child(&o);
+    if (o.want_hostile)
+      rc |= bench_hostile_callgrind_child(&o);
     return rc ? 1 : 0;
   }
 
@@ -160,6 +164,8 @@ int main(int argc, char **argv) {
     if (o.want_dtls && bench_dtls_run(&o) != 0)
       failed = 1;
     if (o.want_mem && bench_mem_run(&o) != 0)
+      failed = 1;
+    if (o.want_hostile && bench_hostile_run(&o) != 0)
       failed = 1;
   }
   if (o.want_ice && !o.callgrind && ice_figure(&o) != 0)
