@@ -54,6 +54,7 @@ struct rtcsec_dtls {
   size_t n_fps;
   rtcsec_fingerprint matched_fp;
   int peer_verified;
+  rtcsec_connected_info info; /* what was agreed, filled once at CONNECTED */
 
   uint64_t handshake_timeout_us;
   uint64_t start_us;
@@ -200,6 +201,7 @@ void rtcsec_dtls_engine_connected(rtcsec_dtls *d, uint64_t now) {
   d->ops->connected_info(d->engine, &ev.connected);
   ev.connected.role = d->role;
   ev.connected.peer_fingerprint = d->matched_fp;
+  d->info = ev.connected;
   /* RFC 5764 §4.1.2: WebRTC needs the profile the server picked. */
   if (ev.connected.profile == RTCSEC_SRTP_NONE) {
     fail(d, RTCSEC_ERR_SRTP_NOT_NEGOTIATED, NULL);
@@ -587,10 +589,7 @@ int rtcsec_dtls_get_connected(const rtcsec_dtls *d, rtcsec_connected_info *out) 
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
-  memset(out, 0, sizeof(*out));
-  d->ops->connected_info(d->engine, out);
-  out->role = d->role;
-  out->peer_fingerprint = d->matched_fp;
+  *out = d->info;
   return RTCSEC_OK;
 }
 
@@ -624,14 +623,11 @@ int rtcsec_dtls_export_srtp_keys(const rtcsec_dtls *d, rtcsec_srtp_keys *keys) {
   memset(keys, 0, sizeof(*keys));
   if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
-  rtcsec_connected_info info;
-  memset(&info, 0, sizeof(info));
-  d->ops->connected_info(d->engine, &info);
-  size_t k = rtcsec_srtp_profile_key_len(info.profile);
-  size_t s = rtcsec_srtp_profile_salt_len(info.profile);
+  size_t k = rtcsec_srtp_profile_key_len(d->info.profile);
+  size_t s = rtcsec_srtp_profile_salt_len(d->info.profile);
   if (k == 0)
     return RTCSEC_ERR_SRTP_NOT_NEGOTIATED;
-  keys->profile = info.profile;
+  keys->profile = d->info.profile;
   keys->key_len = k;
   keys->salt_len = s;
   keys->material_len = 2 * (k + s);
