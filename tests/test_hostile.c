@@ -992,6 +992,9 @@ START_TEST(hostile_datagrams_at_a_connected_transport_pair_change_nothing) {
     ck_assert_uint_eq(tp->side[s].n_data, (int)c->data_sent[s]);
     ck_assert_uint_eq(tp->side[s].bad_payload, 0);
     ck_assert_uint_eq(end[s].v[A_RTP] - start[s].v[A_RTP], c->rtp_sent[s] - 4);
+    ck_assert_int_eq(tp->side[s].connected, 1);
+    ck_assert_int_eq(tp->side[s].failed + tp->side[s].closed, 0);
+    ck_assert_int_eq(rtcsec_transport_get_state(tp->side[s].t), RTCSEC_DTLS_STATE_CONNECTED);
   }
   ck_assert_uint_eq(counted, dropped);
   ck_assert_uint_eq(dropped + handed_up, (uint64_t)n);
