@@ -15,7 +15,9 @@ jobs=$(nproc)
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it starts, in minutes:seconds since the run began.
+run_start=$SECONDS
+step() { printf '\n== [%d:%02d] %s\n' $(((SECONDS - run_start) / 60)) $(((SECONDS - run_start) % 60)) "$*"; }
 
 # configure DIR OPTION...: a new build dir, or reconfigure an existing one
 # (wiped if meson cannot reconfigure it, e.g. made by another meson version).
@@ -183,6 +185,7 @@ failed=$((failed + fuzz_failed))
 for f in "${failures[@]}"; do
   echo "FAILED: $f"
 done
+printf 'time: %d:%02d\n' $(((SECONDS - run_start) / 60)) $(((SECONDS - run_start) % 60))
 echo "$passed passed, $failed failed"
 if ((${#failures[@]} > 0 || failed > 0)); then
   exit 1
