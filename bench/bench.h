@@ -24,6 +24,7 @@ typedef struct bench_opts {
   int want_ice;
   int want_sessions;
   int want_hmac;
+  int want_hostile;
   size_t mem_sessions;  /* sessions for the memory figure (1000) */
   size_t live_sessions; /* live sessions for the sessions figure (10000) */
   int handshakes;       /* handshakes per run and variant */
@@ -189,10 +190,13 @@ int bench_session_run(const bench_opts *o);
 int bench_hmac_run(const bench_opts *o);
 /* Figure 4 (ice_bench.c), only when built with the ICE layer. */
 int bench_ice_run(const bench_opts *o);
+/* Section hostile (hostile_bench.c): CPU per hostile datagram by kind. */
+int bench_hostile_run(const bench_opts *o);
 /* Instruction counts (under valgrind --tool=callgrind; see callgrind.c). */
 int bench_srtp_callgrind_child(const bench_opts *o);
 int bench_dtls_callgrind_child(const bench_opts *o);
 int bench_session_callgrind_child(const bench_opts *o);
+int bench_hostile_callgrind_child(const bench_opts *o);
 
 /* ---- callgrind client requests (no-ops without valgrind headers) ------------ */
 

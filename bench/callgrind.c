@@ -56,6 +56,7 @@ static const struct {
     {"raw_openssl", "pubkey_floor", "Ir/handshake"},
     {"raw_openssl_p256", "raw_openssl", "Ir/handshake"},
     {"all", "100", "Ir/packet"},
+    {"hostile", "genuine", "Ir/datagram"},
 };
 
 typedef struct cg_dump {
@@ -106,6 +107,8 @@ static int parse_dump(const char *path, cg_dump *d) {
 static const char *cell_group(const char *cell, const char *variant, const char *baseline) {
   if (strncmp(cell, "sessions.", 9) == 0)
     return "cg-sessions";
+  if (strncmp(cell, "hostile.", 8) == 0)
+    return "cg-hostile";
   if (strncmp(cell, "srtp.", 5) != 0)
     return "cg-dtls";
   if (strcmp(baseline, "evp") == 0)
@@ -116,7 +119,9 @@ static const char *cell_group(const char *cell, const char *variant, const char 
 /* "srtp.rtp.protect.1200.cm80" -> "cm80 rtp prot 1200", as the timed table. */
 static void cell_label(char *out, size_t cap, const char *cell, const char *variant) {
   char kind[8], op[16], size[8], prof[16];
-  if (sscanf(cell, "srtp.%7[^.].%15[^.].%7[^.].%15s", kind, op, size, prof) == 4)
+  if (strncmp(cell, "hostile.", 8) == 0) /* "hostile.router.dtls_forged" -> "router dtls_forged" */
+    snprintf(out, cap, "%s", cell + 8);
+  else if (sscanf(cell, "srtp.%7[^.].%15[^.].%7[^.].%15s", kind, op, size, prof) == 4)
     snprintf(out, cap, "%s %s %s %s", prof, kind, strcmp(op, "protect") == 0 ? "prot" : "unprot",
              size);
   else

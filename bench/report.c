@@ -187,11 +187,15 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
   print_generic("hmac", "HMAC-SHA1 with a key set up once, per message (baseline: EVP_MAC "
                         "re-initialised)");
   print_generic("ice", "ICE connected -> DTLS connected -> first media, loopback (libnice)");
+  print_generic("hostile", "Hostile datagrams, CPU per datagram (baseline: one genuine SRTP "
+                           "unprotect through the same call)");
   print_srtp_summary("cg-srtp-target", "Ir = instructions/packet, callgrind");
   print_srtp("cg-srtp", "cg-srtp-floor", "Ir = instructions/packet, callgrind");
   print_generic("cg-dtls", "DTLS handshake instructions (callgrind)");
   print_generic("cg-sessions", "Instructions per protect + unprotect, round-robin over all "
                                "sessions vs over 100 (callgrind)");
+  print_generic("cg-hostile", "Hostile datagram instructions (callgrind; baseline: one genuine "
+                              "SRTP unprotect)");
   for (size_t i = 0; i < bench_not_done_count(); i++)
     printf("\nnot measured: %s: %s\n", bench_not_done_name(i), bench_not_done_reason(i));
   size_t met = 0, missed = 0;
@@ -379,6 +383,10 @@ int bench_write_plot(const char *path, const bench_env *env) {
        ", 1 lc rgb 'black' notitle, 1.10 dt 2 lc rgb 'red' title 'target 1.10'"},
       {"cg-dtls", "instructions per handshake (callgrind): variant / baseline",
        ", 1 lc rgb 'black' notitle, 1.10 dt 2 lc rgb 'red' title 'target 1.10'"},
+      {"hostile", "hostile datagram / one genuine SRTP unprotect, CPU per datagram",
+       ", 1 lc rgb 'black' notitle"},
+      {"cg-hostile", "hostile datagram / one genuine SRTP unprotect, instructions",
+       ", 1 lc rgb 'black' notitle"},
   };
   enum { N_PANELS = sizeof(panels) / sizeof(panels[0]) };
   int used[N_PANELS] = {0}, n = 0;

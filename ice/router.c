@@ -735,8 +735,15 @@ static int from_probe(rtcsec_router *r, session *s, uint8_t *buf, size_t len, ui
         s->early.bytes + len <= EARLY_MAX_BYTES &&
         rtcsec_dgram_queue_push(&s->early, buf, len) == RTCSEC_OK)
       return RTCSEC_OK;
-    r->stats.early_dtls_dropped += in->kind == RTCSEC_PKT_DTLS;
-    return in->kind == RTCSEC_PKT_DTLS ? RTCSEC_ERR_LIMIT : RTCSEC_ERR_SRTP_NO_KEYS;
+    if (in->kind == RTCSEC_PKT_DTLS) {
+      r->stats.early_dtls_dropped++;
+      return RTCSEC_ERR_LIMIT;
+    }
+    /* media: no keys can exist before nomination */
+    r->stats.media_in++;
+    s->media_in++;
+    r->stats.media_dropped++;
+    return RTCSEC_ERR_SRTP_NO_KEYS;
   }
   if (s->state != RTCSEC_ROUTER_SESSION_CONNECTED || s->t == NULL) {
     r->stats.probe_unproven++;
@@ -799,8 +806,11 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
   }
   in->session = s->id;
   in->user = s->user;
-  if (in->kind != RTCSEC_PKT_DTLS && in->kind != RTCSEC_PKT_RTP && in->kind != RTCSEC_PKT_RTCP)
+  if (in->kind != RTCSEC_PKT_DTLS && in->kind != RTCSEC_PKT_RTP && in->kind != RTCSEC_PKT_RTCP) {
+    /* RFC 7983 §7: dropped, and counted like everything else dropped */
+    r->stats.drop_other_class++;
     return in->kind == RTCSEC_PKT_UNKNOWN ? RTCSEC_ERR_DEMUX_UNKNOWN : RTCSEC_ERR_UNSUPPORTED;
+  }
   if (p == &s->probe)
     return from_probe(r, s, buf, len, now, in);
 
@@ -1211,7 +1221,7 @@ int rtcsec_router_add_session(rtcsec_router *r, const rtcsec_router_session_conf
   }
   s->ufrag_len = ulen;
   s->remote_ufrag_len = rlen;
-  if (cfg->n_peer_fingerprints > 0) /* (the answerer's fingerprint may come later) */
+  if (cfg->n_peer_fingerprints > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
     memcpy(s->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(s->fps[0]));
   s->n_fps = cfg->n_peer_fingerprints;
   s->role = cfg->role;

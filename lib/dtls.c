@@ -447,13 +447,28 @@ int rtcsec_dtls_add_peer_fingerprints(rtcsec_dtls *d, const rtcsec_fingerprint *
   return RTCSEC_OK;
 }
 
+/* A record that can be (the first fragment of) a ClientHello: handshake,
+ * epoch 0, DTLS 1.0 or 1.2 (RFC 6347 §4.2.1), a ClientHello fragment whose
+ * header adds up (§4.2.2). Anything else leaves a server NEW: bytes that
+ * cannot be a ClientHello must not start its handshake clock. */
+static int is_client_hello(const uint8_t *rec, size_t rl) {
+  size_t version = rtcsec_be16(rec + 1);
+  if (rl < REC_HDR + HS_HDR || rec[0] != 22 || rtcsec_be16(rec + 3) != 0 ||
+      (version != 0xfefd && version != 0xfeff))
+    return 0;
+  const uint8_t *h = rec + REC_HDR;
+  size_t msg_len = rtcsec_be24(h + 1), frag_off = rtcsec_be24(h + 6), frag_len = rtcsec_be24(h + 9);
+  return h[0] == 1 && frag_off == 0 && frag_len > 0 && frag_len <= msg_len &&
+         frag_len <= rl - REC_HDR - HS_HDR;
+}
+
 static int has_client_hello(const uint8_t *data, size_t len) {
   size_t off = 0;
   while (len - off >= REC_HDR + HS_HDR) {
     size_t rl = REC_HDR + rtcsec_be16(data + off + 11);
     if (rl > len - off)
       return 0;
-    if (data[off] == 22 && rtcsec_be16(data + off + 3) == 0 && data[off + REC_HDR] == 1)
+    if (is_client_hello(data + off, rl))
       return 1;
     off += rl;
   }

@@ -51,6 +51,10 @@ typedef struct dtls12 {
   uint64_t epoch0_seqs[EPOCH0_SEEN]; /* the peer's last epoch-0 numbers */
   size_t epoch0_n;
   uint64_t records_sent; /* application records in epoch 1 */
+  /* What OpenSSL reported doing (msg_cb, read_records): a record it
+   * discards leaves no trace here. */
+  uint64_t effects;
+  uint32_t hs_next_read; /* message_seq of the next handshake message OpenSSL reads */
 } dtls12;
 
 /* ---- OpenSSL glue: ex_data index and context ----------------------------- */
@@ -153,6 +157,29 @@ static void info_cb(const SSL *ssl, int where, int ret) {
   } else if (level == SSL3_AL_FATAL && e->alert < 0) {
     e->alert = desc;
     e->alert_from_peer = 0;
+  }
+}
+
+/* OpenSSL reports every message it reads or writes here (and, with
+ * content types outside 20..22, record headers: not counted). Two uses:
+ *   - a handshake message read says which message_seq OpenSSL expects next:
+ *     fragments of earlier messages are retransmissions it ignores (RFC 6347
+ *     §4.2.2), so check_record() drops them first and counts them;
+ *   - after the handshake, a message or alert read, or anything sent in
+ *     answer (a retransmitted flight, a no_renegotiation alert), is the
+ *     trace of a record that authenticated (count_discarded()). */
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+                   SSL *ssl, void *arg) {
+  (void)version, (void)arg;
+  dtls12 *e = from_ssl(ssl);
+  if (e == NULL || content_type < 20 || content_type > 22)
+    return;
+  e->effects++;
+  /* The DTLS handshake header: type, length (3), message_seq (2), ... */
+  if (!write_p && content_type == 22 && len >= 6) {
+    uint32_t seq = rtcsec_be16((const uint8_t *)buf + 4);
+    if (seq + 1 > e->hs_next_read)
+      e->hs_next_read = seq + 1;
   }
 }
 
@@ -273,8 +300,9 @@ static void fail(dtls12 *e, int code) {
  *     overhead (explicit nonce + tag); no ChangeCipherSpec;
  *   - epoch 0: version DTLS 1.0 or 1.2 (a ClientHello's record may say
  *     1.0, RFC 6347 §4.2.1); no application data; ChangeCipherSpec exactly
- *     the one byte 1; handshake fragments whose headers add up and whose
- *     message types are ones this role receives; alerts are counted and
+ *     the one byte 1; handshake fragments whose headers add up, whose
+ *     message types are ones this role receives and of which at least one
+ *     belongs to a message OpenSSL has not read yet; alerts are counted and
  *     dropped: an unauthenticated alert never ends a handshake (the side
  *     that detects a fingerprint mismatch still fails at once: it is its
  *     own decision).
@@ -295,11 +323,15 @@ static int expected_handshake_type(const dtls12 *e, uint8_t type) {
          type == 13 /* certificate_request */ || type == 14 /* server_hello_done */;
 }
 
-/* RFC 6347 §4.2.2: every fragment header in the record body adds up. */
-static int handshake_fragments_sane(const dtls12 *e, const uint8_t *p, size_t n) {
+/* RFC 6347 §4.2.2: every fragment header in the record body adds up, and
+ * at least one fragment belongs to a message OpenSSL has not read yet (it
+ * ignores the others: copies of what it already has, whatever their record
+ * number). */
+static int handshake_fragments_useful(const dtls12 *e, const uint8_t *p, size_t n) {
   if (n == 0)
     return 0;
   size_t off = 0;
+  int any_new = 0;
   while (off < n) {
     if (n - off < HS_HDR)
       return 0;
@@ -309,9 +341,11 @@ static int handshake_fragments_sane(const dtls12 *e, const uint8_t *p, size_t n)
     if (!expected_handshake_type(e, h[0]) || msg_len > HS_MAX_MESSAGE || frag_off > msg_len ||
         frag_len > msg_len - frag_off || frag_len > n - off - HS_HDR)
       return 0;
+    if (rtcsec_be16(h + 4) >= e->hs_next_read)
+      any_new = 1;
     off += HS_HDR + frag_len;
   }
-  return 1;
+  return any_new;
 }
 
 /* Bytes an epoch-1 record adds around its plaintext under the cipher
@@ -363,7 +397,7 @@ static record_verdict check_record(const dtls12 *e, const uint8_t *rec, size_t r
   case 21:
     return n == 2 ? RECORD_ALERT_0 : RECORD_DROP;
   case 22:
-    return handshake_fragments_sane(e, body, n) ? RECORD_KEEP : RECORD_DROP;
+    return handshake_fragments_useful(e, body, n) ? RECORD_KEEP : RECORD_DROP;
   default: /* application data in epoch 0 */
     return RECORD_DROP;
   }
@@ -392,8 +426,10 @@ static int epoch0_seen(dtls12 *e, uint64_t seq) {
  * epoch-0 ones renumbered; returns their total length and counts the
  * others. A datagram whose framing runs past its end keeps what came
  * before. */
-static size_t filter_records(dtls12 *e, const uint8_t *data, size_t len, uint8_t *out) {
+static size_t filter_records(dtls12 *e, const uint8_t *data, size_t len, uint8_t *out,
+                             size_t *n_kept) {
   size_t off = 0, kept = 0;
+  *n_kept = 0;
   while (off < len) {
     size_t rl = len - off < REC_HDR ? 0 : REC_HDR + rtcsec_be16(data + off + 11);
     if (rl == 0 || rl > len - off) {
@@ -415,15 +451,16 @@ static size_t filter_records(dtls12 *e, const uint8_t *data, size_t len, uint8_t
     if (rtcsec_be16(rec + 3) == 0)
       rtcsec_put_be48(out + kept + 5, e->epoch0_next++);
     kept += rl;
+    (*n_kept)++;
   }
   return kept;
 }
 
-/* 1 if the datagram is only well-framed epoch-1 records that pass
- * check_record(): the common case after the handshake, taken without a
- * copy. */
-static int only_epoch1_records(const dtls12 *e, const uint8_t *data, size_t len) {
-  size_t off = 0;
+/* The number of records if the datagram is only well-framed epoch-1
+ * records that pass check_record() (the common case after the handshake,
+ * taken without a copy), else 0. */
+static size_t only_epoch1_records(const dtls12 *e, const uint8_t *data, size_t len) {
+  size_t off = 0, n = 0;
   while (off < len) {
     if (len - off < REC_HDR)
       return 0;
@@ -432,8 +469,26 @@ static int only_epoch1_records(const dtls12 *e, const uint8_t *data, size_t len)
         check_record(e, data + off, rl) != RECORD_KEEP)
       return 0;
     off += rl;
+    n++;
   }
-  return 1;
+  return n;
+}
+
+/* After the handshake OpenSSL discards, silently (RFC 6347 §4.1.2.7), the
+ * epoch-1 records that pass check_record() but do not authenticate:
+ * forged or damaged ones, repeats of a record already received, and those
+ * behind its 64-record replay window. Each record handed to it that left
+ * no trace (no data, no message or alert read, nothing sent in answer) is
+ * counted as discarded, and a datagram none of whose records did anything
+ * as dropped: every unauthenticated datagram lands in a counter. A
+ * retransmitted Finished, which OpenSSL answers by resending its last
+ * flight, is not counted (the answer is its trace). */
+static void count_discarded(dtls12 *e, size_t handed, uint64_t effects_before) {
+  uint64_t effects = e->effects - effects_before;
+  if (effects < handed)
+    e->env.stats->records_discarded += handed - effects;
+  if (effects == 0)
+    e->env.stats->datagrams_dropped++;
 }
 
 /* ---- driving OpenSSL ------------------------------------------------------- */
@@ -459,6 +514,7 @@ static void read_records(dtls12 *e) {
     int n = SSL_read(e->ssl, room ? room : scrap, room ? MAX_PLAINTEXT : (int)sizeof(scrap));
     if (n > 0) {
       e->env.stats->records_authenticated++;
+      e->effects++;
       if (room != NULL)
         rtcsec_dtls_engine_data_commit(e->env.assoc, (size_t)n);
       else
@@ -569,6 +625,7 @@ int rtcsec_dtls12_new(void **out, const rtcsec_dtls_engine_env *env) {
   if (!SSL_set_max_send_fragment(e->ssl, env->mtu < 512 ? 512 : (long)env->mtu))
     goto err;
   DTLS_set_timer_cb(e->ssl, timer_cb);
+  SSL_set_msg_callback(e->ssl, msg_cb);
   rc = set_profiles(e);
   if (rc != RTCSEC_OK)
     goto err;
@@ -593,29 +650,34 @@ static int op_start(void *p, uint64_t now) {
 
 static int op_handle_datagram(void *p, const uint8_t *data, size_t len, uint64_t now) {
   dtls12 *e = p;
-  if (len > 0 && only_epoch1_records(e, data, len)) {
+  int connected = SSL_is_init_finished(e->ssl);
+  uint64_t effects = e->effects;
+  size_t handed = len > 0 ? only_epoch1_records(e, data, len) : 0;
+  if (handed > 0) {
     e->io.in = data;
     e->io.in_len = len;
     drive(e, now);
-    return RTCSEC_OK;
-  }
-  /* The handshake, or something to drop: the records worth keeping go to
-   * OpenSSL from a copy (epoch 0 renumbered, see filter_records()); on the
-   * stack for datagrams up to a usual MTU. */
-  uint8_t small[1500];
-  uint8_t *clean = len <= sizeof(small) ? small : malloc(len);
-  if (clean == NULL)
-    return RTCSEC_ERR_NO_MEMORY;
-  size_t kept = len > 0 ? filter_records(e, data, len, clean) : 0;
-  if (kept == 0) {
-    e->env.stats->datagrams_dropped++;
   } else {
-    e->io.in = clean;
-    e->io.in_len = kept;
-    drive(e, now);
+    /* The handshake, or something to drop: the records worth keeping go
+     * to OpenSSL from a copy (epoch 0 renumbered, see filter_records());
+     * on the stack for datagrams up to a usual MTU. */
+    uint8_t small[1500];
+    uint8_t *clean = len <= sizeof(small) ? small : malloc(len);
+    if (clean == NULL)
+      return RTCSEC_ERR_NO_MEMORY;
+    size_t kept = len > 0 ? filter_records(e, data, len, clean, &handed) : 0;
+    if (kept == 0) {
+      e->env.stats->datagrams_dropped++;
+    } else {
+      e->io.in = clean;
+      e->io.in_len = kept;
+      drive(e, now);
+    }
+    if (clean != small)
+      free(clean);
   }
-  if (clean != small)
-    free(clean);
+  if (connected && handed > 0)
+    count_discarded(e, handed, effects);
   return RTCSEC_OK;
 }
 

@@ -369,6 +369,16 @@ START_TEST(renegotiation_after_the_handshake_is_refused_and_the_session_goes_on)
 }
 END_TEST
 
+/* A pair on the fake clock at 0, both started: the ClientHello is queued. */
+static void started(pair *pr) {
+  pair_opts o;
+  default_opts(&o);
+  pair_init(pr, &o);
+  fakeclock_set(0);
+  ck_assert_int_eq(rtcsec_dtls_start(pr->p[1].d, 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_start(pr->p[0].d, 0), 0);
+}
+
 /* Moves every datagram `from` has queued to `to`, in order. */
 static void deliver_all(rtcsec_dtls *from, rtcsec_dtls *to) {
   uint8_t d[1500];
@@ -380,13 +390,8 @@ static void deliver_all(rtcsec_dtls *from, rtcsec_dtls *to) {
 START_TEST(records_after_the_finished_in_one_datagram_are_read_at_once) {
   /* A peer may put its first application data in the datagram that ends
    * the handshake: both must come out of that one call. */
-  pair_opts o;
-  default_opts(&o);
   pair pr;
-  pair_init(&pr, &o);
-  fakeclock_set(0);
-  ck_assert_int_eq(rtcsec_dtls_start(pr.p[1].d, 0), 0);
-  ck_assert_int_eq(rtcsec_dtls_start(pr.p[0].d, 0), 0);
+  started(&pr);
   deliver_all(pr.p[0].d, pr.p[1].d); /* ClientHello */
   deliver_all(pr.p[1].d, pr.p[0].d); /* server's first flight */
   deliver_all(pr.p[0].d, pr.p[1].d); /* client's second flight: the server is done */
@@ -655,6 +660,165 @@ START_TEST(epoch_0_numbers_far_ahead_do_not_stall_the_handshake) {
 }
 END_TEST
 
+/* ---- every unauthenticated datagram is counted (issue 11, the hostile suite) ---- */
+
+static rtcsec_dtls_stats stats_now(rtcsec_dtls *d) {
+  rtcsec_dtls_stats st;
+  ck_assert_int_eq(rtcsec_dtls_get_stats(d, &st), 0);
+  return st;
+}
+
+/* Delivers to the server of a connected pair and checks the counters that
+ * moved: records discarded by OpenSSL, datagrams dropped, data delivered. */
+static void expect_counts(pair *pr, const uint8_t *d, size_t n, uint64_t discarded,
+                          uint64_t dropped, int data) {
+  rtcsec_dtls_stats b = stats_now(pr->p[1].d);
+  int n_data = pr->p[1].n_data;
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr->p[1].d, d, n, pr->now), 0);
+  peer_poll(&pr->p[1], pr->now);
+  rtcsec_dtls_stats a = stats_now(pr->p[1].d);
+  ck_assert_uint_eq(a.records_discarded - b.records_discarded, discarded);
+  ck_assert_uint_eq(a.datagrams_dropped - b.datagrams_dropped, dropped);
+  ck_assert_uint_eq(a.records_dropped, b.records_dropped);
+  ck_assert_int_eq(pr->p[1].n_data - n_data, data);
+  ck_assert_uint_eq(a.records_authenticated - b.records_authenticated, (uint64_t)data);
+  ck_assert_int_eq(rtcsec_dtls_get_state(pr->p[1].d), RTCSEC_DTLS_STATE_CONNECTED);
+}
+
+START_TEST(records_openssl_discards_after_the_handshake_are_counted) {
+  /* Well-formed epoch-1 records pass rtcsec's checks and reach OpenSSL,
+   * which discards them silently when they do not authenticate: each is
+   * counted, and a datagram of nothing else as dropped. */
+  pair *pr = connected();
+  uint8_t g[2048], bad[4096];
+  size_t n = genuine(pr, "counted", g, sizeof(g));
+  memcpy(bad, g, n);
+  bad[n - 1] ^= 0x01; /* a broken tag */
+  expect_counts(pr, bad, n, 1, 1, 0);
+  memcpy(bad, g, n);
+  set_seq(bad, get_seq(g) + 1000000); /* far ahead: the tag covers the number */
+  expect_counts(pr, bad, n, 1, 1, 0);
+  expect_counts(pr, g, n, 0, 0, 1); /* the genuine record */
+  expect_counts(pr, g, n, 1, 1, 0); /* a replay of it */
+  memcpy(bad, g, n);
+  memcpy(bad + n, g, n);
+  expect_counts(pr, bad, 2 * n, 2, 1, 0); /* two replays in one datagram */
+  size_t m = genuine(pr, "with a forgery", bad, sizeof(bad));
+  memcpy(bad + m, g, n); /* a genuine record and a replay */
+  expect_counts(pr, bad, m + n, 1, 0, 1);
+  genuine_reaches(pr, 1, "still here");
+  done(pr);
+}
+END_TEST
+
+/* Renumbers every epoch-0 record of a datagram (the numbers are not
+ * authenticated): a copy that a replay set keyed on numbers cannot catch. */
+static void renumber(uint8_t *d, size_t n, uint64_t from) {
+  for (size_t off = 0; off + HDR <= n;) {
+    size_t rl = HDR + ((size_t)d[off + 11] << 8 | d[off + 12]);
+    if (rl > n - off)
+      break;
+    if (d[off + 3] == 0 && d[off + 4] == 0)
+      set_seq(d + off, from++);
+    off += rl;
+  }
+}
+
+/* Delivers a renumbered copy of an earlier datagram to `to`, still
+ * handshaking: every record is dropped before OpenSSL and counted, nothing
+ * is sent in answer. */
+static void expect_copy_dropped(rtcsec_dtls *to, const uint8_t *orig, size_t n, size_t records,
+                                uint64_t seq) {
+  uint8_t copy[1500];
+  memcpy(copy, orig, n);
+  renumber(copy, n, seq);
+  rtcsec_dtls_stats b = stats_now(to);
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(to, copy, n, 0), 0);
+  rtcsec_dtls_stats a = stats_now(to);
+  ck_assert_uint_eq(a.records_dropped - b.records_dropped, records);
+  ck_assert_uint_eq(a.datagrams_dropped - b.datagrams_dropped, 1);
+  ck_assert_int_eq(rtcsec_dtls_get_state(to), RTCSEC_DTLS_STATE_HANDSHAKING);
+  size_t on = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(to, copy, sizeof(copy), &on), 0);
+  ck_assert_uint_eq(on, 0);
+}
+
+START_TEST(copies_of_handshake_messages_already_read_are_dropped_and_counted) {
+  /* OpenSSL ignores fragments of handshake messages it has read (RFC 6347
+   * §4.2.2), whatever their record number; rtcsec drops them first, so
+   * they are counted. Far ahead and far behind, to both roles. */
+  pair pr;
+  started(&pr);
+  uint8_t ch[1500], f2[1500], f3[1500];
+  size_t chn = 0, f2n = 0, f3n = 0, more = 0;
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[0].d, ch, sizeof(ch), &chn), 0);
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, ch, chn, 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, f2, sizeof(f2), &f2n), 0);
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[1].d, f3, sizeof(f3), &more), 0);
+  ck_assert_uint_eq(more, 0); /* the server's flight is one datagram here */
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[0].d, f2, f2n, 0), 0);
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(pr.p[0].d, f3, sizeof(f3), &f3n), 0);
+  ck_assert_uint_gt(f3n, 0);
+  expect_copy_dropped(pr.p[1].d, ch, chn, 1, 1000);
+  expect_copy_dropped(pr.p[1].d, ch, chn, 1, (UINT64_C(1) << 48) - 10);
+  expect_copy_dropped(pr.p[0].d, f2, f2n, 5, 0);
+  expect_copy_dropped(pr.p[0].d, f2, f2n, 5, 1u << 30);
+  /* the handshake goes on as if nothing had come */
+  ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, f3, f3n, 0), 0);
+  deliver_all(pr.p[1].d, pr.p[0].d);
+  peer_poll(&pr.p[0], 0);
+  peer_poll(&pr.p[1], 0);
+  ck_assert_int_eq(pr.p[0].connected, 1);
+  ck_assert_int_eq(pr.p[1].connected, 1);
+  assert_keys_match(&pr);
+  for (int i = 0; i < 2; i++)
+    ck_assert_uint_eq(stats_now(pr.p[i].d).retransmissions, 0);
+  pair_free(&pr);
+}
+END_TEST
+
+START_TEST(bytes_that_cannot_be_a_client_hello_leave_the_server_new) {
+  /* A server starts its handshake clock on a ClientHello only: a record
+   * with the ClientHello type byte but a wrong version, a fragment header
+   * that does not add up, or a later fragment first, starts nothing. */
+  pair_opts o;
+  default_opts(&o);
+  pair pr;
+  pair_init(&pr, &o);
+  fakeclock_set(0);
+  uint8_t rec[HDR + 40];
+  for (int k = 0; k < 4; k++) {
+    memset(rec, 0, sizeof(rec));
+    rec[0] = 22;
+    rec[1] = 0xfe;
+    rec[2] = 0xfd;
+    set_seq(rec, (uint64_t)k);
+    rec[12] = 40;
+    uint8_t *h = rec + HDR;
+    h[0] = 1;   /* client_hello */
+    h[3] = 28;  /* length */
+    h[11] = 28; /* fragment length */
+    if (k == 0)
+      rec[2] = 0x01; /* version 0xfe01 */
+    else if (k == 1)
+      h[11] = 60; /* fragment past the record */
+    else if (k == 2)
+      h[8] = 4; /* a fragment at offset 4 */
+    else
+      h[3] = 20; /* fragment longer than the message */
+    ck_assert_int_eq(rtcsec_dtls_handle_datagram(pr.p[1].d, rec, sizeof(rec), 0), 0);
+    ck_assert_msg(rtcsec_dtls_get_state(pr.p[1].d) == RTCSEC_DTLS_STATE_NEW,
+                  "case %d started the server", k);
+  }
+  ck_assert_uint_eq(stats_now(pr.p[1].d).datagrams_dropped, 4);
+  ck_assert_int_eq(rtcsec_dtls_start(pr.p[0].d, 0), 0);
+  ck_assert_int_eq(pair_run(&pr, 10 * SEC), HARNESS_STOPPED);
+  ck_assert(pr.p[0].connected && pr.p[1].connected);
+  assert_keys_match(&pr);
+  pair_free(&pr);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("dtls_bad");
   TCase *tc = tcase_create("records");
@@ -681,6 +845,12 @@ int main(void) {
   tcase_add_loop_test(fg, forged_records_before_the_handshake_leave_the_server_waiting, 0, 36);
   tcase_add_test(fg, epoch_0_numbers_far_ahead_do_not_stall_the_handshake);
   suite_add_tcase(s, fg);
+  TCase *ct = tcase_create("counted");
+  tcase_set_timeout(ct, 60);
+  tcase_add_test(ct, records_openssl_discards_after_the_handshake_are_counted);
+  tcase_add_test(ct, copies_of_handshake_messages_already_read_are_dropped_and_counted);
+  tcase_add_test(ct, bytes_that_cannot_be_a_client_hello_leave_the_server_new);
+  suite_add_tcase(s, ct);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

@@ -290,9 +290,12 @@ typedef struct rtcsec_router_stats {
   uint64_t probes;               /* new addresses probed while connected */
   uint64_t probe_unproven;       /* datagrams from a probed address that proved nothing */
   uint64_t drop_unknown_source;  /* non-STUN from an unknown address */
-  uint64_t drop_queue_full;      /* router outputs or events dropped: queue full */
-  uint64_t early_dtls_kept;      /* DTLS kept before nomination, then handed over */
-  uint64_t early_dtls_dropped;   /* ... over the bound, or never nominated */
+  /* non-STUN from a session's address that is neither DTLS nor RTP/RTCP by
+   * its first byte (RFC 7983: unknown, ZRTP, TURN channel data) */
+  uint64_t drop_other_class;
+  uint64_t drop_queue_full;    /* router outputs or events dropped: queue full */
+  uint64_t early_dtls_kept;    /* DTLS kept before nomination, then handed over */
+  uint64_t early_dtls_dropped; /* ... over the bound, or never nominated */
   uint64_t dtls_in, media_in, media_delivered, media_dropped;
   uint64_t address_takeovers; /* nomination of an address another session had */
 } rtcsec_router_stats;

@@ -183,8 +183,15 @@ typedef struct rtcsec_dtls_stats {
   /* Records dropped before OpenSSL saw them because they cannot
    * authenticate or cannot be valid now (docs/bad-input.md): unknown
    * type, wrong epoch or version, shorter than the AEAD overhead,
-   * handshake fragments that do not add up, alerts in epoch 0. */
+   * handshake fragments that do not add up, copies of handshake messages
+   * already read (whatever their record number), alerts in epoch 0. */
   uint64_t records_dropped;
+  /* Records after the handshake that passed those checks and that OpenSSL
+   * then discarded: they did not authenticate (forged or damaged), repeated
+   * a record already received, or fell behind its 64-record replay window.
+   * A datagram none of whose records had any effect is also counted in
+   * datagrams_dropped. */
+  uint64_t records_discarded;
   /* Plaintext (epoch 0) alerts among them: never acted on, since anyone
    * can forge one; the last is named in the detail of a handshake that
    * then times out. */
