@@ -63,6 +63,10 @@ typedef struct rtcsec_dtls13_config {
   /* Optional: NSS key log lines (SSLKEYLOGFILE format, no newline). */
   void (*keylog)(void *user, const char *line);
   void *keylog_user;
+  /* Optional, with `user`: a plaintext alert arrived (and was ignored);
+   * application data (valid during the call) instead of DATA events. */
+  void (*plaintext_alert)(void *user, int level, int desc);
+  void (*data)(void *user, const uint8_t *data, size_t len);
 } rtcsec_dtls13_config;
 
 void rtcsec_dtls13_config_default(rtcsec_dtls13_config *cfg);

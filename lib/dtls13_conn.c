@@ -930,6 +930,10 @@ static int handle_content(rtcsec_d13_conn *c, uint64_t epoch, uint64_t seq, uint
       return RTCSEC_OK;
     }
     c->stats.records_received++;
+    if (c->cfg.on_data != NULL) {
+      c->cfg.on_data(c->cfg.role, p, len);
+      return RTCSEC_OK;
+    }
     rtcsec_event ev = {.type = RTCSEC_EVENT_DATA};
     if (rtcsec_d13_conn_push_event(c, &ev, p, len) != RTCSEC_OK)
       return rtcsec_d13_conn_fail(c, RTCSEC_ERR_NO_MEMORY, RTCSEC_ALERT_INTERNAL_ERROR);
@@ -998,6 +1002,8 @@ static int handle_protected(rtcsec_d13_conn *c, const rtcsec_d13_record *rec, ui
   }
   uint64_t epoch = k->epoch;
   c->peer_protected = 1;
+  if (c->state == RTCSEC_DTLS_STATE_CONNECTED)
+    c->stats.records_authenticated++;
   if (k == &c->r_app[2])
     rotate_read(c);
   rc = handle_content(c, epoch, seq, type, pt, len, now);

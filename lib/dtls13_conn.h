@@ -65,6 +65,9 @@ typedef struct rtcsec_d13_conn_config {
   size_t seal_pad;
   /* Optional: a plaintext alert arrived (and was ignored). */
   void (*on_plaintext_alert)(void *role, int level, int desc);
+  /* Optional: application data goes here (valid during the call) instead
+   * of into a DATA event. */
+  void (*on_data)(void *role, const uint8_t *data, size_t len);
 } rtcsec_d13_conn_config;
 
 typedef struct rtcsec_d13_stats {
@@ -75,7 +78,8 @@ typedef struct rtcsec_d13_stats {
   uint64_t records_received;     /* records accepted (authenticated, or epoch-0 handshake) */
   uint64_t records_dropped;      /* malformed, failed deprotection, no keys, wrong epoch */
   uint64_t records_replayed;
-  uint64_t plaintext_ignored; /* plaintext alerts and ACKs given no power */
+  uint64_t records_authenticated; /* protected records that opened once connected */
+  uint64_t plaintext_ignored;     /* plaintext alerts and ACKs given no power */
   uint64_t acks_sent, acks_received;
   uint64_t key_updates_sent, key_updates_received;
   uint64_t handshake_us; /* start to connected */

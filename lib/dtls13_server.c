@@ -67,6 +67,8 @@ struct rtcsec_dtls13 {
   void *user;
   void (*keylog)(void *user, const char *line);
   void *keylog_user;
+  void (*plaintext_alert)(void *user, int level, int desc);
+  void (*data)(void *user, const uint8_t *data, size_t len);
 
   phase phase;
   choice ch;
@@ -556,6 +558,17 @@ static int on_message(void *role, uint8_t type, const uint8_t *body, size_t len,
              : fail(e, rc, RTCSEC_ALERT_INTERNAL_ERROR);
 }
 
+static void on_plaintext_alert(void *role, int level, int desc) {
+  rtcsec_dtls13 *e = role;
+  if (e->plaintext_alert != NULL)
+    e->plaintext_alert(e->user, level, desc);
+}
+
+static void on_data(void *role, const uint8_t *data, size_t len) {
+  rtcsec_dtls13 *e = role;
+  e->data(e->user, data, len);
+}
+
 /* ---- API ------------------------------------------------------------------------------- */
 
 void rtcsec_dtls13_config_default(rtcsec_dtls13_config *cfg) {
@@ -595,6 +608,8 @@ static int copy_config(rtcsec_dtls13 *e, const rtcsec_dtls13_config *cfg) {
   e->user = cfg->user;
   e->keylog = cfg->keylog;
   e->keylog_user = cfg->keylog_user;
+  e->plaintext_alert = cfg->plaintext_alert;
+  e->data = cfg->data;
   return RTCSEC_OK;
 }
 
@@ -616,7 +631,9 @@ int rtcsec_dtls13_server_new(rtcsec_dtls13 **out, const rtcsec_dtls13_config *cf
                                .rto_max_us = cfg->rto_max_us,
                                .handshake_timeout_us = cfg->handshake_timeout_us,
                                .on_message = on_message,
-                               .role = e};
+                               .role = e,
+                               .on_plaintext_alert = on_plaintext_alert,
+                               .on_data = cfg->data != NULL ? on_data : NULL};
   int rc = rtcsec_d13_conn_init(&e->c, &cc, now);
   if (rc == RTCSEC_OK)
     rc = copy_config(e, cfg);

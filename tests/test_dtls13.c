@@ -19,6 +19,7 @@
 #include "dtls13_pair.h"
 #include "dtls13_record.h"
 #include "dtls_client_hello.h"
+#include "dtls_internal.h"
 #include "fakeclock.h"
 #include "harness.h"
 #include "hybrid_kex.h"
@@ -321,6 +322,11 @@ static void deliver_all(d13_pair *pr) {
   d13_peer_poll_server(pr);
 }
 
+/* The server's sticky error: the engine's, or the association's. */
+static int server_error(const d13_pair *pr) {
+  return pr->assoc ? rtcsec_dtls_error(pr->p[1].d) : rtcsec_dtls13_error(pr->server.e);
+}
+
 /* The server refused the ClientHello: FAILED with `error`, and the one
  * datagram it sent is a plaintext fatal alert `alert`. The client (which
  * must not trust a plaintext alert) gives up on its own time. */
@@ -333,7 +339,7 @@ static void expect_client_hello_refused(const d13_opts *o, int error, int alert)
   ck_assert_int_eq(pr.p[1].error, error);
   ck_assert_int_eq(pr.p[1].alert, alert);
   ck_assert_int_eq(pr.p[1].alert_from_peer, 0);
-  ck_assert_int_eq(rtcsec_dtls13_error(pr.server.e), error);
+  ck_assert_int_eq(server_error(&pr), error);
   ck_assert_uint_eq(pr.sends[1], 1);
   ck_assert_uint_eq(pr.last_len[1], RTCSEC_D13_PLAIN_HDR + 2);
   ck_assert_uint_eq(pr.last[1][0], RTCSEC_CT_ALERT);
@@ -343,7 +349,7 @@ static void expect_client_hello_refused(const d13_opts *o, int error, int alert)
   ck_assert_int_eq(pr.p[0].error, RTCSEC_ERR_HANDSHAKE_TIMEOUT);
   /* A refused association takes nothing more. */
   uint8_t junk[32] = {22};
-  ck_assert_int_eq(rtcsec_dtls13_handle_datagram(pr.server.e, junk, sizeof(junk), pr.now), error);
+  ck_assert_int_eq(pr.ep[1].handle_datagram(pr.ep[1].obj, junk, sizeof(junk), pr.now), error);
   d13_pair_free(&pr);
 }
 
@@ -364,7 +370,9 @@ static void expect_client_flight_refused(const d13_opts *o, int error, int alert
   ck_assert_int_eq(pr.p[0].alert_from_peer, 1);
   /* No key left the server. */
   rtcsec_srtp_keys k;
-  ck_assert_int_eq(rtcsec_dtls13_export_srtp(pr.server.e, &k), RTCSEC_ERR_INVALID_STATE);
+  ck_assert_int_eq(pr.assoc ? rtcsec_dtls_export_srtp_keys(pr.p[1].d, &k)
+                            : rtcsec_dtls13_export_srtp(pr.server.e, &k),
+                   RTCSEC_ERR_INVALID_STATE);
   d13_pair_free(&pr);
 }
 
@@ -1270,6 +1278,7 @@ typedef struct sweep_opts {
   size_t mtu;
   int browser_like; /* two-datagram ClientHello */
   rtcsec_key_type server_key;
+  int assoc; /* the server is an rtcsec_dtls association */
 } sweep_opts;
 
 static sweep run_sweep(const sweep_opts *so, unsigned first_seed, unsigned seeds) {
@@ -1285,6 +1294,7 @@ static sweep run_sweep(const sweep_opts *so, unsigned first_seed, unsigned seeds
     o.link.duplicate = so->duplicate;
     o.client.hybrid_share = so->browser_like;
     o.client.shuffle_seed = so->browser_like ? seed : 0;
+    o.assoc = so->assoc;
     if (so->mtu) {
       o.client.mtu = so->mtu;
       o.server.mtu = so->mtu;
@@ -1322,18 +1332,18 @@ static sweep run_sweep(const sweep_opts *so, unsigned first_seed, unsigned seeds
     sw.max = times[sw.connected - 1];
   }
   free(times);
-  printf("dtls13 loss %2.0f%% reorder %2.0f%% dup %2.0f%% mtu %zu%s: %u/%u connected, %u side "
+  printf("dtls13%s loss %2.0f%% reorder %2.0f%% dup %2.0f%% mtu %zu%s: %u/%u connected, %u side "
          "timeouts, %u other failures; server connected p50 %.3f s p99 %.3f s max %.3f s\n",
-         so->loss * 100, so->reorder * 100, so->duplicate * 100, so->mtu ? so->mtu : 1200,
-         so->browser_like ? " (2-datagram ClientHello)" : "", sw.connected, sw.runs, sw.timeouts,
-         sw.other, sw.p50 / 1e6, sw.p99 / 1e6, sw.max / 1e6);
+         so->assoc ? " (rtcsec_dtls)" : "", so->loss * 100, so->reorder * 100, so->duplicate * 100,
+         so->mtu ? so->mtu : 1200, so->browser_like ? " (2-datagram ClientHello)" : "",
+         sw.connected, sw.runs, sw.timeouts, sw.other, sw.p50 / 1e6, sw.p99 / 1e6, sw.max / 1e6);
   fflush(stdout);
   return sw;
 }
 
 START_TEST(all_1000_seeds_connect_at_0_10_and_20_percent_loss) {
   static const double losses[] = {0.0, 0.10, 0.20};
-  sweep_opts so = {losses[_i], 0.1, 0.05, 0, 1, RTCSEC_KEY_ECDSA_P256};
+  sweep_opts so = {losses[_i], 0.1, 0.05, 0, 1, RTCSEC_KEY_ECDSA_P256, 0};
   sweep sw = run_sweep(&so, 1, 1000);
   ck_assert_uint_eq(sw.connected, 1000);
   ck_assert_uint_eq(sw.other, 0);
@@ -1341,7 +1351,7 @@ START_TEST(all_1000_seeds_connect_at_0_10_and_20_percent_loss) {
 END_TEST
 
 START_TEST(at_least_995_of_1000_seeds_connect_at_30_percent_loss) {
-  sweep_opts so = {0.30, 0.1, 0.05, 0, 1, RTCSEC_KEY_ECDSA_P256};
+  sweep_opts so = {0.30, 0.1, 0.05, 0, 1, RTCSEC_KEY_ECDSA_P256, 0};
   sweep sw = run_sweep(&so, 1, 1000);
   ck_assert_uint_ge(sw.connected, 995);
   ck_assert_uint_eq(sw.other, 0);
@@ -1350,7 +1360,7 @@ END_TEST
 
 START_TEST(every_run_ends_cleanly_at_40_and_50_percent_loss) {
   /* A connection or a clean time-out, never another failure. */
-  sweep_opts so = {_i == 0 ? 0.40 : 0.50, 0.1, 0.05, 0, 1, RTCSEC_KEY_ECDSA_P256};
+  sweep_opts so = {_i == 0 ? 0.40 : 0.50, 0.1, 0.05, 0, 1, RTCSEC_KEY_ECDSA_P256, 0};
   sweep sw = run_sweep(&so, 1, 500);
   ck_assert_uint_eq(sw.other, 0);
   ck_assert_uint_gt(sw.connected, 400);
@@ -1360,9 +1370,9 @@ END_TEST
 START_TEST(heavy_reordering_and_duplication_still_connect) {
   /* _i 0: half of all datagrams held back; 1: every datagram twice; 2: both
    * with 10 % loss and 8-bit... all 300 seeds connect. */
-  static const sweep_opts so[] = {{0.0, 0.5, 0.0, 0, 1, RTCSEC_KEY_ECDSA_P256},
-                                  {0.0, 0.0, 1.0, 0, 1, RTCSEC_KEY_ECDSA_P256},
-                                  {0.1, 0.5, 0.5, 576, 1, RTCSEC_KEY_RSA_2048}};
+  static const sweep_opts so[] = {{0.0, 0.5, 0.0, 0, 1, RTCSEC_KEY_ECDSA_P256, 0},
+                                  {0.0, 0.0, 1.0, 0, 1, RTCSEC_KEY_ECDSA_P256, 0},
+                                  {0.1, 0.5, 0.5, 576, 1, RTCSEC_KEY_RSA_2048, 0}};
   sweep sw = run_sweep(&so[_i], 1, 300);
   ck_assert_uint_eq(sw.connected, 300);
 }
@@ -1373,34 +1383,29 @@ START_TEST(every_mtu_from_256_to_1500_connects_and_is_respected) {
    * server's flight is cut into many datagrams at small MTUs. Each MTU
    * with 20 seeds at 10 % loss. */
   for (size_t mtu = 256; mtu <= 1500; mtu += mtu < 600 ? 44 : 100) {
-    sweep_opts so = {0.10, 0.1, 0.05, mtu, 1, RTCSEC_KEY_RSA_2048};
+    sweep_opts so = {0.10, 0.1, 0.05, mtu, 1, RTCSEC_KEY_RSA_2048, 0};
     sweep sw = run_sweep(&so, 1, 20);
     ck_assert_msg(sw.connected == 20, "mtu %zu: %u of 20 connected", mtu, sw.connected);
   }
 }
 END_TEST
 
-START_TEST(losing_any_one_datagram_of_the_handshake_still_connects) {
-  /* _i 0: ECDSA at MTU 1200, two-datagram ClientHello; 1: RSA server at
-   * MTU 300 (many datagrams per flight); 2: with a HelloRetryRequest. */
-  d13_opts o;
-  opts_shared(&o, RTCSEC_KEY_ECDSA_P256, _i == 1 ? RTCSEC_KEY_RSA_2048 : RTCSEC_KEY_ECDSA_P256);
-  o.client.hybrid_share = _i != 2;
-  o.client.n_shares_zero = _i == 2;
-  if (_i == 1) {
-    o.client.mtu = o.server.mtu = 300;
-  }
+/* Runs the handshake of `o` once for its datagram counts, then once per
+ * datagram with that one lost: every run connects, and even the client's
+ * last flight is acknowledged. Gives the counts (client, server). */
+static void lose_each_datagram_in_turn(d13_opts *o, uint64_t sent[2]) {
   d13_pair pr;
-  run_connected(&pr, &o);
+  run_connected(&pr, o);
   deliver_all(&pr);
-  uint64_t sent[2] = {pr.sends[0], pr.sends[1]};
+  sent[0] = pr.sends[0];
+  sent[1] = pr.sends[1];
   d13_pair_free(&pr);
   for (int from = 0; from < 2; from++) {
     for (uint64_t k = 0; k < sent[from]; k++) {
       drop_spec ds = {from, k, 1, 0};
-      o.link.drop = drop_nth;
-      o.link.drop_user = &ds;
-      d13_pair_init(&pr, &o);
+      o->link.drop = drop_nth;
+      o->link.drop_user = &ds;
+      d13_pair_init(&pr, o);
       ck_assert_int_eq(d13_pair_run(&pr, 60 * SEC), HARNESS_STOPPED);
       deliver_all(&pr);
       ck_assert_msg(pr.p[0].connected && pr.p[1].connected,
@@ -1413,6 +1418,22 @@ START_TEST(losing_any_one_datagram_of_the_handshake_still_connects) {
       d13_pair_free(&pr);
     }
   }
+  o->link.drop = NULL;
+  o->link.drop_user = NULL;
+}
+
+START_TEST(losing_any_one_datagram_of_the_handshake_still_connects) {
+  /* _i 0: ECDSA at MTU 1200, two-datagram ClientHello; 1: RSA server at
+   * MTU 300 (many datagrams per flight); 2: with a HelloRetryRequest. */
+  d13_opts o;
+  opts_shared(&o, RTCSEC_KEY_ECDSA_P256, _i == 1 ? RTCSEC_KEY_RSA_2048 : RTCSEC_KEY_ECDSA_P256);
+  o.client.hybrid_share = _i != 2;
+  o.client.n_shares_zero = _i == 2;
+  if (_i == 1) {
+    o.client.mtu = o.server.mtu = 300;
+  }
+  uint64_t sent[2];
+  lose_each_datagram_in_turn(&o, sent);
   printf("dtls13: lost each of the %llu + %llu handshake datagrams in turn (case %d): all "
          "connected\n",
          (unsigned long long)sent[0], (unsigned long long)sent[1], (int)_i);
@@ -1860,16 +1881,25 @@ typedef struct inject_ctx {
   int done;
 } inject_ctx;
 
+/* 1 once the server (engine or association) has sent its first flight. */
+static int server_has_answered(const d13_pair *pr) {
+  if (pr->assoc) {
+    rtcsec_dtls_stats st;
+    ck_assert_int_eq(rtcsec_dtls_get_stats(pr->p[1].d, &st), 0);
+    return st.datagrams_sent > 0;
+  }
+  return pr->server.e != NULL && rtcsec_dtls13_test_conn(pr->server.e)->stats.datagrams_sent > 0;
+}
+
 static int inject_step(void *user, uint64_t now) {
   inject_ctx *x = user;
   d13_pair *pr = x->pr;
   pr->now = now;
-  if (!x->done && pr->server.e != NULL &&
-      rtcsec_dtls13_test_conn(pr->server.e)->stats.datagrams_sent > 0 && pr->p[1].connected == 0) {
+  if (!x->done && server_has_answered(pr) && pr->p[1].connected == 0) {
     x->done = 1;
-    rtcsec_dtls13 *e = pr->server.e;
+    harness_endpoint *ep = &pr->ep[1];
     uint8_t alert[] = {21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 5, 0, 2, 2, 40};
-    ck_assert_int_eq(rtcsec_dtls13_handle_datagram(e, alert, sizeof(alert), now), 0);
+    ck_assert_int_eq(ep->handle_datagram(ep->obj, alert, sizeof(alert), now), 0);
     uint64_t seed = 99;
     uint8_t g[512];
     for (size_t l = 0; l <= 300; l++) {
@@ -1877,13 +1907,21 @@ static int inject_step(void *user, uint64_t now) {
         g[i] = (uint8_t)test_rand_next(&seed);
       if (l > 0)
         g[0] = (uint8_t)(l % 3 == 0 ? 22 : l % 3 == 1 ? (0x20 | (g[0] & 0x0f)) : g[0]);
-      ck_assert_int_eq(rtcsec_dtls13_handle_datagram(e, g, l, now), 0);
+      ck_assert_int_eq(ep->handle_datagram(ep->obj, g, l, now), 0);
     }
     /* a handshake record in epoch 2 that does not authenticate */
     g[0] = 0x2e;
-    ck_assert_int_eq(rtcsec_dtls13_handle_datagram(e, g, 100, now), 0);
-    ck_assert_int_eq(rtcsec_dtls13_state(e), RTCSEC_DTLS_STATE_HANDSHAKING);
-    ck_assert_uint_ge(rtcsec_dtls13_test_conn(e)->stats.plaintext_ignored, 1);
+    ck_assert_int_eq(ep->handle_datagram(ep->obj, g, 100, now), 0);
+    if (pr->assoc) {
+      rtcsec_dtls_stats st;
+      ck_assert_int_eq(rtcsec_dtls_get_state(pr->p[1].d), RTCSEC_DTLS_STATE_HANDSHAKING);
+      ck_assert_int_eq(rtcsec_dtls_get_stats(pr->p[1].d, &st), 0);
+      ck_assert_uint_ge(st.unauthenticated_alerts, 1);
+      ck_assert_int_eq(st.last_unauthenticated_alert, 40);
+    } else {
+      ck_assert_int_eq(rtcsec_dtls13_state(pr->server.e), RTCSEC_DTLS_STATE_HANDSHAKING);
+      ck_assert_uint_ge(rtcsec_dtls13_test_conn(pr->server.e)->stats.plaintext_ignored, 1);
+    }
   }
   d13_peer_poll_client(pr);
   d13_peer_poll_server(pr);
@@ -1891,8 +1929,10 @@ static int inject_step(void *user, uint64_t now) {
 }
 
 START_TEST(a_plaintext_alert_and_garbage_after_the_encrypted_flight_are_ignored) {
+  /* _i 0: the engine; 1: the rtcsec_dtls association. */
   d13_opts o;
   opts_shared(&o, RTCSEC_KEY_ECDSA_P256, RTCSEC_KEY_ECDSA_P256);
+  o.assoc = _i;
   d13_pair pr;
   d13_pair_init(&pr, &o);
   inject_ctx x = {&pr, 0};
@@ -2059,6 +2099,306 @@ START_TEST(engine_refuses_bad_arguments_and_wrong_states) {
 }
 END_TEST
 
+/* ---- through the association: rtcsec_dtls as applications get it ---------------------------- */
+
+static void assoc_opts(d13_opts *o) {
+  opts_shared(o, RTCSEC_KEY_ECDSA_P256, RTCSEC_KEY_ECDSA_P256);
+  o->assoc = 1;
+}
+
+START_TEST(association_answers_a_dtls13_client_hello_with_dtls13) {
+  /* _i 0: plain ClientHello; 1: browser-like over two datagrams, shuffled;
+   * 2: no key share (HelloRetryRequest); 3: RSA server, P-256 share. */
+  d13_opts o;
+  assoc_opts(&o);
+  if (_i == 1) {
+    o.client.hybrid_share = 1;
+    o.client.shuffle_seed = 7;
+  } else if (_i == 2) {
+    o.client.n_shares_zero = 1;
+  } else if (_i == 3) {
+    o.certs[1] = shared(RTCSEC_KEY_RSA_2048, 1);
+    o.client.share_groups[0] = RTCSEC_GROUP_SECP256R1;
+    o.client.n_shares = 1;
+  }
+  d13_pair pr;
+  run_connected(&pr, &o);
+  rtcsec_dtls *d = pr.p[1].d;
+  ck_assert_str_eq(pr.p[1].info.version, "DTLSv1.3");
+  ck_assert_str_eq(pr.p[1].info.cipher, "TLS_AES_128_GCM_SHA256");
+  ck_assert_str_eq(pr.p[1].info.group, _i == 3 ? "secp256r1" : "x25519");
+  ck_assert_int_eq(pr.p[1].info.role, RTCSEC_DTLS_SERVER);
+  ck_assert_int_eq(pr.p[1].info.profile, RTCSEC_SRTP_AEAD_AES_128_GCM);
+  ck_assert_str_eq(rtcsec_dtls_test_engine_name(d), "rtcsec-dtls1.3");
+  rtcsec_connected_info info;
+  ck_assert_int_eq(rtcsec_dtls_get_connected(d, &info), 0);
+  ck_assert_str_eq(info.version, "DTLSv1.3");
+  rtcsec_dtls_stats st;
+  ck_assert_int_eq(rtcsec_dtls_get_stats(d, &st), 0);
+  ck_assert_str_eq(st.version, "DTLSv1.3");
+  ck_assert_uint_eq(st.datagrams_collected, _i == 1 ? 2 : 1);
+  ck_assert_int_eq(st.awaiting_fingerprint, 0);
+  ck_assert_uint_eq(st.datagrams_held, 0);
+  ck_assert_uint_gt(st.handshake_us, 0);
+  ck_assert_uint_ge(st.datagrams_sent, 2);
+
+  /* Data both ways, then close_notify from the association. */
+  deliver_all(&pr);
+  static const char up[] = "client to server";
+  ck_assert_int_eq(d13c_send(pr.client, (const uint8_t *)up, sizeof(up), pr.now), 0);
+  deliver_all(&pr);
+  ck_assert_int_eq(pr.p[1].n_data, 1);
+  ck_assert_mem_eq(pr.p[1].data, up, sizeof(up));
+  static const char down[] = "server to client";
+  ck_assert_int_eq(rtcsec_dtls_send_data(d, (const uint8_t *)down, sizeof(down), pr.now), 0);
+  deliver_all(&pr);
+  ck_assert_int_eq(pr.p[0].n_data, 1);
+  ck_assert_mem_eq(pr.p[0].data, down, sizeof(down));
+  ck_assert_int_eq(rtcsec_dtls_get_stats(d, &st), 0);
+  ck_assert_uint_ge(st.records_authenticated, 1);
+  ck_assert_int_eq(rtcsec_dtls_close(d, pr.now), 0);
+  deliver_all(&pr);
+  ck_assert_int_eq(pr.p[0].closed, 1);
+  ck_assert_int_eq(rtcsec_dtls_get_state(d), RTCSEC_DTLS_STATE_CLOSED);
+  d13_pair_free(&pr);
+}
+END_TEST
+
+typedef struct hold_ctx {
+  d13_pair *pr;
+  int held;
+} hold_ctx;
+
+static int stop_when_held(void *user, uint64_t now) {
+  hold_ctx *x = user;
+  x->pr->now = now;
+  d13_peer_poll_client(x->pr);
+  d13_peer_poll_server(x->pr);
+  rtcsec_dtls_stats st;
+  ck_assert_int_eq(rtcsec_dtls_get_stats(x->pr->p[1].d, &st), 0);
+  x->held = st.datagrams_held > 0;
+  return x->held;
+}
+
+START_TEST(association_holds_the_client_flight_until_a_late_fingerprint) {
+  /* _i 0: the right fingerprint comes late: the held flight goes on and
+   * the association connects. 1: a wrong one: bad_certificate, no keys. */
+  d13_opts o;
+  assoc_opts(&o);
+  o.assoc_late_fp = 1;
+  d13_pair pr;
+  d13_pair_init(&pr, &o);
+  hold_ctx x = {&pr, 0};
+  harness_hooks hooks = {stop_when_held, NULL, &x};
+  ck_assert_int_eq(harness_run(pr.ep, pr.link, &pr.now, 10 * SEC, &hooks), HARNESS_STOPPED);
+  rtcsec_dtls *d = pr.p[1].d;
+  rtcsec_dtls_stats st;
+  ck_assert_int_eq(rtcsec_dtls_get_stats(d, &st), 0);
+  ck_assert_int_eq(st.awaiting_fingerprint, 1);
+  ck_assert_str_eq(st.version, "DTLSv1.3");
+  ck_assert_int_eq(pr.p[1].connected, 0);
+  ck_assert_int_eq(pr.p[1].failed, 0);
+  /* While held, the client retransmits and the association keeps it all
+   * (bounded); nothing reaches the engine. */
+  harness_run(pr.ep, pr.link, &pr.now, pr.now + 2 * SEC, &(harness_hooks){keep_going, NULL, &pr});
+  ck_assert_int_eq(pr.p[1].connected, 0);
+  ck_assert_int_eq(rtcsec_dtls_get_state(d), RTCSEC_DTLS_STATE_HANDSHAKING);
+  rtcsec_fingerprint fp = _i == 0 ? fp_of(pr.cert[0], RTCSEC_HASH_SHA256) : wrong_fp();
+  int rc = rtcsec_dtls_add_peer_fingerprints(d, &fp, 1, pr.now);
+  d13_peer_poll_server(&pr);
+  if (_i == 0) {
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(pr.p[1].connected, 1);
+    ck_assert_int_eq(d13_pair_run(&pr, pr.now + 60 * SEC), HARNESS_STOPPED);
+    expect_connected(&pr);
+    ck_assert_int_eq(rtcsec_dtls_get_stats(d, &st), 0);
+    ck_assert_int_eq(st.awaiting_fingerprint, 0);
+    ck_assert_uint_ge(st.datagrams_held, 1);
+  } else {
+    ck_assert_int_eq(rc, RTCSEC_ERR_FINGERPRINT_MISMATCH);
+    ck_assert_int_eq(pr.p[1].failed, 1);
+    ck_assert_int_eq(pr.p[1].error, RTCSEC_ERR_FINGERPRINT_MISMATCH);
+    ck_assert_int_eq(pr.p[1].alert, RTCSEC_ALERT_BAD_CERTIFICATE);
+    ck_assert_int_eq(pr.p[1].connected, 0);
+    rtcsec_srtp_keys k;
+    ck_assert_int_eq(rtcsec_dtls_export_srtp_keys(d, &k), RTCSEC_ERR_INVALID_STATE);
+    deliver_all(&pr);
+    ck_assert_int_eq(pr.p[0].failed, 1);
+    ck_assert_int_eq(pr.p[0].error, RTCSEC_ERR_PEER_ALERT);
+    ck_assert_int_eq(pr.p[0].alert, RTCSEC_ALERT_BAD_CERTIFICATE);
+  }
+  d13_pair_free(&pr);
+}
+END_TEST
+
+START_TEST(association_refuses_what_the_engine_refuses) {
+  /* _i 0: no use_srtp; 1: no common profile; 2: non-empty legacy_cookie;
+   * 3: a short x25519 share; 4: wrong fingerprint; 5: no client certificate. */
+  d13_opts o;
+  assoc_opts(&o);
+  static const rtcsec_srtp_profile gcm128[] = {RTCSEC_SRTP_AEAD_AES_128_GCM};
+  switch (_i) {
+  case 0:
+    o.client.omit_use_srtp = 1;
+    expect_client_hello_refused(&o, RTCSEC_ERR_SRTP_NOT_NEGOTIATED, RTCSEC_ALERT_HANDSHAKE_FAILURE);
+    break;
+  case 1:
+    o.client.profiles[0] = RTCSEC_SRTP_AES128_CM_SHA1_32;
+    o.client.n_profiles = 1;
+    o.server.profiles = gcm128;
+    o.server.n_profiles = 1;
+    expect_client_hello_refused(&o, RTCSEC_ERR_SRTP_NO_COMMON_PROFILE,
+                                RTCSEC_ALERT_HANDSHAKE_FAILURE);
+    break;
+  case 2:
+    o.client.legacy_cookie_len = 8;
+    expect_client_hello_refused(&o, RTCSEC_ERR_HANDSHAKE, RTCSEC_ALERT_ILLEGAL_PARAMETER);
+    break;
+  case 3:
+    o.client.share_len_delta = -1;
+    expect_client_hello_refused(&o, RTCSEC_ERR_HANDSHAKE, RTCSEC_ALERT_ILLEGAL_PARAMETER);
+    break;
+  case 4:
+    o.wrong_fp = 1;
+    expect_client_flight_refused(&o, RTCSEC_ERR_FINGERPRINT_MISMATCH, RTCSEC_ALERT_BAD_CERTIFICATE);
+    break;
+  default:
+    o.no_client_cert = 1;
+    expect_client_flight_refused(&o, RTCSEC_ERR_NO_PEER_CERTIFICATE,
+                                 RTCSEC_ALERT_CERTIFICATE_REQUIRED);
+    break;
+  }
+}
+END_TEST
+
+START_TEST(association_survives_client_hello_fragments_that_never_complete) {
+  /* Before the real ClientHello: 40 datagrams of ClientHello fragments
+   * (epoch 0, message_seq 0) for messages of other lengths that never
+   * complete. The collector stays bounded, the real one still wins. */
+  d13_opts o;
+  assoc_opts(&o);
+  o.client.hybrid_share = 1;
+  d13_pair pr;
+  d13_pair_init(&pr, &o);
+  rtcsec_dtls *d = pr.p[1].d;
+  uint64_t seed = 11;
+  for (unsigned k = 0; k < 40; k++) {
+    uint8_t g[1200];
+    size_t frag = 1000;
+    uint32_t total = 2000 + k * 300;
+    uint32_t off = (uint32_t)(test_rand_next(&seed) % (total - frag));
+    for (size_t i = 0; i < sizeof(g); i++)
+      g[i] = (uint8_t)test_rand_next(&seed);
+    uint8_t hdr[25] = {22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, (uint8_t)k, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    size_t rec_len = 12 + frag;
+    hdr[11] = (uint8_t)(rec_len >> 8);
+    hdr[12] = (uint8_t)rec_len;
+    hdr[13] = 1; /* client_hello */
+    hdr[14] = (uint8_t)(total >> 16);
+    hdr[15] = (uint8_t)(total >> 8);
+    hdr[16] = (uint8_t)total;
+    hdr[17] = hdr[18] = 0; /* message_seq 0 */
+    hdr[19] = (uint8_t)(off >> 16);
+    hdr[20] = (uint8_t)(off >> 8);
+    hdr[21] = (uint8_t)off;
+    hdr[22] = (uint8_t)(frag >> 16);
+    hdr[23] = (uint8_t)(frag >> 8);
+    hdr[24] = (uint8_t)frag;
+    memcpy(g, hdr, 25);
+    ck_assert_int_eq(rtcsec_dtls_handle_datagram(d, g, 25 + frag, pr.now), 0);
+  }
+  ck_assert_int_eq(rtcsec_dtls_get_state(d), RTCSEC_DTLS_STATE_HANDSHAKING);
+  ck_assert_str_eq(rtcsec_dtls_test_engine_name(d), "");
+  size_t n = 0;
+  uint8_t out[2048];
+  ck_assert_int_eq(rtcsec_dtls_poll_datagram(d, out, sizeof(out), &n), 0);
+  ck_assert_uint_eq(n, 0);
+  ck_assert_int_eq(d13_pair_run(&pr, 60 * SEC), HARNESS_STOPPED);
+  expect_connected(&pr);
+  rtcsec_dtls_stats st;
+  ck_assert_int_eq(rtcsec_dtls_get_stats(d, &st), 0);
+  ck_assert_uint_eq(st.datagrams_collected, 42);
+  d13_pair_free(&pr);
+}
+END_TEST
+
+START_TEST(association_answers_dtls12_when_dtls13_is_off_or_not_offered) {
+  /* _i 0: two rtcsec_dtls (OpenSSL's client offers only DTLS 1.2): the
+   * collector hands OpenSSL the datagrams; 1: enable_dtls13 = 0: no
+   * collection at all. */
+  pair_opts o;
+  default_opts(&o);
+  pair pr;
+  pair_init(&pr, &o);
+  if (_i == 1) {
+    /* Recreate the server with DTLS 1.3 off. */
+    rtcsec_dtls_free(pr.p[1].d);
+    rtcsec_dtls_config cfg;
+    rtcsec_dtls_config_default(&cfg);
+    ck_assert_int_eq(cfg.enable_dtls13, 1);
+    cfg.enable_dtls13 = 0;
+    cfg.role = RTCSEC_DTLS_SERVER;
+    cfg.cert = pr.p[1].cert;
+    rtcsec_fingerprint fp = fp_of(pr.p[0].cert, RTCSEC_HASH_SHA256);
+    cfg.peer_fingerprints = &fp;
+    cfg.n_peer_fingerprints = 1;
+    ck_assert_int_eq(rtcsec_dtls_new(&pr.p[1].d, &cfg), 0);
+    pr.ep[1] = harness_dtls_endpoint(pr.p[1].d);
+    ck_assert_str_eq(rtcsec_dtls_test_engine_name(pr.p[1].d), "openssl-dtls1.2");
+  } else {
+    ck_assert_str_eq(rtcsec_dtls_test_engine_name(pr.p[1].d), "");
+  }
+  pair_start(&pr);
+  ck_assert_int_eq(pair_run(&pr, 60 * SEC), HARNESS_STOPPED);
+  assert_keys_match(&pr);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_str_eq(pr.p[i].info.version, "DTLSv1.2");
+    ck_assert_str_eq(rtcsec_dtls_test_engine_name(pr.p[i].d), "openssl-dtls1.2");
+    rtcsec_dtls_stats st;
+    ck_assert_int_eq(rtcsec_dtls_get_stats(pr.p[i].d, &st), 0);
+    ck_assert_str_eq(st.version, "DTLSv1.2");
+    ck_assert_uint_eq(st.datagrams_collected, i == 1 && _i == 0 ? 1 : 0);
+  }
+  pair_free(&pr);
+}
+END_TEST
+
+START_TEST(association_sweeps_loss_reordering_and_mtu) {
+  /* _i 0: 300 seeds at 20 % loss; 1: 300 seeds at 30 %; 2: 100 at 50 %
+   * (ends cleanly); 3: MTU 256 and 576, RSA server, 50 seeds each. */
+  if (_i < 3) {
+    static const double losses[] = {0.20, 0.30, 0.50};
+    sweep_opts so = {losses[_i], 0.1, 0.05, 0, 1, RTCSEC_KEY_ECDSA_P256, 1};
+    sweep sw = run_sweep(&so, 1, _i == 2 ? 100 : 300);
+    ck_assert_uint_eq(sw.other, 0);
+    if (_i == 0)
+      ck_assert_uint_eq(sw.connected, 300);
+    else if (_i == 1)
+      ck_assert_uint_ge(sw.connected, 298);
+    else
+      ck_assert_uint_gt(sw.connected, 80);
+  } else {
+    static const size_t mtus[] = {256, 576};
+    for (size_t i = 0; i < 2; i++) {
+      sweep_opts so = {0.10, 0.1, 0.05, mtus[i], 1, RTCSEC_KEY_RSA_2048, 1};
+      sweep sw = run_sweep(&so, 1, 50);
+      ck_assert_uint_eq(sw.connected, 50);
+    }
+  }
+}
+END_TEST
+
+START_TEST(association_loses_any_one_datagram_of_the_handshake_and_still_connects) {
+  d13_opts o;
+  assoc_opts(&o);
+  o.client.hybrid_share = 1;
+  uint64_t sent[2];
+  lose_each_datagram_in_turn(&o, sent);
+  ck_assert_uint_ge(sent[0], 3); /* two for the ClientHello, the client flight */
+  ck_assert_uint_ge(sent[1], 2);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("dtls13");
   TCase *ks = tcase_create("key_schedule");
@@ -2118,7 +2458,8 @@ int main(void) {
   tcase_add_test(bad, replayed_records_are_dropped);
   tcase_add_test(bad, truncated_flipped_and_garbage_records_of_every_length_are_dropped);
   tcase_add_test(bad, plaintext_alerts_and_acks_have_no_power);
-  tcase_add_test(bad, a_plaintext_alert_and_garbage_after_the_encrypted_flight_are_ignored);
+  tcase_add_loop_test(bad, a_plaintext_alert_and_garbage_after_the_encrypted_flight_are_ignored, 0,
+                      2);
   tcase_add_loop_test(bad, bad_post_handshake_messages_fail_the_association, 0, 4);
   tcase_add_test(bad, an_authenticated_fatal_alert_fails_with_peer_alert);
   tcase_add_test(bad, the_aead_limits_rekey_early_and_never_send_past_the_limit);
@@ -2135,6 +2476,17 @@ int main(void) {
   tcase_add_test(imp, every_mtu_from_256_to_1500_connects_and_is_respected);
   tcase_add_loop_test(imp, losing_any_one_datagram_of_the_handshake_still_connects, 0, 3);
   suite_add_tcase(s, imp);
+
+  TCase *as = tcase_create("association");
+  tcase_set_timeout(as, 600);
+  tcase_add_loop_test(as, association_answers_a_dtls13_client_hello_with_dtls13, 0, 4);
+  tcase_add_loop_test(as, association_holds_the_client_flight_until_a_late_fingerprint, 0, 2);
+  tcase_add_loop_test(as, association_refuses_what_the_engine_refuses, 0, 6);
+  tcase_add_test(as, association_survives_client_hello_fragments_that_never_complete);
+  tcase_add_loop_test(as, association_answers_dtls12_when_dtls13_is_off_or_not_offered, 0, 2);
+  tcase_add_loop_test(as, association_sweeps_loss_reordering_and_mtu, 0, 4);
+  tcase_add_test(as, association_loses_any_one_datagram_of_the_handshake_and_still_connects);
+  suite_add_tcase(s, as);
 
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

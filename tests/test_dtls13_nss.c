@@ -35,6 +35,7 @@
 #include "dtls13.h"
 #include "dtls13_pair.h"
 #include "dtls_client_hello.h"
+#include "dtls_internal.h"
 #include "dtls_pair.h"
 #include "rtcsec/rtcsec.h"
 
@@ -106,7 +107,7 @@ static void nss_identity_free(nss_identity *id) {
 typedef struct nss_client {
   PRFileDesc *fd;
   nss_identity id;
-  const uint8_t *server_der; /* the certificate NSS must be shown */
+  unsigned char *server_der; /* the certificate NSS must be shown (OpenSSL-allocated) */
   size_t server_der_len;
   int server_cert_seen_ok;
   int client_auth_asked;
@@ -186,6 +187,52 @@ static void nss_client_open(nss_client *nc, uint16_t port, const nss_opts *o) {
   ck_assert_int_eq(SSL_ResetHandshake(fd, PR_FALSE), SECSuccess);
 }
 
+/* An NSS client with `ccert` as its certificate, expecting `scert`, towards
+ * 127.0.0.1:port. */
+static void nss_client_start(nss_client *nc, rtcsec_cert *ccert, rtcsec_cert *scert, uint16_t port,
+                             const nss_opts *o) {
+  memset(nc, 0, sizeof(*nc));
+  nc->id = nss_import(ccert);
+  int len = i2d_X509(rtcsec_cert_x509(scert), &nc->server_der);
+  ck_assert_int_gt(len, 0);
+  nc->server_der_len = (size_t)len;
+  nss_client_open(nc, port, o);
+}
+
+static void nss_client_close(nss_client *nc) {
+  PR_Close(nc->fd);
+  nss_identity_free(&nc->id);
+  OPENSSL_free(nc->server_der);
+}
+
+/* A non-blocking UDP socket on 127.0.0.1 and its port. */
+static int udp_loopback_socket(uint16_t *port) {
+  int sock = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_int_ge(sock, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  ck_assert_int_eq(bind(sock, (struct sockaddr *)&a, sizeof(a)), 0);
+  socklen_t al = sizeof(a);
+  ck_assert_int_eq(getsockname(sock, (struct sockaddr *)&a, &al), 0);
+  *port = ntohs(a.sin_port);
+  ck_assert_int_eq(fcntl(sock, F_SETFL, O_NONBLOCK), 0);
+  return sock;
+}
+
+/* Reads from NSS, letting `pump` run rtcsec's side between tries (up to
+ * ~1 s): the bytes read, 0 at the end of the stream, -1 on an error or
+ * nothing in time. */
+static PRInt32 nss_read_pumping(nss_client *nc, char *buf, size_t cap, void (*pump)(void *, int),
+                                void *ctx) {
+  PRInt32 got = -1;
+  for (int i = 0; i < 200; i++) {
+    got = PR_Read(nc->fd, buf, (PRInt32)cap);
+    if (got >= 0 || PR_GetError() != PR_WOULD_BLOCK_ERROR)
+      break;
+    pump(ctx, 5);
+  }
+  return got;
+}
+
 /* ---- rtcsec's side: one UDP socket, the collector, the engine --------------------------- */
 
 typedef struct server_side {
@@ -200,14 +247,7 @@ typedef struct server_side {
 
 static void server_open(server_side *sv, rtcsec_cert *cert, const rtcsec_dtls13_config *cfg) {
   memset(sv, 0, sizeof(*sv));
-  sv->sock = socket(AF_INET, SOCK_DGRAM, 0);
-  ck_assert_int_ge(sv->sock, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  ck_assert_int_eq(bind(sv->sock, (struct sockaddr *)&a, sizeof(a)), 0);
-  socklen_t al = sizeof(a);
-  ck_assert_int_eq(getsockname(sv->sock, (struct sockaddr *)&a, &al), 0);
-  sv->port = ntohs(a.sin_port);
-  fcntl(sv->sock, F_SETFL, O_NONBLOCK);
+  sv->sock = udp_loopback_socket(&sv->port);
   d13s_init(&sv->s, cert, cfg);
   sv->start = mono_us();
 }
@@ -261,6 +301,8 @@ static void server_pump(server_side *sv, int wait_ms) {
   }
 }
 
+static void server_pump_cb(void *sv, int wait_ms) { server_pump(sv, wait_ms); }
+
 /* ---- one run ------------------------------------------------------------------------------- */
 
 typedef struct nss_run {
@@ -278,13 +320,8 @@ static void run_against_nss(const nss_run *r, SSLChannelInfo *ci_out, uint16_t *
   server_side sv;
   server_open(&sv, scert, &r->server);
   sv.s.expect = fp_of(ccert, RTCSEC_HASH_SHA256);
-  nss_client nc = {0};
-  nc.id = nss_import(ccert);
-  unsigned char *sder = NULL;
-  int sdl = i2d_X509(rtcsec_cert_x509(scert), &sder);
-  nc.server_der = sder;
-  nc.server_der_len = (size_t)sdl;
-  nss_client_open(&nc, sv.port, &r->nss);
+  nss_client nc;
+  nss_client_start(&nc, ccert, scert, sv.port, &r->nss);
 
   /* The handshake, bounded in time. */
   int client_done = 0, client_err = 0;
@@ -360,13 +397,7 @@ static void run_against_nss(const nss_run *r, SSLChannelInfo *ci_out, uint16_t *
   ck_assert_int_eq(rtcsec_dtls13_send(sv.s.e, (const uint8_t *)back, sizeof(back), now), 0);
   server_pump(&sv, 0);
   char rbuf[256];
-  PRInt32 got = -1;
-  for (int i = 0; i < 200; i++) {
-    got = PR_Read(nc.fd, rbuf, sizeof(rbuf));
-    if (got > 0 || (got < 0 && PR_GetError() != PR_WOULD_BLOCK_ERROR))
-      break;
-    server_pump(&sv, 5);
-  }
+  PRInt32 got = nss_read_pumping(&nc, rbuf, sizeof(rbuf), server_pump_cb, &sv);
   ck_assert_int_eq(got, (PRInt32)sizeof(back));
   ck_assert_mem_eq(rbuf, back, sizeof(back));
 
@@ -396,13 +427,7 @@ static void run_against_nss(const nss_run *r, SSLChannelInfo *ci_out, uint16_t *
     now = mono_us() - sv.start;
     ck_assert_int_eq(rtcsec_dtls13_send(sv.s.e, (const uint8_t *)after, sizeof(after), now), 0);
     server_pump(&sv, 0);
-    got = -1;
-    for (int i = 0; i < 200; i++) {
-      got = PR_Read(nc.fd, rbuf, sizeof(rbuf));
-      if (got > 0 || (got < 0 && PR_GetError() != PR_WOULD_BLOCK_ERROR))
-        break;
-      server_pump(&sv, 5);
-    }
+    got = nss_read_pumping(&nc, rbuf, sizeof(rbuf), server_pump_cb, &sv);
     ck_assert_int_eq(got, (PRInt32)sizeof(after));
   }
 
@@ -410,13 +435,7 @@ static void run_against_nss(const nss_run *r, SSLChannelInfo *ci_out, uint16_t *
   now = mono_us() - sv.start;
   ck_assert_int_eq(rtcsec_dtls13_close(sv.s.e, now), 0);
   server_pump(&sv, 0);
-  got = -1;
-  for (int i = 0; i < 200; i++) {
-    got = PR_Read(nc.fd, rbuf, sizeof(rbuf));
-    if (got >= 0 || PR_GetError() != PR_WOULD_BLOCK_ERROR)
-      break;
-    server_pump(&sv, 5);
-  }
+  got = nss_read_pumping(&nc, rbuf, sizeof(rbuf), server_pump_cb, &sv);
   ck_assert_msg(got == 0, "NSS did not see close_notify: %d (%s)", got,
                 got < 0 ? PR_ErrorToName(PR_GetError()) : "data");
 
@@ -426,9 +445,7 @@ static void run_against_nss(const nss_run *r, SSLChannelInfo *ci_out, uint16_t *
     *srtp_out = srtp;
   if (hrr_out)
     *hrr_out = rtcsec_dtls13_used_hrr(sv.s.e);
-  PR_Close(nc.fd);
-  nss_identity_free(&nc.id);
-  OPENSSL_free(sder);
+  nss_client_close(&nc);
   server_close(&sv);
   rtcsec_cert_free(ccert);
   rtcsec_cert_free(scert);
@@ -545,6 +562,171 @@ START_TEST(nss_key_update_is_answered_and_data_flows_in_the_new_epochs) {
 }
 END_TEST
 
+/* ---- through the association: NSS against rtcsec_dtls as a server ---------------------------- */
+
+typedef struct assoc_case {
+  int nss_min_13;    /* NSS offers only DTLS 1.3 (else 1.2 and 1.3, as browsers do) */
+  int nss_max_12;    /* NSS offers only DTLS 1.2 */
+  int enable_dtls13; /* the association's setting */
+  int late_fp;       /* the fingerprint is added only once the handshake is held */
+  const char *version;
+} assoc_case;
+
+static const assoc_case assoc_cases[] = {
+    {0, 0, 1, 0, "DTLSv1.3"}, {1, 0, 1, 0, "DTLSv1.3"}, {0, 0, 1, 1, "DTLSv1.3"},
+    {0, 0, 0, 0, "DTLSv1.2"}, {0, 1, 1, 0, "DTLSv1.2"}, {0, 0, 0, 1, "DTLSv1.2"},
+};
+
+/* rtcsec_dtls as a UDP server. */
+typedef struct assoc_side {
+  int sock;
+  struct sockaddr_in to;
+  int have_to;
+  peer p;
+  uint64_t t0;
+} assoc_side;
+
+/* Receives, runs timers, sends, takes events: one turn of the server. */
+static void assoc_pump(void *ctx, int wait_ms) {
+  assoc_side *a = ctx;
+  struct pollfd pfd = {a->sock, POLLIN, 0};
+  poll(&pfd, 1, wait_ms);
+  uint64_t now = mono_us() - a->t0;
+  for (;;) {
+    uint8_t buf[4096];
+    socklen_t fl = sizeof(a->to);
+    ssize_t n = recvfrom(a->sock, buf, sizeof(buf), 0, (struct sockaddr *)&a->to, &fl);
+    if (n < 0)
+      break;
+    a->have_to = 1;
+    (void)rtcsec_dtls_handle_datagram(a->p.d, buf, (size_t)n, now);
+  }
+  if (rtcsec_dtls_deadline(a->p.d) <= now)
+    (void)rtcsec_dtls_handle_timeout(a->p.d, now);
+  for (;;) {
+    uint8_t out[2048];
+    size_t len = 0;
+    ck_assert_int_eq(rtcsec_dtls_poll_datagram(a->p.d, out, sizeof(out), &len), 0);
+    if (len == 0)
+      break;
+    ck_assert(a->have_to);
+    ck_assert_int_eq(sendto(a->sock, out, len, 0, (struct sockaddr *)&a->to, sizeof(a->to)),
+                     (ssize_t)len);
+  }
+  peer_poll(&a->p, now);
+}
+
+START_TEST(nss_against_the_association_each_version_and_setting) {
+  const assoc_case *c = &assoc_cases[_i];
+  nss_init();
+  rtcsec_cert *ccert = make_cert(RTCSEC_KEY_ECDSA_P256);
+  rtcsec_cert *scert = make_cert(RTCSEC_KEY_ECDSA_P256);
+  uint16_t port = 0;
+  assoc_side a = {0};
+  a.sock = udp_loopback_socket(&port);
+
+  rtcsec_fingerprint cfp = fp_of(ccert, RTCSEC_HASH_SHA256);
+  rtcsec_dtls_config cfg;
+  rtcsec_dtls_config_default(&cfg);
+  cfg.role = RTCSEC_DTLS_SERVER;
+  cfg.cert = scert;
+  cfg.enable_dtls13 = c->enable_dtls13;
+  if (!c->late_fp) {
+    cfg.peer_fingerprints = &cfp;
+    cfg.n_peer_fingerprints = 1;
+  }
+  ck_assert_int_eq(rtcsec_dtls_new(&a.p.d, &cfg), 0);
+  a.t0 = mono_us();
+
+  nss_opts o = {.srtp = {SRTP_AES128_CM_HMAC_SHA1_80}, .n_srtp = 1, .dtls12_too = !c->nss_min_13};
+  nss_client nc;
+  nss_client_start(&nc, ccert, scert, port, &o);
+  if (c->nss_max_12) {
+    SSLVersionRange r12 = {SSL_LIBRARY_VERSION_TLS_1_2, SSL_LIBRARY_VERSION_TLS_1_2};
+    ck_assert_int_eq(SSL_VersionRangeSet(nc.fd, &r12), SECSuccess);
+  }
+
+  int client_done = 0, client_err = 0, added = 0;
+  uint64_t limit = mono_us() + 10 * 1000000u;
+  while (mono_us() < limit) {
+    if (!client_done) {
+      if (SSL_ForceHandshake(nc.fd) == SECSuccess)
+        client_done = 1;
+      else if (PR_GetError() != PR_WOULD_BLOCK_ERROR)
+        client_err = PR_GetError();
+    }
+    assoc_pump(&a, 1);
+    rtcsec_dtls_stats st;
+    ck_assert_int_eq(rtcsec_dtls_get_stats(a.p.d, &st), 0);
+    if (c->late_fp && !added && st.awaiting_fingerprint) {
+      /* Held: nothing of the client's second flight reached the engine. */
+      ck_assert_int_eq(a.p.connected, 0);
+      ck_assert_int_eq(rtcsec_dtls_add_peer_fingerprints(a.p.d, &cfp, 1, mono_us() - a.t0), 0);
+      added = 1;
+      assoc_pump(&a, 0);
+    }
+    if (client_err || a.p.failed || (client_done && a.p.connected))
+      break;
+  }
+  ck_assert_msg(client_err == 0, "NSS failed: %s", PR_ErrorToName(client_err));
+  ck_assert_msg(a.p.failed == 0, "rtcsec_dtls failed: %d alert %d", a.p.error, a.p.alert);
+  ck_assert_msg(client_done && a.p.connected == 1, "no handshake in 10 s");
+  ck_assert_int_eq(added, c->late_fp);
+  ck_assert_str_eq(a.p.info.version, c->version);
+  ck_assert_str_eq(rtcsec_dtls_test_engine_name(a.p.d),
+                   strcmp(c->version, "DTLSv1.3") == 0 ? "rtcsec-dtls1.3" : "openssl-dtls1.2");
+  rtcsec_dtls_stats st;
+  ck_assert_int_eq(rtcsec_dtls_get_stats(a.p.d, &st), 0);
+  ck_assert_str_eq(st.version, c->version);
+  if (c->enable_dtls13)
+    ck_assert_uint_ge(st.datagrams_collected, 1);
+  else
+    ck_assert_uint_eq(st.datagrams_collected, 0);
+  SSLChannelInfo ci;
+  ck_assert_int_eq(SSL_GetChannelInfo(nc.fd, &ci, sizeof(ci)), SECSuccess);
+  ck_assert_uint_eq(ci.protocolVersion, strcmp(c->version, "DTLSv1.3") == 0
+                                            ? SSL_LIBRARY_VERSION_TLS_1_3
+                                            : SSL_LIBRARY_VERSION_TLS_1_2);
+  PRUint16 srtp = 0;
+  ck_assert_int_eq(SSL_GetSRTPCipher(nc.fd, &srtp), SECSuccess);
+  ck_assert_uint_eq(srtp, (unsigned)a.p.info.profile);
+  uint8_t nss_km[RTCSEC_SRTP_MAX_MATERIAL_LEN];
+  ck_assert_int_eq(SSL_ExportKeyingMaterial(nc.fd, "EXTRACTOR-dtls_srtp", 19, PR_FALSE, NULL, 0,
+                                            nss_km, (unsigned)a.p.keys.material_len),
+                   SECSuccess);
+  ck_assert_mem_eq(nss_km, a.p.keys.material, a.p.keys.material_len);
+
+  /* Data both ways through the association. */
+  static const char hello[] = "hello from NSS";
+  ck_assert_int_eq(PR_Write(nc.fd, hello, sizeof(hello)), (PRInt32)sizeof(hello));
+  for (int i = 0; i < 200 && a.p.n_data == 0; i++)
+    assoc_pump(&a, 5);
+  ck_assert_int_eq(a.p.n_data, 1);
+  ck_assert_mem_eq(a.p.data, hello, sizeof(hello));
+  static const char back[] = "hello from rtcsec_dtls";
+  ck_assert_int_eq(
+      rtcsec_dtls_send_data(a.p.d, (const uint8_t *)back, sizeof(back), mono_us() - a.t0), 0);
+  assoc_pump(&a, 0);
+  char rbuf[256];
+  PRInt32 got = nss_read_pumping(&nc, rbuf, sizeof(rbuf), assoc_pump, &a);
+  ck_assert_int_eq(got, (PRInt32)sizeof(back));
+  ck_assert_mem_eq(rbuf, back, sizeof(back));
+  printf("NSS %s offering %s against rtcsec_dtls (enable_dtls13=%d%s): %s, keys equal\n",
+         NSS_GetVersion(),
+         c->nss_min_13   ? "1.3"
+         : c->nss_max_12 ? "1.2"
+                         : "1.2+1.3",
+         c->enable_dtls13, c->late_fp ? ", late fingerprint" : "", a.p.info.version);
+
+  nss_client_close(&nc);
+  rtcsec_srtp_keys_wipe(&a.p.keys);
+  rtcsec_dtls_free(a.p.d);
+  close(a.sock);
+  rtcsec_cert_free(ccert);
+  rtcsec_cert_free(scert);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("dtls13_nss");
   TCase *tc = tcase_create("nss");
@@ -555,6 +737,8 @@ int main(void) {
   tcase_add_test(tc, nss_and_rtcsec_agree_for_each_srtp_profile_nss_implements);
   tcase_add_loop_test(tc, nss_and_rtcsec_agree_for_each_certificate_key_type, 0, 4);
   tcase_add_test(tc, nss_key_update_is_answered_and_data_flows_in_the_new_epochs);
+  tcase_add_loop_test(tc, nss_against_the_association_each_version_and_setting, 0,
+                      (int)(sizeof(assoc_cases) / sizeof(assoc_cases[0])));
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

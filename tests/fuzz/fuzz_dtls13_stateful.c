@@ -12,6 +12,10 @@
  *           bit 4: the server expects another certificate's fingerprint
  *           bit 5: 8-bit sequence numbers and padding from the client
  *           bit 6: the server asks for a cookie (HelloRetryRequest)
+ *           bit 7: the server is an rtcsec_dtls association (enable_dtls13,
+ *                  the collector and the engine inside it, the fingerprint
+ *                  configured) instead of the bare engine; bit 6 and key
+ *                  updates from the server do not apply
  *   then operations, one byte each (plus operands), on queue q = op & 1
  *   (datagrams travelling to the client (0) or the server (1)) and kind
  *   (op >> 1) & 15:
@@ -42,6 +46,7 @@
 #include "cert_internal.h"
 #include "dtls13_client.h"
 #include "dtls13_server_side.h"
+#include "dtls_internal.h"
 #include "fakeclock.h"
 #include "fuzz_common.h"
 #include "fuzz_net.h"
@@ -60,6 +65,7 @@ typedef struct watch {
 typedef struct world {
   d13c *client;
   d13s server;
+  rtcsec_dtls *assoc; /* bit 7: the server instead of `server` */
   size_t mtu;
   int wrong_fp, hrr;
   int server_answered_intact; /* the engine answered a ClientHello we did not damage */
@@ -74,6 +80,29 @@ typedef struct world {
 
 static unsigned take(world *w, unsigned bytes) { return fuzz_take(&w->in, &w->left, bytes); }
 
+/* ---- the server: the bare engine or the association ------------------------------------------ */
+
+/* 1 once the server has a DTLS 1.3 engine. */
+static int srv_engine(const world *w) {
+  if (w->assoc != NULL)
+    return strcmp(rtcsec_dtls_test_engine_name(w->assoc), "rtcsec-dtls1.3") == 0;
+  return w->server.e != NULL;
+}
+
+static rtcsec_dtls_state srv_state(const world *w) {
+  return w->assoc ? rtcsec_dtls_get_state(w->assoc) : rtcsec_dtls13_state(w->server.e);
+}
+
+static int srv_error(const world *w) {
+  return w->assoc ? rtcsec_dtls_error(w->assoc) : rtcsec_dtls13_error(w->server.e);
+}
+
+static uint64_t srv_deadline(const world *w) {
+  if (w->assoc)
+    return rtcsec_dtls_deadline(w->assoc);
+  return w->server.e ? rtcsec_dtls13_deadline(w->server.e) : UINT64_MAX;
+}
+
 /* ---- events -------------------------------------------------------------------------------- */
 
 static void take_event(world *w, int i, const rtcsec_event *ev) {
@@ -83,12 +112,15 @@ static void take_event(world *w, int i, const rtcsec_event *ev) {
   case RTCSEC_EVENT_CONNECTED:
     FUZZ_CHECK(!x->connected);
     x->connected = 1;
-    FUZZ_CHECK((i == 0 ? d13c_export_srtp(w->client, &x->keys)
-                       : rtcsec_dtls13_export_srtp(w->server.e, &x->keys)) == 0);
+    FUZZ_CHECK((i == 0     ? d13c_export_srtp(w->client, &x->keys)
+                : w->assoc ? rtcsec_dtls_export_srtp_keys(w->assoc, &x->keys)
+                           : rtcsec_dtls13_export_srtp(w->server.e, &x->keys)) == 0);
     if (i == 1) {
       /* No key before the fingerprint matched. */
-      FUZZ_CHECK(w->server.verify_calls > 0);
+      FUZZ_CHECK(w->assoc != NULL || w->server.verify_calls > 0);
       FUZZ_CHECK(!w->wrong_fp);
+      if (w->assoc != NULL)
+        FUZZ_CHECK(srv_engine(w));
     }
     break;
   case RTCSEC_EVENT_FAILED:
@@ -128,6 +160,23 @@ static void settle(world *w) {
       break;
     take_event(w, 0, &ev);
   }
+  if (w->assoc != NULL) {
+    for (;;) {
+      size_t len = 0;
+      FUZZ_CHECK(rtcsec_dtls_poll_datagram(w->assoc, buf, sizeof(buf), &len) == 0);
+      if (len == 0)
+        break;
+      FUZZ_CHECK(len <= w->mtu);
+      q_push(&w->q[0], buf, len);
+    }
+    for (;;) {
+      FUZZ_CHECK(rtcsec_dtls_poll_event(w->assoc, &ev) == 0);
+      if (ev.type == RTCSEC_EVENT_NONE)
+        break;
+      take_event(w, 1, &ev);
+    }
+    return;
+  }
   rtcsec_dtls13 *e = w->server.e;
   if (e == NULL)
     return;
@@ -149,12 +198,11 @@ static void settle(world *w) {
 
 /* The server side's invariant on failures (see the top of the file). */
 static void check_server(world *w) {
-  rtcsec_dtls13 *e = w->server.e;
-  if (e == NULL || rtcsec_dtls13_state(e) != RTCSEC_DTLS_STATE_FAILED)
+  if (!srv_engine(w) || srv_state(w) != RTCSEC_DTLS_STATE_FAILED)
     return;
   if (!w->server_answered_intact || w->hrr || w->wrong_fp)
     return;
-  int err = rtcsec_dtls13_error(e);
+  int err = srv_error(w);
   FUZZ_CHECK(err == RTCSEC_ERR_HANDSHAKE_TIMEOUT || err == RTCSEC_ERR_PEER_ALERT);
 }
 
@@ -165,24 +213,25 @@ static void deliver(world *w, int to, const uint8_t *p, size_t n, int intact) {
     FUZZ_CHECK(rc <= 0);
     return;
   }
-  int had_engine = w->server.e != NULL;
+  int had_engine = srv_engine(w);
   if (!had_engine && !intact)
     w->damaged_ch = 1;
-  int rc = d13s_handle_datagram(&w->server, p, n, w->now);
+  int rc = w->assoc ? rtcsec_dtls_handle_datagram(w->assoc, p, n, w->now)
+                    : d13s_handle_datagram(&w->server, p, n, w->now);
   FUZZ_CHECK(rc <= 1);
-  if (!had_engine && w->server.e != NULL && !w->damaged_ch &&
-      rtcsec_dtls13_state(w->server.e) == RTCSEC_DTLS_STATE_HANDSHAKING)
+  if (!had_engine && srv_engine(w) && !w->damaged_ch &&
+      srv_state(w) == RTCSEC_DTLS_STATE_HANDSHAKING)
     w->server_answered_intact = 1;
-  if (w->server.e != NULL) {
-    int err = rtcsec_dtls13_error(w->server.e);
+  if (srv_engine(w)) {
+    int err = srv_error(w);
     FUZZ_CHECK(err == 0 || rc == err || !had_engine);
   }
 }
 
 static void run_timers(world *w) {
   uint64_t t = d13c_deadline(w->client);
-  if (w->server.e != NULL && rtcsec_dtls13_deadline(w->server.e) < t)
-    t = rtcsec_dtls13_deadline(w->server.e);
+  if (srv_deadline(w) < t)
+    t = srv_deadline(w);
   if (t == UINT64_MAX)
     return;
   if (t > w->now)
@@ -190,7 +239,10 @@ static void run_timers(world *w) {
   fakeclock_set(w->now);
   use(0);
   (void)d13c_handle_timeout(w->client, w->now);
-  if (w->server.e != NULL) {
+  if (w->assoc != NULL) {
+    use(1);
+    (void)rtcsec_dtls_handle_timeout(w->assoc, w->now);
+  } else if (w->server.e != NULL) {
     use(1);
     (void)rtcsec_dtls13_handle_timeout(w->server.e, w->now);
   }
@@ -200,9 +252,10 @@ static void send_data(world *w, int from, size_t len) {
   uint8_t buf[256];
   size_t n = make_payload(from, w->sent[from], len, buf);
   use(from);
-  int rc = from == 0 ? d13c_send(w->client, buf, n, w->now)
-                     : (w->server.e ? rtcsec_dtls13_send(w->server.e, buf, n, w->now)
-                                    : RTCSEC_ERR_INVALID_STATE);
+  int rc = from == 0     ? d13c_send(w->client, buf, n, w->now)
+           : w->assoc    ? rtcsec_dtls_send_data(w->assoc, buf, n, w->now)
+           : w->server.e ? rtcsec_dtls13_send(w->server.e, buf, n, w->now)
+                         : RTCSEC_ERR_INVALID_STATE;
   if (rc == 0)
     w->sent[from]++;
 }
@@ -284,6 +337,8 @@ static void one_op(world *w) {
     use(q);
     if (q == 0)
       (void)d13c_close(w->client, w->now);
+    else if (w->assoc != NULL)
+      (void)rtcsec_dtls_close(w->assoc, w->now);
     else if (w->server.e != NULL)
       (void)rtcsec_dtls13_close(w->server.e, w->now);
     break;
@@ -334,6 +389,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   w.server.expect = fuzz_fp(FUZZ_CERT_CLIENT);
   if (w.wrong_fp)
     w.server.expect = fuzz_fp(FUZZ_CERT_SERVER);
+  if (cfg & 128) {
+    rtcsec_dtls_config dc;
+    rtcsec_dtls_config_default(&dc);
+    dc.role = RTCSEC_DTLS_SERVER;
+    dc.cert = scert;
+    dc.mtu = w.mtu;
+    dc.peer_fingerprints = &w.server.expect;
+    dc.n_peer_fingerprints = 1;
+    w.hrr = cfg & 1;
+    use(1);
+    FUZZ_CHECK(rtcsec_dtls_new(&w.assoc, &dc) == 0);
+  }
 
   d13c_config cc;
   d13c_config_default(&cc);
@@ -371,5 +438,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   q_clear(&w.q[1]);
   d13c_free(w.client);
   d13s_free(&w.server);
+  rtcsec_dtls_free(w.assoc);
   return 0;
 }

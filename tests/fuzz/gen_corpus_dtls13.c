@@ -4,7 +4,10 @@
  * over two datagrams, without a share, P-256, fragmented to MTU 256, with
  * later datagrams) in that target's format; dtls13_stateful: operation
  * sequences that drive whole handshakes (clean, lossy, every configuration
- * bit). Deterministic: the random source is fuzz_common's. */
+ * bit, the association as the server); dtls_server_first_flight (the
+ * association's target): DTLS 1.3 ClientHellos in that target's format, so
+ * that it reaches the collector and the DTLS 1.3 engine behind
+ * rtcsec_dtls. Deterministic: the random source is fuzz_common's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +44,12 @@ static void put_dgram(buf *b, const uint8_t *p, size_t n) {
   put(b, p, n);
 }
 
-static void client_hello_seed(const char *dir, const char *name, uint8_t cfg, d13c_config *cc,
-                              size_t mtu, int extra) {
+static uint8_t dg[16][2048];
+static size_t dl[16];
+
+/* The test client's ClientHello cut into datagrams of at most mtu bytes
+ * (dg, dl); returns how many. */
+static size_t client_hello_datagrams(const char *name, d13c_config *cc, size_t mtu) {
   uint8_t m[4096];
   size_t n = 0;
   fuzz_rng_reset();
@@ -50,9 +57,12 @@ static void client_hello_seed(const char *dir, const char *name, uint8_t cfg, d1
     fprintf(stderr, "no ClientHello for %s\n", name);
     exit(1);
   }
-  static uint8_t dg[16][2048];
-  size_t dl[16];
-  size_t k = d13c_fragment_client_hello(m, n, mtu, dg, dl, 16);
+  return d13c_fragment_client_hello(m, n, mtu, dg, dl, 16);
+}
+
+static void client_hello_seed(const char *dir, const char *name, uint8_t cfg, d13c_config *cc,
+                              size_t mtu, int extra) {
+  size_t k = client_hello_datagrams(name, cc, mtu);
   static buf b;
   b.n = 0;
   put(&b, &cfg, 1);
@@ -66,6 +76,24 @@ static void client_hello_seed(const char *dir, const char *name, uint8_t cfg, d1
     uint8_t prot[40] = {0x2e, 0x12, 0x34, 0, 35};
     put_dgram(&b, prot, sizeof(prot));
   }
+  write_file(dir, name, b.p, b.n);
+}
+
+/* A DTLS 1.3 ClientHello as the first flight of fuzz_dtls_server_first_flight
+ * (fuzz_common.h): the fingerprint known (count byte k) or learnt late
+ * (64 + k). */
+static void first_flight_seed(const char *dir, const char *name, d13c_config *cc, size_t mtu,
+                              int late_fp) {
+  size_t k = client_hello_datagrams(name, cc, mtu);
+  static buf b;
+  b.n = 0;
+  uint8_t count = (uint8_t)(late_fp ? 64 + k + 1 : k + 1);
+  put(&b, &count, 1);
+  for (size_t i = 0; i < k; i++)
+    put_dgram(&b, dg[i], dl[i]);
+  /* and a timer run (the server's flight is retransmitted) */
+  static const uint8_t timer[] = {0x80, 0x00};
+  put(&b, timer, sizeof(timer));
   write_file(dir, name, b.p, b.n);
 }
 
@@ -130,14 +158,39 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     uint8_t cfg;
-  } cfgs[] = {{"clean", 0},         {"hello-retry", 1},      {"mtu-300", 2},
-              {"rsa-server", 4},    {"browser-like", 8},     {"wrong-fingerprint", 16},
-              {"seq8-padding", 32}, {"cookie-exchange", 64}, {"browser-rsa-mtu-300", 2 | 4 | 8}};
+  } cfgs[] = {{"clean", 0},
+              {"hello-retry", 1},
+              {"mtu-300", 2},
+              {"rsa-server", 4},
+              {"browser-like", 8},
+              {"wrong-fingerprint", 16},
+              {"seq8-padding", 32},
+              {"cookie-exchange", 64},
+              {"browser-rsa-mtu-300", 2 | 4 | 8},
+              {"association", 128},
+              {"association-hello-retry", 128 | 1},
+              {"association-browser-like-mtu-300", 128 | 2 | 8},
+              {"association-wrong-fingerprint", 128 | 16}};
   for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
     char name[64];
     stateful_seed(dir, cfgs[i].name, cfgs[i].cfg, 0);
     snprintf(name, sizeof(name), "%s-lossy", cfgs[i].name);
     stateful_seed(dir, name, cfgs[i].cfg, 1);
   }
+
+  snprintf(dir, sizeof(dir), "%s/dtls_server_first_flight", argv[1]);
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    return 1;
+  d13c_config_default(&cc);
+  cc.cert = fuzz_cert(FUZZ_CERT_CLIENT);
+  first_flight_seed(dir, "dtls13-client-hello", &cc, 1200, 0);
+  first_flight_seed(dir, "dtls13-client-hello-late-fingerprint", &cc, 1200, 1);
+  cc.hybrid_share = 1;
+  cc.shuffle_seed = 5;
+  first_flight_seed(dir, "dtls13-browser-like-client-hello", &cc, 1200, 0);
+  first_flight_seed(dir, "dtls13-client-hello-mtu-256", &cc, 256, 0);
+  d13c_config_default(&cc);
+  cc.n_shares_zero = 1;
+  first_flight_seed(dir, "dtls13-client-hello-no-share", &cc, 1200, 0);
   return 0;
 }

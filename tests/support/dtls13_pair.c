@@ -29,6 +29,26 @@ void d13_pair_init(d13_pair *pr, const d13_opts *o) {
   } else {
     pr->server.expect = fp_of(pr->cert[0], RTCSEC_HASH_SHA256);
   }
+  pr->assoc = o->assoc;
+  if (o->assoc) {
+    rtcsec_dtls_config dc;
+    rtcsec_dtls_config_default(&dc);
+    dc.role = RTCSEC_DTLS_SERVER;
+    dc.cert = pr->cert[1];
+    ck_assert_uint_le(o->server.n_profiles, RTCSEC_SRTP_MAX_PROFILES);
+    for (size_t i = 0; i < o->server.n_profiles; i++)
+      dc.profiles[i] = o->server.profiles[i];
+    dc.n_profiles = o->server.n_profiles;
+    dc.mtu = o->server.mtu;
+    dc.rto_initial_us = o->server.rto_initial_us;
+    dc.rto_max_us = o->server.rto_max_us;
+    dc.handshake_timeout_us = o->server.handshake_timeout_us;
+    if (!o->assoc_late_fp) {
+      dc.peer_fingerprints = &pr->server.expect;
+      dc.n_peer_fingerprints = 1;
+    }
+    ck_assert_int_eq(rtcsec_dtls_new(&pr->p[1].d, &dc), 0);
+  }
   d13c_config cc = o->client;
   pr->server_fp = fp_of(pr->cert[1], RTCSEC_HASH_SHA256);
   cc.cert = o->no_client_cert ? NULL : pr->cert[0];
@@ -38,7 +58,7 @@ void d13_pair_init(d13_pair *pr, const d13_opts *o) {
   fakeclock_set(pr->now);
   ck_assert_int_eq(d13c_new(&pr->client, &cc, pr->now), 0);
   pr->ep[0] = d13c_endpoint(pr->client);
-  pr->ep[1] = d13s_endpoint(&pr->server);
+  pr->ep[1] = o->assoc ? harness_dtls_endpoint(pr->p[1].d) : d13s_endpoint(&pr->server);
   pr->link = link_new(&o->link);
   ck_assert_ptr_nonnull(pr->link);
 }
@@ -46,6 +66,7 @@ void d13_pair_init(d13_pair *pr, const d13_opts *o) {
 void d13_pair_free(d13_pair *pr) {
   d13c_free(pr->client);
   d13s_free(&pr->server);
+  rtcsec_dtls_free(pr->p[1].d);
   for (int i = 0; i < 2; i++) {
     rtcsec_cert_free(pr->cert[i]);
     rtcsec_srtp_keys_wipe(&pr->p[i].keys);
@@ -67,6 +88,10 @@ void d13_peer_poll_client(d13_pair *pr) {
 
 void d13_peer_poll_server(d13_pair *pr) {
   rtcsec_event ev;
+  if (pr->assoc) {
+    peer_poll(&pr->p[1], pr->now);
+    return;
+  }
   if (pr->server.e == NULL)
     return;
   for (;;) {

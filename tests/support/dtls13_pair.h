@@ -21,6 +21,11 @@ typedef struct d13_opts {
   rtcsec_cert *certs[2]; /* if set, used (a new reference) instead of new ones */
   int wrong_fp;          /* the server expects another certificate */
   int no_client_cert;
+  /* The server is an rtcsec_dtls association (p[1].d) as applications get
+   * it (enable_dtls13 on) instead of the bare engine; its config is taken
+   * from `server` (profiles, mtu, timers). */
+  int assoc;
+  int assoc_late_fp; /* ... and it is given no fingerprint at creation */
   link_config link;
 } d13_opts;
 
@@ -28,7 +33,8 @@ typedef struct d13_pair {
   rtcsec_cert *cert[2];
   rtcsec_fingerprint server_fp;
   d13c *client;
-  d13s server;
+  d13s server; /* unused with opts.assoc: p[1].d is the server */
+  int assoc;
   peer p[2]; /* what each side reported (peer.d and peer.cert unused) */
   sim_link *link;
   harness_endpoint ep[2];
