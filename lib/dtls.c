@@ -9,6 +9,7 @@
 
 #include "be.h"
 #include "dtls_bio.h"
+#include "dtls_client_hello.h"
 #include "dtls_engine.h"
 #include "dtls_internal.h"
 #include "profile_internal.h"
@@ -44,7 +45,10 @@ struct rtcsec_dtls {
   rtcsec_dtls_state state;
   rtcsec_cert *cert;
   const rtcsec_dtls_engine_ops *ops;
-  void *engine;
+  void *engine; /* NULL while a server collects its first ClientHello */
+  rtcsec_dtls_engine_env env;
+  int enable_dtls13;
+  rtcsec_ch_collector *col; /* the first ClientHello, until the engine is chosen */
   rtcsec_dgram_queue out;
   rtcsec_dgram_queue held;
 
@@ -282,6 +286,7 @@ void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg) {
   cfg->rto_initial_us = 100000;
   cfg->rto_max_us = 3000000;
   cfg->handshake_timeout_us = 30000000;
+  cfg->enable_dtls13 = 1;
 }
 
 static int valid_fingerprints(const rtcsec_fingerprint *fps, size_t n) {
@@ -308,6 +313,12 @@ static int set_profiles(rtcsec_dtls *d, const rtcsec_dtls_config *cfg) {
   }
   d->n_profiles = n;
   return RTCSEC_OK;
+}
+
+static int make_dtls12(rtcsec_dtls *d) {
+  d->ops = &rtcsec_dtls12_ops;
+  d->stats.version = "DTLSv1.2";
+  return rtcsec_dtls12_new(&d->engine, &d->env);
 }
 
 int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
@@ -343,7 +354,7 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   d->cert = rtcsec_cert_ref(cfg->cert);
   int rc = set_profiles(d, cfg);
   if (rc == RTCSEC_OK) {
-    rtcsec_dtls_engine_env env = {
+    d->env = (rtcsec_dtls_engine_env){
         .assoc = d,
         .role = d->role,
         .cert = d->cert,
@@ -357,8 +368,15 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
         .out = &d->out,
         .stats = &d->stats,
     };
-    d->ops = &rtcsec_dtls12_ops;
-    rc = rtcsec_dtls12_new(&d->engine, &env);
+    d->enable_dtls13 = cfg->enable_dtls13 && d->role == RTCSEC_DTLS_SERVER;
+    if (d->enable_dtls13) {
+      /* The version is chosen from the whole first ClientHello. */
+      d->col = malloc(sizeof(*d->col));
+      rc = d->col != NULL ? RTCSEC_OK : RTCSEC_ERR_NO_MEMORY;
+      rtcsec_ch_collector_init(d->col);
+    } else {
+      rc = make_dtls12(d);
+    }
   }
   if (rc != RTCSEC_OK) {
     rtcsec_dtls_free(d);
@@ -373,6 +391,10 @@ void rtcsec_dtls_free(rtcsec_dtls *d) {
     return;
   if (d->engine != NULL)
     d->ops->free(d->engine);
+  if (d->col != NULL) {
+    rtcsec_ch_collector_clear(d->col);
+    free(d->col);
+  }
   rtcsec_dgram_queue_clear(&d->out);
   rtcsec_dgram_queue_clear(&d->held);
   rtcsec_ring_clear(&d->events);
@@ -392,7 +414,7 @@ int rtcsec_dtls_start(rtcsec_dtls *d, uint64_t now) {
     return RTCSEC_ERR_INVALID_STATE;
   d->start_us = now;
   d->state = RTCSEC_DTLS_STATE_HANDSHAKING;
-  int rc = d->ops->start(d->engine, now);
+  int rc = d->engine != NULL ? d->ops->start(d->engine, now) : RTCSEC_OK;
   if (rc != RTCSEC_OK)
     fail(d, rc, NULL);
   return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
@@ -414,7 +436,54 @@ static int feed(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
 static int must_hold(const rtcsec_dtls *d) {
   if (d->n_fps > 0 || d->state != RTCSEC_DTLS_STATE_HANDSHAKING)
     return 0;
-  return d->role == RTCSEC_DTLS_CLIENT || d->ops->has_sent(d->engine);
+  return d->role == RTCSEC_DTLS_CLIENT || (d->engine != NULL && d->ops->has_sent(d->engine));
+}
+
+/* The first ClientHello is complete: DTLS 1.3 if it offers it (rtcsec's
+ * engine answers the parsed message), else OpenSSL's DTLS 1.2 is given the
+ * datagrams exactly as they came (it judges anything that did not parse
+ * too, as it always did). */
+static int choose_engine(rtcsec_dtls *d, uint64_t now) {
+  size_t len = 0;
+  const uint8_t *m = rtcsec_ch_collector_message(d->col, &len);
+  rtcsec_client_hello ch;
+  int alert;
+  int rc;
+  if (rtcsec_client_hello_parse(&ch, m, len, &alert) == RTCSEC_OK &&
+      rtcsec_client_hello_offers(&ch, RTCSEC_DTLS13_VERSION)) {
+    d->ops = &rtcsec_dtls13_ops;
+    d->stats.version = "DTLSv1.3";
+    rc = rtcsec_dtls13_engine_new(&d->engine, &d->env, &ch, now);
+    if (rc != RTCSEC_OK)
+      fail(d, rc, NULL);
+  } else {
+    rc = make_dtls12(d);
+    if (rc == RTCSEC_OK)
+      rc = d->ops->start(d->engine, now);
+    if (rc != RTCSEC_OK)
+      fail(d, rc, NULL);
+    rtcsec_dgram g;
+    while (d->state == RTCSEC_DTLS_STATE_HANDSHAKING &&
+           rtcsec_dgram_queue_pop(&d->col->datagrams, &g)) {
+      feed(d, g.data, g.len, now);
+      free(g.data);
+    }
+  }
+  rtcsec_ch_collector_clear(d->col);
+  free(d->col);
+  d->col = NULL;
+  return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
+}
+
+/* A server that has no engine yet reassembles the first ClientHello. */
+static int collect(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
+  d->stats.datagrams_collected++;
+  int rc = rtcsec_ch_collector_add(d->col, data, len);
+  if (rc < 0) {
+    fail(d, rc, NULL);
+    return d->error;
+  }
+  return rc == 0 ? RTCSEC_OK : choose_engine(d, now);
 }
 
 static int release_held(rtcsec_dtls *d, uint64_t now) {
@@ -501,6 +570,8 @@ int rtcsec_dtls_handle_datagram(rtcsec_dtls *d, const uint8_t *data, size_t len,
     d->stats.datagrams_dropped++;
     return RTCSEC_OK;
   }
+  if (d->engine == NULL && d->col != NULL)
+    return collect(d, data, len, now);
   if (must_hold(d)) {
     d->stats.awaiting_fingerprint = 1;
     if (rtcsec_dgram_queue_count(&d->held) >= HELD_MAX_DATAGRAMS ||
@@ -527,7 +598,7 @@ int rtcsec_dtls_handle_timeout(rtcsec_dtls *d, uint64_t now) {
     fail(d, RTCSEC_ERR_HANDSHAKE_TIMEOUT, NULL);
     return d->error;
   }
-  int rc = d->ops->handle_timeout(d->engine, now);
+  int rc = d->engine != NULL ? d->ops->handle_timeout(d->engine, now) : RTCSEC_OK;
   if (rc != RTCSEC_OK)
     fail(d, rc, NULL);
   return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
@@ -537,7 +608,7 @@ uint64_t rtcsec_dtls_deadline(const rtcsec_dtls *d) {
   if (d == NULL ||
       (d->state != RTCSEC_DTLS_STATE_HANDSHAKING && d->state != RTCSEC_DTLS_STATE_CONNECTED))
     return UINT64_MAX;
-  uint64_t t = d->ops->deadline(d->engine);
+  uint64_t t = d->engine != NULL ? d->ops->deadline(d->engine) : UINT64_MAX;
   if (d->state == RTCSEC_DTLS_STATE_HANDSHAKING) {
     uint64_t hs = d->start_us + d->handshake_timeout_us;
     if (hs < t)
@@ -611,7 +682,8 @@ int rtcsec_dtls_close(rtcsec_dtls *d, uint64_t now) {
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (d->state == RTCSEC_DTLS_STATE_CLOSED || d->state == RTCSEC_DTLS_STATE_FAILED)
     return RTCSEC_OK;
-  d->ops->close(d->engine, now);
+  if (d->engine != NULL)
+    d->ops->close(d->engine, now);
   d->state = RTCSEC_DTLS_STATE_CLOSED;
   rtcsec_dgram_queue_clear(&d->held);
   return RTCSEC_OK;
@@ -725,6 +797,8 @@ int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out) {
   if (d == NULL || out == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   *out = d->stats;
+  if (out->version == NULL)
+    out->version = "";
   out->last_unauthenticated_alert = d->unauth_alert;
   out->state = d->state;
   out->role = d->role;
@@ -736,6 +810,10 @@ int rtcsec_dtls_pending_events(const rtcsec_dtls *d) { return rtcsec_ring_count(
 /* ---- test hooks (dtls_internal.h) ----------------------------------------- */
 
 void rtcsec_dtls_test_set_records_sent(rtcsec_dtls *d, uint64_t n) {
-  if (d != NULL)
+  if (d != NULL && d->ops == &rtcsec_dtls12_ops && d->engine != NULL)
     rtcsec_dtls12_test_set_records_sent(d->engine, n);
+}
+
+const char *rtcsec_dtls_test_engine_name(const rtcsec_dtls *d) {
+  return d != NULL && d->ops != NULL ? d->ops->name : "";
 }

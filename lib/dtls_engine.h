@@ -4,8 +4,10 @@
  * the expected fingerprints and the check against them, the hold while no
  * fingerprint is known, the output queue, the events and their data, the
  * statistics, the handshake time limit, the failure and its detail. An
- * engine does the protocol: dtls12.c drives OpenSSL 3.0's DTLS 1.2; a
- * DTLS 1.3 engine plugs in the same way. An engine never decides anything
+ * engine does the protocol: dtls12.c drives OpenSSL 3.0's DTLS 1.2;
+ * dtls13_engine.c is rtcsec's own DTLS 1.3 server. A server with DTLS 1.3
+ * enabled makes its engine only once the first ClientHello is in, and
+ * picks it by what that ClientHello offers. An engine never decides anything
  * the association owns: it reports through the rtcsec_dtls_engine_*()
  * calls below and writes datagrams to env->out.
  *
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "dtls_bio.h"
+#include "dtls_client_hello.h"
 #include "rtcsec/dtls.h"
 
 /* What an engine is given when it is made; valid for its whole life. */
@@ -66,6 +69,16 @@ extern const rtcsec_dtls_engine_ops rtcsec_dtls12_ops;
 int rtcsec_dtls12_new(void **out, const rtcsec_dtls_engine_env *env);
 /* Test hook: presets the count of application records sent in epoch 1. */
 void rtcsec_dtls12_test_set_records_sent(void *e, uint64_t n);
+
+/* rtcsec's DTLS 1.3 server (dtls13_engine.c), made once the ClientHello
+ * (reassembled and parsed by the association) offers DTLS 1.3: it answers
+ * it within this call. A ClientHello it refuses still gives an engine: its
+ * alert is in env->out and the association has been told it failed.
+ * Errors (no engine): RTCSEC_ERR_UNSUPPORTED (client role),
+ * RTCSEC_ERR_NO_MEMORY, RTCSEC_ERR_CRYPTO. */
+extern const rtcsec_dtls_engine_ops rtcsec_dtls13_ops;
+int rtcsec_dtls13_engine_new(void **out, const rtcsec_dtls_engine_env *env,
+                             const rtcsec_client_hello *ch, uint64_t now);
 
 /* ---- what engines call on the association ------------------------------- */
 

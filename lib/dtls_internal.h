@@ -9,6 +9,8 @@
 /* Presets the count of application records sent in epoch 1, so a test can
  * reach the 2^48 sequence limit (RFC 6347 §4.1) without sending them. */
 void rtcsec_dtls_test_set_records_sent(rtcsec_dtls *d, uint64_t n);
+/* Test hook: the engine in use ("openssl-dtls1.2", "rtcsec-dtls1.3"), "" before one is chosen. */
+const char *rtcsec_dtls_test_engine_name(const rtcsec_dtls *d);
 
 /* 1 if rtcsec_dtls_poll_event() has something to give. */
 int rtcsec_dtls_pending_events(const rtcsec_dtls *d);

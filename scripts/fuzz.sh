@@ -10,7 +10,8 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   TARGET: fingerprint demux dtls_server_first_flight dtls_client_first_flight
 #           dtls_stateful srtp_unprotect transport sdp stun client_hello
-#           echo_rtcp mlkem echo_sdp (default: all)
+#           echo_rtcp mlkem echo_sdp dtls13_client_hello dtls13_stateful
+#           (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_ARGS (more libFuzzer
 #   options, e.g. "-use_value_profile=1"), FUZZ_OUT (default fuzz-out).
 set -euo pipefail
@@ -33,16 +34,19 @@ declare -A MAX_LEN=(
   [echo_rtcp]=1500
   [mlkem]=1400
   [echo_sdp]=16384
+  [dtls13_client_hello]=8192
+  [dtls13_stateful]=4096
 )
 ALL_TARGETS=(fingerprint demux dtls_server_first_flight dtls_client_first_flight
-  dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem echo_sdp)
+  dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem echo_sdp
+  dtls13_client_hello dtls13_stateful)
 
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 OUT=${FUZZ_OUT:-fuzz-out}
 GRACE=30 # s past SECONDS before a stuck run is killed (and counted as failed)
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 

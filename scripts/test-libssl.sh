@@ -12,8 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:?usage: test-libssl.sh BUILD_DIR [VERSION...]}
 shift
 # srtp and srtp_ciphers: rtcsec's libsrtp2 cipher types call the provider's
-# cipher functions (srtp_bridge/srtp_types.c), looked up at run time.
-SUITES=(dtls dtls_bad transport interop router hostile srtp srtp_ciphers)
+# cipher functions (srtp_bridge/srtp_types.c), looked up at run time. dtls13:
+# rtcsec's DTLS 1.3 engine is built on libcrypto alone (also in the package).
+SUITES=(dtls dtls_bad dtls13 transport interop router hostile srtp srtp_ciphers)
 
 installed=$(dpkg-query -W -f='${Version}' libssl3 2>/dev/null)
 if (($# > 0)); then

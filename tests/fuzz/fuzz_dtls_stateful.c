@@ -36,23 +36,13 @@
 
 #include "fakeclock.h"
 #include "fuzz_common.h"
+#include "fuzz_net.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_OPS 1024
-#define QCAP 64
 #define MS UINT64_C(1000)
-
-typedef struct dgram {
-  uint8_t *p;
-  size_t n;
-} dgram;
-
-typedef struct queue {
-  dgram items[QCAP];
-  size_t head, count;
-} queue;
 
 typedef struct side {
   int id; /* 0 client, 1 server */
@@ -92,73 +82,15 @@ static const rtcsec_srtp_profile default_profiles[4] = {
 
 /* ---- input ------------------------------------------------------------------ */
 
-static unsigned take(world *w, unsigned bytes) {
-  unsigned v = 0;
-  for (unsigned i = 0; i < bytes; i++) {
-    v <<= 8;
-    if (w->left > 0) {
-      v |= *w->in++;
-      w->left--;
-    }
-  }
-  return v;
-}
-
-/* ---- queues ------------------------------------------------------------------ */
-
-static dgram *q_at(queue *q, size_t i) { return &q->items[(q->head + i) % QCAP]; }
-
-static void q_push(queue *q, const uint8_t *p, size_t n) {
-  if (q->count == QCAP)
-    return; /* the network is full: lost */
-  uint8_t *copy = malloc(n ? n : 1);
-  FUZZ_CHECK(copy != NULL);
-  memcpy(copy, p, n);
-  *q_at(q, q->count) = (dgram){copy, n};
-  q->count++;
-}
-
-static int q_pop(queue *q, dgram *out) {
-  if (q->count == 0)
-    return 0;
-  *out = *q_at(q, 0);
-  q->head = (q->head + 1) % QCAP;
-  q->count--;
-  return 1;
-}
-
-static void q_clear(queue *q) {
-  dgram g;
-  while (q_pop(q, &g))
-    free(g.p);
-}
+static unsigned take(world *w, unsigned bytes) { return fuzz_take(&w->in, &w->left, bytes); }
 
 /* ---- application data ------------------------------------------------------------ */
-
-/* Payload number `seq` from side `from`: a tag, the number, a pattern. */
-static size_t make_payload(int from, uint32_t seq, size_t len, uint8_t *out) {
-  if (len < 5)
-    len = 5;
-  out[0] = (uint8_t)('c' + from);
-  out[1] = (uint8_t)(seq >> 16);
-  out[2] = (uint8_t)(seq >> 8);
-  out[3] = (uint8_t)seq;
-  for (size_t i = 4; i < len; i++)
-    out[i] = (uint8_t)(seq * 31u + i);
-  return len;
-}
 
 static void on_data(void *user, const uint8_t *data, size_t len) {
   side *me = user;
   side *peer = &me->world->s[1 - me->id];
   /* Only what the peer really sent arrives (DTLS authenticates it). */
-  FUZZ_CHECK(len >= 5 && len <= 256);
-  FUZZ_CHECK(data[0] == (uint8_t)('c' + peer->id));
-  uint32_t seq = ((uint32_t)data[1] << 16) | ((uint32_t)data[2] << 8) | data[3];
-  FUZZ_CHECK(seq < peer->sent);
-  uint8_t expect[256];
-  FUZZ_CHECK(make_payload(peer->id, seq, len, expect) == len);
-  FUZZ_CHECK(memcmp(expect, data, len) == 0);
+  FUZZ_CHECK(payload_valid(peer->id, peer->sent, data, len));
 }
 
 /* ---- driving the two sides -------------------------------------------------------- */

@@ -52,6 +52,8 @@ typedef struct pair_opts {
   link_config link;
 } pair_opts;
 
+/* Counts one event into p (CONNECTED, FAILED, CLOSED, DATA). */
+void peer_take_event(peer *p, const rtcsec_event *ev, uint64_t now);
 void peer_poll(peer *p, uint64_t now);
 int peer_done(const peer *p);
 void default_opts(pair_opts *o);
@@ -68,5 +70,7 @@ int step_until_done(void *user, uint64_t now);
 harness_end pair_run(pair *pr, uint64_t until);
 void pair_start(pair *pr);
 void assert_keys_match(const pair *pr);
+/* A client's and a server's SRTP keys: the same material, split by role. */
+void assert_srtp_keys_match(const rtcsec_srtp_keys *client, const rtcsec_srtp_keys *server);
 
 #endif

@@ -1,6 +1,12 @@
-/* rtcsec: the DTLS 1.2 association (RFC 6347) that authenticates the peer by
- * its SDP fingerprint (RFC 5763, RFC 8122) and negotiates SRTP keys
- * (RFC 5764).
+/* rtcsec: the DTLS association (DTLS 1.2, RFC 6347; DTLS 1.3, RFC 9147)
+ * that authenticates the peer by its SDP fingerprint (RFC 5763, RFC 8122)
+ * and negotiates SRTP keys (RFC 5764).
+ *
+ * Versions: a client speaks DTLS 1.2 (OpenSSL). A server reassembles the
+ * client's first ClientHello (bounded: 8 datagrams, 16 KiB) and answers
+ * with DTLS 1.3 (rtcsec's own engine, docs/dtls13.md) if it offers it and
+ * enable_dtls13 is set, else with DTLS 1.2 (OpenSSL, given the very
+ * datagrams that arrived). Both keep the contract below.
  *
  * Sans-IO: the association never opens a socket, never starts a thread and
  * acts on the caller's clock. Each call takes `now`, the caller's monotonic
@@ -76,6 +82,9 @@ typedef struct rtcsec_dtls_config {
    * without newline) so Wireshark can decrypt the handshake. Secret! */
   void (*keylog)(void *user, const char *line);
   void *keylog_user;
+  /* Server role: answer a ClientHello that offers DTLS 1.3 with DTLS 1.3
+   * (default 1); 0 always answers with DTLS 1.2. Ignored by a client. */
+  int enable_dtls13;
 } rtcsec_dtls_config;
 
 /* Fills cfg with the defaults documented above (cert = NULL). */
@@ -180,11 +189,12 @@ typedef struct rtcsec_dtls_stats {
   uint64_t datagrams_received, bytes_received;
   uint64_t datagrams_held;    /* held while waiting for a fingerprint */
   uint64_t datagrams_dropped; /* nothing usable in it, held-queue overflow, after failure */
-  /* Records dropped before OpenSSL saw them because they cannot
-   * authenticate or cannot be valid now (docs/bad-input.md): unknown
-   * type, wrong epoch or version, shorter than the AEAD overhead,
-   * handshake fragments that do not add up, copies of handshake messages
-   * already read (whatever their record number), alerts in epoch 0. */
+  /* Records dropped before the engine acted on them because they cannot
+   * authenticate or cannot be valid now (docs/bad-input.md): unknown type,
+   * wrong epoch or version, shorter than the AEAD overhead, handshake
+   * fragments that do not add up, copies of handshake messages already
+   * read (whatever their record number), alerts in epoch 0; with DTLS 1.3
+   * also records that fail to decrypt and replayed ones. */
   uint64_t records_dropped;
   /* Records after the handshake that passed those checks and that OpenSSL
    * then discarded: they did not authenticate (forged or damaged), repeated
@@ -202,6 +212,11 @@ typedef struct rtcsec_dtls_stats {
   /* Records after the handshake that decrypted (application data,
    * close_notify): proof that the peer holds the keys. */
   uint64_t records_authenticated;
+  /* "DTLSv1.2" or "DTLSv1.3" once the version is chosen (a client: from
+   * its start; a server: on the first complete ClientHello), else "". */
+  const char *version;
+  /* Datagrams a server took while reassembling the first ClientHello. */
+  uint64_t datagrams_collected;
 } rtcsec_dtls_stats;
 
 RTCSEC_API int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out);
