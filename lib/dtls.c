@@ -475,14 +475,38 @@ static int choose_engine(rtcsec_dtls *d, uint64_t now) {
   return d->state == RTCSEC_DTLS_STATE_FAILED ? d->error : RTCSEC_OK;
 }
 
+/* A datagram the ClientHello collector had no use for: its records are
+ * counted as the engines' record filters count them (every complete one,
+ * a truncated tail as one more), and an epoch-0 alert among them is an
+ * unauthenticated alert (counted and remembered, never acted on). */
+static void drop_records(rtcsec_dtls *d, const uint8_t *data, size_t len) {
+  size_t off = 0;
+  d->stats.datagrams_dropped++;
+  while (off < len) {
+    d->stats.records_dropped++;
+    size_t rl = len - off < REC_HDR ? 0 : REC_HDR + rtcsec_be16(data + off + 11);
+    if (rl == 0 || rl > len - off)
+      break;
+    const uint8_t *rec = data + off;
+    size_t version = rtcsec_be16(rec + 1);
+    if (rec[0] == 21 && rtcsec_be16(rec + 3) == 0 && rl == REC_HDR + 2 &&
+        (version == 0xfefd || version == 0xfeff))
+      rtcsec_dtls_engine_unauthenticated_alert(d, rec[REC_HDR], rec[REC_HDR + 1]);
+    off += rl;
+  }
+}
+
 /* A server that has no engine yet reassembles the first ClientHello. */
 static int collect(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
   d->stats.datagrams_collected++;
+  uint64_t ignored = d->col->ignored;
   int rc = rtcsec_ch_collector_add(d->col, data, len);
   if (rc < 0) {
     fail(d, rc, NULL);
     return d->error;
   }
+  if (d->col->ignored != ignored) /* nothing new in it: dropped, as everywhere */
+    drop_records(d, data, len);
   return rc == 0 ? RTCSEC_OK : choose_engine(d, now);
 }
 
@@ -516,10 +540,12 @@ int rtcsec_dtls_add_peer_fingerprints(rtcsec_dtls *d, const rtcsec_fingerprint *
   return RTCSEC_OK;
 }
 
-/* A record that can be (the first fragment of) a ClientHello: handshake,
- * epoch 0, DTLS 1.0 or 1.2 (RFC 6347 §4.2.1), a ClientHello fragment whose
- * header adds up (§4.2.2). Anything else leaves a server NEW: bytes that
- * cannot be a ClientHello must not start its handshake clock. */
+/* A record that can be a fragment of a ClientHello: handshake, epoch 0,
+ * DTLS 1.0 or 1.2 (RFC 6347 §4.2.1), a ClientHello fragment whose header
+ * adds up (§4.2.2), at any offset: a browser's ClientHello spans two
+ * datagrams and the second may arrive first (the collector takes fragments
+ * in any order). Anything else leaves a server NEW: bytes that cannot be a
+ * ClientHello must not start its handshake clock. */
 static int is_client_hello(const uint8_t *rec, size_t rl) {
   size_t version = rtcsec_be16(rec + 1);
   if (rl < REC_HDR + HS_HDR || rec[0] != 22 || rtcsec_be16(rec + 3) != 0 ||
@@ -527,7 +553,7 @@ static int is_client_hello(const uint8_t *rec, size_t rl) {
     return 0;
   const uint8_t *h = rec + REC_HDR;
   size_t msg_len = rtcsec_be24(h + 1), frag_off = rtcsec_be24(h + 6), frag_len = rtcsec_be24(h + 9);
-  return h[0] == 1 && frag_off == 0 && frag_len > 0 && frag_len <= msg_len &&
+  return h[0] == 1 && frag_len > 0 && frag_off <= msg_len && frag_len <= msg_len - frag_off &&
          frag_len <= rl - REC_HDR - HS_HDR;
 }
 
