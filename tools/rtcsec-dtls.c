@@ -43,6 +43,18 @@
  *   ignored_datagrams: N from M addresses
  *   failed_handshakes: N
  *
+ * Plain DTLS (--no-srtp, docs/iot.md): the bare association without
+ * use_srtp, for RFC 7925 devices and servers. The peer is authenticated by
+ * --fingerprint, by --ca-file with --peer-name, or by a pre-shared key
+ * (--psk-identity, --psk); --cipher and --groups choose the suites. After
+ * the handshake the data phase runs: --send-data / --send-hex sends one
+ * record and waits for one back, --echo sends every record back,
+ * --coap-get sends a CoAP GET (RFC 7252) and waits for its response,
+ * --coap-reply answers every CoAP request. Each record received is printed
+ * as "data: TEXT" (bytes outside printable ASCII as \xNN). The data phase
+ * ends when its work is done, the peer closes, or --timeout seconds pass
+ * without a record.
+ *
  * Exit status: 0 connected (with --send-rtp: and every packet the peer sent
  * received and verified), 1 runtime failure, 2 usage error.
  */
@@ -59,12 +71,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client_hello.h"
+#include "coap.h"
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
@@ -102,6 +116,13 @@
 #define SOCKET_BUFFER (4 * 1024 * 1024) /* asked for; the kernel may give less */
 #define MEDIA_BUF (RTP_LEN + 64)        /* room for any SRTP / SRTCP trailer */
 
+/* Data phase (plain DTLS). */
+#define DATA_MAX 1024 /* --send-data / --send-hex */
+#define DEFAULT_EXPORT_LABEL "EXPERIMENTAL-rtcsec"
+#define DEFAULT_EXPORT_LEN 32
+#define COAP_ACK_TIMEOUT_US 2000000u /* RFC 7252 §4.8: ACK_TIMEOUT */
+#define COAP_MAX_RETRANSMIT 4        /* RFC 7252 §4.8 */
+
 /* ---- options ------------------------------------------------------------ */
 
 typedef struct tool_options {
@@ -121,6 +142,25 @@ typedef struct tool_options {
   int media;              /* --send-rtp given: run the media phase */
   unsigned long send_rtp; /* RTP packets to send (0: receive only) */
   unsigned long rate;     /* packets per second, 0: as fast as possible */
+  /* plain DTLS and its peer authentication (docs/iot.md) */
+  int no_srtp;
+  const char *ciphers;
+  const char *groups;
+  const char *psk_identity;
+  uint8_t psk[RTCSEC_DTLS_MAX_PSK];
+  size_t psk_len;
+  const char *ca_file;
+  const char *peer_name;
+  unsigned long rto_initial_ms, rto_max_ms; /* 0: library default */
+  const char *export_label;                 /* --no-srtp --export-keying-material */
+  unsigned long export_len;
+  /* data phase */
+  uint8_t send_data[DATA_MAX];
+  size_t send_len;
+  int send_given;
+  int echo;
+  const char *coap_get;
+  const char *coap_reply;
 } tool_options;
 
 /* ---- media state -------------------------------------------------------- */
@@ -195,6 +235,18 @@ typedef struct tool {
   rtcsec_srtp_keys keys;      /* bare association only (--export-keying-material); wiped in
                                  tool_cleanup() */
   media_state m;
+  /* data phase (plain DTLS) */
+  uint64_t data_received, data_answered;
+  int data_done;      /* --send-*: a reply came; --coap-get: its response */
+  uint64_t data_idle; /* when the data phase gives up without a record */
+  uint8_t coap_token[4];
+  uint16_t coap_mid;
+  uint8_t coap_req[DATA_MAX];
+  size_t coap_req_len;
+  unsigned coap_sent;                     /* transmissions of the request so far */
+  uint64_t coap_next;                     /* when to retransmit it (RFC 7252 §4.2) */
+  uint8_t keymat[RTCSEC_DTLS_MAX_EXPORT]; /* --no-srtp --export-keying-material */
+  size_t keymat_len;
   uint8_t buf[MAX_UDP_PAYLOAD];
 } tool;
 
@@ -244,10 +296,40 @@ static void usage(FILE *out) {
           "                            media and listener counters and errors\n"
           "  -h, --help                this text\n"
           "\n"
+          "Plain DTLS (RFC 7925 devices; docs/iot.md):\n"
+          "      --no-srtp             no use_srtp: plain DTLS with a data phase instead\n"
+          "                            of media (not with --send-rtp or --profiles)\n"
+          "      --psk-identity ID     RFC 4279 pre-shared key identity (sent in clear!)\n"
+          "      --psk HEX             the pre-shared key, 1..%d bytes in hex; with a\n"
+          "                            key and no --cert no certificate is used\n"
+          "      --cipher LIST         OpenSSL cipher suites, e.g. PSK-AES128-CCM8 or\n"
+          "                            ECDHE-ECDSA-AES128-CCM8 (AEAD suites only)\n"
+          "      --groups LIST         ECDHE groups, e.g. P-256 (RFC 7925 4.4)\n"
+          "      --ca-file FILE        accept a peer certificate that verifies against\n"
+          "                            these CA certificates (PEM) ...\n"
+          "      --peer-name NAME      ... and names NAME (DNS name or IP address;\n"
+          "                            required with --ca-file when connecting)\n"
+          "      --rto-initial-ms N    first DTLS retransmission timeout (default 100;\n"
+          "                            RFC 7925 11 recommends 9000 on slow links)\n"
+          "      --rto-max-ms N        retransmission timeout cap (default 3000;\n"
+          "                            RFC 7925 11: at least 60000)\n"
+          "      --export-label LABEL  with --no-srtp --export-keying-material: the\n"
+          "                            RFC 5705 label (default %s)\n"
+          "      --export-len N        ... and length (1..%d, default %d)\n"
+          "      --send-data TEXT      after connecting, send TEXT as one record, wait\n"
+          "      --send-hex HEX        for one record back (up to %d bytes)\n"
+          "      --echo                send every record received back\n"
+          "      --coap-get PATH       send a CoAP GET for PATH (RFC 7252), wait for\n"
+          "                            the response, print its code and payload\n"
+          "      --coap-reply TEXT     answer each CoAP request with 2.05 Content TEXT\n"
+          "\n"
           "Exit status: 0 connected (with --send-rtp: and every packet the peer sent\n"
-          "received and verified), 1 failed, 2 usage error.\n",
+          "received and verified; with --send-*/--coap-get: and the reply came; with\n"
+          "--echo/--coap-reply: and a record was answered), 1 failed, 2 usage error.\n",
           HANDSHAKE_IDLE_US / 1000000u, HANDSHAKE_IDLE_US / 1000000u, RTCSEC_DTLS_MAX_FINGERPRINTS,
-          MAX_UDP_PAYLOAD, SR_EVERY, MAX_SEND_RTP, DEFAULT_RATE, DEFAULT_TIMEOUT_S);
+          MAX_UDP_PAYLOAD, SR_EVERY, MAX_SEND_RTP, DEFAULT_RATE, DEFAULT_TIMEOUT_S,
+          RTCSEC_DTLS_MAX_PSK, DEFAULT_EXPORT_LABEL, RTCSEC_DTLS_MAX_EXPORT, DEFAULT_EXPORT_LEN,
+          DATA_MAX);
 }
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -258,6 +340,16 @@ static void usage_error(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputs("\nTry '" PROG " --help'.\n", stderr);
+}
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
 }
 
 /* Parses a decimal unsigned number in [min, max]; 0 on success. */
@@ -275,6 +367,25 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
   return 0;
 }
 
+/* Decodes hex (case-insensitive, optional ':' between bytes) into out;
+ * 0 on success with *n bytes, -1 if malformed, empty or longer than cap. */
+static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *n) {
+  size_t k = 0;
+  while (*s != '\0') {
+    if (*s == ':' && k > 0) {
+      s++;
+      continue;
+    }
+    int hi = hex_digit(s[0]), lo = s[0] != '\0' ? hex_digit(s[1]) : -1;
+    if (hi < 0 || lo < 0 || k == cap)
+      return -1;
+    out[k++] = (uint8_t)(hi << 4 | lo);
+    s += 2;
+  }
+  *n = k;
+  return k > 0 ? 0 : -1;
+}
+
 enum {
   OPT_CERT = 256,
   OPT_KEY,
@@ -283,7 +394,60 @@ enum {
   OPT_KEYLOG,
   OPT_SEND_RTP,
   OPT_RATE,
+  OPT_NO_SRTP,
+  OPT_PSK_IDENTITY,
+  OPT_PSK,
+  OPT_CIPHER,
+  OPT_GROUPS,
+  OPT_CA_FILE,
+  OPT_PEER_NAME,
+  OPT_RTO_INITIAL,
+  OPT_RTO_MAX,
+  OPT_EXPORT_LABEL,
+  OPT_EXPORT_LEN,
+  OPT_SEND_DATA,
+  OPT_SEND_HEX,
+  OPT_ECHO,
+  OPT_COAP_GET,
+  OPT_COAP_REPLY,
 };
+
+/* The plain-DTLS options go together as the help says. */
+static int check_plain_options(const tool_options *opt) {
+  int data = opt->send_given || opt->echo || opt->coap_get || opt->coap_reply;
+  const char *why = NULL;
+  if ((opt->psk_identity == NULL) != (opt->psk_len == 0))
+    why = "--psk-identity and --psk go together";
+  else if (opt->peer_name != NULL && opt->ca_file == NULL)
+    why = "--peer-name needs --ca-file";
+  else if (opt->ca_file != NULL && opt->peer_name == NULL && opt->role == RTCSEC_DTLS_CLIENT)
+    why = "--ca-file needs --peer-name when connecting: the server's name must be checked "
+          "(RFC 8489 6.2.3, RFC 6125)";
+  else if (opt->no_srtp && (opt->media || opt->n_profiles > 0))
+    why = "--no-srtp carries no media: not with --send-rtp or --profiles";
+  else if (data && !opt->no_srtp)
+    why = "--send-data, --send-hex, --echo, --coap-get and --coap-reply need --no-srtp";
+  else if (opt->send_given > 1 || (opt->send_given && opt->coap_get) ||
+           (opt->coap_get && opt->coap_reply) || (opt->echo && opt->coap_reply))
+    why = "give one of --send-data, --send-hex and --coap-get, and at most one of --echo "
+          "and --coap-reply";
+  else if (opt->rto_max_ms != 0 &&
+           opt->rto_max_ms < (opt->rto_initial_ms ? opt->rto_initial_ms : 100))
+    why = "--rto-max-ms must not be below --rto-initial-ms (default 100)";
+  if (why != NULL) {
+    usage_error("%s", why);
+    return EXIT_USAGE;
+  }
+  if (opt->coap_get != NULL) {
+    static const uint8_t token[4] = {0};
+    uint8_t probe[DATA_MAX];
+    if (coap_build_get(probe, sizeof(probe), 0, token, sizeof(token), opt->coap_get) == 0) {
+      usage_error("--coap-get '%s': expected a path of non-empty segments", opt->coap_get);
+      return EXIT_USAGE;
+    }
+  }
+  return 0;
+}
 
 /* Returns 0, or EXIT_USAGE after printing why; sets *help if --help. */
 static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
@@ -302,11 +466,29 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
       {"timeout", required_argument, NULL, 't'},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
+      {"no-srtp", no_argument, NULL, OPT_NO_SRTP},
+      {"psk-identity", required_argument, NULL, OPT_PSK_IDENTITY},
+      {"psk", required_argument, NULL, OPT_PSK},
+      {"cipher", required_argument, NULL, OPT_CIPHER},
+      {"groups", required_argument, NULL, OPT_GROUPS},
+      {"ca-file", required_argument, NULL, OPT_CA_FILE},
+      {"peer-name", required_argument, NULL, OPT_PEER_NAME},
+      {"rto-initial-ms", required_argument, NULL, OPT_RTO_INITIAL},
+      {"rto-max-ms", required_argument, NULL, OPT_RTO_MAX},
+      {"export-label", required_argument, NULL, OPT_EXPORT_LABEL},
+      {"export-len", required_argument, NULL, OPT_EXPORT_LEN},
+      {"send-data", required_argument, NULL, OPT_SEND_DATA},
+      {"send-hex", required_argument, NULL, OPT_SEND_HEX},
+      {"echo", no_argument, NULL, OPT_ECHO},
+      {"coap-get", required_argument, NULL, OPT_COAP_GET},
+      {"coap-reply", required_argument, NULL, OPT_COAP_REPLY},
       {NULL, 0, NULL, 0},
   };
   memset(opt, 0, sizeof(*opt));
   opt->timeout_s = DEFAULT_TIMEOUT_S;
   opt->rate = DEFAULT_RATE;
+  opt->export_label = DEFAULT_EXPORT_LABEL;
+  opt->export_len = DEFAULT_EXPORT_LEN;
   *help = 0;
   int n_roles = 0;
   int c;
@@ -390,6 +572,77 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
     case 'h':
       *help = 1;
       return 0;
+    case OPT_NO_SRTP:
+      opt->no_srtp = 1;
+      break;
+    case OPT_PSK_IDENTITY:
+      if (optarg[0] == '\0' || strlen(optarg) > RTCSEC_DTLS_MAX_PSK_IDENTITY) {
+        usage_error("--psk-identity: 1 to %d bytes", RTCSEC_DTLS_MAX_PSK_IDENTITY);
+        return EXIT_USAGE;
+      }
+      opt->psk_identity = optarg;
+      break;
+    case OPT_PSK:
+      if (parse_hex(optarg, opt->psk, sizeof(opt->psk), &opt->psk_len) != 0) {
+        usage_error("--psk: expected 1 to %d bytes in hex", RTCSEC_DTLS_MAX_PSK);
+        return EXIT_USAGE;
+      }
+      break;
+    case OPT_CIPHER:
+      opt->ciphers = optarg;
+      break;
+    case OPT_GROUPS:
+      opt->groups = optarg;
+      break;
+    case OPT_CA_FILE:
+      opt->ca_file = optarg;
+      break;
+    case OPT_PEER_NAME:
+      opt->peer_name = optarg;
+      break;
+    case OPT_RTO_INITIAL:
+    case OPT_RTO_MAX:
+      if (parse_uint(optarg, 1, 600000, &v) != 0) {
+        usage_error("--%s '%s': expected milliseconds from 1 to 600000",
+                    c == OPT_RTO_INITIAL ? "rto-initial-ms" : "rto-max-ms", optarg);
+        return EXIT_USAGE;
+      }
+      *(c == OPT_RTO_INITIAL ? &opt->rto_initial_ms : &opt->rto_max_ms) = v;
+      break;
+    case OPT_EXPORT_LABEL:
+      opt->export_label = optarg;
+      break;
+    case OPT_EXPORT_LEN:
+      if (parse_uint(optarg, 1, RTCSEC_DTLS_MAX_EXPORT, &opt->export_len) != 0) {
+        usage_error("--export-len '%s': expected 1 to %d", optarg, RTCSEC_DTLS_MAX_EXPORT);
+        return EXIT_USAGE;
+      }
+      break;
+    case OPT_SEND_DATA:
+      if (optarg[0] == '\0' || strlen(optarg) > DATA_MAX) {
+        usage_error("--send-data: 1 to %d bytes", DATA_MAX);
+        return EXIT_USAGE;
+      }
+      memcpy(opt->send_data, optarg, strlen(optarg));
+      opt->send_len = strlen(optarg);
+      opt->send_given++;
+      break;
+    case OPT_SEND_HEX:
+      if (parse_hex(optarg, opt->send_data, sizeof(opt->send_data), &opt->send_len) != 0) {
+        usage_error("--send-hex: expected 1 to %d bytes in hex", DATA_MAX);
+        return EXIT_USAGE;
+      }
+      opt->send_given++;
+      break;
+    case OPT_ECHO:
+      opt->echo = 1;
+      break;
+    case OPT_COAP_GET:
+      opt->coap_get = optarg[0] == '/' ? optarg + 1 : optarg;
+      break;
+    case OPT_COAP_REPLY:
+      opt->coap_reply = optarg;
+      break;
     default: /* getopt_long has printed the reason */
       fputs("Try '" PROG " --help'.\n", stderr);
       return EXIT_USAGE;
@@ -412,7 +665,7 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
                 "media: it cannot be combined with --send-rtp");
     return EXIT_USAGE;
   }
-  return 0;
+  return check_plain_options(opt);
 }
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -559,6 +812,9 @@ static int fail(int code, const char *detail) {
 static int setup_cert(tool *t) {
   const tool_options *opt = t->opt;
   int rc;
+  if (opt->cert_path == NULL && opt->psk_len > 0) {
+    return 0; /* a device keyed by its pre-shared key needs no certificate */
+  }
   if (opt->cert_path != NULL) {
     rc = rtcsec_cert_load_pem_file(&t->cert, opt->cert_path, opt->key_path);
     if (rc != 0) {
@@ -672,11 +928,33 @@ static int association_new(tool *t) {
     cfg->keylog = keylog_line;
     cfg->keylog_user = t->keylog;
   }
-  int rc = opt->export_keying_material ? rtcsec_dtls_new(&t->dtls, cfg)
-                                       : rtcsec_transport_new(&t->tr, &tcfg);
+  cfg->use_srtp = !opt->no_srtp;
+  cfg->ciphers = opt->ciphers;
+  cfg->groups = opt->groups;
+  if (opt->psk_len > 0) {
+    cfg->psk_identity = opt->psk_identity;
+    cfg->psk = opt->psk;
+    cfg->psk_len = opt->psk_len;
+  }
+  cfg->ca_file = opt->ca_file;
+  cfg->peer_name = opt->peer_name;
+  if (opt->rto_initial_ms != 0) {
+    cfg->rto_initial_us = opt->rto_initial_ms * 1000u;
+  }
+  if (opt->rto_max_ms != 0) {
+    cfg->rto_max_us = opt->rto_max_ms * 1000u;
+  } else if (cfg->rto_max_us < cfg->rto_initial_us) {
+    cfg->rto_max_us = cfg->rto_initial_us;
+  }
+  int bare = opt->export_keying_material || opt->no_srtp;
+  int rc = bare ? rtcsec_dtls_new(&t->dtls, cfg) : rtcsec_transport_new(&t->tr, &tcfg);
   if (rc != 0) {
-    fprintf(stderr, PROG ": cannot create the %s: %s\n",
-            opt->export_keying_material ? "DTLS association" : "transport", rtcsec_strerror(rc));
+    fprintf(stderr, PROG ": cannot create the %s: %s\n", bare ? "DTLS association" : "transport",
+            rtcsec_strerror(rc));
+    if (rc == RTCSEC_ERR_INVALID_ARGUMENT && (opt->ciphers != NULL || opt->groups != NULL)) {
+      fprintf(stderr, PROG ": check --cipher (AEAD suites only: AES-GCM, AES-CCM, AES-CCM8, "
+                           "ChaCha20-Poly1305; PSK suites need --psk) and --groups\n");
+    }
     return rc == RTCSEC_ERR_INVALID_ARGUMENT ? EXIT_USAGE : 1;
   }
   return 0;
@@ -696,13 +974,14 @@ static int setup(tool *t) {
   }
   if (!opt->quiet) {
     rtcsec_fingerprint fp;
-    if (rtcsec_cert_fingerprint(t->cert, RTCSEC_HASH_SHA256, &fp) == 0) {
+    if (t->cert != NULL && rtcsec_cert_fingerprint(t->cert, RTCSEC_HASH_SHA256, &fp) == 0) {
       print_fingerprint("local fingerprint", &fp);
     }
     fflush(stdout);
-    if (opt->n_fingerprints == 0) {
-      fprintf(stderr, PROG ": warning: no --fingerprint given: the peer cannot be verified, so "
-                           "the handshake cannot complete (it will time out)\n");
+    if (opt->n_fingerprints == 0 && opt->psk_len == 0 && opt->ca_file == NULL) {
+      fprintf(stderr, PROG ": warning: no --fingerprint (nor --psk or --ca-file) given: the "
+                           "peer cannot be verified, so the handshake cannot complete (it will "
+                           "time out)\n");
     }
   }
   return 0;
@@ -784,6 +1063,7 @@ static void flush_datagrams(tool *t) {
 }
 
 static void media_on_data(tool *t, const uint8_t *data, size_t len, uint64_t now);
+static void data_on_record(tool *t, const uint8_t *data, size_t len, uint64_t now);
 
 static void on_event(tool *t, const rtcsec_event *ev) {
   switch (ev->type) {
@@ -793,6 +1073,11 @@ static void on_event(tool *t, const rtcsec_event *ev) {
     /* the advanced path: the bare association hands its keys out */
     if (rtcsec_dtls_export_srtp_keys(t->dtls, &t->keys) != RTCSEC_OK)
       t->keys.material_len = 0;
+    /* plain DTLS: RFC 5705 material for another protocol on top */
+    if (t->opt->no_srtp && t->opt->export_keying_material &&
+        rtcsec_dtls_export_keying_material(t->dtls, t->opt->export_label, t->keymat,
+                                           t->opt->export_len) == RTCSEC_OK)
+      t->keymat_len = t->opt->export_len;
     break;
   case RTCSEC_EVENT_FAILED:
     t->failed = 1;
@@ -803,7 +1088,9 @@ static void on_event(tool *t, const rtcsec_event *ev) {
   case RTCSEC_EVENT_CLOSED:
     t->peer_closed = 1;
     break;
-  case RTCSEC_EVENT_DATA: /* no media phase on the bare association */
+  case RTCSEC_EVENT_DATA: /* plain DTLS: the data phase */
+    data_on_record(t, ev->data.data, ev->data.len, now_us());
+    break;
   case RTCSEC_EVENT_NONE:
   default:
     break;
@@ -1174,7 +1461,11 @@ static void report_connected(tool *t) {
     printf("version: %s\n", ci->version != NULL ? ci->version : "?");
     printf("cipher: %s\n", ci->cipher != NULL ? ci->cipher : "?");
     printf("group: %s\n", ci->group != NULL && ci->group[0] ? ci->group : "?");
-    print_fingerprint("peer fingerprint", &ci->peer_fingerprint);
+    if (ci->peer_fingerprint.len > 0) {
+      print_fingerprint("peer fingerprint", &ci->peer_fingerprint);
+    } else {
+      printf("peer: authenticated by the pre-shared key\n");
+    }
     printf("role: %s\n", opt->role == RTCSEC_DTLS_CLIENT ? "client" : "server");
     printf("handshake: %llu ms, %llu retransmissions\n",
            (unsigned long long)(st.handshake_us / 1000), (unsigned long long)st.retransmissions);
@@ -1184,7 +1475,11 @@ static void report_connected(tool *t) {
       fprintf(stderr, PROG ": warning: the keying material printed on stdout is secret: it "
                            "decrypts all media of this session\n");
     }
-    print_hex_line("keying material", t->keys.material, t->keys.material_len);
+    if (opt->no_srtp) {
+      print_hex_line("keying material", t->keymat, t->keymat_len);
+    } else {
+      print_hex_line("keying material", t->keys.material, t->keys.material_len);
+    }
   }
   fflush(stdout);
 }
@@ -1579,6 +1874,166 @@ static int run_media(tool *t) {
   return media_report(t, rc, why);
 }
 
+/* ---- data phase (plain DTLS) ---------------------------------------------- */
+
+/* "LABEL: TEXT" with bytes outside printable ASCII (and '\\') as \xNN. */
+static void print_data_line(const char *label, const uint8_t *p, size_t n) {
+  printf("%s: ", label);
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
+      putchar(p[i]);
+    } else {
+      printf("\\x%02X", p[i]);
+    }
+  }
+  putchar('\n');
+  fflush(stdout);
+}
+
+/* One record to the peer (copied first: the bytes may be an event's). */
+static void data_send(tool *t, const uint8_t *p, size_t n, uint64_t now) {
+  uint8_t copy[DATA_MAX + 64];
+  if (n > sizeof(copy)) {
+    fprintf(stderr, PROG ": not sending %zu bytes: more than %zu\n", n, sizeof(copy));
+    return;
+  }
+  memcpy(copy, p, n);
+  int rc = rtcsec_dtls_send_data(t->dtls, copy, n, now);
+  if (rc != 0) {
+    fprintf(stderr, PROG ": cannot send %zu bytes: %s\n", n, rtcsec_strerror(rc));
+  }
+}
+
+/* A CoAP message from the peer: the response to our GET (RFC 7252 §5.3.2:
+ * matched by token; a separate response is acknowledged, §5.2.2), or a
+ * confirmable request --coap-reply answers with a piggybacked 2.05
+ * (§5.2.1). */
+static void coap_on_message(tool *t, const uint8_t *data, size_t len, uint64_t now) {
+  const tool_options *opt = t->opt;
+  coap_msg m;
+  if (coap_parse(data, len, &m) != 0) {
+    printf("coap: malformed message\n");
+    return;
+  }
+  int is_response = m.code >= 0x40;
+  if (opt->coap_get != NULL && is_response && m.token_len == sizeof(t->coap_token) &&
+      memcmp(m.token, t->coap_token, sizeof(t->coap_token)) == 0) {
+    printf("coap response: %u.%02u\n", (unsigned)(m.code >> 5), (unsigned)(m.code & 0x1f));
+    print_data_line("coap payload", m.payload, m.payload_len);
+    t->data_done = 1;
+    if (m.type == COAP_CON) {
+      uint8_t ack[4] = {(uint8_t)(1u << 6 | COAP_ACK << 4), 0, (uint8_t)(m.message_id >> 8),
+                        (uint8_t)m.message_id};
+      data_send(t, ack, sizeof(ack), now);
+    }
+    return;
+  }
+  if (opt->coap_reply != NULL && !is_response && m.code != 0 && m.type == COAP_CON) {
+    printf("coap request: %u.%02u /%s\n", (unsigned)(m.code >> 5), (unsigned)(m.code & 0x1f),
+           m.uri_path);
+    uint8_t out[DATA_MAX + 64];
+    size_t n = coap_build_response(out, sizeof(out), &m, COAP_CONTENT,
+                                   (const uint8_t *)opt->coap_reply, strlen(opt->coap_reply));
+    if (n > 0) {
+      data_send(t, out, n, now);
+      t->data_answered++;
+    }
+  }
+}
+
+static void data_on_record(tool *t, const uint8_t *data, size_t len, uint64_t now) {
+  const tool_options *opt = t->opt;
+  t->data_received++;
+  t->data_idle = now + (uint64_t)opt->timeout_s * 1000000u;
+  print_data_line("data", data, len);
+  if (opt->coap_get != NULL || opt->coap_reply != NULL) {
+    coap_on_message(t, data, len, now);
+    return;
+  }
+  if (opt->send_given) {
+    t->data_done = 1;
+  }
+  if (opt->echo) {
+    data_send(t, data, len, now);
+    t->data_answered++;
+  }
+}
+
+/* Our CoAP GET, first or again (RFC 7252 §4.2: ACK_TIMEOUT doubling, at
+ * most MAX_RETRANSMIT retransmissions). Returns 0 once they are used up. */
+static int coap_send_request(tool *t, uint64_t now) {
+  if (t->coap_sent > COAP_MAX_RETRANSMIT) {
+    return 0;
+  }
+  data_send(t, t->coap_req, t->coap_req_len, now);
+  t->coap_next = now + ((uint64_t)COAP_ACK_TIMEOUT_US << t->coap_sent);
+  t->coap_sent++;
+  return 1;
+}
+
+static int run_data(tool *t) {
+  const tool_options *opt = t->opt;
+  uint64_t now = now_us();
+  t->data_idle = now + (uint64_t)opt->timeout_s * 1000000u;
+  if (opt->send_given) {
+    data_send(t, opt->send_data, opt->send_len, now);
+  }
+  if (opt->coap_get != NULL) {
+    uint8_t rnd[6];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+      fprintf(stderr, PROG ": getrandom: %s\n", strerror(errno));
+      return 1;
+    }
+    memcpy(t->coap_token, rnd, sizeof(t->coap_token));
+    t->coap_mid = (uint16_t)(rnd[4] << 8 | rnd[5]);
+    t->coap_req_len = coap_build_get(t->coap_req, sizeof(t->coap_req), t->coap_mid, t->coap_token,
+                                     sizeof(t->coap_token), opt->coap_get);
+    printf("coap request: GET /%s\n", opt->coap_get);
+    coap_send_request(t, now);
+  }
+  drain(t);
+  int asking = opt->send_given || opt->coap_get != NULL;
+  int answering = opt->echo || opt->coap_reply != NULL;
+  const char *why = NULL;
+  for (;;) {
+    now = now_us();
+    if (t->failed) {
+      why = "the association failed";
+      break;
+    }
+    if (asking && t->data_done && !answering) {
+      break;
+    }
+    if (t->peer_closed || now >= t->data_idle) {
+      break;
+    }
+    uint64_t wake = t->data_idle;
+    if (opt->coap_get != NULL && !t->data_done) {
+      if (now >= t->coap_next && !coap_send_request(t, now)) {
+        why = "no CoAP response after the last retransmission";
+        break;
+      }
+      drain(t);
+      wake = min_u64(wake, t->coap_next);
+    }
+    io_step(t, wake);
+  }
+  printf("data records: %llu received, %llu answered\n", (unsigned long long)t->data_received,
+         (unsigned long long)t->data_answered);
+  fflush(stdout);
+  if (why == NULL && asking && !t->data_done) {
+    why = t->peer_closed ? "the peer closed without replying" : "no reply in time";
+  }
+  if (why == NULL && !asking && answering && t->data_answered == 0) {
+    why = "no record to answer";
+  }
+  if (why != NULL) {
+    fprintf(stderr, PROG ": data phase failed: %s\n", why);
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- close phase -------------------------------------------------------- */
 
 static void run_close(tool *t) {
@@ -1601,6 +2056,7 @@ static void report_listener(const tool *t) {
 
 static void tool_cleanup(tool *t) {
   association_free(t);
+  explicit_bzero(t->keymat, sizeof(t->keymat));
   rtcsec_cert_free(t->cert);
   if (t->keylog != NULL) {
     fclose(t->keylog);
@@ -1638,6 +2094,8 @@ int main(int argc, char **argv) {
     report_connected(&t);
     if (opt.media) {
       rc = run_media(&t);
+    } else if (opt.send_given || opt.echo || opt.coap_get != NULL || opt.coap_reply != NULL) {
+      rc = run_data(&t);
     }
     run_close(&t);
   }
