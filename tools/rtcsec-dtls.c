@@ -55,6 +55,15 @@
  * ends when its work is done, the peer closes, or --timeout seconds pass
  * without a record.
  *
+ * Through a TURN server over DTLS (--turns, RFC 7350, docs/turns.md): the
+ * socket talks to the TURN server only, through an rtcsec_turn client
+ * that authenticates the server (--turn-ca + --turn-name, or
+ * --turn-fingerprint) before any STUN, asks for the reflexive address
+ * (Binding), allocates a relayed address with --turn-user / --turn-pass,
+ * binds a channel to the --connect peer, and then carries every datagram
+ * of the association to and from the peer through the relay. It prints
+ * "mapped address:", "relayed address:" and "turn channel:" lines.
+ *
  * Exit status: 0 connected (with --send-rtp: and every packet the peer sent
  * received and verified), 1 runtime failure, 2 usage error.
  */
@@ -82,6 +91,7 @@
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
+#include "rtcsec/turn.h"
 
 #define PROG "rtcsec-dtls"
 #define EXIT_USAGE 2
@@ -161,7 +171,16 @@ typedef struct tool_options {
   int echo;
   const char *coap_get;
   const char *coap_reply;
+  /* through a TURN server over DTLS */
+  const char *turns; /* its ADDR:PORT */
+  const char *turn_user, *turn_pass;
+  const char *turn_ca, *turn_name;
+  rtcsec_fingerprint turn_fps[RTCSEC_DTLS_MAX_FINGERPRINTS];
+  size_t n_turn_fps;
+  int turn_only; /* TURN_ONLY_* */
 } tool_options;
+
+enum { TURN_ONLY_NO = 0, TURN_ONLY_BINDING, TURN_ONLY_ALLOCATION };
 
 /* ---- media state -------------------------------------------------------- */
 
@@ -247,6 +266,12 @@ typedef struct tool {
   uint64_t coap_next;                     /* when to retransmit it (RFC 7252 §4.2) */
   uint8_t keymat[RTCSEC_DTLS_MAX_EXPORT]; /* --no-srtp --export-keying-material */
   size_t keymat_len;
+  /* --turns: the client that carries everything to the peer */
+  rtcsec_turn *turn;
+  int turn_connected, turn_failed, turn_mapped, turn_allocated, turn_bound;
+  int turn_error; /* a TURN_ERROR came: turn_why says which */
+  char turn_why[480];
+  uint8_t turn_buf[MAX_UDP_PAYLOAD];
   uint8_t buf[MAX_UDP_PAYLOAD];
 } tool;
 
@@ -322,6 +347,17 @@ static void usage(FILE *out) {
           "      --coap-get PATH       send a CoAP GET for PATH (RFC 7252), wait for\n"
           "                            the response, print its code and payload\n"
           "      --coap-reply TEXT     answer each CoAP request with 2.05 Content TEXT\n"
+          "\n"
+          "Through a TURN server over DTLS (RFC 7350; docs/turns.md; with --connect):\n"
+          "      --turns ADDR:PORT     relay every datagram to the peer through this\n"
+          "                            TURN server, reached over DTLS\n"
+          "      --turn-user USER      long-term credential for the allocation\n"
+          "      --turn-pass PASS\n"
+          "      --turn-ca FILE        authenticate the server by these CA certificates\n"
+          "      --turn-name NAME      ... and its name (DNS name or IP address)\n"
+          "      --turn-fingerprint FP ... or by its certificate's fingerprint\n"
+          "      --turn-only WHAT      stop after the server answered: 'binding' (print\n"
+          "                            the reflexive address) or 'allocation'\n"
           "\n"
           "Exit status: 0 connected (with --send-rtp: and every packet the peer sent\n"
           "received and verified; with --send-*/--coap-get: and the reply came; with\n"
@@ -410,6 +446,13 @@ enum {
   OPT_ECHO,
   OPT_COAP_GET,
   OPT_COAP_REPLY,
+  OPT_TURNS,
+  OPT_TURN_USER,
+  OPT_TURN_PASS,
+  OPT_TURN_CA,
+  OPT_TURN_NAME,
+  OPT_TURN_FINGERPRINT,
+  OPT_TURN_ONLY,
 };
 
 /* The plain-DTLS options go together as the help says. */
@@ -449,6 +492,32 @@ static int check_plain_options(const tool_options *opt) {
   return 0;
 }
 
+/* The TURN options go together as the help says. */
+static int check_turn_options(const tool_options *opt) {
+  int any = opt->turn_user || opt->turn_pass || opt->turn_ca || opt->turn_name ||
+            opt->n_turn_fps > 0 || opt->turn_only;
+  const char *why = NULL;
+  if (opt->turns == NULL) {
+    why = any ? "the --turn-* options need --turns" : NULL;
+  } else if (opt->role != RTCSEC_DTLS_CLIENT) {
+    why = "--turns needs --connect: the relay carries the handshake to that peer";
+  } else if ((opt->turn_user == NULL) != (opt->turn_pass == NULL)) {
+    why = "--turn-user and --turn-pass go together";
+  } else if (opt->turn_user == NULL && opt->turn_only != TURN_ONLY_BINDING) {
+    why = "--turns needs --turn-user and --turn-pass (an allocation), unless --turn-only binding";
+  } else if ((opt->turn_ca == NULL) != (opt->turn_name == NULL)) {
+    why = "--turn-ca and --turn-name go together (RFC 8489 6.2.3: the server's name is checked)";
+  } else if (opt->turn_ca == NULL && opt->n_turn_fps == 0) {
+    why = "--turns needs --turn-ca and --turn-name, or --turn-fingerprint: the server must be "
+          "authenticated before any STUN is sent (RFC 8489 6.2.3)";
+  }
+  if (why != NULL) {
+    usage_error("%s", why);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
 /* Returns 0, or EXIT_USAGE after printing why; sets *help if --help. */
 static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
   static const struct option longopts[] = {
@@ -482,6 +551,13 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
       {"echo", no_argument, NULL, OPT_ECHO},
       {"coap-get", required_argument, NULL, OPT_COAP_GET},
       {"coap-reply", required_argument, NULL, OPT_COAP_REPLY},
+      {"turns", required_argument, NULL, OPT_TURNS},
+      {"turn-user", required_argument, NULL, OPT_TURN_USER},
+      {"turn-pass", required_argument, NULL, OPT_TURN_PASS},
+      {"turn-ca", required_argument, NULL, OPT_TURN_CA},
+      {"turn-name", required_argument, NULL, OPT_TURN_NAME},
+      {"turn-fingerprint", required_argument, NULL, OPT_TURN_FINGERPRINT},
+      {"turn-only", required_argument, NULL, OPT_TURN_ONLY},
       {NULL, 0, NULL, 0},
   };
   memset(opt, 0, sizeof(*opt));
@@ -643,6 +719,44 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
     case OPT_COAP_REPLY:
       opt->coap_reply = optarg;
       break;
+    case OPT_TURNS:
+      opt->turns = optarg;
+      break;
+    case OPT_TURN_USER:
+      opt->turn_user = optarg;
+      break;
+    case OPT_TURN_PASS:
+      opt->turn_pass = optarg;
+      break;
+    case OPT_TURN_CA:
+      opt->turn_ca = optarg;
+      break;
+    case OPT_TURN_NAME:
+      opt->turn_name = optarg;
+      break;
+    case OPT_TURN_FINGERPRINT: {
+      if (opt->n_turn_fps == RTCSEC_DTLS_MAX_FINGERPRINTS) {
+        usage_error("at most %d --turn-fingerprint options", RTCSEC_DTLS_MAX_FINGERPRINTS);
+        return EXIT_USAGE;
+      }
+      int rc = rtcsec_fingerprint_parse(&opt->turn_fps[opt->n_turn_fps], optarg, strlen(optarg));
+      if (rc != 0) {
+        usage_error("--turn-fingerprint '%s': %s", optarg, rtcsec_strerror(rc));
+        return EXIT_USAGE;
+      }
+      opt->n_turn_fps++;
+      break;
+    }
+    case OPT_TURN_ONLY:
+      if (strcmp(optarg, "binding") == 0) {
+        opt->turn_only = TURN_ONLY_BINDING;
+      } else if (strcmp(optarg, "allocation") == 0) {
+        opt->turn_only = TURN_ONLY_ALLOCATION;
+      } else {
+        usage_error("--turn-only '%s': expected binding or allocation", optarg);
+        return EXIT_USAGE;
+      }
+      break;
     default: /* getopt_long has printed the reason */
       fputs("Try '" PROG " --help'.\n", stderr);
       return EXIT_USAGE;
@@ -665,7 +779,8 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
                 "media: it cannot be combined with --send-rtp");
     return EXIT_USAGE;
   }
-  return check_plain_options(opt);
+  int rc = check_plain_options(opt);
+  return rc != 0 ? rc : check_turn_options(opt);
 }
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -844,6 +959,16 @@ static int setup_socket(tool *t) {
   if (rc != 0) {
     return rc;
   }
+  if (opt->turns != NULL) {
+    /* The peer is reached through the relay: the socket talks to the TURN
+     * server only, and the peer's address goes into TURN messages. */
+    t->peer = addr;
+    t->peer_len = addr_len;
+    rc = resolve(opt->turns, 0, &addr, &addr_len);
+    if (rc != 0) {
+      return rc;
+    }
+  }
   t->fd = socket(addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP);
   if (t->fd < 0) {
     fprintf(stderr, PROG ": socket: %s\n", strerror(errno));
@@ -863,8 +988,10 @@ static int setup_socket(tool *t) {
       fprintf(stderr, PROG ": connect %s: %s\n", text, strerror(errno));
       return 1;
     }
-    t->peer = addr;
-    t->peer_len = addr_len;
+    if (opt->turns == NULL) {
+      t->peer = addr;
+      t->peer_len = addr_len;
+    }
     t->have_peer = 1;
     t->socket_connected = 1;
     return 0;
@@ -960,11 +1087,40 @@ static int association_new(tool *t) {
   return 0;
 }
 
+/* The TURN client for --turns (its own fresh certificate: the server
+ * does not check it). */
+static int setup_turn(tool *t) {
+  const tool_options *opt = t->opt;
+  if (opt->turns == NULL) {
+    return 0;
+  }
+  rtcsec_turn_config tc;
+  rtcsec_turn_config_default(&tc);
+  tc.dtls.ca_file = opt->turn_ca;
+  tc.dtls.peer_name = opt->turn_name;
+  tc.dtls.peer_fingerprints = opt->turn_fps;
+  tc.dtls.n_peer_fingerprints = opt->n_turn_fps;
+  uint64_t now = now_us();
+  tc.dtls.handshake_timeout_us = t->deadline > now ? t->deadline - now : 1;
+  tc.username = opt->turn_user;
+  tc.password = opt->turn_pass;
+  tc.software = PROG;
+  int rc = rtcsec_turn_new(&t->turn, &tc);
+  if (rc != 0) {
+    fprintf(stderr, PROG ": cannot create the TURN client: %s\n", rtcsec_strerror(rc));
+    return rc == RTCSEC_ERR_INVALID_ARGUMENT ? EXIT_USAGE : 1;
+  }
+  return 0;
+}
+
 static int setup(tool *t) {
   const tool_options *opt = t->opt;
   int rc = setup_cert(t);
   if (rc == 0) {
     rc = setup_socket(t);
+  }
+  if (rc == 0) {
+    rc = setup_turn(t);
   }
   if (rc == 0) {
     rc = setup_association(t);
@@ -978,7 +1134,8 @@ static int setup(tool *t) {
       print_fingerprint("local fingerprint", &fp);
     }
     fflush(stdout);
-    if (opt->n_fingerprints == 0 && opt->psk_len == 0 && opt->ca_file == NULL) {
+    if (opt->n_fingerprints == 0 && opt->psk_len == 0 && opt->ca_file == NULL &&
+        opt->turn_only == TURN_ONLY_NO) {
       fprintf(stderr, PROG ": warning: no --fingerprint (nor --psk or --ca-file) given: the "
                            "peer cannot be verified, so the handshake cannot complete (it will "
                            "time out)\n");
@@ -1038,7 +1195,21 @@ static const char *engine_error_detail(const tool *t) {
 
 /* One datagram to the peer: on the connected socket, or (a listener before
  * its handshake is done) addressed to the peer chosen. */
+static void flush_turn(tool *t);
+
 static ssize_t send_to_peer(tool *t, const uint8_t *buf, size_t len) {
+  if (t->turn != NULL) {
+    /* through the relay: ChannelData once bound (it is before the
+     * handshake starts), else a Send indication */
+    int rc = rtcsec_turn_send(t->turn, (const struct sockaddr *)&t->peer, t->peer_len, buf, len,
+                              now_us());
+    flush_turn(t);
+    if (rc != 0) {
+      errno = EIO;
+      return -1;
+    }
+    return (ssize_t)len;
+  }
   if (t->socket_connected) {
     return send(t->fd, buf, len, 0);
   }
@@ -1228,17 +1399,35 @@ static void handle_transport_datagram(tool *t, size_t n, uint64_t now) {
   }
 }
 
+/* One datagram from the peer into the association. */
+static void engine_input(tool *t, size_t n) {
+  t->peer_last_rx = now_us();
+  if (t->tr != NULL) {
+    handle_transport_datagram(t, n, now_us());
+  } else {
+    rtcsec_dtls_handle_datagram(t->dtls, t->buf, n, now_us());
+  }
+  drain(t);
+}
+
 static void read_datagrams(tool *t) {
   for (;;) {
     struct sockaddr_storage from;
     socklen_t from_len = sizeof(from);
-    ssize_t n = recvfrom(t->fd, t->buf, sizeof(t->buf), 0, (struct sockaddr *)&from, &from_len);
+    uint8_t *into = t->turn != NULL ? t->turn_buf : t->buf;
+    ssize_t n = recvfrom(t->fd, into, sizeof(t->buf), 0, (struct sockaddr *)&from, &from_len);
     if (n < 0) {
       /* EAGAIN: drained. ECONNREFUSED: the peer is not up yet; keep going. */
       if (errno == EINTR || errno == ECONNREFUSED) {
         continue;
       }
       return;
+    }
+    if (t->turn != NULL) {
+      /* the connected socket hears the TURN server only */
+      rtcsec_turn_handle_datagram(t->turn, t->turn_buf, (size_t)n, now_us());
+      flush_turn(t);
+      continue;
     }
     if (!t->have_peer) {
       if (accept_peer(t, &from, from_len, t->buf, (size_t)n) != 0) {
@@ -1249,13 +1438,7 @@ static void read_datagrams(tool *t) {
       ignore_datagram(t, &from); /* someone else, or queued before connect() */
       continue;
     }
-    t->peer_last_rx = now_us();
-    if (t->tr != NULL) {
-      handle_transport_datagram(t, (size_t)n, now_us());
-    } else {
-      rtcsec_dtls_handle_datagram(t->dtls, t->buf, (size_t)n, now_us());
-    }
-    drain(t);
+    engine_input(t, (size_t)n);
   }
 }
 
@@ -1265,6 +1448,9 @@ static void read_datagrams(tool *t) {
 static void io_wait(tool *t, uint64_t until, int want_write) {
   uint64_t now = now_us();
   uint64_t wake = engine_deadline(t);
+  if (t->turn != NULL) {
+    wake = min_u64(wake, rtcsec_turn_deadline(t->turn));
+  }
   if (until < wake) {
     wake = until;
   }
@@ -1286,9 +1472,141 @@ static void io_wait(tool *t, uint64_t until, int want_write) {
     engine_timeout(t, now);
     drain(t);
   }
+  if (t->turn != NULL && now >= rtcsec_turn_deadline(t->turn)) {
+    rtcsec_turn_handle_timeout(t->turn, now);
+    flush_turn(t);
+  }
 }
 
 static void io_step(tool *t, uint64_t until) { io_wait(t, until, 0); }
+
+/* ---- the path through a TURN server over DTLS (--turns) ------------------- */
+
+static void print_addr_line(const char *label, const struct sockaddr_storage *a) {
+  char text[ADDR_STRLEN];
+  format_addr(a, text, sizeof(text));
+  printf("%s: %s\n", label, text);
+  fflush(stdout);
+}
+
+static void on_turn_event(tool *t, const rtcsec_event *ev) {
+  const rtcsec_turn_info *ti = &ev->turn;
+  switch (ev->type) {
+  case RTCSEC_EVENT_CONNECTED:
+    t->turn_connected = 1;
+    if (!t->opt->quiet) {
+      printf("turn server: connected, %s, %s\n", ev->connected.version, ev->connected.cipher);
+      print_fingerprint("turn server fingerprint", &ev->connected.peer_fingerprint);
+    }
+    break;
+  case RTCSEC_EVENT_FAILED:
+    t->turn_failed = 1;
+    snprintf(t->turn_why, sizeof(t->turn_why), "DTLS to the TURN server failed: %s (%s)",
+             rtcsec_strerror(ev->failed.error), rtcsec_turn_error_detail(t->turn));
+    break;
+  case RTCSEC_EVENT_MAPPED_ADDRESS: /* from Binding, and again from Allocate */
+    if (!t->turn_mapped) {
+      print_addr_line("mapped address", &ti->addr);
+    }
+    t->turn_mapped = 1;
+    break;
+  case RTCSEC_EVENT_ALLOCATED:
+    t->turn_allocated = 1;
+    print_addr_line("relayed address", &ti->addr);
+    break;
+  case RTCSEC_EVENT_CHANNEL_BOUND:
+    t->turn_bound = 1;
+    printf("turn channel: 0x%04X\n", ti->channel);
+    fflush(stdout);
+    break;
+  case RTCSEC_EVENT_TURN_ERROR:
+    t->turn_error = 1;
+    snprintf(t->turn_why, sizeof(t->turn_why), "TURN request 0x%03X failed: %s",
+             (unsigned)ti->method, ti->reason[0] ? ti->reason : "no response");
+    break;
+  case RTCSEC_EVENT_RELAYED_DATA:
+    /* only the peer's datagrams feed the association (RFC 8656 §11.4 already
+     * kept out peers without permission) */
+    if (same_addr(&ti->addr, &t->peer) && ti->len <= sizeof(t->buf)) {
+      memcpy(t->buf, ti->data, ti->len);
+      engine_input(t, ti->len);
+    } else {
+      t->ignored_datagrams++;
+    }
+    break;
+  case RTCSEC_EVENT_CLOSED:
+    t->turn_failed = 1;
+    snprintf(t->turn_why, sizeof(t->turn_why), "the TURN server closed the DTLS association");
+    break;
+  default:
+    break;
+  }
+}
+
+/* Sends what the TURN client queued and handles its events. */
+static void flush_turn(tool *t) {
+  for (int round = 0; round < 64; round++) {
+    size_t len = 0;
+    while (rtcsec_turn_poll_datagram(t->turn, t->turn_buf, sizeof(t->turn_buf), &len) == 0 &&
+           len > 0) {
+      (void)send(t->fd, t->turn_buf, len, 0); /* lost ones are retransmitted */
+    }
+    rtcsec_event ev;
+    if (rtcsec_turn_poll_event(t->turn, &ev) != 0 || ev.type == RTCSEC_EVENT_NONE) {
+      return;
+    }
+    on_turn_event(t, &ev);
+  }
+}
+
+/* Before the handshake with the peer: the TURN server authenticated, our
+ * reflexive address, an allocation and a channel to the peer. Returns 0
+ * when the path is ready (or --turn-only is satisfied), else 1. */
+static int run_turn(tool *t) {
+  const tool_options *opt = t->opt;
+  uint64_t now = now_us();
+  if (rtcsec_turn_start(t->turn, now) != 0 || rtcsec_turn_binding(t->turn, now) != 0 ||
+      (opt->turn_user != NULL && rtcsec_turn_allocate(t->turn, now) != 0)) {
+    return fail(RTCSEC_ERR_INVALID_STATE, "the TURN client refused to start");
+  }
+  flush_turn(t);
+  int asked_channel = 0;
+  for (;;) {
+    now = now_us();
+    if (t->turn_failed || t->turn_error) {
+      fprintf(stderr, PROG ": turn failed: %s\n", t->turn_why);
+      return 1;
+    }
+    if (opt->turn_only == TURN_ONLY_BINDING && t->turn_mapped) {
+      return 0;
+    }
+    if (t->turn_allocated && t->turn_mapped) {
+      if (opt->turn_only == TURN_ONLY_ALLOCATION || t->turn_bound) {
+        return 0;
+      }
+      if (!asked_channel) {
+        /* the channel also installs the permission (RFC 8656 §12) */
+        if (rtcsec_turn_bind_channel(t->turn, (const struct sockaddr *)&t->peer, t->peer_len,
+                                     now) != 0) {
+          return fail(RTCSEC_ERR_INVALID_STATE, "the TURN client refused ChannelBind");
+        }
+        asked_channel = 1;
+        flush_turn(t);
+        continue;
+      }
+    }
+    if (now >= t->deadline) {
+      fprintf(stderr, PROG ": turn failed: %s in %u s\n",
+              !t->turn_connected   ? "no DTLS association with the TURN server"
+              : !t->turn_mapped    ? "no Binding answer"
+              : !t->turn_allocated ? "no allocation"
+                                   : "no channel",
+              opt->timeout_s);
+      return 1;
+    }
+    io_step(t, t->deadline);
+  }
+}
 
 /* ---- handshake phase ---------------------------------------------------- */
 
@@ -1322,8 +1640,13 @@ static void describe_timeout(const tool *t, char *buf, size_t cap) {
              s, (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions,
              rtcsec_dtls_alert_name(st.last_unauthenticated_alert));
   } else {
-    snprintf(buf, cap, "not finished in %u s, %llu datagrams received, %llu retransmissions", s,
-             (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions);
+    snprintf(buf, cap, "not finished in %u s, %llu datagrams received, %llu retransmissions%s", s,
+             (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions,
+             /* RFC 4279: a Finished under another key is dropped like any
+              * forged record, so a wrong key looks like silence */
+             t->opt->psk_len > 0 ? "; with a pre-shared key this is what a different key on "
+                                   "the other side looks like"
+                                 : "");
   }
 }
 
@@ -1919,6 +2242,7 @@ static void coap_on_message(tool *t, const uint8_t *data, size_t len, uint64_t n
   if (opt->coap_get != NULL && is_response && m.token_len == sizeof(t->coap_token) &&
       memcmp(m.token, t->coap_token, sizeof(t->coap_token)) == 0) {
     printf("coap response: %u.%02u\n", (unsigned)(m.code >> 5), (unsigned)(m.code & 0x1f));
+    fflush(stdout);
     print_data_line("coap payload", m.payload, m.payload_len);
     t->data_done = 1;
     if (m.type == COAP_CON) {
@@ -1931,6 +2255,7 @@ static void coap_on_message(tool *t, const uint8_t *data, size_t len, uint64_t n
   if (opt->coap_reply != NULL && !is_response && m.code != 0 && m.type == COAP_CON) {
     printf("coap request: %u.%02u /%s\n", (unsigned)(m.code >> 5), (unsigned)(m.code & 0x1f),
            m.uri_path);
+    fflush(stdout);
     uint8_t out[DATA_MAX + 64];
     size_t n = coap_build_response(out, sizeof(out), &m, COAP_CONTENT,
                                    (const uint8_t *)opt->coap_reply, strlen(opt->coap_reply));
@@ -2041,6 +2366,11 @@ static void run_close(tool *t) {
   if (engine_close(t, now_us()) == 0) {
     drain(t);
   }
+  if (t->turn != NULL) {
+    /* deletes the allocation and closes the DTLS association to the server */
+    rtcsec_turn_close(t->turn, now_us());
+    flush_turn(t);
+  }
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -2056,6 +2386,7 @@ static void report_listener(const tool *t) {
 
 static void tool_cleanup(tool *t) {
   association_free(t);
+  rtcsec_turn_free(t->turn);
   explicit_bzero(t->keymat, sizeof(t->keymat));
   rtcsec_cert_free(t->cert);
   if (t->keylog != NULL) {
@@ -2088,6 +2419,16 @@ int main(int argc, char **argv) {
   if (rc != 0) {
     tool_cleanup(&t);
     return rc;
+  }
+  if (t.turn != NULL) {
+    rc = run_turn(&t);
+    if (rc != 0 || opt.turn_only != TURN_ONLY_NO) {
+      if (rc == 0) {
+        run_close(&t);
+      }
+      tool_cleanup(&t);
+      return rc;
+    }
   }
   rc = run_handshake(&t);
   if (rc == 0) {
