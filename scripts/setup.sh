@@ -41,8 +41,13 @@ PACKAGES=(
   zlib1g-dev
   dpkg-dev
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
-  # itself on 127.0.0.1; the Debian service is never started (no systemd)
+  # itself on 127.0.0.1; the Debian service is never started (no systemd).
+  # tests/test_turns.sh does the same with its DTLS listener (RFC 7350).
   coturn
+  # The RFC 7925 interop peers of tests/test_iot.sh (docs/iot.md): GnuTLS's
+  # gnutls-serv / gnutls-cli and libcoap's coap-server / coap-client
+  gnutls-bin
+  libcoap3-bin
 )
 
 # RTCSEC_SRTP_OPENSSL=1: after the packages, also build libsrtp2 with its
