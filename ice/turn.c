@@ -27,6 +27,9 @@
  * are refreshed a minute early. */
 #define PERMISSION_REFRESH_US (240ull * 1000000u)
 #define CHANNEL_REFRESH_US (540ull * 1000000u)
+/* A refresh that failed is tried again this much later (the lifetime it
+ * keeps alive has at least a minute left). */
+#define REFRESH_RETRY_US (20ull * 1000000u)
 /* Requests sent again after 401 / 438, per transaction. */
 #define AUTH_RETRIES_MAX 3
 /* RFC 8656 §12: channel numbers 0x4000 through 0x4FFF. */
@@ -97,6 +100,7 @@ struct rtcsec_turn {
   uint8_t *rx;                 /* a copy of the record being processed */
   uint8_t *scratch;            /* indications and ChannelData being built */
 
+  uint64_t now; /* the caller's clock at its last call */
   int error;
   char detail[256];
   rtcsec_turn_stats stats;
@@ -306,14 +310,22 @@ static void arm(rtcsec_turn *t, tx *x, uint64_t now) {
 
 static void tx_finish(rtcsec_turn *t, tx *x);
 
-/* The transaction failed for good: one TURN_ERROR event. */
+/* The transaction failed for good: one TURN_ERROR event. A refresh that
+ * keeps something alive is tried again a little later. */
 static void tx_fail(rtcsec_turn *t, tx *x, int code, const char *reason) {
   rtcsec_turn_info info;
   memset(&info, 0, sizeof(info));
   info.method = x->method;
   info.error_code = code;
-  if (x->peer >= 0)
-    set_addr(&info, &t->peers[x->peer].addr, t->peers[x->peer].len);
+  peer_entry *p = x->peer >= 0 ? &t->peers[x->peer] : NULL;
+  if (p != NULL)
+    set_addr(&info, &p->addr, p->len);
+  if (x->method == RTCSEC_STUN_REFRESH && x->lifetime != 0 && t->allocated)
+    t->alloc_refresh_at = t->now + REFRESH_RETRY_US;
+  else if (x->method == RTCSEC_STUN_CHANNEL_BIND && p != NULL && p->channel_bound)
+    p->channel_refresh_at = t->now + REFRESH_RETRY_US;
+  else if (x->method == RTCSEC_STUN_CREATE_PERMISSION && p != NULL && p->perm_installed)
+    p->perm_refresh_at = t->now + REFRESH_RETRY_US;
   t->stats.transactions_failed++;
   push(t, RTCSEC_EVENT_TURN_ERROR, &info, reason);
   tx_finish(t, x);
@@ -377,6 +389,7 @@ static int can_request(const rtcsec_turn *t) {
 }
 
 static int request(rtcsec_turn *t, uint16_t method, int peer, uint32_t lifetime, uint64_t now) {
+  t->now = now;
   int rc = RTCSEC_OK;
   tx *x = tx_new(t, method, peer, lifetime, &rc);
   if (x == NULL)
@@ -960,6 +973,7 @@ int rtcsec_turn_start(rtcsec_turn *t, uint64_t now) {
   if (t->state != RTCSEC_TURN_STATE_NEW)
     return RTCSEC_ERR_INVALID_STATE;
   t->state = RTCSEC_TURN_STATE_CONNECTING;
+  t->now = now;
   int rc = rtcsec_dtls_start(t->dtls, now);
   pump(t, now);
   return rc;
@@ -980,6 +994,7 @@ int rtcsec_turn_handle_datagram(rtcsec_turn *t, const uint8_t *data, size_t len,
     t->stats.dropped++;
     return RTCSEC_OK;
   }
+  t->now = now;
   int rc = rtcsec_dtls_handle_datagram(t->dtls, data, len, now);
   pump(t, now);
   return t->state == RTCSEC_TURN_STATE_FAILED ? t->error
@@ -1014,6 +1029,7 @@ int rtcsec_turn_handle_timeout(rtcsec_turn *t, uint64_t now) {
     return t->error;
   if (t->state != RTCSEC_TURN_STATE_CONNECTING && t->state != RTCSEC_TURN_STATE_CONNECTED)
     return RTCSEC_OK;
+  t->now = now;
   (void)rtcsec_dtls_handle_timeout(t->dtls, now);
   pump(t, now);
   for (size_t i = 0; i < RTCSEC_TURN_MAX_TRANSACTIONS && t->state == RTCSEC_TURN_STATE_CONNECTED;
@@ -1093,6 +1109,7 @@ int rtcsec_turn_send(rtcsec_turn *t, const struct sockaddr *peer, socklen_t peer
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (t->state != RTCSEC_TURN_STATE_CONNECTED || !t->allocated)
     return RTCSEC_ERR_INVALID_STATE;
+  t->now = now;
   int i = peer_index(t, peer, 0);
   size_t n = 0;
   if (i >= 0 && t->peers[i].channel_bound) {

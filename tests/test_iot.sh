@@ -365,5 +365,35 @@ else
   pass "$t"
 fi
 
+# ---- option errors: exit 2 with the reason, nothing sent ---------------------------
+t="plain_dtls_and_turns_option_errors_exit_2_with_the_reason"
+bad=0
+while IFS='|' read -r why args; do
+  read -ra argv <<<"$args"
+  "$tool" "${argv[@]}" >"$work/u.out" 2>"$work/u.err"
+  st=$?
+  if [[ $st -ne 2 ]] || ! grep -q -- "$why" "$work/u.err"; then
+    echo "    | '$args': exit $st, want 2 and '$why':"
+    sed 's/^/    |   /' "$work/u.err"
+    bad=1
+  fi
+done <<'CASES'
+--psk-identity and --psk go together|--connect 127.0.0.1:9 --no-srtp --psk 0011
+need --no-srtp|--connect 127.0.0.1:9 --psk-identity d --psk 0011 --echo
+not with --send-rtp|--connect 127.0.0.1:9 --no-srtp --send-rtp 10
+--ca-file needs --peer-name|--connect 127.0.0.1:9 --no-srtp --ca-file /dev/null
+--peer-name needs --ca-file|--listen 127.0.0.1:0 --no-srtp --peer-name x
+expected 1 to 64 bytes in hex|--connect 127.0.0.1:9 --no-srtp --psk-identity d --psk 0g
+AEAD suites only|--connect 127.0.0.1:9 --no-srtp --psk-identity d --psk 0011 --cipher AES128-SHA
+--turns needs --connect|--listen 127.0.0.1:0 --turns 127.0.0.1:9 --turn-ca /dev/null --turn-name x
+must be authenticated before any STUN|--connect 127.0.0.1:9 --turns 127.0.0.1:9 --turn-user u --turn-pass p
+expected binding or allocation|--connect 127.0.0.1:9 --turns 127.0.0.1:9 --turn-only all
+CASES
+if [[ $bad -ne 0 ]]; then
+  fail "$t"
+else
+  pass "$t"
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

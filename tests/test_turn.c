@@ -739,6 +739,33 @@ START_TEST(refreshes_run_on_the_callers_clock) {
 }
 END_TEST
 
+/* A refresh that gets no answer is reported and tried again 20 s later,
+ * while the allocation still lives. */
+START_TEST(failed_refresh_is_tried_again_before_the_allocation_expires) {
+  fixture f;
+  fixture_opts o = {0};
+  fixture_init(&f, &o);
+  f.ts.grant_lifetime = 300;
+  allocate(&f);
+  uint64_t t_alloc = f.now;
+  f.ts.ignore_all = 1;
+  ck_assert(run_until(&f, has_error, 400 * SEC));
+  ck_assert_uint_eq(f.tc.error_method, RTCSEC_STUN_REFRESH);
+  ck_assert_int_eq(f.tc.error_code, 0);
+  ck_assert_uint_eq(f.now - t_alloc, 240 * SEC + 39500 * MS); /* due at 240 s, 39.5 s of tries */
+  f.ts.ignore_all = 0;
+  f.ts.grant_lifetime = 0;
+  f.tc.errors = 0;
+  ck_assert(run_until(&f, has_refreshed, 60 * SEC));
+  ck_assert_int_eq(f.tc.errors, 0);
+  ck_assert_int_eq(f.tc.refreshed, 1);
+  ck_assert_uint_eq(f.tc.refreshed_lifetime, 600);
+  ck_assert_uint_lt(f.now - t_alloc, 300 * SEC); /* before the allocation expired */
+  ck_assert_int_eq(f.ts.allocated, 1);
+  fixture_free(&f);
+}
+END_TEST
+
 /* RFC 8489 §6.2.1 over DTLS: sent at 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s,
  * failed at 39.5 s, whatever DTLS does underneath. */
 START_TEST(unanswered_request_follows_the_rfc8489_schedule) {
@@ -1001,6 +1028,7 @@ int main(void) {
   tcase_add_test(tc, wrong_password_ends_the_allocation_with_401);
   tcase_add_test(tc, allocation_mismatch_437_is_reported);
   tcase_add_test(tc, refreshes_run_on_the_callers_clock);
+  tcase_add_test(tc, failed_refresh_is_tried_again_before_the_allocation_expires);
   tcase_add_test(tc, unanswered_request_follows_the_rfc8489_schedule);
   tcase_add_test(tc, lossy_dtls_leg_still_allocates_and_relays);
   tcase_add_test(tc, wrong_server_certificate_is_refused_before_any_stun);

@@ -142,7 +142,9 @@ RTCSEC_API int rtcsec_turn_poll_event(rtcsec_turn *t, rtcsec_event *ev);
  * without a credential, or without an allocation for permission, channel
  * and refresh), RTCSEC_ERR_LIMIT (RTCSEC_TURN_MAX_TRANSACTIONS outstanding,
  * or RTCSEC_TURN_MAX_PEERS peers), RTCSEC_ERR_INVALID_ARGUMENT (an address
- * that is not IPv4 or IPv6). */
+ * that is not IPv4 or IPv6), RTCSEC_ERR_CRYPTO (no random transaction ID).
+ * A request that cannot go out later (larger than the MTU) ends in
+ * TURN_ERROR. */
 
 /* Binding: ends in MAPPED_ADDRESS or TURN_ERROR. */
 RTCSEC_API int rtcsec_turn_binding(rtcsec_turn *t, uint64_t now);
@@ -167,7 +169,10 @@ RTCSEC_API int rtcsec_turn_refresh(rtcsec_turn *t, uint32_t lifetime_s, uint64_t
  * else in a Send indication (RFC 8656 §10). Unreliable, like UDP.
  * Errors: RTCSEC_ERR_INVALID_STATE (not connected, no allocation, or no
  * permission or channel requested for the peer's IP address),
- * RTCSEC_ERR_TOO_LARGE (does not fit the MTU), RTCSEC_ERR_INVALID_ARGUMENT. */
+ * RTCSEC_ERR_TOO_LARGE (does not fit the MTU), RTCSEC_ERR_INVALID_ARGUMENT,
+ * RTCSEC_ERR_CRYPTO (no random transaction ID); the association's error if
+ * it failed meanwhile. Nothing is queued: the caller drops the datagram, as
+ * UDP would. */
 RTCSEC_API int rtcsec_turn_send(rtcsec_turn *t, const struct sockaddr *peer, socklen_t peer_len,
                                 const uint8_t *data, size_t len, uint64_t now);
 
