@@ -1211,7 +1211,8 @@ int rtcsec_router_add_session(rtcsec_router *r, const rtcsec_router_session_conf
   }
   s->ufrag_len = ulen;
   s->remote_ufrag_len = rlen;
-  memcpy(s->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(s->fps[0]));
+  if (cfg->n_peer_fingerprints > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
+    memcpy(s->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(s->fps[0]));
   s->n_fps = cfg->n_peer_fingerprints;
   s->role = cfg->role;
   s->user = cfg->user;

@@ -284,9 +284,25 @@ else
 fi
 
 # ---- libcoap: a CoAP GET over DTLS with a pre-shared key ---------------------------------
+# Two adjacent free UDP ports: coap-server takes PORT and PORT + 1 (coaps).
+free_udp_port_pair() {
+  python3 -c 'import socket
+for _ in range(50):
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.bind(("127.0.0.1", 0))
+    p = a.getsockname()[1]
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        continue
+    print(p)
+    break'
+}
+
 for lib in openssl gnutls; do
   t="coap_server_${lib}_answers_rtcsec_coap_get_over_psk_dtls"
-  port=$(free_udp_port)
+  port=$(free_udp_port_pair)
   timeout "$WAIT" "coap-server-$lib" -A 127.0.0.1 -p "$port" -k "$COAP_KEY" \
     >"$work/cs-$lib.out" 2>&1 &
   peer_pid=$!
