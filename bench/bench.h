@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "rtcsec/rtcsec.h"
+#include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
 
 #define BENCH_MAX_RUNS 101
@@ -21,9 +22,29 @@ typedef struct bench_opts {
   int want_dtls;
   int want_mem;
   int want_ice;
-  size_t mem_sessions; /* sessions for the memory figure (1000) */
-  int handshakes;      /* handshakes per run and variant */
+  int want_sessions;
+  int want_hmac;
+  size_t mem_sessions;  /* sessions for the memory figure (1000) */
+  size_t live_sessions; /* live sessions for the sessions figure (10000) */
+  int handshakes;       /* handshakes per run and variant */
+  /* --libsrtp-ciphers: the whole run on libsrtp2's own cipher
+   * implementations (rtcsec_srtp_global_config(), keep_libsrtp_ciphers). */
+  int keep_libsrtp;
+  /* Same-run baselines from other processes: stock libsrtp2 (this program
+   * again with --libsrtp-ciphers; --no-stock turns it off) and Pion
+   * (rtcsec-pion-bench, bench/pion/; NULL when --pion none). */
+  int stock;
+  const char *pion;
+  /* --child-report: print the figures as lines for the rtcsec-bench that
+   * started this one, instead of the table. */
+  int child_report;
+  unsigned srtp_variants; /* --srtp-variants: BENCH_VARIANT_* bits */
 } bench_opts;
+
+#define BENCH_VARIANT_RTCSEC 1u
+#define BENCH_VARIANT_LIBSRTP 2u
+#define BENCH_VARIANT_EVP 4u
+#define BENCH_VARIANT_ALL 7u
 
 /* ---- figures -------------------------------------------------------------- */
 
@@ -104,12 +125,35 @@ uint64_t bench_mono_us(void);
 uint64_t bench_alloc_calls(void);
 int bench_alloc_counting(void);
 
+/* ---- other processes (common.c) ------------------------------------------------- */
+
+/* This program's own path (/proc/self/exe), or NULL. */
+const char *bench_self(void);
+
+/* Runs argv (argv[0] a path) with its stdout on a pipe and calls line()
+ * for every line it prints (without the newline). Returns 0 if it ran
+ * and exited with status 0, else -1 (with a message on stderr). */
+int bench_run_child(char *const argv[], void (*line)(char *text, void *ctx), void *ctx);
+
+/* Runs this program again with `args` (a NULL-terminated list) and
+ * --child-report, and calls fig() for every figure it reports (its median
+ * value, and its baseline or NAN). Returns as bench_run_child(). */
+int bench_run_self(const char *const args[],
+                   void (*fig)(const char *name, double value, double base, void *ctx), void *ctx);
+
+/* --child-report: every figure as "fig<TAB>name<TAB>value<TAB>baseline". */
+void bench_print_child_report(void);
+
 /* ---- shared fixtures --------------------------------------------------------- */
 
 /* The profiles benchmarked, in table order. */
 extern const rtcsec_srtp_profile bench_profiles[4];
 #define BENCH_N_PROFILES 4
 const char *bench_profile_short(rtcsec_srtp_profile p); /* cm80, cm32, gcm128, gcm256 */
+
+/* The fixed master key || salt the raw sessions of profile p use (the
+ * same in every process of a run, Pion's included); 46 octets. */
+void bench_master_key(rtcsec_srtp_profile p, uint8_t out[46]);
 
 /* Two rtcsec transports connected to each other in memory: t[0] is the DTLS
  * client, t[1] the server. Certificates are shared, not copied. */
@@ -141,11 +185,14 @@ size_t bench_make_rtcp(uint8_t *buf, uint32_t ssrc, size_t payload_len);
 int bench_srtp_run(const bench_opts *o);
 int bench_dtls_run(const bench_opts *o);
 int bench_mem_run(const bench_opts *o);
+int bench_session_run(const bench_opts *o);
+int bench_hmac_run(const bench_opts *o);
 /* Figure 4 (ice_bench.c), only when built with the ICE layer. */
 int bench_ice_run(const bench_opts *o);
 /* Instruction counts (under valgrind --tool=callgrind; see callgrind.c). */
 int bench_srtp_callgrind_child(const bench_opts *o);
 int bench_dtls_callgrind_child(const bench_opts *o);
+int bench_session_callgrind_child(const bench_opts *o);
 
 /* ---- callgrind client requests (no-ops without valgrind headers) ------------ */
 

@@ -2,13 +2,16 @@
  * fixtures (connected transport pairs, DTLS handshakes) the benchmarks share. */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <srtp2/cipher.h>
 #include <srtp2/srtp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -166,7 +169,9 @@ void bench_env_fill(bench_env *env) {
   const srtp_cipher_type_t *gt = srtp_crypto_kernel_get_cipher_type(SRTP_AES_GCM_128);
   copy_str(env->srtp_gcm, sizeof(env->srtp_gcm), gt && gt->description ? gt->description : "");
   const char *backend = "built-in";
-  if (strstr(d, "openssl") != NULL)
+  if (strstr(d, "rtcsec") != NULL)
+    backend = "rtcsec's own (OpenSSL EVP)";
+  else if (strstr(d, "openssl") != NULL)
     backend = "OpenSSL";
   else if (strstr(d, "NSS") != NULL)
     backend = "NSS";
@@ -210,6 +215,106 @@ void bench_env_fill(bench_env *env) {
   env->loadavg_start = loadavg();
 }
 
+/* ---- other processes --------------------------------------------------------------- */
+
+const char *bench_self(void) {
+  static char self[4096];
+  if (self[0] == '\0') {
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+      return NULL;
+    self[n] = '\0';
+  }
+  return self;
+}
+
+int bench_run_child(char *const argv[], void (*line)(char *text, void *ctx), void *ctx) {
+  int fd[2];
+  if (pipe(fd) != 0) {
+    perror("rtcsec-bench: pipe");
+    return -1;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("rtcsec-bench: fork");
+    close(fd[0]);
+    close(fd[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    dup2(fd[1], 1);
+    close(fd[0]);
+    close(fd[1]);
+    execv(argv[0], argv);
+    fprintf(stderr, "rtcsec-bench: cannot run %s\n", argv[0]);
+    _exit(127);
+  }
+  close(fd[1]);
+  FILE *f = fdopen(fd[0], "r");
+  char buf[512];
+  while (f != NULL && fgets(buf, sizeof(buf), f) != NULL) {
+    buf[strcspn(buf, "\n")] = '\0';
+    line(buf, ctx);
+  }
+  if (f != NULL)
+    fclose(f);
+  else
+    close(fd[0]);
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "rtcsec-bench: %s failed (status %d)\n", argv[0], status);
+    return -1;
+  }
+  return 0;
+}
+
+typedef struct fig_ctx {
+  void (*fig)(const char *name, double value, double base, void *ctx);
+  void *ctx;
+} fig_ctx;
+
+static void fig_line(char *text, void *vctx) {
+  fig_ctx *c = vctx;
+  char *save = NULL;
+  char *tag = strtok_r(text, "\t", &save);
+  char *name = strtok_r(NULL, "\t", &save);
+  char *val = strtok_r(NULL, "\t", &save);
+  char *base = strtok_r(NULL, "\t", &save);
+  if (tag == NULL || strcmp(tag, "fig") != 0 || name == NULL || val == NULL || base == NULL)
+    return;
+  c->fig(name, strtod(val, NULL), strtod(base, NULL), c->ctx);
+}
+
+int bench_run_self(const char *const args[],
+                   void (*fig)(const char *name, double value, double base, void *ctx), void *ctx) {
+  char *argv[32];
+  size_t n = 0;
+  const char *self = bench_self();
+  if (self == NULL) {
+    fprintf(stderr, "rtcsec-bench: cannot find own executable\n");
+    return -1;
+  }
+  argv[n++] = (char *)self;
+  argv[n++] = "--child-report";
+  for (size_t i = 0; args[i] != NULL && n < 31; i++)
+    argv[n++] = (char *)args[i];
+  argv[n] = NULL;
+  fig_ctx c = {fig, ctx};
+  return bench_run_child(argv, fig_line, &c);
+}
+
+void bench_print_child_report(void) {
+  for (size_t i = 0; i < bench_figure_count(); i++) {
+    const bench_figure *f = bench_figure_at(i);
+    printf("fig\t%s\t%.6g\t%.6g\n", f->name, bench_series_median(&f->val),
+           f->base.n ? bench_series_median(&f->base) : NAN);
+  }
+  for (size_t i = 0; i < bench_not_done_count(); i++)
+    fprintf(stderr, "rtcsec-bench (child): not measured: %s: %s\n", bench_not_done_name(i),
+            bench_not_done_reason(i));
+}
+
 /* ---- packets ---------------------------------------------------------------------- */
 
 const rtcsec_srtp_profile bench_profiles[4] = {
@@ -229,6 +334,11 @@ const char *bench_profile_short(rtcsec_srtp_profile p) {
   default:
     return "?";
   }
+}
+
+void bench_master_key(rtcsec_srtp_profile p, uint8_t out[46]) {
+  for (size_t i = 0; i < 46; i++)
+    out[i] = (uint8_t)(0x3c + 7 * i + 31 * (size_t)p);
 }
 
 static void put32(uint8_t *p, uint32_t v) {

@@ -11,6 +11,7 @@
  * malloc_trim) is reported alongside. After everything is freed the heap
  * must be back where it started (a leak shows as a nonzero "left" figure). */
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,27 @@ out:
   return rc;
 }
 
+/* The figures of the same measurement in a process that keeps libsrtp2's
+ * own cipher implementations (NSS on Debian): <name>.stock. */
+static void stock_mem_fig(const char *name, double value, double base, void *ctx) {
+  (void)ctx;
+  char out[160], label[80];
+  if (strncmp(name, "mem.", 4) != 0)
+    return;
+  const bench_figure *mine = NULL;
+  for (size_t i = 0; i < bench_figure_count(); i++) {
+    if (strcmp(bench_figure_at(i)->name, name) == 0)
+      mine = bench_figure_at(i);
+  }
+  snprintf(out, sizeof(out), "%s.stock", name);
+  snprintf(label, sizeof(label), "%s", mine ? mine->label : name + 4);
+  bench_figure *f = bench_figure_get("mem-stock", out, label, mine ? mine->unit : "bytes/session",
+                                     mine ? mine->what : "", mine ? mine->baseline_name : "");
+  bench_series_add(&f->val, value);
+  if (!isnan(base))
+    bench_series_add(&f->base, base);
+}
+
 int bench_mem_run(const bench_opts *o) {
   rtcsec_cert *cert[2] = {NULL, NULL};
   rtcsec_fingerprint fp[2];
@@ -232,6 +254,17 @@ int bench_mem_run(const bench_opts *o) {
                          "bytes/session", "rtcsec, all sessions freed", "raw, all sessions freed");
     bench_series_add(&f->val, a.left / (double)n);
     bench_series_add(&f->base, b.left / (double)n);
+  }
+  /* Both builds' memory in the same run: libsrtp2 on its own ciphers, in
+   * another process since the choice is process-wide. */
+  if (o->stock) {
+    char nruns[16], nsess[24];
+    snprintf(nruns, sizeof(nruns), "%d", runs);
+    snprintf(nsess, sizeof(nsess), "%zu", n);
+    const char *args[] = {"--libsrtp-ciphers", "--only", "mem", "--runs", nruns,
+                          "--sessions",        nsess,    NULL};
+    if (bench_run_self(args, stock_mem_fig, NULL) != 0)
+      bench_not_done("mem.stock", "the --libsrtp-ciphers child process failed (see above)");
   }
   rc = 0;
 out:

@@ -107,6 +107,50 @@ static void print_srtp(const char *group, const char *floor_group, const char *u
   }
 }
 
+/* Issue 13's view of the per-packet cells: the EVP floor, stock libsrtp2,
+ * libsrtp2 on rtcsec's types, rtcsec's whole path, and Pion, medians. The
+ * rows are the figures <cell>.rtcsec_evp of `group`; the other columns are
+ * their partners <cell>.stock, <cell>.libsrtp2, <cell>.pion (absent: "-"). */
+static void print_srtp_summary(const char *group, const char *unit) {
+  int header = 0;
+  for (size_t i = 0; i < bench_figure_count(); i++) {
+    bench_figure *f = bench_figure_at(i);
+    if (strcmp(f->group, group) != 0)
+      continue;
+    char cell[128], name[160];
+    snprintf(cell, sizeof(cell), "%s", f->name);
+    char *dot = strrchr(cell, '.');
+    if (dot != NULL)
+      *dot = '\0';
+    snprintf(name, sizeof(name), "%s.stock", cell);
+    bench_figure *stock = find(name);
+    snprintf(name, sizeof(name), "%s.libsrtp2", cell);
+    bench_figure *lib = find(name);
+    snprintf(name, sizeof(name), "%s.pion", cell);
+    bench_figure *pion = find(name);
+    if (!header) {
+      printf("\n== SRTP per packet (%s, medians): EVP floor, stock libsrtp2, libsrtp2 on "
+             "rtcsec's types, rtcsec, Pion ==\n",
+             unit);
+      printf("%-22s %-9s %-9s %-9s %-9s %-9s %-8s %-15s %-9s %-9s %s\n", "profile/kind/op/payload",
+             "EVP", "stock", "stock/EVP", "lib+types", "rtcsec", "rt/EVP", "rt/EVP target", "Pion",
+             "rt/Pion", "rt/Pion target");
+      header = 1;
+    }
+    char a[32], b[32], c[32], d[32], e[32], g[32], t1[48], p[32], q[32], t2[48];
+    printf("%-22s %-9s %-9s %-9s %-9s %-9s %-8s %-15s %-9s %-9s %s\n", f->label,
+           num(a, sizeof(a), bench_series_median(&f->base)),
+           stock ? num(b, sizeof(b), bench_series_median(&stock->val)) : "-",
+           stock && stock->base.n ? num(c, sizeof(c), bench_figure_ratio(stock)) : "-",
+           lib ? num(d, sizeof(d), bench_series_median(&lib->val)) : "-",
+           num(e, sizeof(e), bench_series_median(&f->val)),
+           num(g, sizeof(g), bench_figure_ratio(f)), target_text(t1, sizeof(t1), f),
+           pion ? num(p, sizeof(p), bench_series_median(&pion->base)) : "-",
+           pion && pion->val.n ? num(q, sizeof(q), bench_figure_ratio(pion)) : "-",
+           pion ? target_text(t2, sizeof(t2), pion) : "");
+  }
+}
+
 static void print_generic(const char *group, const char *title) {
   int header = 0;
   for (size_t i = 0; i < bench_figure_count(); i++) {
@@ -129,13 +173,25 @@ static void print_generic(const char *group, const char *title) {
 
 void bench_print_table(const bench_env *env, const bench_opts *o) {
   print_env(env, o);
+  print_srtp_summary("srtp-target", "thread CPU ns/packet");
   print_srtp("srtp", "srtp-floor", "thread CPU ns/packet");
   print_generic("alloc", "Allocations on the per-packet paths (malloc/calloc/realloc calls)");
   print_generic("dtls", "DTLS 1.2 handshakes, both endpoints, one core (baseline: raw OpenSSL)");
   print_generic("mem", "Memory per established session (baseline: bare SSL + libsrtp2)");
+  print_generic("mem-stock", "Memory per established session, libsrtp2 on its own ciphers "
+                             "(--libsrtp-ciphers child)");
+  print_generic("sessions",
+                "Sessions piling up: rtcsec_srtp create, packets, free (AEAD_AES_128_GCM)");
+  print_generic("sessions-stock", "The same with libsrtp2 on its own ciphers (--libsrtp-ciphers "
+                                  "child, at most 4000 sessions)");
+  print_generic("hmac", "HMAC-SHA1 with a key set up once, per message (baseline: EVP_MAC "
+                        "re-initialised)");
   print_generic("ice", "ICE connected -> DTLS connected -> first media, loopback (libnice)");
+  print_srtp_summary("cg-srtp-target", "Ir = instructions/packet, callgrind");
   print_srtp("cg-srtp", "cg-srtp-floor", "Ir = instructions/packet, callgrind");
   print_generic("cg-dtls", "DTLS handshake instructions (callgrind)");
+  print_generic("cg-sessions", "Instructions per protect + unprotect, round-robin over all "
+                               "sessions vs over 100 (callgrind)");
   for (size_t i = 0; i < bench_not_done_count(); i++)
     printf("\nnot measured: %s: %s\n", bench_not_done_name(i), bench_not_done_reason(i));
   size_t met = 0, missed = 0;
@@ -306,9 +362,12 @@ int bench_write_plot(const char *path, const bench_env *env) {
   } panels[] = {
       {"srtp", "rtcsec transport / raw libsrtp2, per packet (target <= 1.05)",
        ", 1 lc rgb 'black' notitle, 1.05 dt 2 lc rgb 'red' title 'target 1.05'"},
-      {"srtp-floor", "raw libsrtp2 / EVP cipher floor, per packet",
-       ", 1 lc rgb 'black' notitle, 1.25 dt 2 lc rgb 'red' title 'AES-CM target 1.25', "
-       "1.1 dt 3 lc rgb 'orange' title 'GCM target 1.10'"},
+      {"srtp-target", "rtcsec / EVP cipher floor, per packet (target <= 1.10)",
+       ", 1 lc rgb 'black' notitle, 1.10 dt 2 lc rgb 'red' title 'target 1.10'"},
+      {"srtp-pion", "rtcsec / Pion, per packet (target < 1)",
+       ", 1 lc rgb 'black' notitle, 1.0 dt 2 lc rgb 'red' title 'target 1'"},
+      {"srtp-stock", "stock libsrtp2 (its own ciphers) / EVP cipher floor, per packet",
+       ", 1 lc rgb 'black' notitle"},
       {"dtls", "DTLS handshake: rtcsec / baseline (see legend of docs/benchmarks.md)",
        ", 1 lc rgb 'black' notitle, 1.10 dt 2 lc rgb 'red' title 'target 1.10'"},
       {"mem", "memory per session: rtcsec / baseline", ", 1 lc rgb 'black' notitle"},
@@ -316,14 +375,14 @@ int bench_write_plot(const char *path, const bench_env *env) {
        ", 1 lc rgb 'black' notitle"},
       {"cg-srtp", "instructions per packet (callgrind): rtcsec / raw libsrtp2",
        ", 1 lc rgb 'black' notitle, 1.05 dt 2 lc rgb 'red' title 'target 1.05'"},
-      {"cg-srtp-floor", "instructions per packet (callgrind): raw libsrtp2 / EVP floor",
-       ", 1 lc rgb 'black' notitle, 1.25 dt 2 lc rgb 'red' title 'AES-CM target 1.25', "
-       "1.1 dt 3 lc rgb 'orange' title 'GCM target 1.10'"},
+      {"cg-srtp-target", "instructions per packet (callgrind): rtcsec / EVP floor",
+       ", 1 lc rgb 'black' notitle, 1.10 dt 2 lc rgb 'red' title 'target 1.10'"},
       {"cg-dtls", "instructions per handshake (callgrind): variant / baseline",
        ", 1 lc rgb 'black' notitle, 1.10 dt 2 lc rgb 'red' title 'target 1.10'"},
   };
-  int used[8] = {0}, n = 0;
-  for (size_t p = 0; p < 8; p++) {
+  enum { N_PANELS = sizeof(panels) / sizeof(panels[0]) };
+  int used[N_PANELS] = {0}, n = 0;
+  for (size_t p = 0; p < N_PANELS; p++) {
     for (size_t i = 0; i < bench_figure_count() && !used[p]; i++) {
       const bench_figure *f = bench_figure_at(i);
       used[p] = strcmp(f->group, panels[p].group) == 0 && f->base.n > 0;
@@ -344,7 +403,7 @@ int bench_write_plot(const char *path, const bench_env *env) {
              "set xtics rotate by -50 left font ',8'\nset yrange [0:*]\nset ylabel 'ratio'\n"
              "set offsets 0.5, 0.5, 0, 0\n");
   int idx = 0;
-  for (size_t p = 0; p < 8; p++) {
+  for (size_t p = 0; p < N_PANELS; p++) {
     if (used[p])
       panel(s, idx++, panels[p].group, panels[p].title, panels[p].lines);
   }

@@ -986,6 +986,10 @@ static int add_to_nice(rtcsec_ice_agent *a, const char *nice_sdp, unsigned gen) 
   rtcsec_ice_test_candidate_pause();
   NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(a->nice, a->stream_id, nice_sdp);
   int n = -1;
+  if (rtcsec_ice_test_take_refusal()) {
+    nice_candidate_free(c);
+    c = NULL;
+  }
   if (c != NULL) {
     GSList one = {c, NULL};
     n = nice_agent_set_remote_candidates(a->nice, a->stream_id, COMPONENT, &one);
@@ -1261,6 +1265,14 @@ int rtcsec_ice_get_stats(rtcsec_ice_agent *a, rtcsec_ice_stats *out) {
 static volatile gulong candidate_pause_us;
 
 void rtcsec_ice_test_set_candidate_pause(unsigned long us) { candidate_pause_us = us; }
+
+static volatile gint refuse_next;
+
+void rtcsec_ice_test_refuse_next_candidate(void) { g_atomic_int_set(&refuse_next, 1); }
+
+int rtcsec_ice_test_take_refusal(void) {
+  return g_atomic_int_compare_and_exchange(&refuse_next, 1, 0);
+}
 
 void rtcsec_ice_test_candidate_pause(void) {
   if (candidate_pause_us > 0)

@@ -35,6 +35,12 @@ void rtcsec_ice_test_vanish(rtcsec_ice_agent *a);
 void rtcsec_ice_test_set_candidate_pause(unsigned long us);
 void rtcsec_ice_test_candidate_pause(void);
 
+/* Test hook: the next candidate handed to libnice is treated as refused by
+ * it (libnice 0.1.21 takes every candidate this agent's checker passes, so
+ * a refusal cannot be provoked from outside). Process-wide, once. */
+void rtcsec_ice_test_refuse_next_candidate(void);
+int rtcsec_ice_test_take_refusal(void);
+
 /* Test hook: revokes this side's consent to receive (RFC 7675 §5.2): the
  * peer's consent checks get 403 until an ICE restart. */
 void rtcsec_ice_test_revoke_consent(rtcsec_ice_agent *a);

@@ -60,6 +60,7 @@ struct rtcsec_dtls {
   rtcsec_fingerprint matched_fp;
   int peer_verified; /* the certificate matched a fingerprint or the CA */
   int psk_keyed;     /* the handshake is keyed by our pre-shared key */
+  rtcsec_connected_info info; /* what was agreed, filled once at CONNECTED */
 
   /* Uses beyond WebRTC (rtcsec_dtls_config). */
   int use_srtp;
@@ -292,6 +293,7 @@ void rtcsec_dtls_engine_connected(rtcsec_dtls *d, uint64_t now) {
   d->ops->connected_info(d->engine, &ev.connected);
   ev.connected.role = d->role;
   ev.connected.peer_fingerprint = d->matched_fp;
+  d->info = ev.connected;
   /* RFC 5764 §4.1.2: WebRTC needs the profile the server picked. */
   if (d->use_srtp && ev.connected.profile == RTCSEC_SRTP_NONE) {
     fail(d, RTCSEC_ERR_SRTP_NOT_NEGOTIATED, NULL);
@@ -488,7 +490,7 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   rtcsec_dgram_queue_init(&d->out, OUT_MAX_DATAGRAMS);
   rtcsec_dgram_queue_init(&d->held, HELD_MAX_DATAGRAMS);
   rtcsec_ring_init(&d->events, sizeof(event_node), EVENTS_MAX);
-  if (cfg->n_peer_fingerprints > 0) /* memcpy from NULL is undefined, even of 0 bytes */
+  if (cfg->n_peer_fingerprints > 0) /* (memcpy from NULL is undefined even for 0 bytes) */
     memcpy(d->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(d->fps[0]));
   d->n_fps = cfg->n_peer_fingerprints;
   d->cert = rtcsec_cert_ref(cfg->cert);
@@ -738,10 +740,7 @@ int rtcsec_dtls_get_connected(const rtcsec_dtls *d, rtcsec_connected_info *out) 
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
-  memset(out, 0, sizeof(*out));
-  d->ops->connected_info(d->engine, out);
-  out->role = d->role;
-  out->peer_fingerprint = d->matched_fp;
+  *out = d->info;
   return RTCSEC_OK;
 }
 
@@ -775,14 +774,11 @@ int rtcsec_dtls_export_srtp_keys(const rtcsec_dtls *d, rtcsec_srtp_keys *keys) {
   memset(keys, 0, sizeof(*keys));
   if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
     return RTCSEC_ERR_INVALID_STATE;
-  rtcsec_connected_info info;
-  memset(&info, 0, sizeof(info));
-  d->ops->connected_info(d->engine, &info);
-  size_t k = rtcsec_srtp_profile_key_len(info.profile);
-  size_t s = rtcsec_srtp_profile_salt_len(info.profile);
+  size_t k = rtcsec_srtp_profile_key_len(d->info.profile);
+  size_t s = rtcsec_srtp_profile_salt_len(d->info.profile);
   if (k == 0)
     return RTCSEC_ERR_SRTP_NOT_NEGOTIATED;
-  keys->profile = info.profile;
+  keys->profile = d->info.profile;
   keys->key_len = k;
   keys->salt_len = s;
   keys->material_len = 2 * (k + s);

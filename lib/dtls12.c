@@ -756,16 +756,19 @@ static int op_handle_datagram(void *p, const uint8_t *data, size_t len, uint64_t
     return RTCSEC_OK;
   }
   /* The handshake, or something to drop: the records worth keeping go to
-   * OpenSSL from a copy (epoch 0 renumbered, see filter_records()). */
-  uint8_t *clean = len > 0 ? malloc(len) : NULL;
-  if (len > 0 && clean == NULL)
+   * OpenSSL from a copy (epoch 0 renumbered, see filter_records()); on the
+   * stack for datagrams up to a usual MTU. */
+  uint8_t small[1500];
+  uint8_t *clean = len <= sizeof(small) ? small : malloc(len);
+  if (clean == NULL)
     return RTCSEC_ERR_NO_MEMORY;
   size_t kept = len > 0 ? filter_records(e, data, len, clean) : 0;
   if (kept == 0)
     e->env.stats->datagrams_dropped++;
   else
     feed(e, clean, kept, now);
-  free(clean);
+  if (clean != small)
+    free(clean);
   return RTCSEC_OK;
 }
 

@@ -33,8 +33,6 @@ int rtcsec_dgram_queue_pop(rtcsec_dgram_queue *q, rtcsec_dgram *out) {
   if (!rtcsec_ring_pop(&q->ring, out))
     return 0;
   q->bytes -= out->len;
-  if (rtcsec_ring_count(&q->ring) == 0)
-    rtcsec_ring_shrink(&q->ring); /* idle associations keep no storage */
   return 1;
 }
 

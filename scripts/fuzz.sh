@@ -10,7 +10,7 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   TARGET: fingerprint demux dtls_server_first_flight dtls_client_first_flight
 #           dtls_stateful srtp_unprotect transport sdp stun client_hello
-#           echo_rtcp mlkem turn coap (default: all)
+#           echo_rtcp mlkem echo_sdp turn coap (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_ARGS (more libFuzzer
 #   options, e.g. "-use_value_profile=1"), FUZZ_OUT (default fuzz-out).
 set -euo pipefail
@@ -32,11 +32,13 @@ declare -A MAX_LEN=(
   [client_hello]=256
   [echo_rtcp]=1500
   [mlkem]=1400
+  [echo_sdp]=16384
   [turn]=2048
   [coap]=600
 )
 ALL_TARGETS=(fingerprint demux dtls_server_first_flight dtls_client_first_flight
-  dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem turn coap)
+  dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem echo_sdp turn
+  coap)
 
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 OUT=${FUZZ_OUT:-fuzz-out}

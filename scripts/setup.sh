@@ -3,23 +3,34 @@
 # ones that are missing. Idempotent: when everything is installed it only runs
 # dpkg-query and exits, without network and without root.
 #
-# Usage: bash scripts/setup.sh [EXTRA_PACKAGE...]
+# Usage: bash scripts/setup.sh [--demo] [EXTRA_PACKAGE...]
+#   --demo   only what the main job (scripts/run.sh, rtcsec-echo) needs
+#   default  everything the test run (scripts/test.sh) needs
 set -euo pipefail
 
 # One package per line. Real package names only (no virtual packages):
 # a virtual name never shows as installed, so it would trigger apt every run.
 # Installed with --no-install-recommends: list anything a recommend would
 # have brought in (fonts for chromium, ...) explicitly here.
-PACKAGES=(
+#
+# DEMO_PACKAGES: what the main job needs to build and run rtcsec-echo
+# (scripts/run.sh). TEST_PACKAGES: what the whole test run needs on top.
+DEMO_PACKAGES=(
   build-essential
   meson
   ninja-build
   pkg-config
   libssl-dev
-  openssl
   libsrtp2-dev
   libnice-dev
   libglib2.0-dev
+  # rtcsec-echo: HTTP, JSON, its page embedded at build time
+  libsoup-3.0-dev
+  libjson-glib-dev
+  python3
+)
+TEST_PACKAGES=(
+  openssl
   check
   clang-format
   clang
@@ -27,21 +38,22 @@ PACKAGES=(
   git
   iproute2
   ca-certificates
-  # rtcsec-echo (tools/rtcsec-echo.c) and its browser test (tests/test_browser.sh)
-  libsoup-3.0-dev
-  libjson-glib-dev
-  python3
+  # the browser suite (tests/browser/run.sh: both browsers, and tshark, which
+  # brings dumpcap, for the DTLS capture check)
   chromium
-  # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind, and the
-  # OpenSSL-backed libsrtp2 (scripts/build-libsrtp-openssl.sh: apt-get source)
+  firefox-esr
+  tshark
+  # rtcsec-bench (docs/benchmarks.md): --plot, --callgrind. Its Pion figures
+  # need golang-go and golang-github-pion-srtp.v2-dev, which bench/pion/build.sh
+  # asks for (or installs, as root, with RTCSEC_PION_INSTALL=1); the test run
+  # does not need them.
   gnuplot-nox
   valgrind
   # tests/test_mlkem.c reads the gzip'd FIPS 203 vectors; test_mlkem_ct runs
   # under valgrind (above)
   zlib1g-dev
-  dpkg-dev
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
-  # itself on 127.0.0.1; the Debian service is never started (no systemd).
+  # itself on 127.0.0.1; the Debian service is never started (see below).
   # tests/test_turns.sh does the same with its DTLS listener (RFC 7350).
   coturn
   # The RFC 7925 interop peers of tests/test_iot.sh (docs/iot.md): GnuTLS's
@@ -50,13 +62,20 @@ PACKAGES=(
   libcoap3-bin
 )
 
-# RTCSEC_SRTP_OPENSSL=1: after the packages, also build libsrtp2 with its
-# OpenSSL backend into .deps/libsrtp-openssl (docs/benchmarks.md). The
-# packages are installed by a nested run of this script, so that every exit
-# path below still ends in the build.
-if [[ "${RTCSEC_SRTP_OPENSSL:-0}" == 1 && -z "${RTCSEC_SETUP_NESTED:-}" ]]; then
-  RTCSEC_SETUP_NESTED=1 bash "${BASH_SOURCE[0]}" "$@"
-  exec bash "$(dirname "${BASH_SOURCE[0]}")/build-libsrtp-openssl.sh"
+# Packages whose Debian scripts enable and start a system service on
+# install. None may be left running: their start is refused during the
+# install (policy-rc.d) and the service disabled after it.
+SERVICES=(coturn)
+
+mode=tests
+if [[ "${1:-}" == "--demo" ]]; then
+  mode=demo
+  shift
+fi
+if [[ $mode == demo ]]; then
+  PACKAGES=("${DEMO_PACKAGES[@]}")
+else
+  PACKAGES=("${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 fi
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -100,11 +119,47 @@ run_apt() {
   fi
 }
 
+# Refuse every service start while installing (Debian's invoke-rc.d and
+# deb-systemd-invoke ask /usr/sbin/policy-rc.d; 101 = action forbidden).
+policy=/usr/sbin/policy-rc.d
+saved_policy=""
+if [[ -e $policy ]]; then
+  saved_policy=$(mktemp /tmp/rtcsec-policy.XXXXXX)
+  cp -p "$policy" "$saved_policy"
+fi
+restore_policy() {
+  if [[ -n $saved_policy ]]; then
+    cp -p "$saved_policy" "$policy"
+    rm -f "$saved_policy"
+  else
+    rm -f "$policy"
+  fi
+}
+trap 'restore_policy; rm -f "$aptlog"' EXIT
+printf '#!/bin/sh\n# rtcsec scripts/setup.sh: no service starts during the install\nexit 101\n' >"$policy"
+chmod 755 "$policy"
+
 log "installing ${#missing[@]} missing package(s): ${missing[*]}"
 start=$SECONDS
 log "apt-get update"
 run_apt update
 run_apt install --no-install-recommends "${missing[@]}"
+restore_policy
+trap 'rm -f "$aptlog"' EXIT
+
+# ... and never at boot either: disabled for init scripts and systemd alike.
+for svc in "${SERVICES[@]}"; do
+  if is_installed "$svc"; then
+    update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    if command -v deb-systemd-helper >/dev/null 2>&1; then
+      deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+    fi
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      systemctl stop "$svc" || true
+    fi
+    log "$svc: system service disabled (tests start their own instance on loopback)"
+  fi
+done
 
 still=()
 for pkg in "${missing[@]}"; do

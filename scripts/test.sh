@@ -15,7 +15,9 @@ jobs=$(nproc)
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it starts, in minutes:seconds since the run began.
+run_start=$SECONDS
+step() { printf '\n== [%d:%02d] %s\n' $(((SECONDS - run_start) / 60)) $(((SECONDS - run_start) % 60)) "$*"; }
 
 # configure DIR OPTION...: a new build dir, or reconfigure an existing one
 # (wiped if meson cannot reconfigure it, e.g. made by another meson version).
@@ -52,6 +54,18 @@ failures=()
 step "setup"
 bash scripts/setup.sh
 
+step "versions"
+# What this run was made with (dpkg's package versions, and what the
+# programs say themselves).
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+echo "libssl3:      $(pkgver libssl3)   ($(openssl version 2>/dev/null || echo 'openssl: not found'))"
+echo "libsrtp2:     $(pkgver libsrtp2-1)"
+echo "libnice:      $(pkgver libnice10)"
+echo "usrsctp:      $(pkgver libusrsctp2)"
+echo "chromium:     $(pkgver chromium)   ($(chromium --version 2>/dev/null | tail -1 || echo 'not found'))"
+echo "firefox-esr:  $(pkgver firefox-esr)   ($(firefox-esr --version 2>/dev/null | tail -1 || echo 'not found'))"
+echo "meson:        $(meson --version)   gcc: $(gcc -dumpfullversion)   clang: $(clang --version | head -1)"
+
 step "configuring build/"
 configure build --buildtype=debugoptimized -Dwerror=true
 
@@ -65,6 +79,11 @@ fi
 step "format check"
 if ! bash scripts/check-format.sh; then
   failures+=("format check (fix: scripts/check-format.sh --fix)")
+fi
+
+step "layer check (includes only from the same or a lower layer)"
+if ! bash scripts/check-layers.sh; then
+  failures+=("layer check (scripts/check-layers.sh)")
 fi
 
 step "unit tests (plain)"
@@ -85,6 +104,18 @@ if meson compile -C build-asan -j "$jobs"; then
     failures+=("unit tests (ASan+UBSan)")
 else
   failures+=("build (ASan+UBSan)")
+fi
+
+# The DTLS and hostile-input suites again against every other libssl3
+# Debian 12's archive has (security and point releases): rtcsec's defences
+# must be its own, never an accident of one OpenSSL patch release. The
+# packages are unpacked into .deps/libssl/VERSION (not installed) and the
+# already-built tests run with LD_LIBRARY_PATH pointing there.
+if ((${#test_args[@]} == 0)); then
+  step "DTLS suites against the other libssl3 releases in the archive"
+  if ! bash scripts/test-libssl.sh build; then
+    failures+=("DTLS suites against other libssl3 releases (scripts/test-libssl.sh)")
+  fi
 fi
 
 # Fuzzing (tests/fuzz/README.md): every target for FUZZ_SECONDS (default 60)
@@ -154,6 +185,7 @@ failed=$((failed + fuzz_failed))
 for f in "${failures[@]}"; do
   echo "FAILED: $f"
 done
+printf 'time: %d:%02d\n' $(((SECONDS - run_start) / 60)) $(((SECONDS - run_start) % 60))
 echo "$passed passed, $failed failed"
 if ((${#failures[@]} > 0 || failed > 0)); then
   exit 1

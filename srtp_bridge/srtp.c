@@ -14,6 +14,7 @@
 #include "rtcsec/error.h"
 #include "rtcsec/srtp.h"
 #include "srtp_internal.h"
+#include "srtp_types.h"
 
 /* ---- profiles ---------------------------------------------------------- */
 
@@ -223,11 +224,48 @@ static srtp_err_status_t session_create(srtp_t *out, const struct profile_desc *
   return st;
 }
 
+/* ---- process-wide configuration (rtcsec_srtp_global_config) ------------- */
+
+/* The choice is read once, when the bridge initialises; the lock orders a
+ * late rtcsec_srtp_global_config() against that read, so the caller learns
+ * (RTCSEC_ERR_INVALID_STATE) that it came too late. */
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static int global_started;
+static rtcsec_srtp_global global_cfg; /* zero: the defaults */
+
+void rtcsec_srtp_global_default(rtcsec_srtp_global *g) {
+  if (g != NULL)
+    memset(g, 0, sizeof(*g));
+}
+
+int rtcsec_srtp_global_config(const rtcsec_srtp_global *g) {
+  if (g == NULL || (g->keep_libsrtp_ciphers != 0 && g->keep_libsrtp_ciphers != 1))
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  int rc = RTCSEC_OK;
+  pthread_mutex_lock(&global_lock);
+  if (global_started)
+    rc = RTCSEC_ERR_INVALID_STATE;
+  else
+    global_cfg = *g;
+  pthread_mutex_unlock(&global_lock);
+  return rc;
+}
+
+/* Freezes the configuration and returns it. */
+static rtcsec_srtp_global global_start(void) {
+  pthread_mutex_lock(&global_lock);
+  global_started = 1;
+  rtcsec_srtp_global g = global_cfg;
+  pthread_mutex_unlock(&global_lock);
+  return g;
+}
+
 /* ---- one-time init and the profile probe -------------------------------- */
 
 static pthread_once_t bridge_once = PTHREAD_ONCE_INIT;
 static int bridge_ready;
 static int profile_works[N_PROFILES];
+static rtcsec_srtp_types_status types_status;
 
 /* Protects one RTP and one RTCP packet with a dummy key and unprotects them
  * again: a profile counts as supported only if libsrtp2 (and the crypto
@@ -280,6 +318,13 @@ static void bridge_init_run(void) {
    * srtp_err_status_bad_param although the library works), so the probe
    * below, which really protects and unprotects, decides what works. */
   (void)srtp_init();
+  /* rtcsec's own cipher and authentication types (rtcsec/srtp.h,
+   * srtp_types.h), before any session exists: a libsrtp2 cipher object
+   * keeps the implementation it was allocated with. A type whose
+   * replacement fails stays libsrtp2's, and the probe below runs on
+   * whatever is in place. */
+  if (!global_start().keep_libsrtp_ciphers)
+    rtcsec_srtp_types_register(&types_status);
   for (size_t i = 0; i < N_PROFILES; i++)
     profile_works[i] = probe_profile(&profile_table[i]);
   bridge_ready = 1;
@@ -722,4 +767,12 @@ int rtcsec_srtp_test_libsrtp_has_stream(const rtcsec_srtp *s, uint32_t ssrc, int
   if (s == NULL)
     return 0;
   return srtp_get_stream_roc(outbound ? s->out : s->in, ssrc, &roc) == srtp_err_status_ok;
+}
+
+int rtcsec_srtp_test_types_status(rtcsec_srtp_types_status *out) {
+  int rc = bridge_init();
+  if (rc != RTCSEC_OK)
+    return rc;
+  *out = types_status;
+  return RTCSEC_OK;
 }

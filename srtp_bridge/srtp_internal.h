@@ -23,4 +23,11 @@ int rtcsec_srtp_test_preset_sent(rtcsec_srtp *s, uint32_t ssrc, uint64_t srtp_pa
  * (outbound != 0) or inbound session, else 0. */
 int rtcsec_srtp_test_libsrtp_has_stream(const rtcsec_srtp *s, uint32_t ssrc, int outbound);
 
+/* Test hook: initialises the bridge (as its first use does) and returns
+ * what registering rtcsec's cipher and authentication types into libsrtp2
+ * gave (srtp_types.h; attempted = 0 if the process kept libsrtp2's own).
+ * Errors: those of the bridge's initialisation (RTCSEC_ERR_SRTP). */
+struct rtcsec_srtp_types_status;
+int rtcsec_srtp_test_types_status(struct rtcsec_srtp_types_status *out);
+
 #endif

@@ -149,11 +149,13 @@ static int unprotect(rtcsec_transport *t, uint8_t *buf, size_t len, rtcsec_packe
   return RTCSEC_OK;
 }
 
-int rtcsec_transport_handle_classified(rtcsec_transport *t, rtcsec_packet_class kind, uint8_t *buf,
-                                       size_t len, uint64_t now, rtcsec_transport_input *in) {
+/* The datagram path, inlined into both entries below: the per-packet cost
+ * of the public call is one classification and this switch. */
+static inline int handle(rtcsec_transport *t, rtcsec_packet_class kind, uint8_t *buf, size_t len,
+                         uint64_t now, rtcsec_transport_input *in) {
   in->kind = kind;
-  in->len = 0;
   in->authenticated = 0;
+  in->len = 0;
   switch (kind) {
   case RTCSEC_PKT_RTP:
     t->counters.in_rtp++;
@@ -188,11 +190,16 @@ int rtcsec_transport_handle_classified(rtcsec_transport *t, rtcsec_packet_class 
   }
 }
 
+int rtcsec_transport_handle_classified(rtcsec_transport *t, rtcsec_packet_class kind, uint8_t *buf,
+                                       size_t len, uint64_t now, rtcsec_transport_input *in) {
+  return handle(t, kind, buf, len, now, in);
+}
+
 int rtcsec_transport_handle_datagram(rtcsec_transport *t, uint8_t *buf, size_t len, uint64_t now,
                                      rtcsec_transport_input *in) {
   if (t == NULL || in == NULL || (buf == NULL && len > 0))
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  return rtcsec_transport_handle_classified(t, rtcsec_demux_classify(buf, len), buf, len, now, in);
+  return handle(t, rtcsec_demux_classify(buf, len), buf, len, now, in);
 }
 
 int rtcsec_transport_handle_timeout(rtcsec_transport *t, uint64_t now) {

@@ -156,7 +156,10 @@ START_TEST(map_finds_exactly_what_is_stored_against_a_model) {
    * deletions inside them are exercised hard */
   for (int i = 0; i < N; i++)
     e[i].key = (uint32_t)i * 2654435761u;
-  for (int step = 0; step < 200000; step++) {
+  /* The weak hash makes every operation walk a run of up to N entries:
+   * fewer steps reach the same states. */
+  int steps = _i ? 20000 : 200000;
+  for (int step = 0; step < steps; step++) {
     entry *x = &e[test_rand_next(&st) % N];
     uint64_t h = _i ? x->key % 16 : rtcsec_map_hash(5, &x->key, sizeof(x->key));
     if (test_rand_next(&st) % 2) {

@@ -1,7 +1,8 @@
 /* rtcsec-echo's SDP and RTP/RTCP rewriting (tools/echo/sdp_session.c,
- * tools/echo/rtp_echo.c): what Chromium 156 sends is parsed as it is, the
- * answer keeps the offer's payload types and one BUNDLE group, what cannot
- * be echoed is rejected in place, and every SSRC field the echo forwards is
+ * tools/echo/rtp_echo.c): what Chromium 156 and Firefox 153 send is parsed
+ * as it is, the answer keeps the offer's payload types and one BUNDLE group
+ * (a bundle-only section is part of it, RFC 8843), what cannot be echoed
+ * is rejected in place, and every SSRC field the echo forwards is
  * swapped between the browser's and rtcsec's, with NACKs answered from the
  * cache where it can. */
 #include <check.h>
@@ -113,6 +114,162 @@ static const char chromium_offer[] =
     "a=ssrc-group:FID 267443760 3101611238\r\n"
     "a=ssrc:267443760 cname:o0DElOLe/8YNZ2/g\r\n"
     "a=ssrc:3101611238 cname:o0DElOLe/8YNZ2/g\r\n";
+
+/* A Firefox 153 (Debian firefox-esr) offer as the echo page makes it
+ * (bundlePolicy max-bundle, gathering complete), captured in the test
+ * namespace, unchanged: the video section is offered with port 0 and
+ * a=bundle-only (RFC 8843 §6), the fingerprint is at session level. */
+static const char firefox_offer[] =
+    "v=0\r\n"
+    "o=mozilla...THIS_IS_SDPARTA-99.0 7296753437724523846 0 IN IP4 0.0.0.0\r\n"
+    "s=-\r\n"
+    "t=0 0\r\n"
+    "a=sendrecv\r\n"
+    "a=fingerprint:sha-256 "
+    "F5:51:7B:B1:57:F7:B5:5D:54:E2:B6:FC:0A:BA:31:C1:B8:65:FA:30:B6:23:1F:2E:FC:91:0F:83:C6:3D:84:"
+    "10\r\n"
+    "a=group:BUNDLE 0 1\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=msid-semantic:WMS *\r\n"
+    "m=audio 43203 UDP/TLS/RTP/SAVPF 109 9 0 8 101\r\n"
+    "c=IN IP4 10.77.0.1\r\n"
+    "a=candidate:0 1 UDP 2122252543 10.77.0.1 43203 typ host\r\n"
+    "a=candidate:1 1 TCP 2105524479 10.77.0.1 9 typ host tcptype active\r\n"
+    "a=candidate:0 2 UDP 2122252542 10.77.0.1 51757 typ host\r\n"
+    "a=candidate:1 2 TCP 2105524478 10.77.0.1 9 typ host tcptype active\r\n"
+    "a=sendrecv\r\n"
+    "a=end-of-candidates\r\n"
+    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+    "a=extmap:2/recvonly urn:ietf:params:rtp-hdrext:csrc-audio-level\r\n"
+    "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "a=extmap:7 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+    "a=extmap-allow-mixed\r\n"
+    "a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1\r\n"
+    "a=fmtp:101 0-15\r\n"
+    "a=ice-pwd:abc4ca307f3c0894522ba2fe4d453cd9\r\n"
+    "a=ice-ufrag:14c85f23\r\n"
+    "a=mid:0\r\n"
+    "a=msid:{1c19a363-5890-4d35-a2ed-8230942c5ed1} {f3f1d53a-4e44-460d-afda-f6551480c44b}\r\n"
+    "a=rtcp:51757 IN IP4 10.77.0.1\r\n"
+    "a=rtcp-fb:109 transport-cc\r\n"
+    "a=rtcp-fb:9 transport-cc\r\n"
+    "a=rtcp-fb:0 transport-cc\r\n"
+    "a=rtcp-fb:8 transport-cc\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtpmap:109 opus/48000/2\r\n"
+    "a=rtpmap:9 G722/8000/1\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=setup:actpass\r\n"
+    "a=ssrc:17772493 cname:{c0c45ef5-0e29-49da-9d24-57e5aa9e793a}\r\n"
+    "m=video 0 UDP/TLS/RTP/SAVPF 120 124 121 125 99 100 123 122 119\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=bundle-only\r\n"
+    "a=sendrecv\r\n"
+    "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "a=extmap:4 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+    "a=extmap:5 urn:ietf:params:rtp-hdrext:toffset\r\n"
+    "a=extmap:6/recvonly http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\n"
+    "a=extmap:7 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+    "a=extmap-allow-mixed\r\n"
+    "a=fmtp:120 max-fs=12288;max-fr=60\r\n"
+    "a=fmtp:124 apt=120\r\n"
+    "a=fmtp:121 max-fs=12288;max-fr=60\r\n"
+    "a=fmtp:125 apt=121\r\n"
+    "a=fmtp:100 apt=99\r\n"
+    "a=fmtp:119 apt=122\r\n"
+    "a=ice-pwd:abc4ca307f3c0894522ba2fe4d453cd9\r\n"
+    "a=ice-ufrag:14c85f23\r\n"
+    "a=mid:1\r\n"
+    "a=msid:{1c19a363-5890-4d35-a2ed-8230942c5ed1} {a2e37161-0772-4d1e-9ef1-7ec47f9307cc}\r\n"
+    "a=rtcp-fb:120 nack\r\n"
+    "a=rtcp-fb:120 nack pli\r\n"
+    "a=rtcp-fb:120 ccm fir\r\n"
+    "a=rtcp-fb:120 goog-remb\r\n"
+    "a=rtcp-fb:120 transport-cc\r\n"
+    "a=rtcp-fb:121 nack\r\n"
+    "a=rtcp-fb:121 nack pli\r\n"
+    "a=rtcp-fb:121 ccm fir\r\n"
+    "a=rtcp-fb:121 goog-remb\r\n"
+    "a=rtcp-fb:121 transport-cc\r\n"
+    "a=rtcp-fb:99 nack\r\n"
+    "a=rtcp-fb:99 nack pli\r\n"
+    "a=rtcp-fb:99 ccm fir\r\n"
+    "a=rtcp-fb:99 goog-remb\r\n"
+    "a=rtcp-fb:99 transport-cc\r\n"
+    "a=rtcp-fb:123 nack\r\n"
+    "a=rtcp-fb:123 nack pli\r\n"
+    "a=rtcp-fb:123 ccm fir\r\n"
+    "a=rtcp-fb:123 goog-remb\r\n"
+    "a=rtcp-fb:123 transport-cc\r\n"
+    "a=rtcp-fb:122 nack\r\n"
+    "a=rtcp-fb:122 nack pli\r\n"
+    "a=rtcp-fb:122 ccm fir\r\n"
+    "a=rtcp-fb:122 goog-remb\r\n"
+    "a=rtcp-fb:122 transport-cc\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtpmap:120 VP8/90000\r\n"
+    "a=rtpmap:124 rtx/90000\r\n"
+    "a=rtpmap:121 VP9/90000\r\n"
+    "a=rtpmap:125 rtx/90000\r\n"
+    "a=rtpmap:99 AV1/90000\r\n"
+    "a=rtpmap:100 rtx/90000\r\n"
+    "a=rtpmap:123 ulpfec/90000\r\n"
+    "a=rtpmap:122 red/90000\r\n"
+    "a=rtpmap:119 rtx/90000\r\n"
+    "a=setup:actpass\r\n"
+    "a=ssrc:3614226201 cname:{c0c45ef5-0e29-49da-9d24-57e5aa9e793a}\r\n"
+    "a=ssrc:3550307889 cname:{c0c45ef5-0e29-49da-9d24-57e5aa9e793a}\r\n"
+    "a=ssrc-group:FID 3614226201 3550307889\r\n";
+
+/* Firefox 153's answer to rtcsec's offer (echo_plan_offer(): video
+ * bundle-only), captured the same way: JSEP answers every bundled section
+ * with a port (RFC 8829 §5.3.1), here the same one. */
+static const char firefox_answer[] =
+    "v=0\r\n"
+    "o=mozilla...THIS_IS_SDPARTA-99.0 2014912755180937826 0 IN IP4 0.0.0.0\r\n"
+    "s=-\r\n"
+    "t=0 0\r\n"
+    "a=sendrecv\r\n"
+    "a=fingerprint:sha-256 "
+    "7D:1D:F4:96:2D:22:A3:12:BB:CB:2F:A6:42:A1:CE:CE:3D:99:1C:7D:E5:CC:7F:C8:06:DB:4C:09:50:3D:B2:"
+    "6E\r\n"
+    "a=group:BUNDLE 0 1\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=msid-semantic:WMS *\r\n"
+    "m=audio 43483 UDP/TLS/RTP/SAVPF 111\r\n"
+    "c=IN IP4 10.77.0.1\r\n"
+    "a=candidate:0 1 UDP 2122252543 10.77.0.1 43483 typ host\r\n"
+    "a=candidate:1 1 TCP 2105524479 10.77.0.1 9 typ host tcptype active\r\n"
+    "a=sendrecv\r\n"
+    "a=end-of-candidates\r\n"
+    "a=fmtp:111 maxplaybackrate=48000;stereo=1;useinbandfec=1\r\n"
+    "a=ice-pwd:a6de1037b5e5d14233fe3dde3d0945dd\r\n"
+    "a=ice-ufrag:b545181c\r\n"
+    "a=mid:0\r\n"
+    "a=msid:{c18c11c9-8276-4ce6-b7f8-b3e2dece3c17} {213d243a-6b59-4bdc-9feb-c7ea45db10d8}\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=setup:active\r\n"
+    "a=ssrc:2060376573 cname:{dd0dffd5-4ecc-47fb-906b-bfdd82816b87}\r\n"
+    "m=video 43483 UDP/TLS/RTP/SAVPF 96\r\n"
+    "c=IN IP4 10.77.0.1\r\n"
+    "a=sendrecv\r\n"
+    "a=fmtp:96 max-fs=12288;max-fr=60\r\n"
+    "a=ice-pwd:a6de1037b5e5d14233fe3dde3d0945dd\r\n"
+    "a=ice-ufrag:b545181c\r\n"
+    "a=mid:1\r\n"
+    "a=msid:{c18c11c9-8276-4ce6-b7f8-b3e2dece3c17} {6a32256f-4a3c-48aa-bcd2-19fc0dfad46c}\r\n"
+    "a=rtcp-fb:96 nack\r\n"
+    "a=rtcp-fb:96 nack pli\r\n"
+    "a=rtcp-fb:96 ccm fir\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtpmap:96 VP8/90000\r\n"
+    "a=setup:active\r\n"
+    "a=ssrc:1053488960 cname:{dd0dffd5-4ecc-47fb-906b-bfdd82816b87}\r\n";
 
 static const echo_local_ids test_ids = {1111, 2222, "rtcsec-echo-test", "rtcsec-echo"};
 
@@ -382,7 +539,11 @@ START_TEST(answer_keeps_offer_payload_types_and_one_bundle) {
   ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
   ck_assert_ptr_nonnull(
       strstr(buf, "m=audio 5000 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 10.77.0.1\r\n"));
-  ck_assert_ptr_nonnull(strstr(buf, "m=video 5000 UDP/TLS/RTP/SAVPF 96 102\r\n"));
+  /* RFC 8843 §7.3: every bundled section but the tagged one is answered
+   * with port 0 and a=bundle-only, also when the offer gave it a port. */
+  ck_assert(!a->bundle_only && v->bundle_only);
+  ck_assert_ptr_nonnull(strstr(buf, "m=video 0 UDP/TLS/RTP/SAVPF 96 102\r\n"
+                                    "c=IN IP4 0.0.0.0\r\na=bundle-only\r\na=mid:1\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "a=setup:active\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "a=ice-ufrag:rtcs\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "a=fingerprint:sha-256 00:01:02:03:"));
@@ -422,13 +583,15 @@ START_TEST(what_cannot_be_echoed_is_rejected_in_place) {
   const char *offer_text = "v=0\r\n"
                            "o=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
                            "a=group:BUNDLE 0 1 2\r\n"
+                           "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+                           "a=fingerprint:sha-1 "
+                           "00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13\r\n"
                            "m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\n"
                            "a=mid:0\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"
                            "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
                            "a=mid:1\r\na=sctp-port:5000\r\n"
                            "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
-                           "a=mid:2\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n"
-                           "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n";
+                           "a=mid:2\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n";
   echo_sdp *offer = parse_ok(offer_text);
   echo_plan plan;
   char err[256];
@@ -437,6 +600,9 @@ START_TEST(what_cannot_be_echoed_is_rejected_in_place) {
   ck_assert(!plan.m[0].accepted); /* audio without opus */
   ck_assert(!plan.m[1].accepted); /* data channel */
   ck_assert(plan.m[2].accepted);
+  /* The offer's first BUNDLE section is rejected, so the tag moves on to
+   * video (RFC 8843 §7.3.1), which has the same (session-level) transport. */
+  ck_assert(!plan.m[2].bundle_only);
   ck_assert_int_eq(plan.m[2].dir, ECHO_DIR_SENDONLY); /* answers recvonly */
   echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTIVE);
   char buf[8192];
@@ -473,6 +639,284 @@ START_TEST(what_cannot_be_echoed_is_rejected_in_place) {
 }
 END_TEST
 
+START_TEST(firefox_offer_is_parsed) {
+  echo_sdp *sdp = parse_ok(firefox_offer);
+  ck_assert_uint_eq(sdp->n_sections, 2);
+  ck_assert_uint_eq(sdp->n_bundle, 2);
+  const echo_section *a = &sdp->s[0], *v = &sdp->s[1];
+  ck_assert_uint_eq(a->port, 43203);
+  ck_assert(!a->bundle_only);
+  /* max-bundle: the video section says port 0 and a=bundle-only. */
+  ck_assert_uint_eq(v->port, 0);
+  ck_assert(v->bundle_only);
+  ck_assert(a->rtcp_mux && v->rtcp_mux && !a->rtcp_rsize && v->rtcp_rsize);
+  ck_assert_uint_eq(a->codecs[0].pt, 109);
+  ck_assert_str_eq(a->codecs[0].name, "opus");
+  ck_assert_uint_eq(a->codecs[0].channels, 2);
+  ck_assert_str_eq(a->codecs[0].fmtp, "maxplaybackrate=48000;stereo=1;useinbandfec=1");
+  ck_assert_uint_eq(a->ssrc, 17772493u);
+  ck_assert_uint_eq(v->n_codecs, 9);
+  ck_assert_uint_eq(v->codecs[0].pt, 120);
+  ck_assert_str_eq(v->codecs[0].name, "VP8");
+  ck_assert_uint_eq(v->codecs[0].fb, ECHO_FB_NACK | ECHO_FB_NACK_PLI | ECHO_FB_CCM_FIR);
+  ck_assert_uint_eq(v->ssrc, 3614226201u); /* the FID group's first */
+  /* One UDP candidate of component 1; the RTCP one and two TCP ignored. */
+  ck_assert_uint_eq(sdp->n_candidates, 1);
+  ck_assert_uint_eq(sdp->candidates_ignored, 3);
+  ck_assert(sdp->end_of_candidates);
+  echo_transport_desc td;
+  char err[256];
+  ck_assert_int_eq(echo_sdp_transport(sdp, &td, err, sizeof(err)), 0);
+  ck_assert_str_eq(td.ice.ufrag, "14c85f23");
+  ck_assert_str_eq(td.ice.pwd, "abc4ca307f3c0894522ba2fe4d453cd9");
+  ck_assert_uint_eq(td.fingerprint.digest[0], 0xF5); /* from session level */
+  ck_assert_int_eq(td.setup, RTCSEC_SDP_SETUP_ACTPASS);
+  free(sdp);
+}
+END_TEST
+
+/* Issue 14.1: the video Firefox offers bundle-only was answered port 0,
+ * a=inactive, outside the group, and never flowed. */
+START_TEST(firefox_bundle_only_video_is_answered_in_the_bundle) {
+  echo_sdp *offer = parse_ok(firefox_offer);
+  echo_plan plan;
+  char err[256];
+  ck_assert_int_eq(echo_plan_answer(&plan, offer, &test_ids, err, sizeof(err)), 0);
+  const echo_plan_media *a = &plan.m[0], *v = &plan.m[1];
+  ck_assert(a->accepted && !a->bundle_only);
+  ck_assert(v->accepted && v->bundle_only);
+  ck_assert_uint_eq(v->n_codecs, 1); /* VP8; Firefox offers no H.264 here */
+  ck_assert_uint_eq(v->codecs[0].local_pt, 120);
+  ck_assert_uint_eq(v->fb, ECHO_FB_NACK | ECHO_FB_NACK_PLI | ECHO_FB_CCM_FIR);
+  ck_assert_uint_eq(v->local_ssrc, 2222);
+  ck_assert_uint_eq(v->remote_ssrc, 3614226201u);
+
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTIVE);
+  char *buf = malloc(ECHO_SDP_MAX_LEN);
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 2, 9, buf, ECHO_SDP_MAX_LEN, NULL), 0);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
+  /* The fingerprint at session level, before the first section. */
+  const char *fp = strstr(buf, "a=fingerprint:sha-256 00:01:02:03:");
+  ck_assert_ptr_nonnull(fp);
+  ck_assert(fp < strstr(buf, "m=audio"));
+  ck_assert_ptr_null(strstr(fp + 1, "a=fingerprint"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=audio 5000 UDP/TLS/RTP/SAVPF 109\r\n"));
+  /* RFC 8843 §7.3: port 0 and a=bundle-only; §7.1.3: no transport
+   * attributes; rtcp-mux as browsers require; §9.3.1.2: no a=rtcp. */
+  const char *video = strstr(buf, "m=video 0 UDP/TLS/RTP/SAVPF 120\r\nc=IN IP4 0.0.0.0\r\n"
+                                  "a=bundle-only\r\na=mid:1\r\na=sendrecv\r\na=rtcp-mux\r\n"
+                                  "a=rtcp-rsize\r\na=rtpmap:120 VP8/90000\r\n");
+  ck_assert_ptr_nonnull(video);
+  ck_assert_ptr_null(strstr(video, "a=ice-"));
+  ck_assert_ptr_null(strstr(video, "a=setup"));
+  ck_assert_ptr_null(strstr(video, "a=candidate"));
+  ck_assert_ptr_null(strstr(video, "a=end-of-candidates"));
+  ck_assert_ptr_nonnull(strstr(video, "a=ssrc:2222 cname:rtcsec-echo-test\r\n"));
+  ck_assert_ptr_null(strstr(buf, "a=rtcp:"));
+  ck_assert_ptr_null(strstr(buf, "a=inactive"));
+
+  /* What we wrote parses back: video bundle-only, the transport from the
+   * tagged audio section and session level. */
+  echo_sdp *again = parse_ok(buf);
+  ck_assert_uint_eq(again->s[1].port, 0);
+  ck_assert(again->s[1].bundle_only && !again->s[0].bundle_only);
+  echo_transport_desc td;
+  ck_assert_int_eq(echo_sdp_transport(again, &td, err, sizeof(err)), 0);
+  ck_assert_int_eq(td.setup, RTCSEC_SDP_SETUP_ACTIVE);
+  ck_assert_str_eq(td.ice.ufrag, "rtcs");
+  ck_assert(rtcsec_fingerprint_equal(&td.fingerprint, &local.fingerprint));
+  ck_assert_uint_eq(again->n_candidates, 2);
+  free(again);
+  free(buf);
+  free(offer);
+}
+END_TEST
+
+/* A small offer in Firefox's max-bundle shape, for the edge cases. */
+static const char bundle_offer[] =
+    "v=0\r\n"
+    "o=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0 1\r\n"
+    "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+    "a=fingerprint:sha-256 "
+    "00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:"
+    "1E:1F\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    "a=mid:0\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
+    "m=video 0 UDP/TLS/RTP/SAVPF 96\r\n"
+    "a=bundle-only\r\n"
+    "a=mid:1\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n";
+
+/* Plans and writes the answer to text; returns echo_plan_answer()'s
+ * result, the plan and (on success) the SDP in buf. */
+static int answer_to(const char *text, echo_plan *plan, char *buf, size_t cap, char *err,
+                     size_t err_cap) {
+  echo_sdp *offer = parse_ok(text);
+  int rc = echo_plan_answer(plan, offer, &test_ids, err, err_cap);
+  free(offer);
+  if (rc != 0)
+    return rc;
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTIVE);
+  ck_assert_int_eq(echo_sdp_write(plan, &local, test_cands, 1, 1, buf, cap, NULL), 0);
+  return 0;
+}
+
+START_TEST(bundle_only_is_honoured_only_inside_the_group) {
+  echo_plan plan;
+  char buf[8192], err[256];
+  ck_assert_int_eq(answer_to(bundle_offer, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[1].accepted && plan.m[1].bundle_only);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
+
+  /* Port 0 without a=bundle-only disables the section (RFC 8843 §7.3
+   * NOTE): rejected in place, out of the group, no bundle-only (§7.3.3). */
+  char *t = replace(bundle_offer, "a=bundle-only\r\n", "");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(!plan.m[1].accepted && !plan.m[1].bundle_only);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0\r\n"));
+  ck_assert_ptr_nonnull(strstr(
+      buf, "m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=inactive\r\n"));
+  ck_assert_ptr_null(strstr(buf, "bundle-only"));
+  free(t);
+  /* The attribute has no value: "bundle-only:1" is not it. */
+  t = replace(bundle_offer, "a=bundle-only\r\n", "a=bundle-only:1\r\n");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(!plan.m[1].accepted);
+  free(t);
+  /* Bundle-only outside the group, or without any group: rejected. */
+  t = replace(bundle_offer, "a=group:BUNDLE 0 1\r\n", "a=group:BUNDLE 0\r\n");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[1].accepted);
+  free(t);
+  t = replace(bundle_offer, "a=group:BUNDLE 0 1\r\n", "");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[0].bundle_only && !plan.m[1].accepted);
+  free(t);
+  /* With a port, bundle-only means nothing (RFC 8843 §6: unspecified):
+   * a normal bundled section, answered bundle-only as every non-tag one. */
+  t = replace(bundle_offer, "m=video 0 ", "m=video 9 ");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[1].accepted && plan.m[1].bundle_only);
+  free(t);
+}
+END_TEST
+
+START_TEST(bundle_tag_follows_rfc8843_selection) {
+  echo_plan plan;
+  char buf[8192], err[256];
+  /* No section with a port: nothing can carry the group (§7.3.1), and
+   * bundle-only sections cannot be moved out of it (§7.3.2). */
+  char *t = replace(bundle_offer, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+                    "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=bundle-only\r\n");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), RTCSEC_ERR_UNSUPPORTED);
+  ck_assert_ptr_nonnull(strstr(err, "tag"));
+  free(t);
+  /* The offer suggests the bundle-only section as its tag (against
+   * §7.2.1): the first one with a port is tagged, and listed first. */
+  t = replace(bundle_offer, "a=group:BUNDLE 0 1\r\n", "a=group:BUNDLE 1 0\r\n");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[0].bundle_only && plan.m[1].bundle_only);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=audio 5000 "));
+  free(t);
+  /* A data channel first, as JSEP balanced/max-compat offers it: the echo
+   * rejects it, the tag moves to audio, which says the same transport. */
+  const char *dc = "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                   "a=mid:d\r\na=sctp-port:5000\r\n";
+  char *with_dc = replace(bundle_offer, "m=audio", "");
+  char *dc_first = malloc(strlen(with_dc) + strlen(dc) + 16);
+  ck_assert_ptr_nonnull(dc_first);
+  const char *audio_at = strstr(with_dc, " 9 UDP/TLS/RTP/SAVPF 111");
+  ck_assert_ptr_nonnull(audio_at);
+  snprintf(dc_first, strlen(with_dc) + strlen(dc) + 16, "%.*s%sm=audio%s",
+           (int)(audio_at - with_dc), with_dc, dc, audio_at);
+  char *dc_group = replace(dc_first, "a=group:BUNDLE 0 1", "a=group:BUNDLE d 0 1");
+  char *dc_video = replace(dc_group, "m=video 0 ", "m=video 9 ");
+  char *dc_nobo = replace(dc_video, "a=bundle-only\r\n", "");
+  ck_assert_int_eq(answer_to(dc_nobo, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(!plan.m[0].accepted && plan.m[1].accepted && !plan.m[1].bundle_only &&
+            plan.m[2].bundle_only);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
+  /* The same with audio and video bundle-only (Firefox max-bundle with a
+   * data channel first): nothing left to tag. */
+  char *dc_bo = replace(dc_group, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+                        "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=bundle-only\r\n");
+  ck_assert_int_eq(answer_to(dc_bo, &plan, buf, sizeof(buf), err, sizeof(err)),
+                   RTCSEC_ERR_UNSUPPORTED);
+  /* Audio with ICE credentials of its own: another transport than the one
+   * read from the data channel section, so refused with a reason. */
+  char *dc_creds = replace(dc_nobo, "a=mid:0\r\n", "a=mid:0\r\na=ice-ufrag:wxyz\r\n");
+  ck_assert_int_eq(answer_to(dc_creds, &plan, buf, sizeof(buf), err, sizeof(err)),
+                   RTCSEC_ERR_UNSUPPORTED);
+  ck_assert_ptr_nonnull(strstr(err, "ICE credentials"));
+  free(with_dc);
+  free(dc_first);
+  free(dc_group);
+  free(dc_video);
+  free(dc_nobo);
+  free(dc_bo);
+  free(dc_creds);
+}
+END_TEST
+
+START_TEST(answers_with_bundle_only_sections_are_applied) {
+  echo_plan plan;
+  char err[256];
+  /* Firefox's own answer to the echo's offer: a port in every section. */
+  echo_plan_offer(&plan, &test_ids);
+  echo_sdp *answer = parse_ok(firefox_answer);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && plan.m[1].accepted);
+  ck_assert_uint_eq(plan.m[1].n_codecs, 1); /* VP8 only, no H.264 */
+  ck_assert_uint_eq(plan.m[1].codecs[0].remote_pt, 96);
+  echo_transport_desc td;
+  ck_assert_int_eq(echo_sdp_transport(answer, &td, err, sizeof(err)), 0);
+  ck_assert_int_eq(td.setup, RTCSEC_SDP_SETUP_ACTIVE);
+  ck_assert_uint_eq(td.fingerprint.digest[0], 0x7D);
+  free(answer);
+  /* An RFC 8843 §7.3 answerer says port 0 and a=bundle-only instead. */
+  char *rfc =
+      replace(firefox_answer, "m=video 43483 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 10.77.0.1\r\n",
+              "m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=bundle-only\r\n");
+  echo_plan_offer(&plan, &test_ids);
+  answer = parse_ok(rfc);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), 0);
+  ck_assert(plan.m[1].accepted);
+  ck_assert_uint_eq(plan.m[1].remote_ssrc, 1053488960u);
+  free(answer);
+  /* Bundle-only outside the answer's group is no answer at all. */
+  char *outside = replace(rfc, "a=group:BUNDLE 0 1", "a=group:BUNDLE 0");
+  echo_plan_offer(&plan, &test_ids);
+  answer = parse_ok(outside);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), RTCSEC_ERR_PARSE);
+  ck_assert_ptr_nonnull(strstr(err, "bundle-only"));
+  free(answer);
+  /* Port 0 alone still rejects the section. */
+  char *rejected = replace(rfc, "a=bundle-only\r\n", "");
+  echo_plan_offer(&plan, &test_ids);
+  answer = parse_ok(rejected);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[1].accepted);
+  free(answer);
+  free(rfc);
+  free(outside);
+  free(rejected);
+}
+END_TEST
+
+START_TEST(writer_refuses_a_group_without_a_tag) {
+  echo_plan plan;
+  echo_plan_offer(&plan, &test_ids);
+  plan.m[0].bundle_only = 1; /* every accepted section bundle-only */
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTPASS);
+  char buf[8192];
+  ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 1, 1, buf, sizeof(buf), NULL),
+                   RTCSEC_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(offer_then_answer_maps_payload_types) {
   echo_plan plan;
   echo_plan_offer(&plan, &test_ids);
@@ -481,8 +925,16 @@ START_TEST(offer_then_answer_maps_payload_types) {
   char buf[8192];
   ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 1, 7, buf, sizeof(buf), NULL), 0);
   ck_assert_ptr_nonnull(strstr(buf, "a=setup:actpass\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "m=audio 5000 UDP/TLS/RTP/SAVPF 111\r\n"));
-  ck_assert_ptr_nonnull(strstr(buf, "m=video 5000 UDP/TLS/RTP/SAVPF 96 102\r\n"));
+  /* RFC 8843 §7.2: only the tagged section has an address:port; video is
+   * bundle-only, without transport attributes but with rtcp-mux. */
+  const char *video = strstr(buf, "m=video 0 UDP/TLS/RTP/SAVPF 96 102\r\n"
+                                  "c=IN IP4 0.0.0.0\r\na=bundle-only\r\n");
+  ck_assert_ptr_nonnull(video);
+  ck_assert_ptr_null(strstr(video, "a=ice-ufrag"));
+  ck_assert_ptr_null(strstr(video, "a=setup"));
+  ck_assert_ptr_nonnull(strstr(video, "a=rtcp-mux\r\n"));
   ck_assert_ptr_nonnull(strstr(
       buf,
       "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"));
@@ -1361,6 +1813,12 @@ int main(void) {
   tcase_add_test(sdp, mdns_and_tcp_candidates_are_ignored);
   tcase_add_test(sdp, answer_keeps_offer_payload_types_and_one_bundle);
   tcase_add_test(sdp, what_cannot_be_echoed_is_rejected_in_place);
+  tcase_add_test(sdp, firefox_offer_is_parsed);
+  tcase_add_test(sdp, firefox_bundle_only_video_is_answered_in_the_bundle);
+  tcase_add_test(sdp, bundle_only_is_honoured_only_inside_the_group);
+  tcase_add_test(sdp, bundle_tag_follows_rfc8843_selection);
+  tcase_add_test(sdp, answers_with_bundle_only_sections_are_applied);
+  tcase_add_test(sdp, writer_refuses_a_group_without_a_tag);
   tcase_add_test(sdp, offer_then_answer_maps_payload_types);
   tcase_add_test(sdp, writer_refuses_a_small_buffer);
   suite_add_tcase(s, sdp);

@@ -316,6 +316,18 @@ static void loopback_call(rtcsec_dtls_role controlling_dtls, const char *test) {
   ck_assert_uint_gt(sa.ice_connected_us, 0);
   ck_assert_uint_ge(sa.dtls_connected_us, sa.ice_connected_us);
 
+  /* Issue 14: the DTLS client's first flight is never thrown away, even if
+   * it overtakes the server side's validation of the pair (it is kept and
+   * handed over): on lossless loopback nothing is retransmitted. */
+  rtcsec_ice_stats client = controlling_dtls == RTCSEC_DTLS_CLIENT ? sa : sb;
+  rtcsec_ice_stats server = controlling_dtls == RTCSEC_DTLS_CLIENT ? sb : sa;
+  printf("ice: %s: early DTLS kept by the server side %llu, dropped %llu; client "
+         "retransmissions %llu\n",
+         test, (unsigned long long)server.early_dtls_kept,
+         (unsigned long long)server.early_dtls_dropped,
+         (unsigned long long)client.transport.dtls.retransmissions);
+  ck_assert_uint_eq(server.early_dtls_dropped, 0);
+  ck_assert_uint_eq(client.transport.dtls.retransmissions, 0);
   media_both_ways(&a, &b, 200, 200);
   ck_assert_uint_eq(read_int(&a, &a.forward_errors) + read_int(&b, &b.forward_errors), 0);
   ck_assert_int_eq(read_int(&a, &a.dtls_connected), 1);
@@ -1147,6 +1159,94 @@ END_TEST
 
 /* ---- suite ----------------------------------------------------------------- */
 
+/* Issue 14: a candidate on its way to libnice while the application
+ * restarts ICE must not land in the new generation. The candidate's
+ * hand-over is held 300 ms (test hook) after its generation was checked;
+ * rtcsec_ice_restart() called meanwhile waits for it, so the candidate is
+ * part of the old generation, which the restart discards. Without the
+ * serialisation the restart returns at once and the candidate arrives
+ * after it. */
+typedef struct racer {
+  rtcsec_ice_agent *a;
+  const char *line;
+  int rc;
+} racer;
+
+static gpointer race_add(gpointer data) {
+  racer *r = data;
+  r->rc = rtcsec_ice_add_remote_candidate(r->a, r->line);
+  return NULL;
+}
+
+START_TEST(a_candidate_racing_a_restart_does_not_join_the_new_generation) {
+  peer a, b;
+  peer_init(&a, "controlling");
+  peer_init(&b, "controlled");
+  rtcsec_ice_config ca, cb;
+  peer_config(&a, &ca, RTCSEC_ICE_CONTROLLING, RTCSEC_DTLS_CLIENT, &b);
+  peer_config(&b, &cb, RTCSEC_ICE_CONTROLLED, RTCSEC_DTLS_SERVER, &a);
+  peer_start(&a, &ca);
+  peer_start(&b, &cb);
+  set_forward(&a, &b);
+  set_forward(&b, &a);
+  give_credentials(&a, &b);
+  give_credentials(&b, &a);
+  ck_assert_int_eq(rtcsec_ice_gather(a.a), RTCSEC_OK);
+  ck_assert_int_eq(rtcsec_ice_gather(b.a), RTCSEC_OK);
+  wait_connected(&a, &b, 10000);
+  set_forward(&a, NULL);
+  set_forward(&b, NULL);
+
+  racer r = {b.a, "candidate:99 1 udp 2130706431 127.0.0.1 40999 typ host", -1};
+  rtcsec_ice_test_set_candidate_pause(300000);
+  GThread *th = g_thread_new("racer", race_add, &r);
+  g_usleep(50000); /* the racer is now past its generation check */
+  gint64 t0 = g_get_monotonic_time();
+  ck_assert_int_eq(rtcsec_ice_restart(b.a), RTCSEC_OK);
+  gint64 waited = g_get_monotonic_time() - t0;
+  rtcsec_ice_stats at_restart;
+  ck_assert_int_eq(rtcsec_ice_get_stats(b.a, &at_restart), RTCSEC_OK);
+  g_thread_join(th);
+  rtcsec_ice_test_set_candidate_pause(0);
+  rtcsec_ice_stats after;
+  ck_assert_int_eq(rtcsec_ice_get_stats(b.a, &after), RTCSEC_OK);
+  printf("ice: restart race: restart waited %.0f ms, candidate rc %d\n", waited / 1000.0, r.rc);
+  ck_assert_int_eq(r.rc, RTCSEC_OK);
+  /* nothing reached libnice after the restart had returned */
+  ck_assert_uint_eq(after.remote_candidates, at_restart.remote_candidates);
+  ck_assert_int_ge(waited, 150000);
+  peer_free(&a);
+  peer_free(&b);
+}
+END_TEST
+
+START_TEST(a_candidate_libnice_refuses_is_counted_and_reported) {
+  peer a, b;
+  peer_init(&a, "a");
+  peer_init(&b, "b");
+  rtcsec_ice_config ca;
+  peer_config(&a, &ca, RTCSEC_ICE_CONTROLLING, RTCSEC_DTLS_CLIENT, &b);
+  peer_start(&a, &ca);
+  ck_assert_int_eq(rtcsec_ice_set_remote_credentials(a.a, "abcd", "abcdefghij0123456789ab"),
+                   RTCSEC_OK);
+  ck_assert_int_eq(rtcsec_ice_gather(a.a), RTCSEC_OK);
+  rtcsec_ice_stats s0, s1;
+  ck_assert_int_eq(rtcsec_ice_get_stats(a.a, &s0), RTCSEC_OK);
+  rtcsec_ice_test_refuse_next_candidate();
+  ck_assert_int_eq(
+      rtcsec_ice_add_remote_candidate(a.a, "candidate:1 1 udp 2130706431 127.0.0.1 40001 typ host"),
+      RTCSEC_ERR_INVALID_STATE);
+  ck_assert_int_eq(
+      rtcsec_ice_add_remote_candidate(a.a, "candidate:2 1 udp 2130706431 127.0.0.1 40002 typ host"),
+      RTCSEC_OK);
+  ck_assert_int_eq(rtcsec_ice_get_stats(a.a, &s1), RTCSEC_OK);
+  ck_assert_uint_eq(s1.remote_candidates_refused, s0.remote_candidates_refused + 1);
+  ck_assert_uint_eq(s1.remote_candidates, s0.remote_candidates + 1);
+  peer_free(&a);
+  peer_free(&b);
+}
+END_TEST
+
 static Suite *ice_suite(void) {
   Suite *s = suite_create("ice");
   TCase *tc = tcase_create("loopback");
@@ -1171,6 +1271,7 @@ static Suite *ice_suite(void) {
   tc = tcase_create("restart");
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, restart_keeps_dtls_and_srtp);
+  tcase_add_test(tc, a_candidate_racing_a_restart_does_not_join_the_new_generation);
   tcase_add_test(tc, restart_after_consent_loss_resumes_media);
   suite_add_tcase(s, tc);
 
@@ -1183,6 +1284,7 @@ static Suite *ice_suite(void) {
   tc = tcase_create("bad_input");
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, bad_candidate_lines_are_refused);
+  tcase_add_test(tc, a_candidate_libnice_refuses_is_counted_and_reported);
   tcase_add_test(tc, bad_credentials_and_config_are_refused);
   suite_add_tcase(s, tc);
   return s;

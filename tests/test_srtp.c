@@ -2,13 +2,15 @@
  * against a plain libsrtp2 session configured here, bad input, limits, sequence
  * number wrap and the replay window.
  *
- * The reference computations below (AES-CM keystream, the RFC 3711 §4.3 key
- * derivation, HMAC-SHA1 tags, AES-GCM) use OpenSSL's EVP API directly: they are
- * independent of libsrtp2, which the bridge uses, and each is itself pinned to
- * the RFC's published vectors before it is used to judge the bridge. */
+ * The reference computations (support/srtp_ref.c: AES-CM keystream, the RFC
+ * 3711 §4.3 key derivation, HMAC-SHA1 tags, AES-GCM) use OpenSSL's EVP API
+ * directly: they are independent of libsrtp2 and of rtcsec's cipher types,
+ * which the bridge uses (by default this process runs libsrtp2 on rtcsec's
+ * types: see process_runs_libsrtp2_on_rtcsec_types below), and each is
+ * itself pinned to the RFC's published vectors before it is used to judge
+ * the bridge. */
 #include <check.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <srtp2/srtp.h>
 #include <stdint.h>
@@ -19,6 +21,8 @@
 #include "rtcsec/profile.h"
 #include "rtcsec/srtp.h"
 #include "srtp_internal.h"
+#include "srtp_ref.h"
+#include "srtp_types.h"
 
 static const rtcsec_srtp_profile all_profiles[] = {
     RTCSEC_SRTP_AES128_CM_SHA1_80,
@@ -29,44 +33,6 @@ static const rtcsec_srtp_profile all_profiles[] = {
 #define N_ALL_PROFILES (sizeof(all_profiles) / sizeof(all_profiles[0]))
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* Hex to bytes, ignoring blanks; returns the number of bytes. */
-static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
-  size_t n = 0;
-  int hi = -1;
-  for (const char *p = hex; *p != '\0'; p++) {
-    int v;
-    if (*p >= '0' && *p <= '9')
-      v = *p - '0';
-    else if (*p >= 'a' && *p <= 'f')
-      v = *p - 'a' + 10;
-    else if (*p >= 'A' && *p <= 'F')
-      v = *p - 'A' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      ck_assert_uint_lt(n, cap);
-      out[n++] = (uint8_t)(hi << 4 | v);
-      hi = -1;
-    }
-  }
-  ck_assert_int_eq(hi, -1);
-  return n;
-}
-
-static void put_be16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
 
 /* RTP packet: V=2, PT 96, no CSRC, no extension, payload of `fill`. */
 static size_t make_rtp(uint8_t *buf, uint32_t ssrc, uint16_t seq, size_t payload_len,
@@ -160,37 +126,6 @@ static void genuine_rtcp_passes(rtcsec_srtp *from, rtcsec_srtp *to, uint32_t ssr
 
 /* ---- independent reference crypto (OpenSSL EVP) ------------------------- */
 
-/* AES in counter mode with a 16-octet initial counter block: n octets of
- * keystream (RFC 3711 §4.1.1; the counter is the whole block, incremented
- * as a 128-bit integer, which is what AES-CTR does). */
-static void aes_cm_keystream(const uint8_t *key, size_t key_len, const uint8_t iv[16], uint8_t *out,
-                             size_t n) {
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  ck_assert_ptr_nonnull(ctx);
-  const EVP_CIPHER *c = key_len == 32 ? EVP_aes_256_ctr() : EVP_aes_128_ctr();
-  ck_assert_int_eq(EVP_EncryptInit_ex(ctx, c, NULL, key, iv), 1);
-  memset(out, 0, n);
-  int outl = 0;
-  ck_assert_int_eq(EVP_EncryptUpdate(ctx, out, &outl, out, (int)n), 1);
-  ck_assert_int_eq(outl, (int)n);
-  EVP_CIPHER_CTX_free(ctx);
-}
-
-/* RFC 3711 §4.3.1/§4.3.3 with key_derivation_rate 0: x = (label || 0^48)
- * XOR master_salt (112 bits), PRF input x * 2^16, AES-CM keyed with the
- * master key (AES-256 for a 256-bit master key, RFC 6188 §7). For the
- * 96-bit AEAD master salt the 112-bit x takes the salt in its leftmost
- * octets and two zero octets on the right: that is what libsrtp2 does, and
- * the plain-libsrtp2 cross-checks below, not an RFC vector, are what pin
- * this case. */
-static void kdf(const uint8_t *master_key, size_t key_len, const uint8_t *master_salt,
-                size_t salt_len, uint8_t label, uint8_t *out, size_t n) {
-  uint8_t iv[16] = {0};
-  memcpy(iv, master_salt, salt_len);
-  iv[7] ^= label;
-  aes_cm_keystream(master_key, key_len, iv, out, n);
-}
-
 /* SRTP AES-CM IV (RFC 3711 §4.1.1): (k_s * 2^16) XOR (SSRC * 2^64) XOR
  * (i * 2^16), i = ROC * 2^16 + SEQ. */
 static void cm_rtp_iv(const uint8_t salt[14], uint32_t ssrc, uint64_t index, uint8_t iv[16]) {
@@ -200,38 +135,6 @@ static void cm_rtp_iv(const uint8_t salt[14], uint32_t ssrc, uint64_t index, uin
     iv[4 + k] ^= (uint8_t)(ssrc >> (24 - 8 * k));
   for (int k = 0; k < 6; k++)
     iv[8 + k] ^= (uint8_t)(index >> (40 - 8 * k));
-}
-
-static void hmac_sha1(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len,
-                      const uint8_t *b, size_t b_len, uint8_t out[20]) {
-  uint8_t msg[512];
-  unsigned int out_len = 0;
-  ck_assert_uint_le(a_len + b_len, sizeof(msg));
-  memcpy(msg, a, a_len);
-  if (b_len > 0)
-    memcpy(msg + a_len, b, b_len);
-  ck_assert_ptr_nonnull(HMAC(EVP_sha1(), key, (int)key_len, msg, a_len + b_len, out, &out_len));
-  ck_assert_uint_eq(out_len, 20);
-}
-
-/* AES-GCM with a 12-octet IV and a 16-octet tag appended after ct. */
-static void aes_gcm_seal(const uint8_t *key, size_t key_len, const uint8_t iv[12],
-                         const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
-                         uint8_t *ct_and_tag) {
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  ck_assert_ptr_nonnull(ctx);
-  const EVP_CIPHER *c = key_len == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
-  int outl = 0;
-  ck_assert_int_eq(EVP_EncryptInit_ex(ctx, c, NULL, NULL, NULL), 1);
-  ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL), 1);
-  ck_assert_int_eq(EVP_EncryptInit_ex(ctx, NULL, NULL, key, iv), 1);
-  ck_assert_int_eq(EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aad_len), 1);
-  ck_assert_int_eq(EVP_EncryptUpdate(ctx, ct_and_tag, &outl, pt, (int)pt_len), 1);
-  ck_assert_int_eq(outl, (int)pt_len);
-  ck_assert_int_eq(EVP_EncryptFinal_ex(ctx, ct_and_tag + pt_len, &outl), 1);
-  ck_assert_int_eq(outl, 0);
-  ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, ct_and_tag + pt_len), 1);
-  EVP_CIPHER_CTX_free(ctx);
 }
 
 /* RFC 7714 §8.1 SRTP IV: (00 00 || SSRC || ROC || SEQ) XOR salt. */
@@ -339,6 +242,22 @@ START_TEST(all_four_profiles_are_supported_by_the_installed_libsrtp2) {
     ck_assert_int_eq(rtcsec_srtp_profile_supported(all_profiles[i]), 1);
   ck_assert_int_eq(rtcsec_srtp_profile_supported(RTCSEC_SRTP_NONE), 0);
   ck_assert_int_eq(rtcsec_srtp_profile_supported((rtcsec_srtp_profile)0x0005), 0);
+}
+END_TEST
+
+/* The whole suite runs libsrtp2 on rtcsec's own cipher and authentication
+ * types (srtp_bridge/srtp_types.h), as every process does by default: if
+ * the replacement had silently failed, the vectors and cross-checks here
+ * would test libsrtp2's NSS code instead. */
+START_TEST(process_runs_libsrtp2_on_rtcsec_types) {
+  rtcsec_srtp_types_status st;
+  ck_assert_int_eq(rtcsec_srtp_test_types_status(&st), RTCSEC_OK);
+  ck_assert_int_eq(st.attempted, 1);
+  ck_assert_ptr_eq(srtp_crypto_kernel_get_cipher_type(SRTP_AES_ICM_128), &rtcsec_srtp_aes_icm_128);
+  ck_assert_ptr_eq(srtp_crypto_kernel_get_cipher_type(SRTP_AES_ICM_256), &rtcsec_srtp_aes_icm_256);
+  ck_assert_ptr_eq(srtp_crypto_kernel_get_cipher_type(SRTP_AES_GCM_128), &rtcsec_srtp_aes_gcm_128);
+  ck_assert_ptr_eq(srtp_crypto_kernel_get_cipher_type(SRTP_AES_GCM_256), &rtcsec_srtp_aes_gcm_256);
+  ck_assert_ptr_eq(srtp_crypto_kernel_get_auth_type(SRTP_HMAC_SHA1), &rtcsec_srtp_hmac_sha1);
 }
 END_TEST
 
@@ -491,13 +410,13 @@ START_TEST(reference_kdf_reproduces_rfc3711_b3_session_keys) {
   uint8_t mk[16], ms[14], want[94], got[94];
   unhex(b3_master_key, mk, sizeof(mk));
   unhex(b3_master_salt, ms, sizeof(ms));
-  kdf(mk, 16, ms, 14, 0x00, got, 16);
+  ref_kdf(mk, 16, ms, 14, 0x00, got, 16);
   unhex(b3_cipher_key, want, sizeof(want));
   ck_assert_mem_eq(got, want, 16);
-  kdf(mk, 16, ms, 14, 0x02, got, 14);
+  ref_kdf(mk, 16, ms, 14, 0x02, got, 14);
   unhex(b3_cipher_salt, want, sizeof(want));
   ck_assert_mem_eq(got, want, 14);
-  kdf(mk, 16, ms, 14, 0x01, got, 94);
+  ref_kdf(mk, 16, ms, 14, 0x01, got, 94);
   ck_assert_uint_eq(unhex(b3_auth_key, want, sizeof(want)), 94);
   ck_assert_mem_eq(got, want, 94);
 }
@@ -566,9 +485,9 @@ START_TEST(bridge_srtcp_with_rfc3711_b3_master_key_matches_reference) {
   uint8_t mk[16], ms[14], ek[16], es[14], ak[20];
   unhex(b3_master_key, mk, sizeof(mk));
   unhex(b3_master_salt, ms, sizeof(ms));
-  kdf(mk, 16, ms, 14, 0x03, ek, sizeof(ek));
-  kdf(mk, 16, ms, 14, 0x04, ak, sizeof(ak));
-  kdf(mk, 16, ms, 14, 0x05, es, sizeof(es));
+  ref_kdf(mk, 16, ms, 14, 0x03, ek, sizeof(ek));
+  ref_kdf(mk, 16, ms, 14, 0x04, ak, sizeof(ak));
+  ref_kdf(mk, 16, ms, 14, 0x05, es, sizeof(es));
 
   rtcsec_srtp_keys k;
   rtcsec_srtp *s;
@@ -683,10 +602,10 @@ START_TEST(bridge_gcm_protects_rfc7714_packets_as_the_reference_does_and_unprote
     ck_assert_int_eq(rtcsec_srtp_new(&rx, &m, NULL), RTCSEC_OK);
 
     /* SRTP session key and salt (labels 0 and 2), SRTCP (3 and 5). */
-    kdf(mk, kl, ms, 12, 0x00, sk, kl);
-    kdf(mk, kl, ms, 12, 0x02, ss, 12);
-    kdf(mk, kl, ms, 12, 0x03, rk, kl);
-    kdf(mk, kl, ms, 12, 0x05, rs, 12);
+    ref_kdf(mk, kl, ms, 12, 0x00, sk, kl);
+    ref_kdf(mk, kl, ms, 12, 0x02, ss, 12);
+    ref_kdf(mk, kl, ms, 12, 0x03, rk, kl);
+    ref_kdf(mk, kl, ms, 12, 0x05, rs, 12);
 
     len = unhex(r7714_rtp, plain, sizeof(plain));
     memcpy(buf, plain, len);
@@ -723,6 +642,11 @@ START_TEST(bridge_gcm_protects_rfc7714_packets_as_the_reference_does_and_unprote
 END_TEST
 
 /* ---- 3. cross-check with plain libsrtp2 ------------------------------------ */
+
+/* Both sides run in this process, so both on rtcsec's cipher types: this
+ * checks the bridge's use of libsrtp2. The same against libsrtp2's own
+ * implementations, in a second process, is the srtp_ciphers suite's
+ * every_profile_interoperates_with_libsrtp2_own_ciphers_in_another_process. */
 
 START_TEST(bridge_and_plain_libsrtp2_understand_each_other_for_every_profile) {
   for (size_t pi = 0; pi < N_ALL_PROFILES; pi++) {
@@ -1470,6 +1394,7 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, all_four_profiles_are_supported_by_the_installed_libsrtp2);
+  tcase_add_test(tc, process_runs_libsrtp2_on_rtcsec_types);
   tcase_add_test(tc, overheads_follow_rfc5764_and_rfc7714);
   tcase_add_test(tc, new_rejects_bad_keys_and_out_of_range_config);
   tcase_add_test(tc, config_default_documents_its_values);

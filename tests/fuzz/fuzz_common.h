@@ -88,7 +88,7 @@ typedef struct fuzz_dtls_watch {
   int connected, failed, closed, data;
   int error;
   rtcsec_connected_info info; /* of the CONNECTED event */
-  rtcsec_srtp_keys keys;      /* exported at CONNECTED; the caller wipes them */
+  rtcsec_srtp_keys keys;      /* exported at CONNECTED, if still connected then */
   const rtcsec_fingerprint *expected;
   size_t n_expected;
   /* Optional: sees each DATA event's payload. */

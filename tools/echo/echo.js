@@ -7,9 +7,11 @@
 //                is the DTLS server.            GET /offer, POST /answer
 //
 // Signalling is non-trickle: each side sends its description once its ICE
-// gathering is complete. Every second the panels are refreshed; 3 s after
-// the call is set up and every 2 s after that a summary of getStats() (W3C
-// names) is POSTed to /report, which rtcsec-echo --report FILE appends.
+// gathering is complete. Every second the panels are refreshed and, from
+// one second after the call is set up, a summary of getStats() (W3C names)
+// is POSTed to /report, which rtcsec-echo --report FILE appends; the first
+// one also carries both descriptions. The summary says when ICE and then
+// the whole connection (ICE and DTLS) became connected, in page time.
 'use strict';
 
 (() => {
@@ -25,6 +27,10 @@
   let session = null;
   let framesPresented = 0;
   let reportsSent = 0;
+  // performance.now() of the first iceConnectionState connected/completed
+  // and of the first connectionState connected (ICE and DTLS) or failed.
+  const timing = { iceConnectedMs: null, connectedMs: null, failedMs: null };
+  const since = () => Math.round((performance.now() - startedAt) * 10) / 10;
 
   function setStatus(text, cls) {
     const el = $('status');
@@ -90,8 +96,16 @@
       remoteStream.addTrack(ev.track);
       if (remoteVideo.srcObject !== remoteStream) remoteVideo.srcObject = remoteStream;
     });
+    pc.addEventListener('iceconnectionstatechange', () => {
+      const s = pc.iceConnectionState;
+      if ((s === 'connected' || s === 'completed') && timing.iceConnectedMs === null) {
+        timing.iceConnectedMs = since();
+      }
+    });
     pc.addEventListener('connectionstatechange', () => {
       const s = pc.connectionState;
+      if (s === 'connected' && timing.connectedMs === null) timing.connectedMs = since();
+      if (s === 'failed' && timing.failedMs === null) timing.failedMs = since();
       setStatus(`connection ${s}`, s === 'connected' ? 'good' : s === 'failed' ? 'bad' : '');
     });
     if ('requestVideoFrameCallback' in remoteVideo) remoteVideo.requestVideoFrameCallback(countFrames);
@@ -136,6 +150,7 @@
       elapsedMs: Math.round(performance.now() - startedAt),
       mode,
       session,
+      userAgent: navigator.userAgent,
       connectionState: pc ? pc.connectionState : 'none',
       iceConnectionState: pc ? pc.iceConnectionState : 'none',
       transport: { dtlsState: 'new', tlsVersion: '', dtlsCipher: '', srtpCipher: '', dtlsRole: '' },
@@ -147,6 +162,7 @@
         height: remoteVideo.videoHeight,
         framesPresented,
       },
+      timing,
       errors,
     };
     if (!pc) return out;
@@ -289,6 +305,12 @@
     try {
       const s = await summary();
       s.reportNumber = ++reportsSent;
+      // The first report carries both descriptions, so that a test keeps
+      // exactly what the browser offered or answered.
+      if (s.reportNumber === 1 && pc) {
+        s.localSdp = pc.localDescription ? pc.localDescription.sdp : '';
+        s.remoteSdp = pc.remoteDescription ? pc.remoteDescription.sdp : '';
+      }
       await fetch('/report', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -312,8 +334,8 @@
     .then(() => {
       setTimeout(() => {
         report();
-        setInterval(report, 2000);
-      }, 3000);
+        setInterval(report, 1000);
+      }, 1000);
     })
     .catch((e) => {
       fail('call setup failed', e);

@@ -357,11 +357,27 @@ static void take_candidate(parse_state *ps, size_t section, span line) {
   ps->n_cands++;
 }
 
+static int section_by_mid(const echo_sdp *sdp, const char *mid, size_t *out) {
+  for (size_t i = 0; i < sdp->n_sections; i++)
+    if (strcmp(sdp->s[i].mid, mid) == 0) {
+      *out = i;
+      return 1;
+    }
+  return 0;
+}
+
+/* The section whose transport (ICE, fingerprint, setup, candidates) the
+ * BUNDLE group uses: the first of the group's list with a port. A
+ * bundle-only section (port 0) is never the tagged one (RFC 8843 §7.2.1)
+ * and carries no transport attributes (§7.1.3). Without such a section, the
+ * first of the list; without a group, the first section. */
 static size_t transport_section(const echo_sdp *sdp) {
-  if (sdp->n_bundle > 0)
-    for (size_t i = 0; i < sdp->n_sections; i++)
-      if (strcmp(sdp->s[i].mid, sdp->bundle[0]) == 0)
-        return i;
+  size_t i;
+  for (size_t k = 0; k < sdp->n_bundle; k++)
+    if (section_by_mid(sdp, sdp->bundle[k], &i) && sdp->s[i].port != 0)
+      return i;
+  if (sdp->n_bundle > 0 && section_by_mid(sdp, sdp->bundle[0], &i))
+    return i;
   return 0;
 }
 
@@ -427,6 +443,8 @@ static int parse_attribute(echo_sdp *out, echo_section *sec, parse_state *ps, sp
     sec->rtcp_mux = 1;
   } else if (span_eq(v, "rtcp-rsize")) {
     sec->rtcp_rsize = 1;
+  } else if (span_eq(v, "bundle-only")) {
+    sec->bundle_only = 1; /* RFC 8843 §6: a property attribute, no value */
   } else if (span_eq(v, "sendrecv")) {
     sec->dir = ECHO_DIR_SENDRECV;
   } else if (span_eq(v, "sendonly")) {
@@ -518,10 +536,10 @@ int echo_sdp_parse(echo_sdp *out, const char *sdp, size_t len, char *err, size_t
   return rc;
 }
 
-int echo_sdp_transport(const echo_sdp *sdp, echo_transport_desc *out, char *err, size_t cap) {
-  if (sdp == NULL || out == NULL)
-    return RTCSEC_ERR_INVALID_ARGUMENT;
-  const echo_section *sec = &sdp->s[transport_section(sdp)];
+/* The transport one section says, each attribute from the section or else
+ * from session level. */
+static int section_transport(const echo_sdp *sdp, const echo_section *sec, echo_transport_desc *out,
+                             char *err, size_t cap) {
   memset(out, 0, sizeof(*out));
   const rtcsec_sdp_ice_credentials *uf = sec->has_ufrag ? &sec->ice : &sdp->ice;
   const rtcsec_sdp_ice_credentials *pw = sec->has_pwd ? &sec->ice : &sdp->ice;
@@ -545,6 +563,12 @@ int echo_sdp_transport(const echo_sdp *sdp, echo_transport_desc *out, char *err,
   out->setup = sec->has_setup ? sec->setup : sdp->has_setup ? sdp->setup : RTCSEC_SDP_SETUP_ACTPASS;
   out->ice_lite = sdp->ice_lite;
   return 0;
+}
+
+int echo_sdp_transport(const echo_sdp *sdp, echo_transport_desc *out, char *err, size_t cap) {
+  if (sdp == NULL || out == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  return section_transport(sdp, &sdp->s[transport_section(sdp)], out, err, cap);
 }
 
 /* ---- planning ---------------------------------------------------------------- */
@@ -628,6 +652,56 @@ static void plan_ids(echo_plan *plan, const echo_local_ids *ids) {
            ids->stream_id ? ids->stream_id : "rtcsec-echo");
 }
 
+/* Whether two sections name the same transport: both complete, with the
+ * same ICE ufrag and password and the same fingerprint. */
+static int same_transport(const echo_sdp *sdp, const echo_section *a, const echo_section *b) {
+  echo_transport_desc ta, tb;
+  return section_transport(sdp, a, &ta, NULL, 0) == 0 &&
+         section_transport(sdp, b, &tb, NULL, 0) == 0 && strcmp(ta.ice.ufrag, tb.ice.ufrag) == 0 &&
+         strcmp(ta.ice.pwd, tb.ice.pwd) == 0 &&
+         rtcsec_fingerprint_equal(&ta.fingerprint, &tb.fingerprint);
+}
+
+/* RFC 8843 §7.3.1: the offerer tagged section is the first of the offer's
+ * BUNDLE list that the answer accepts and that has a port; the answer tags
+ * the same section and marks every other accepted one bundle-only (§7.3).
+ * Without a tag there is no group, and a bundle-only section can be neither
+ * kept nor moved out of it (§7.3.2): the offer cannot be answered. */
+static int tag_bundle(echo_plan *plan, const echo_sdp *offer, char *err, size_t cap) {
+  size_t tag = 0, i;
+  int found = 0;
+  if (offer->n_bundle == 0)
+    return 0; /* no group offered: each accepted section keeps its port */
+  for (size_t k = 0; k < offer->n_bundle && !found; k++)
+    if (section_by_mid(offer, offer->bundle[k], &i) && plan->m[i].accepted &&
+        offer->s[i].port != 0) {
+      tag = i;
+      found = 1;
+    }
+  if (!found) {
+    set_err(err, cap,
+            "no accepted section of the BUNDLE group has a port to tag it with (RFC 8843 "
+            "§7.3.1): the bundle-only sections cannot be accepted alone");
+    return RTCSEC_ERR_UNSUPPORTED;
+  }
+  /* The transport and the candidates were read from the section that
+   * transport_section() chose. When the echo cannot accept that one (a
+   * data channel listed first, say), the tag moves on; that is the same
+   * transport only if it says the same ICE credentials and fingerprint
+   * (browsers give every bundled section theirs). */
+  size_t ts = transport_section(offer);
+  if (tag != ts && !same_transport(offer, &offer->s[tag], &offer->s[ts])) {
+    set_err(err, cap,
+            "section '%s' would carry the BUNDLE group, but its ICE credentials or "
+            "fingerprint differ from those of section '%s', which the echo cannot accept",
+            offer->s[tag].mid, offer->s[ts].mid);
+    return RTCSEC_ERR_UNSUPPORTED;
+  }
+  for (i = 0; i < plan->n_media; i++)
+    plan->m[i].bundle_only = plan->m[i].accepted && i != tag;
+  return 0;
+}
+
 int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_ids *ids, char *err,
                      size_t cap) {
   if (plan == NULL || offer == NULL || ids == NULL)
@@ -647,8 +721,12 @@ int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_id
     m->dir = answer_dir(sec->dir);
     m->rtcp_rsize = sec->rtcp_rsize;
     m->remote_ssrc = sec->ssrc;
+    /* RFC 8843 §7.3: port 0 with a=bundle-only asks for the section only
+     * inside the BUNDLE group, so it is accepted there; port 0 without it
+     * (or outside any group) is a disabled section (RFC 3264 §6). */
+    int offered = sec->port != 0 || (sec->bundle_only && offer->n_bundle > 0);
     /* One section per kind: the echo has one SSRC to send per kind. */
-    int usable = sec->port != 0 && sec->mid[0] != '\0' && sec->rtcp_mux &&
+    int usable = offered && sec->mid[0] != '\0' && sec->rtcp_mux &&
                  strcmp(sec->proto, "UDP/TLS/RTP/SAVPF") == 0 && section_in_bundle(offer, sec) &&
                  ((sec->kind == ECHO_KIND_AUDIO && !have_audio) ||
                   (sec->kind == ECHO_KIND_VIDEO && !have_video));
@@ -688,7 +766,7 @@ int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_id
             "H.264, UDP/TLS/RTP/SAVPF, rtcp-mux, in the BUNDLE group)");
     return RTCSEC_ERR_UNSUPPORTED;
   }
-  return 0;
+  return tag_bundle(plan, offer, err, cap);
 }
 
 void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids) {
@@ -719,6 +797,8 @@ void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids) {
     plan->m[i].dir = ECHO_DIR_SENDRECV;
     plan->m[i].rtcp_rsize = 1;
   }
+  /* RFC 8843 §7.2: the tagged audio section alone has the address:port. */
+  v->bundle_only = 1;
   plan_add_codec(a, &opus);
   plan_add_codec(v, &vp8);
   plan_add_codec(v, &h264);
@@ -743,9 +823,18 @@ int echo_plan_apply_answer(echo_plan *plan, const echo_sdp *answer, char *err, s
               sec->mid, m->media, m->mid);
       return RTCSEC_ERR_PARSE;
     }
-    if (sec->port == 0) {
+    if (sec->port == 0 && !sec->bundle_only) {
       m->accepted = 0; /* rejected by the browser */
+      m->bundle_only = 0;
       continue;
+    }
+    /* RFC 8843 §7.3: an answerer may mark every bundled section but its
+     * tagged one with port 0 and a=bundle-only; such a section is kept,
+     * inside the answer's BUNDLE group only (§7.3.3: a rejected one never
+     * says bundle-only). */
+    if (sec->port == 0 && !(answer->n_bundle > 0 && section_in_bundle(answer, sec))) {
+      set_err(err, cap, "answer section '%s' is bundle-only outside the BUNDLE group", sec->mid);
+      return RTCSEC_ERR_PARSE;
     }
     if (!sec->rtcp_mux) {
       set_err(err, cap, "answer section '%s' without rtcp-mux", sec->mid);
@@ -878,6 +967,15 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
   int v6;
   candidate_addr(n_candidates > 0 ? candidates[0] : "", addr, sizeof(addr), &port, &v6);
 
+  /* The tagged section: the first accepted one that is not bundle-only. */
+  size_t tag = plan->n_media;
+  for (size_t i = 0; i < plan->n_media && tag == plan->n_media; i++)
+    if (plan->m[i].accepted && !plan->m[i].bundle_only)
+      tag = i;
+  for (size_t i = 0; i < plan->n_media; i++)
+    if (plan->m[i].accepted && tag == plan->n_media)
+      return RTCSEC_ERR_INVALID_ARGUMENT; /* a group of bundle-only sections */
+
   out_buf o = {buf, cap, 0, 0};
   put(&o, "v=0\r\n");
   put(&o, "o=rtcsec-echo %llu 2 IN IP4 127.0.0.1\r\n", (unsigned long long)session_id);
@@ -885,18 +983,26 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
   put(&o, "t=0 0\r\n");
   if (local->ice_lite)
     put(&o, "a=ice-lite\r\n"); /* session level only (RFC 8839 §5.3) */
+  /* The fingerprint at session level (RFC 8122 §5 allows it), where it
+   * applies to every section: Firefox 153's content process crashes in
+   * setRemoteDescription() on a bundle-only section that has no
+   * fingerprint of its own or from session level. */
+  put(&o, "a=%s\r\n", fp);
+  /* RFC 8843 §7.3: the BUNDLE-tag (the first mid of the list) names the
+   * tagged section. */
   put(&o, "a=group:BUNDLE");
+  if (tag < plan->n_media)
+    put(&o, " %s", plan->m[tag].mid);
   for (size_t i = 0; i < plan->n_media; i++)
-    if (plan->m[i].accepted)
+    if (plan->m[i].accepted && i != tag)
       put(&o, " %s", plan->m[i].mid);
   put(&o, "\r\n");
   put(&o, "a=msid-semantic: WMS %s\r\n", plan->stream_id);
-  int first = 1;
   for (size_t i = 0; i < plan->n_media; i++) {
     const echo_plan_media *m = &plan->m[i];
     if (!m->accepted) {
       /* RFC 8843 §7.3.3 / JSEP: a rejected section keeps its place with
-       * port 0 and stays out of the BUNDLE group. */
+       * port 0, stays out of the BUNDLE group and never says bundle-only. */
       put(&o, "m=%s 0 %s %s\r\n", m->media, m->proto, m->fmt0[0] ? m->fmt0 : "0");
       put(&o, "c=IN IP4 0.0.0.0\r\n");
       if (m->mid[0])
@@ -904,15 +1010,29 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
       put(&o, "a=inactive\r\n");
       continue;
     }
-    put(&o, "m=%s %u %s", m->media, port, m->proto);
+    put(&o, "m=%s %u %s", m->media, m->bundle_only ? 0 : port, m->proto);
     for (size_t k = 0; k < m->n_codecs; k++)
       put(&o, " %u", m->codecs[k].codec.pt);
     put(&o, "\r\n");
-    put(&o, "c=IN %s %s\r\n", v6 ? "IP6" : "IP4", addr);
-    put(&o, "a=rtcp:%u IN %s %s\r\n", port, v6 ? "IP6" : "IP4", addr);
-    put(&o, "a=%s\r\na=%s\r\na=%s\r\na=%s\r\n", ufrag, pwd, fp, setup);
+    if (m->bundle_only) {
+      /* RFC 8843 §7.1.1: the same address type as the tagged section;
+       * §6, §7.1.3: port 0, a=bundle-only, and none of the TRANSPORT
+       * attributes, which the tagged section gives the group. */
+      put(&o, "c=IN %s\r\n", v6 ? "IP6 ::" : "IP4 0.0.0.0");
+      put(&o, "a=bundle-only\r\n");
+    } else {
+      put(&o, "c=IN %s %s\r\n", v6 ? "IP6" : "IP4", addr);
+      put(&o, "a=%s\r\na=%s\r\na=%s\r\n", ufrag, pwd, setup);
+    }
     put(&o, "a=mid:%s\r\n", m->mid);
     put(&o, "a=%s\r\n", dir_name(m->dir));
+    /* rtcp-mux and rtcp-rsize are IDENTICAL attributes, which RFC 8843
+     * §7.1.3 keeps to the tagged section; but with rtcpMuxPolicy 'require'
+     * Firefox 153 refuses any m= section without a=rtcp-mux ("missing
+     * a=rtcp-mux, which is required by rtcpMuxPolicy") and Chromium 156
+     * refuses to answer such an offer ("rtcp-mux must be enabled when BUNDLE
+     * is enabled"). Both repeat them in their own bundle-only sections, and
+     * so does the echo. No a=rtcp anywhere (§9.3.1.2). */
     put(&o, "a=rtcp-mux\r\n");
     if (m->rtcp_rsize)
       put(&o, "a=rtcp-rsize\r\n");
@@ -924,12 +1044,11 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
       put(&o, "a=ssrc:%u cname:%s\r\n", (unsigned)m->local_ssrc, plan->cname);
       put(&o, "a=ssrc:%u msid:%s %s\r\n", (unsigned)m->local_ssrc, plan->stream_id, track);
     }
-    if (first) {
+    if (i == tag) {
       /* Non-trickle: every candidate is here, in the BUNDLE tag section. */
       for (size_t c = 0; c < n_candidates; c++)
         put(&o, "a=%s\r\n", candidates[c]);
       put(&o, "a=end-of-candidates\r\n");
-      first = 0;
     }
   }
   if (o.overflow)

@@ -79,6 +79,9 @@ typedef struct echo_section {
   char mid[ECHO_MID_LEN + 1];
   echo_dir dir;
   int rtcp_mux, rtcp_rsize;
+  /* a=bundle-only (RFC 8843 §6): with port 0, the section is offered only
+   * as part of the BUNDLE group, not rejected. */
+  int bundle_only;
   size_t n_codecs;
   echo_codec codecs[ECHO_MAX_CODECS]; /* in m= line order */
   size_t codecs_ignored;
@@ -150,6 +153,11 @@ typedef struct echo_plan_codec {
 
 typedef struct echo_plan_media {
   int accepted; /* 0: rejected (port 0 in our description) */
+  /* Accepted into the BUNDLE group but not its tagged section: written
+   * with port 0 and a=bundle-only, without the transport attributes (ICE,
+   * fingerprint, setup, candidates), which the tagged section carries for
+   * the whole group (RFC 8843 §6, §7.1.3, §7.3). */
+  int bundle_only;
   echo_kind kind;
   char media[16];
   char proto[48];
@@ -181,30 +189,50 @@ typedef struct echo_local_ids {
 
 /* Plans the answer to a browser's offer. Sections other than audio and
  * video, with an unknown proto, without rtcp-mux, or without a codec the
- * echo can reflect are rejected (port 0, outside the BUNDLE group). The
- * kept codecs use the offer's payload type numbers. Errors:
- * RTCSEC_ERR_UNSUPPORTED with a reason when no section can be accepted. */
+ * echo can reflect are rejected (port 0, outside the BUNDLE group), and so
+ * is a section with port 0 unless it is a=bundle-only and in the offer's
+ * BUNDLE group (RFC 8843 §7.3: bundle-only is part of the group, not
+ * rejected; what Firefox offers under max-bundle). The offerer tagged
+ * section is the first one of the group's list that is accepted and has a
+ * port (RFC 8843 §7.3.1); every other accepted section gets bundle_only.
+ * That section must be the one whose transport echo_sdp_parse() kept (the
+ * first of the group with a port) or say the same ICE credentials and
+ * fingerprint, or the offer is refused. The kept codecs
+ * use the offer's payload type numbers. Errors: RTCSEC_ERR_UNSUPPORTED with
+ * a reason when no section can be accepted or none can be tagged (then the
+ * bundle-only ones cannot be accepted either, RFC 8843 §7.3.2). */
 int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_ids *ids, char *err,
                      size_t err_cap);
 
 /* Plans rtcsec's own offer: mid 0 audio (Opus, PT 111), mid 1 video (VP8
  * PT 96 and H.264 constrained baseline PT 102, with nack, nack pli, ccm
- * fir), both sendrecv. */
+ * fir), both sendrecv, in one BUNDLE group tagged by the audio section; the
+ * video section is bundle-only (RFC 8843 §7.2: only the tagged section has
+ * an address:port, as a browser offers with bundlePolicy max-bundle). */
 void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids);
 
 /* Applies the browser's answer to the plan made by echo_plan_offer():
- * sections it rejected (port 0) are dropped, codecs are matched by name,
- * clock and channels (remote_pt from the answer), remote SSRCs recorded.
- * Errors: RTCSEC_ERR_PARSE with a reason (section count or mids differ,
- * no common codec in an accepted section). */
+ * sections it rejected (port 0 without a=bundle-only) are dropped, codecs
+ * are matched by name, clock and channels (remote_pt from the answer),
+ * remote SSRCs recorded. A section with port 0 and a=bundle-only is
+ * accepted (RFC 8843 §7.3: an answerer marks every bundled section but its
+ * tagged one that way). Errors: RTCSEC_ERR_PARSE with a reason (section
+ * count or mids differ, no common codec in an accepted section, a
+ * bundle-only section outside the answer's BUNDLE group). */
 int echo_plan_apply_answer(echo_plan *plan, const echo_sdp *answer, char *err, size_t err_cap);
 
 /* Writes the SDP of plan (an offer or an answer: the difference is our
  * a=setup in local->setup; with local->ice_lite, a=ice-lite at session level)
- * with our transport and candidates; the candidates and end-of-candidates
- * go into the first accepted section (non-trickle). candidates are "candidate:..." strings; the
- * first one's address and port make the c= and m= values. Errors: RTCSEC_ERR_BUFFER_TOO_SMALL,
- * RTCSEC_ERR_INVALID_ARGUMENT. */
+ * with our transport and candidates. The BUNDLE group lists the accepted
+ * sections, the tagged one first: the first accepted section without
+ * bundle_only. Only that section has the port, the transport attributes,
+ * the candidates and end-of-candidates (non-trickle); the other accepted
+ * sections say port 0 and a=bundle-only (RFC 8843 §7.1.3, §7.3). Every
+ * accepted section says a=rtcp-mux, as browsers require (see the .c); no
+ * a=rtcp anywhere (§9.3.1.2). candidates are
+ * "candidate:..." strings; the first one's address and port make the c= and
+ * m= values. Errors: RTCSEC_ERR_BUFFER_TOO_SMALL, RTCSEC_ERR_INVALID_ARGUMENT
+ * (also: accepted sections but every one bundle_only). */
 int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
                    const char *const *candidates, size_t n_candidates, uint64_t session_id,
                    char *buf, size_t cap, size_t *len_out);

@@ -9,7 +9,9 @@
  * SRTP_AES128_CM_HMAC_SHA1_80 and _32 (SRTCP always with an 80-bit tag,
  * RFC 5764 §4.1.2), SRTP_AEAD_AES_128_GCM and SRTP_AEAD_AES_256_GCM
  * (RFC 7714, 16-octet tag). RTP and RTCP are always encrypted and
- * authenticated.
+ * authenticated. Unless the embedder opts out, libsrtp2 runs on rtcsec's
+ * own OpenSSL implementations of the ciphers, for the whole process: see
+ * rtcsec_srtp_global_config() below.
  *
  * Packets are processed in place. Protecting appends a trailer (the tag,
  * and for SRTCP the E flag and 31-bit index), so the caller states the
@@ -74,6 +76,57 @@ typedef struct rtcsec_srtp_config {
 
 /* Fills cfg with the defaults documented above. */
 RTCSEC_API void rtcsec_srtp_config_default(rtcsec_srtp_config *cfg);
+
+/* ---- process-wide: the ciphers libsrtp2 runs ---------------------------------
+ *
+ * libsrtp2 looks its cipher and authentication implementations up in one
+ * table per process (its crypto kernel), and lets a program replace them
+ * (srtp_replace_cipher_type(), srtp_replace_auth_type()). Debian's libsrtp2
+ * is built on NSS, which costs several times the cipher itself per packet
+ * and slows down as live sessions pile up (docs/benchmarks.md). So on its
+ * first use (the first rtcsec_srtp_profile_supported() or rtcsec_srtp_new(),
+ * which rtcsec_transport_new() makes), the bridge calls srtp_init() once and
+ * replaces libsrtp2's AES-ICM-128, AES-ICM-256 (the CM profiles and the key
+ * derivation), AES-GCM-128, AES-GCM-256 and HMAC-SHA1 with its own, on
+ * OpenSSL 3 (srtp_bridge/srtp_types.h): each keyed once per session key, with
+ * no allocation or lookup per packet. libsrtp2 runs each replacement's
+ * self-test (RFC 3711, RFC 6188, RFC 7714, RFC 2202 vectors) and the one of
+ * the implementation it replaces before it switches, and keeps its own on
+ * any failure.
+ *
+ * What that means for the rest of the process: every libsrtp2 session
+ * created afterwards, by rtcsec or by any other code in the process that
+ * uses libsrtp2, runs on rtcsec's implementations of these five types
+ * (byte for byte the same SRTP, as the tests show against libsrtp2's own);
+ * sessions that exist already keep the implementation they were created
+ * with; AES-ICM-192 and the null cipher and authentication stay
+ * libsrtp2's. The replacement is not undone: a program that calls
+ * srtp_shutdown() empties libsrtp2's table (and cannot use rtcsec's bridge
+ * any more either, as libsrtp2 2.5 cannot be initialised twice). Code that
+ * uses libsrtp2 on other threads should let the bridge initialise first
+ * (e.g. call rtcsec_srtp_profile_supported() at start-up), since libsrtp2's
+ * table has no lock. The SHA-1 of HMAC-SHA1 runs through OpenSSL's SHA1_*
+ * functions, not through a provider (see srtp_type_hmac.c for why). */
+
+typedef struct rtcsec_srtp_global {
+  /* 0 (default): replace libsrtp2's implementations as described above.
+   * 1: leave libsrtp2's own in place (e.g. to compare, or when the process
+   * must run only the crypto library libsrtp2 was built with). */
+  int keep_libsrtp_ciphers;
+} rtcsec_srtp_global;
+
+/* Fills g with the defaults (replace). */
+RTCSEC_API void rtcsec_srtp_global_default(rtcsec_srtp_global *g);
+
+/* Sets the process-wide choice above. It takes effect at the bridge's
+ * first use, so it must be called before that: before any
+ * rtcsec_srtp_profile_supported(), rtcsec_srtp_new() or
+ * rtcsec_transport_new() in the process. It may be called several times
+ * before; the last call counts. Thread-safe.
+ * Errors: RTCSEC_ERR_INVALID_ARGUMENT (NULL g, keep_libsrtp_ciphers not 0
+ * or 1), RTCSEC_ERR_INVALID_STATE (the bridge is already in use: the choice
+ * made then stays; nothing was changed). */
+RTCSEC_API int rtcsec_srtp_global_config(const rtcsec_srtp_global *g);
 
 /* 1 if the libsrtp2 this process runs with can protect and unprotect with
  * profile p, else 0 (also for RTCSEC_SRTP_NONE and unknown values). Each

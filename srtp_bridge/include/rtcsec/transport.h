@@ -69,14 +69,14 @@ RTCSEC_API int rtcsec_transport_add_peer_fingerprints(rtcsec_transport *t,
 /* What one received datagram turned out to be. */
 typedef struct rtcsec_transport_input {
   rtcsec_packet_class kind;
-  /* RTP/RTCP: length of the plaintext now at the start of the buffer.
-   * STUN: the datagram length (the buffer is untouched). Else 0. */
-  size_t len;
   /* 1 if the datagram proved the peer holds the keys: SRTP/SRTCP whose tag
    * verified with a new index, or DTLS records after the handshake that
    * decrypted. Nothing else is proof (RFC 9000 §9 uses the same rule for
    * accepting a new path). */
   int authenticated;
+  /* RTP/RTCP: length of the plaintext now at the start of the buffer.
+   * STUN: the datagram length (the buffer is untouched). Else 0. */
+  size_t len;
 } rtcsec_transport_input;
 
 /* Takes one received UDP payload. buf is modified in place for media.

@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# Browser interop: headless Chromium (Debian chromium) and Firefox (Debian
+# firefox-esr) call rtcsec-echo and must see their own camera and
+# microphone come back through rtcsec's ICE, DTLS and SRTP, in both DTLS
+# roles and with every SRTP profile each browser offers; NACKs must be
+# answered from rtcsec's cache; a wrong fingerprint must make rtcsec refuse
+# the association; two calls at once must share one port in single-port
+# mode. The DTLS handshakes are captured and checked on the wire: each
+# browser offers DTLS 1.3 with a ClientHello split over two datagrams, and
+# the version selected is the one the case expects (DTLS 1.2 today).
+#
+# Everything runs inside one network namespace this script creates and
+# always deletes (tests/browser/netns.sh: a veth pair with both ends inside,
+# 10.77.0.1 and 10.77.0.2, and a /32 host route for Firefox). rtcsec-echo
+# serves HTTP on the namespace's 127.0.0.1 (a secure context, so the page
+# may use getUserMedia) and gathers ICE on 10.77.0.1. No packet leaves the
+# namespace. The browsers are driven by tests/browser/chromium.sh and
+# firefox.sh; no browser driver is needed: the page runs the call and POSTs
+# a getStats() summary every second.
+#
+# Each case starts one rtcsec-echo (--report FILE, --exit-after) and one
+# browser on http://127.0.0.1:PORT/?dtls=client|server; tests/browser/
+# check.py reads the reports and rtcsec's /stats (bounded wait) and asserts:
+#   media cases     browser: transport.dtlsState "connected", tlsVersion
+#                   the case's expected version, dtlsCipher non-empty,
+#                   srtpCipher the forced profile, dtlsRole the opposite of
+#                   rtcsec's; an inbound audio stream with packetsReceived
+#                   > 0 and an inbound video stream with framesDecoded > 0,
+#                   both on the SSRCs rtcsec declared (the echoed tracks); a
+#                   selected pair on 10.77.0.x. rtcsec: DTLS connected in the
+#                   expected role with the forced profile, SRTP packets in
+#                   and out, no SRTP authentication failure.
+#   nack cases      the media checks (default profiles), with rtcsec-echo
+#                   --test-drop-video 20: every 20th echoed video packet is
+#                   not sent the first time; the browser must NACK (its
+#                   inbound nackCount > 0), rtcsec must resend from its cache
+#                   (echo.nack_resent >= half of echo.test_dropped, >= 3
+#                   dropped) and video frames keep being decoded.
+#   wrongfp cases   rtcsec-echo --test-wrong-fingerprint: rtcsec's /stats
+#                   says DTLS failed with the fingerprint mismatch error,
+#                   no SRTP packet either way; its log says "DTLS FAILED"
+#                   with the reason; the browser's dtlsState is "failed" and
+#                   it received no media packet.
+#   single cases    rtcsec-echo --single-port 10.77.0.1:0 (SFU mode: one UDP
+#                   socket, rtcsec ICE-lite through rtcsec_router) and TWO
+#                   browsers at once on the same port, one ?dtls=client, one
+#                   ?dtls=server. Each call: the media checks above in its
+#                   role (PROFILE forced unless "default"); rtcsec's SDP said
+#                   a=ice-lite; the browser's selected pair has rtcsec's side
+#                   at 10.77.0.1:the single port; the router nominated
+#                   exactly the browser's side of it. Both in one /stats
+#                   snapshot: different ufrags and 5-tuples, the router
+#                   counting 2 sessions, 2 nominated, 2 transports.
+# After the last case, tests/browser/wire.py checks every call's handshake
+# in the capture (dumpcap, DTLS records only; tshark): the ServerHello
+# selects the expected version; when the browser is the DTLS client, its
+# first ClientHello offers FEFC (DTLS 1.3), spans at least two datagrams,
+# and its use_srtp list is exactly the driver's profile list. A case passes
+# only if both its live checks and its capture checks pass.
+# tests/browser/table.py then prints one line per call: versions, cipher,
+# profile, packets and frames each way, ICE connected -> DTLS connected ms.
+#
+# Usage: tests/browser/run.sh PATH/TO/rtcsec-echo [CASE...]
+#   CASE: BROWSER:client:PROFILE, BROWSER:server:PROFILE, BROWSER:nack:ROLE,
+#   BROWSER:wrongfp:ROLE, BROWSER:single:PROFILE, with BROWSER chromium or
+#   firefox, ROLE client or server, PROFILE an SRTP profile name or
+#   "default". Default: for each browser in $BROWSERS, both roles x every
+#   profile it offers, both nack and both wrongfp cases,
+#   single:SRTP_AEAD_AES_128_GCM and single:default (12 for Chromium, 14
+#   for Firefox).
+# Environment: BROWSERS (default "chromium firefox"), BROWSER_JOBS (cases at
+# once, default 3), CHROMIUM, FIREFOX (the binaries), BROWSER_KEEP=1 keeps
+# the work directory (reports, logs, the capture).
+# Ends with the table and "N passed, N failed"; exits 1 if any case failed.
+# Never skips: a missing browser, tool or namespace support is a failure
+# that says why.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Each driver says where its binary is and which Debian package has it, and
+# defines BROWSER_start and BROWSER_log_tail.
+declare -A DRIVER_BIN=() DRIVER_PACKAGE=()
+# shellcheck source=tests/browser/netns.sh
+source "$HERE/netns.sh"
+# shellcheck source=tests/browser/chromium.sh
+source "$HERE/chromium.sh"
+# shellcheck source=tests/browser/firefox.sh
+source "$HERE/firefox.sh"
+
+ECHO_BIN=${1:-}
+shift || true
+JOBS=${BROWSER_JOBS:-3}
+read -r -a BROWSER_LIST <<<"${BROWSERS:-chromium firefox}"
+WAIT_MEDIA_S=40  # a media case passes as soon as a report shows everything
+WAIT_FAIL_S=30   # a wrong-fp case waits for both sides to show the failure
+WAIT_SINGLE_S=50 # a single-port case: two calls at once on a busy machine
+START_S=15       # rtcsec-echo must print its URL within this
+ECHO_LIFE_S=120  # --exit-after for each rtcsec-echo (a backstop)
+NACK_DROP_EVERY=20
+NS=rtcsec-b$$
+# The DTLS version each call must negotiate, as getStats() and the
+# ServerHello say it (hex): one value per browser, and per case if a case
+# ever differs (EXPECT_CASE[CASE]=...). The day rtcsec answers DTLS 1.3,
+# these become FEFC.
+declare -A EXPECT_BROWSER=([chromium]=FEFD [firefox]=FEFD)
+declare -A EXPECT_CASE=()
+
+# browser_missing BROWSER: why it cannot run, or nothing.
+browser_missing() {
+  local bin=${DRIVER_BIN[$1]:-}
+  if [[ -z "$bin" ]]; then
+    echo "unknown browser '$1' (chromium or firefox)"
+  elif [[ ! -x "$bin" ]]; then
+    echo "$bin is missing. Install Debian's ${DRIVER_PACKAGE[$1]} (bash scripts/setup.sh does," \
+      "or: apt-get install -y --no-install-recommends ${DRIVER_PACKAGE[$1]})"
+  fi
+}
+
+profiles_of() { # BROWSER: the SRTP profiles it offers
+  case "$1" in
+  chromium) echo "${CHROMIUM_PROFILES[*]}" ;;
+  firefox) echo "${FIREFOX_PROFILES[*]}" ;;
+  esac
+}
+
+CASES=("$@")
+if ((${#CASES[@]} == 0)); then
+  for b in "${BROWSER_LIST[@]}"; do
+    for mode in client server; do
+      for p in $(profiles_of "$b"); do
+        CASES+=("$b:$mode:$p")
+      done
+    done
+    CASES+=("$b:nack:client" "$b:nack:server" "$b:wrongfp:client" "$b:wrongfp:server")
+    CASES+=("$b:single:SRTP_AEAD_AES_128_GCM" "$b:single:default")
+  done
+fi
+
+work=""
+ns_made=0
+CAPTURE_PID=""
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+  # The case runners (this script's own background jobs), then whatever
+  # they started in the namespace.
+  local jobs_left
+  jobs_left=$(jobs -p)
+  # shellcheck disable=SC2086
+  [[ -n "$jobs_left" ]] && kill $jobs_left 2>/dev/null
+  capture_stop
+  ((ns_made)) && ns_delete "$NS"
+  if [[ -n "$work" && "${BROWSER_KEEP:-0}" != 1 ]]; then
+    rm -rf "$work"
+  elif [[ -n "$work" ]]; then
+    echo "browser: work directory kept: $work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# fail_all REASON: every case fails for one reason (no netns, no tshark...).
+fail_all() {
+  echo "browser: FAILED before any call: $*" >&2
+  for c in "${CASES[@]}"; do
+    echo "FAIL $c: $*"
+  done
+  echo "0 passed, ${#CASES[@]} failed"
+  exit 1
+}
+
+[[ -n "$ECHO_BIN" && -x "$ECHO_BIN" ]] ||
+  fail_all "rtcsec-echo not found or not executable: '${ECHO_BIN}' (usage: $0 PATH/TO/rtcsec-echo)"
+command -v python3 >/dev/null || fail_all "python3 is missing (it reads the reports)"
+command -v ip >/dev/null || fail_all "ip (iproute2) is missing: no network namespace"
+for tool in dumpcap tshark; do
+  command -v "$tool" >/dev/null ||
+    fail_all "$tool is missing: the DTLS handshakes cannot be captured and checked." \
+      "Install Debian's tshark (bash scripts/setup.sh does, or: apt-get install -y" \
+      "--no-install-recommends tshark)"
+done
+if ((EUID != 0)); then
+  fail_all "creating a network namespace needs root (running as uid $EUID)"
+fi
+# A browser that cannot run fails its own cases, with the reason.
+declare -A MISSING=()
+for c in "${CASES[@]}"; do
+  b=${c%%:*}
+  [[ -n "${MISSING[$b]+x}" ]] && continue
+  MISSING[$b]=$(browser_missing "$b")
+done
+
+work=$(mktemp -d /tmp/rtcsec-browser.XXXXXX)
+if ! err=$(ns_create "$NS"); then
+  ns_made=1
+  fail_all "$err"
+fi
+ns_made=1
+if ! err=$(capture_start "$NS" "$work/dtls.pcapng" "$work/dumpcap.log"); then
+  fail_all "$err"
+fi
+
+case_dir() { echo "$work/${1//[:]/_}"; }
+
+# run_case NAME: one case; writes DIR/result ("PASS ..."/"FAIL ..."),
+# DIR/case.out (what to print) and, once its checks ran, DIR/case.json.
+run_case() {
+  local name=$1 browser kind mode profile rest
+  local dir
+  dir=$(case_dir "$name")
+  mkdir -p "$dir"
+  local out="$dir/case.out"
+  echo "== $name" >"$out"
+  browser=${name%%:*}
+  rest=${name#*:}
+  if [[ -n "${MISSING[$browser]}" ]]; then
+    echo "FAIL $name: the browser cannot be started: ${MISSING[$browser]}" >"$dir/result"
+    return
+  fi
+  case "$rest" in
+  client:* | server:*) kind=media mode=${rest%%:*} profile=${rest#*:} ;;
+  wrongfp:client | wrongfp:server) kind=wrongfp mode=${rest#*:} profile=default ;;
+  nack:client | nack:server) kind=nack mode=${rest#*:} profile=default ;;
+  single:*) kind=single mode=both profile=${rest#*:} ;;
+  *)
+    echo "FAIL $name: unknown case (see the usage in $0)" >"$dir/result"
+    return
+    ;;
+  esac
+  local expect=${EXPECT_CASE[$name]:-${EXPECT_BROWSER[$browser]}}
+  local t0=$SECONDS t_start
+  t_start=$(date +%s.%N)
+  local echo_args=(--listen 127.0.0.1:0 --report "$dir/report.jsonl" --exit-after "$ECHO_LIFE_S")
+  # single: every call on one UDP port of rtcsec's (port 0: rtcsec picks
+  # one and prints it), no libnice.
+  if [[ "$kind" == single ]]; then
+    echo_args+=(--single-port "$NS_ADDR_ECHO:0")
+  else
+    echo_args+=(--ice-address "$NS_ADDR_ECHO")
+  fi
+  [[ "$profile" != default ]] && echo_args+=(--profiles "$profile")
+  [[ "$kind" == wrongfp ]] && echo_args+=(--test-wrong-fingerprint)
+  [[ "$kind" == nack ]] && echo_args+=(--test-drop-video "$NACK_DROP_EVERY")
+  {
+    printf '+ rtcsec-echo'
+    printf ' %q' "${echo_args[@]}"
+    printf '\n'
+  } >>"$out"
+  # No stdbuf: its LD_PRELOAD would come before an ASan runtime; the tool
+  # line-buffers its stdout itself.
+  ip netns exec "$NS" "$ECHO_BIN" "${echo_args[@]}" \
+    >"$dir/echo.stdout" 2>"$dir/echo.log" </dev/null &
+  local echo_pid=$!
+  local port="" deadline=$((SECONDS + START_S))
+  while ((SECONDS < deadline)); do
+    port=$(grep -m1 -oE 'listening on http://127\.0\.0\.1:[0-9]+/' "$dir/echo.stdout" 2>/dev/null |
+      grep -oE '[0-9]+/$' | tr -d /)
+    [[ -n "$port" ]] && break
+    kill -0 "$echo_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z "$port" ]]; then
+    kill "$echo_pid" 2>/dev/null
+    wait "$echo_pid" 2>/dev/null
+    {
+      echo "  rtcsec-echo printed no 'listening on' line; its output:"
+      sed 's/^/    /' "$dir/echo.stdout" "$dir/echo.log"
+    } >>"$out"
+    echo "FAIL $name: rtcsec-echo did not start" >"$dir/result"
+    return
+  fi
+  local sp_args=() modes=("$mode")
+  if [[ "$kind" == single ]]; then
+    # The port is printed before "listening on".
+    local sp_addr="" sp_port=""
+    read -r sp_addr sp_port < <(sed -nE 's/^single port: udp ([0-9.]+):([0-9]+) .*/\1 \2/p' \
+      "$dir/echo.stdout" | head -n 1)
+    if [[ "$sp_addr" != "$NS_ADDR_ECHO" || -z "$sp_port" ]]; then
+      kill "$echo_pid" 2>/dev/null
+      wait "$echo_pid" 2>/dev/null
+      echo "FAIL $name: rtcsec-echo printed no 'single port: udp $NS_ADDR_ECHO:PORT' line" \
+        >"$dir/result"
+      return
+    fi
+    echo "+ single port: udp $NS_ADDR_ECHO:$sp_port" >>"$out"
+    sp_args=(--single "$NS_ADDR_ECHO" "$sp_port")
+    modes=(client server) # two calls at once through that one port
+  fi
+  local browser_pids=() m
+  for m in "${modes[@]}"; do
+    local url="http://127.0.0.1:$port/?dtls=$m" tag=""
+    [[ "$kind" == single ]] && tag="-$m"
+    echo "+ $browser (headless, fake camera and microphone) $url" >>"$out"
+    "${browser}_start" "$NS" "$dir" "$tag" "$url"
+    browser_pids+=("$BROWSER_PID")
+  done
+  local wait_s=$WAIT_MEDIA_S
+  [[ "$kind" == wrongfp ]] && wait_s=$WAIT_FAIL_S
+  [[ "$kind" == single ]] && wait_s=$WAIT_SINGLE_S
+  local check_rc=0
+  # A browser dying early shows up as "no report"; its log tail is printed.
+  ip netns exec "$NS" python3 "$HERE/check.py" --kind "$kind" --mode "$mode" \
+    --profile "$profile" --browser "$browser" --case "$name" --expect-version "$expect" \
+    --reports "$dir/report.jsonl" --stats "http://127.0.0.1:$port/stats" --log "$dir/echo.log" \
+    --timeout "$wait_s" --t-start "$t_start" --out "$dir/case.json" "${sp_args[@]}" \
+    >>"$out" 2>&1 || check_rc=$?
+  local browser_alive=1 pid
+  for pid in "${browser_pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || browser_alive=0
+    kill -- -"$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  # SIGTERM: rtcsec-echo stops its loop, prints a summary, frees everything
+  # and exits 0; under the sanitizers a leak or error makes that non-zero.
+  local echo_rc=0
+  kill "$echo_pid" 2>/dev/null
+  wait "$echo_pid" 2>/dev/null || echo_rc=$?
+  if ((echo_rc != 0)); then
+    echo "  problem: rtcsec-echo exited with status $echo_rc after SIGTERM (want 0)" >>"$out"
+    check_rc=1
+  fi
+  if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$dir/echo.log"; then
+    echo "  problem: rtcsec-echo's log has a sanitizer report" >>"$out"
+    check_rc=1
+  fi
+  # The browser profiles are what is big (Firefox's ~25 MB): gone now, while
+  # other cases run, unless the work directory is kept.
+  [[ "${BROWSER_KEEP:-0}" == 1 ]] || rm -rf "$dir"/*-profile*
+  local dt=$((SECONDS - t0))
+  if ((check_rc == 0)); then
+    echo "  rtcsec-echo log (DTLS lines):" >>"$out"
+    grep -E 'DTLS|summary' "$dir/echo.log" | sed 's/^/    /' | head -n 8 >>"$out"
+    echo "PASS $name (${dt} s)" >"$dir/result"
+  else
+    {
+      if ((!browser_alive)); then
+        echo "  $browser had exited before the checks ended; its log:"
+        for f in "$dir"/browser*.log; do
+          "${browser}_log_tail" "$f" | sed 's/^/    /'
+        done
+      fi
+      echo "  rtcsec-echo log (last lines):"
+      tail -n 25 "$dir/echo.log" | sed 's/^/    /'
+    } >>"$out"
+    echo "FAIL $name (${dt} s): see the problems above" >"$dir/result"
+  fi
+}
+
+for b in "${BROWSER_LIST[@]}"; do
+  if [[ -z "${MISSING[$b]:-}" && -n "${MISSING[$b]+x}" ]]; then
+    echo "browser: $("${DRIVER_BIN[$b]}" --version 2>/dev/null | tail -n 1)"
+  fi
+done
+echo "browser: namespace $NS, ${#CASES[@]} case(s), $JOBS at a time"
+start=$SECONDS
+# Two-browser cases first: they are the longest.
+ORDER=()
+for c in "${CASES[@]}"; do [[ "$c" == *:single:* ]] && ORDER+=("$c"); done
+for c in "${CASES[@]}"; do [[ "$c" != *:single:* ]] && ORDER+=("$c"); done
+running=0
+for c in "${ORDER[@]}"; do
+  run_case "$c" &
+  running=$((running + 1))
+  if ((running >= JOBS)); then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+live_s=$((SECONDS - start))
+
+# ---- the handshakes on the wire -----------------------------------------------
+capture_stop
+dirs=()
+jsons=()
+for c in "${CASES[@]}"; do
+  d=$(case_dir "$c")
+  dirs+=("$d")
+  [[ -f "$d/case.json" ]] && jsons+=("$d/case.json")
+done
+offers=()
+for b in chromium firefox; do
+  offers+=(--offer "$b=$(profiles_of "$b" | tr ' ' ',')")
+done
+wire_err=""
+if ((${#jsons[@]} > 0)) && ! python3 "$HERE/wire.py" "$work/dtls.pcapng" "${jsons[@]}" \
+  "${offers[@]}" >"$work/wire.log" 2>&1; then
+  wire_err="the capture check could not run: $(tail -n 5 "$work/wire.log" | tr '\n' ' ')"
+fi
+
+passed=0
+failed=0
+for c in "${CASES[@]}"; do
+  d=$(case_dir "$c")
+  cat "$d/case.out" 2>/dev/null
+  cat "$d/case.wire" 2>/dev/null
+  result=$(cat "$d/result" 2>/dev/null || echo "FAIL $c: no result")
+  if [[ "$result" == PASS* ]]; then
+    if [[ -n "$wire_err" ]]; then
+      result="FAIL ${result#PASS }: $wire_err"
+    elif [[ ! -f "$d/case.json" ]]; then
+      result="FAIL ${result#PASS }: no case.json for the capture check"
+    elif grep -q 'problem (wire)' "$d/case.wire" 2>/dev/null || [[ ! -f "$d/case.wire" ]]; then
+      result="FAIL ${result#PASS }: the capture check failed (see 'problem (wire)')"
+    fi
+    echo "$result" >"$d/result"
+  fi
+  echo "$result"
+  if [[ "$result" == PASS* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+done
+echo
+echo "browser: summary, one line per call (RTP and frames: browser>rtcsec / rtcsec>browser;"
+echo "ICE>DTLS: ICE connected to DTLS connected, rtcsec's view / the browser's)"
+python3 "$HERE/table.py" "${dirs[@]}"
+echo
+echo "browser: the calls took $live_s s, all cases with the capture check $((SECONDS - start)) s"
+echo "$passed passed, $failed failed"
+((failed == 0))

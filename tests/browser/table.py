@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The browser suite's summary: one line per call (tests/browser/run.sh).
+
+Usage: table.py CASE_DIR...   (each with case.json and result, in order)
+
+Columns: the browser; the case; rtcsec's DTLS role; the DTLS version the
+browser's getStats() reports / the ServerHello on the wire selects; the
+DTLS cipher suite and SRTP profile rtcsec negotiated; RTP packets
+browser->rtcsec / rtcsec->browser (rtcsec's SRTP counters); video frames
+browser->rtcsec (the browser encoded and sent) / rtcsec->browser (the
+browser decoded); ICE connected -> DTLS connected in ms, rtcsec's view
+(rtcsec_ice_get_stats, or the router's times in single-port mode) / the
+browser's (iceConnectionState connected -> connectionState connected);
+what the browser's first ClientHello offered (versions, datagrams, times
+sent) when the browser is the DTLS client; the case's result.
+"""
+import json
+import os
+import sys
+
+VERSION = {"FEFD": "1.2", "FEFC": "1.3"}
+
+
+def version(v):
+    v = (v or "").upper()
+    return VERSION.get(v, v or "-")
+
+
+def num(x):
+    if x is None or x == "":
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.1f}".rstrip("0").rstrip(".")
+    return str(x)
+
+
+def client_hello(row):
+    w = row.get("wire") or {}
+    if row.get("rtcsec_role") != "server" or not w.get("client_hello_sent"):
+        return "-"
+    vs = "+".join(version(v) for v in w.get("offered_versions") or []) or "?"
+    return (f"{vs} in {len(w.get('client_hello_datagrams') or [])} dgrams, "
+            f"x{w['client_hello_sent']}")
+
+
+def main():
+    head = ["browser", "case", "rtcsec", "DTLS stats/wire", "DTLS cipher", "SRTP",
+            "RTP b>r/r>b", "frames b>r/r>b", "ICE>DTLS ms r/b", "browser ClientHello", "result"]
+    lines = []
+    for d in sys.argv[1:]:
+        try:
+            with open(os.path.join(d, "result")) as f:
+                result = f.read().split()[0]
+        except (OSError, IndexError):
+            result = "FAIL"
+        try:
+            with open(os.path.join(d, "case.json")) as f:
+                case = json.load(f)
+        except (OSError, ValueError):
+            lines.append(["?", os.path.basename(d), "-", "-", "-", "-", "-", "-", "-", "-", result])
+            continue
+        for row in case.get("rows") or []:
+            name = row["case"].split(":", 1)[1]
+            if case.get("kind") == "single":
+                name += f" ({row['mode']})"
+            w = row.get("wire") or {}
+            lines.append([
+                row["browser"], name, row["rtcsec_role"],
+                f"{version(row.get('tls_version'))}/{version(w.get('server_hello_version'))}",
+                row.get("dtls_cipher") or "-",
+                row.get("srtp_profile") or "-",
+                f"{num(row.get('rtp_browser_to_rtcsec'))}/{num(row.get('rtp_rtcsec_to_browser'))}",
+                f"{num(row.get('frames_browser_to_rtcsec'))}/"
+                f"{num(row.get('frames_rtcsec_to_browser'))}",
+                f"{num(row.get('ice_to_dtls_ms'))}/{num(row.get('browser_ice_to_dtls_ms'))}",
+                client_hello(row),
+                result,
+            ])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    print(fmt.format(*head))
+    for ln in lines:
+        print(fmt.format(*ln))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
