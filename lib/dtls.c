@@ -58,8 +58,8 @@ struct rtcsec_dtls {
   rtcsec_fingerprint fps[RTCSEC_DTLS_MAX_FINGERPRINTS];
   size_t n_fps;
   rtcsec_fingerprint matched_fp;
-  int peer_verified; /* the certificate matched a fingerprint or the CA */
-  int psk_keyed;     /* the handshake is keyed by our pre-shared key */
+  int peer_verified;          /* the certificate matched a fingerprint or the CA */
+  int psk_keyed;              /* the handshake is keyed by our pre-shared key */
   rtcsec_connected_info info; /* what was agreed, filled once at CONNECTED */
 
   /* Uses beyond WebRTC (rtcsec_dtls_config). */
