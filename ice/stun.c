@@ -441,6 +441,36 @@ int rtcsec_stun_parse(rtcsec_stun_msg *m, const uint8_t *buf, size_t len) {
   return RTCSEC_OK;
 }
 
+int rtcsec_stun_find_attr(const rtcsec_stun_msg *m, uint16_t type, const uint8_t **value,
+                          size_t *len) {
+  if (m == NULL || m->data == NULL || value == NULL || len == NULL)
+    return 0;
+  /* The message was walked by rtcsec_stun_parse(): every header fits. */
+  size_t end = (m->present & RTCSEC_STUN_HAS_INTEGRITY) ? m->integrity_offset : m->len;
+  for (size_t off = RTCSEC_STUN_HEADER_LEN; end - off >= 4;) {
+    uint16_t t = rtcsec_be16(m->data + off);
+    size_t vlen = rtcsec_be16(m->data + off + 2);
+    if (pad4(vlen) > m->len - off - 4)
+      return 0;
+    if (t == type) {
+      *value = m->data + off + 4;
+      *len = vlen;
+      return 1;
+    }
+    off += 4 + pad4(vlen);
+    if (off > end)
+      return 0;
+  }
+  return 0;
+}
+
+int rtcsec_stun_decode_xor_address(const rtcsec_stun_msg *m, const uint8_t *value, size_t len,
+                                   struct sockaddr_storage *out, socklen_t *out_len) {
+  if (m == NULL || value == NULL || out == NULL || out_len == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  return parse_xor_address(m, value, len, out, out_len);
+}
+
 const char *rtcsec_stun_class_name(rtcsec_stun_class c) {
   switch (c) {
   case RTCSEC_STUN_REQUEST:

@@ -1,8 +1,13 @@
 /* The DTLS association: the contract of rtcsec/dtls.h (state, fingerprints
  * and the hold, events, statistics, time limit, failure and its detail)
  * around the engine that speaks the protocol (dtls_engine.h). */
+#include <arpa/inet.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +62,19 @@ struct rtcsec_dtls {
   rtcsec_fingerprint fps[RTCSEC_DTLS_MAX_FINGERPRINTS];
   size_t n_fps;
   rtcsec_fingerprint matched_fp;
-  int peer_verified;
+  int peer_verified;          /* the certificate matched a fingerprint or the CA */
+  int psk_keyed;              /* the handshake is keyed by our pre-shared key */
   rtcsec_connected_info info; /* what was agreed, filled once at CONNECTED */
+
+  /* Uses beyond WebRTC (rtcsec_dtls_config). */
+  int use_srtp;
+  char *ciphers;   /* NULL: the engine's default */
+  char *groups;    /* NULL: the engine's default */
+  X509_STORE *ca;  /* ca_file, NULL: none */
+  char *peer_name; /* with ca: the name the peer's certificate must carry */
+  char psk_identity[RTCSEC_DTLS_MAX_PSK_IDENTITY + 1];
+  uint8_t psk[RTCSEC_DTLS_MAX_PSK];
+  size_t psk_len; /* 0: no pre-shared key */
 
   uint64_t handshake_timeout_us;
   uint64_t start_us;
@@ -104,6 +120,10 @@ static void set_detail(rtcsec_dtls *d, int code, const char *engine_detail) {
       snprintf(d->detail, sizeof(d->detail),
                "no authenticated answer within the handshake timeout (%llu retransmissions)",
                (unsigned long long)d->stats.retransmissions);
+    if (d->ops->timeout_hint != NULL && d->ops->timeout_hint(d->engine) != NULL) {
+      size_t used = strlen(d->detail);
+      snprintf(d->detail + used, sizeof(d->detail) - used, "; %s", d->ops->timeout_hint(d->engine));
+    }
     return;
   case RTCSEC_ERR_SRTP_NOT_NEGOTIATED:
     text = d->role == RTCSEC_DTLS_SERVER ? "the ClientHello carried no use_srtp extension"
@@ -117,6 +137,15 @@ static void set_detail(rtcsec_dtls *d, int code, const char *engine_detail) {
     break;
   case RTCSEC_ERR_FINGERPRINT_MISMATCH:
     text = "the peer certificate matches none of the expected fingerprints";
+    break;
+  case RTCSEC_ERR_PSK_UNKNOWN_IDENTITY:
+    text = "the client's pre-shared key identity is not the configured one";
+    break;
+  case RTCSEC_ERR_CERT_UNTRUSTED:
+    text = "the peer certificate does not verify against the CA file";
+    break;
+  case RTCSEC_ERR_CERT_NAME_MISMATCH:
+    text = "the peer certificate does not name the expected host";
     break;
   case RTCSEC_ERR_KEY_EXHAUSTED:
     text = "the record sequence space of the key is used up (RFC 6347 §4.1)";
@@ -171,33 +200,96 @@ static int fingerprint_matches(rtcsec_dtls *d, const uint8_t *der, size_t der_le
   return matched;
 }
 
-int rtcsec_dtls_engine_check_peer(rtcsec_dtls *d, X509 *leaf) {
+/* "sha-256 AB:CD:..." of a DER certificate into buf ("" if it fails). */
+static void describe_der(const uint8_t *der, size_t der_len, char *buf, size_t cap) {
+  rtcsec_fingerprint got;
+  buf[0] = '\0';
+  if (rtcsec_fingerprint_of_der(der, der_len, RTCSEC_HASH_SHA256, &got) != RTCSEC_OK ||
+      rtcsec_fingerprint_format(&got, buf, cap, NULL) != RTCSEC_OK)
+    buf[0] = '\0';
+}
+
+/* RFC 8489 §6.2.3 (RFC 6125): a DNS-ID, or the CN without DNS names, with
+ * at most a whole leftmost wildcard label; an IP address literal must be
+ * an iPAddress entry. */
+static int names_peer(X509 *leaf, const char *name) {
+  uint8_t addr[16];
+  if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+    return X509_check_ip_asc(leaf, name, 0) == 1;
+  return X509_check_host(leaf, name, strlen(name), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+}
+
+/* RFC 5280 path validation against the CA file, for the TLS purpose of the
+ * peer's role, then the name. The detail names what failed. */
+static int verify_with_ca(rtcsec_dtls *d, X509 *leaf, STACK_OF(X509) * chain, const char *fp) {
+  X509_STORE_CTX *x = X509_STORE_CTX_new();
+  if (x == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
+  int purpose = d->role == RTCSEC_DTLS_CLIENT ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT;
+  int rc = RTCSEC_ERR_CERT_UNTRUSTED;
+  if (X509_STORE_CTX_init(x, d->ca, leaf, chain) == 1 &&
+      X509_STORE_CTX_set_purpose(x, purpose) == 1) {
+    if (X509_verify_cert(x) == 1)
+      rc = RTCSEC_OK;
+    else
+      snprintf(d->detail, sizeof(d->detail),
+               "the peer certificate (%s) does not verify against the CA file: %s", fp,
+               X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
+  }
+  X509_STORE_CTX_free(x);
+  ERR_clear_error();
+  if (rc == RTCSEC_OK && d->peer_name != NULL && !names_peer(leaf, d->peer_name)) {
+    snprintf(d->detail, sizeof(d->detail), "the peer certificate (%s) does not name %s", fp,
+             d->peer_name);
+    rc = RTCSEC_ERR_CERT_NAME_MISMATCH;
+  }
+  return rc;
+}
+
+int rtcsec_dtls_engine_verify_peer(rtcsec_dtls *d, X509 *leaf, STACK_OF(X509) * chain) {
   unsigned char *der = NULL;
   int der_len = i2d_X509(leaf, &der);
   if (der_len <= 0)
-    return 0;
+    return RTCSEC_ERR_FINGERPRINT_MISMATCH;
+  char fp[RTCSEC_FINGERPRINT_STRLEN];
+  describe_der(der, (size_t)der_len, fp, sizeof(fp));
   /* The association holds the certificate-bearing flight until a
-   * fingerprint is known, so none known here is an invariant breach: fail
-   * closed rather than accept. */
-  int ok = d->n_fps > 0 && fingerprint_matches(d, der, (size_t)der_len);
-  if (ok) {
-    d->peer_verified = 1;
+   * fingerprint is known (unless a CA or a pre-shared key can stand in),
+   * so none known here is an invariant breach or a peer that chose a
+   * certificate where a key was expected: fail closed rather than accept. */
+  int rc = RTCSEC_ERR_FINGERPRINT_MISMATCH;
+  if (d->n_fps > 0 && fingerprint_matches(d, der, (size_t)der_len)) {
+    rc = RTCSEC_OK;
+  } else if (d->ca != NULL) {
+    rc = verify_with_ca(d, leaf, chain, fp);
+    if (rc == RTCSEC_OK) /* remembered as the certificate's SHA-256 */
+      (void)rtcsec_fingerprint_of_der(der, (size_t)der_len, RTCSEC_HASH_SHA256, &d->matched_fp);
+  } else if (d->n_fps > 0) {
+    snprintf(d->detail, sizeof(d->detail),
+             "the peer certificate (%s) matches none of the %zu expected fingerprints", fp,
+             d->n_fps);
   } else {
-    rtcsec_fingerprint got;
-    char text[RTCSEC_FINGERPRINT_STRLEN];
-    if (rtcsec_fingerprint_of_der(der, (size_t)der_len, RTCSEC_HASH_SHA256, &got) == RTCSEC_OK &&
-        rtcsec_fingerprint_format(&got, text, sizeof(text), NULL) == RTCSEC_OK)
-      snprintf(d->detail, sizeof(d->detail),
-               "the peer certificate (%s) matches none of the %zu expected fingerprints", text,
-               d->n_fps);
+    snprintf(d->detail, sizeof(d->detail),
+             "the peer authenticated with a certificate (%s), but no fingerprint or CA is "
+             "configured to verify it",
+             fp);
   }
   OPENSSL_free(der);
-  return ok;
+  if (rc == RTCSEC_OK)
+    d->peer_verified = 1;
+  return rc;
 }
 
+int rtcsec_dtls_engine_check_peer(rtcsec_dtls *d, X509 *leaf) {
+  return rtcsec_dtls_engine_verify_peer(d, leaf, NULL) == RTCSEC_OK;
+}
+
+void rtcsec_dtls_engine_peer_psk(rtcsec_dtls *d) { d->psk_keyed = d->psk_len > 0; }
+
 void rtcsec_dtls_engine_connected(rtcsec_dtls *d, uint64_t now) {
-  /* Fail closed: nothing connects before the peer matched a fingerprint. */
-  if (!d->peer_verified) {
+  /* Fail closed: nothing connects before the peer matched a fingerprint
+   * (or the CA), or proved the pre-shared key with its Finished. */
+  if (!d->peer_verified && !d->psk_keyed) {
     fail(d, RTCSEC_ERR_FINGERPRINT_MISMATCH, NULL);
     return;
   }
@@ -207,7 +299,7 @@ void rtcsec_dtls_engine_connected(rtcsec_dtls *d, uint64_t now) {
   ev.connected.peer_fingerprint = d->matched_fp;
   d->info = ev.connected;
   /* RFC 5764 §4.1.2: WebRTC needs the profile the server picked. */
-  if (ev.connected.profile == RTCSEC_SRTP_NONE) {
+  if (d->use_srtp && ev.connected.profile == RTCSEC_SRTP_NONE) {
     fail(d, RTCSEC_ERR_SRTP_NOT_NEGOTIATED, NULL);
     return;
   }
@@ -287,6 +379,7 @@ void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg) {
   cfg->rto_max_us = 3000000;
   cfg->handshake_timeout_us = 30000000;
   cfg->enable_dtls13 = 1;
+  cfg->use_srtp = 1;
 }
 
 static int valid_fingerprints(const rtcsec_fingerprint *fps, size_t n) {
@@ -321,11 +414,71 @@ static int make_dtls12(rtcsec_dtls *d) {
   return rtcsec_dtls12_new(&d->engine, &d->env);
 }
 
+/* The pre-shared key and its identity go together, within RFC 4279's
+ * lengths; the identity is a C string. */
+static int valid_psk(const rtcsec_dtls_config *cfg) {
+  if (cfg->psk_identity == NULL && cfg->psk == NULL && cfg->psk_len == 0)
+    return 1;
+  if (cfg->psk_identity == NULL || cfg->psk == NULL || cfg->psk_len == 0 ||
+      cfg->psk_len > RTCSEC_DTLS_MAX_PSK)
+    return 0;
+  size_t il = strnlen(cfg->psk_identity, RTCSEC_DTLS_MAX_PSK_IDENTITY + 1);
+  return il > 0 && il <= RTCSEC_DTLS_MAX_PSK_IDENTITY;
+}
+
+/* Reads every certificate of a PEM file into a fresh store. */
+static int load_ca_file(const char *path, X509_STORE **out) {
+  *out = NULL;
+  BIO *b = BIO_new_file(path, "r");
+  if (b == NULL) {
+    ERR_clear_error();
+    return RTCSEC_ERR_IO;
+  }
+  STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+  BIO_free(b);
+  X509_STORE *st = infos != NULL ? X509_STORE_new() : NULL;
+  size_t n = 0;
+  for (int i = 0; st != NULL && i < sk_X509_INFO_num(infos); i++) {
+    X509_INFO *info = sk_X509_INFO_value(infos, i);
+    if (info->x509 != NULL && X509_STORE_add_cert(st, info->x509) == 1)
+      n++;
+  }
+  sk_X509_INFO_pop_free(infos, X509_INFO_free);
+  ERR_clear_error();
+  if (n == 0) {
+    X509_STORE_free(st);
+    return RTCSEC_ERR_PEM;
+  }
+  *out = st;
+  return RTCSEC_OK;
+}
+
+/* Copies the uses beyond WebRTC into the association. */
+static int set_uses(rtcsec_dtls *d, const rtcsec_dtls_config *cfg) {
+  d->use_srtp = cfg->use_srtp != 0;
+  if (cfg->psk_len > 0) {
+    memcpy(d->psk, cfg->psk, cfg->psk_len);
+    d->psk_len = cfg->psk_len;
+    snprintf(d->psk_identity, sizeof(d->psk_identity), "%s", cfg->psk_identity);
+  }
+  if (cfg->ciphers != NULL && (d->ciphers = strdup(cfg->ciphers)) == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
+  if (cfg->groups != NULL && (d->groups = strdup(cfg->groups)) == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
+  if (cfg->peer_name != NULL && (d->peer_name = strdup(cfg->peer_name)) == NULL)
+    return RTCSEC_ERR_NO_MEMORY;
+  return cfg->ca_file != NULL ? load_ca_file(cfg->ca_file, &d->ca) : RTCSEC_OK;
+}
+
 int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   if (out == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (cfg == NULL || cfg->cert == NULL || cfg->mtu < 256 || cfg->mtu > 65507 ||
+  if (cfg == NULL || !valid_psk(cfg) || (cfg->cert == NULL && cfg->psk_len == 0) ||
+      (cfg->ca_file != NULL && cfg->role == RTCSEC_DTLS_CLIENT && cfg->peer_name == NULL) ||
+      (cfg->peer_name != NULL && (cfg->ca_file == NULL || cfg->peer_name[0] == '\0')) ||
+      (cfg->ciphers != NULL && cfg->ciphers[0] == '\0') ||
+      (cfg->groups != NULL && cfg->groups[0] == '\0') || cfg->mtu < 256 || cfg->mtu > 65507 ||
       cfg->rto_initial_us == 0 || cfg->rto_max_us < cfg->rto_initial_us ||
       cfg->handshake_timeout_us == 0 ||
       (cfg->role != RTCSEC_DTLS_CLIENT && cfg->role != RTCSEC_DTLS_SERVER) ||
@@ -353,6 +506,8 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   d->n_fps = cfg->n_peer_fingerprints;
   d->cert = rtcsec_cert_ref(cfg->cert);
   int rc = set_profiles(d, cfg);
+  if (rc == RTCSEC_OK)
+    rc = set_uses(d, cfg);
   if (rc == RTCSEC_OK) {
     d->env = (rtcsec_dtls_engine_env){
         .assoc = d,
@@ -367,8 +522,17 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
         .keylog_user = cfg->keylog_user,
         .out = &d->out,
         .stats = &d->stats,
+        .use_srtp = d->use_srtp,
+        .ciphers = d->ciphers,
+        .groups = d->groups,
+        .psk_identity = d->psk_identity,
+        .psk = d->psk,
+        .psk_len = d->psk_len,
     };
-    d->enable_dtls13 = cfg->enable_dtls13 && d->role == RTCSEC_DTLS_SERVER;
+    /* rtcsec's DTLS 1.3 engine speaks WebRTC's profile only (certificate
+     * + fingerprint, use_srtp); the uses beyond it stay on DTLS 1.2. */
+    d->enable_dtls13 = cfg->enable_dtls13 && d->role == RTCSEC_DTLS_SERVER && d->use_srtp &&
+                       d->psk_len == 0 && d->ciphers == NULL && d->groups == NULL && d->ca == NULL;
     if (d->enable_dtls13) {
       /* The version is chosen from the whole first ClientHello. */
       d->col = malloc(sizeof(*d->col));
@@ -403,7 +567,11 @@ void rtcsec_dtls_free(rtcsec_dtls *d) {
     free(d->data_buf);
   }
   rtcsec_cert_free(d->cert);
-  OPENSSL_cleanse(d, sizeof(*d));
+  X509_STORE_free(d->ca);
+  free(d->ciphers);
+  free(d->groups);
+  free(d->peer_name);
+  OPENSSL_cleanse(d, sizeof(*d)); /* the pre-shared key with the rest */
   free(d);
 }
 
@@ -434,7 +602,8 @@ static int feed(rtcsec_dtls *d, const uint8_t *data, size_t len, uint64_t now) {
  * ClientHello, a server everything after its first flight (so it still
  * answers a ClientHello that arrives before the SDP answer, RFC 5763 §5). */
 static int must_hold(const rtcsec_dtls *d) {
-  if (d->n_fps > 0 || d->state != RTCSEC_DTLS_STATE_HANDSHAKING)
+  /* A CA or a pre-shared key authenticates without a fingerprint. */
+  if (d->n_fps > 0 || d->ca != NULL || d->psk_len > 0 || d->state != RTCSEC_DTLS_STATE_HANDSHAKING)
     return 0;
   return d->role == RTCSEC_DTLS_CLIENT || (d->engine != NULL && d->ops->has_sent(d->engine));
 }
@@ -747,6 +916,20 @@ int rtcsec_dtls_export_srtp_keys(const rtcsec_dtls *d, rtcsec_srtp_keys *keys) {
   return RTCSEC_OK;
 }
 
+int rtcsec_dtls_export_keying_material(const rtcsec_dtls *d, const char *label, uint8_t *out,
+                                       size_t len) {
+  if (d == NULL || label == NULL || label[0] == '\0' || out == NULL || len == 0 ||
+      len > RTCSEC_DTLS_MAX_EXPORT)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (d->state != RTCSEC_DTLS_STATE_CONNECTED)
+    return RTCSEC_ERR_INVALID_STATE;
+  /* RFC 5705 §4: no context. */
+  int rc = d->ops->export_material(d->engine, label, out, len);
+  if (rc != RTCSEC_OK)
+    OPENSSL_cleanse(out, len);
+  return rc;
+}
+
 /* ---- introspection ----------------------------------------------------------- */
 
 rtcsec_dtls_state rtcsec_dtls_get_state(const rtcsec_dtls *d) {
@@ -810,6 +993,7 @@ const char *rtcsec_dtls_alert_name(int alert) {
                {109, "missing_extension"},
                {110, "unsupported_extension"},
                {112, "unrecognized_name"},
+               {115, "unknown_psk_identity"},
                {116, "certificate_required"},
                {120, "no_application_protocol"}};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

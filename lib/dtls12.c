@@ -55,6 +55,9 @@ typedef struct dtls12 {
    * discards leaves no trace here. */
   uint64_t effects;
   uint32_t hs_next_read; /* message_seq of the next handshake message OpenSSL reads */
+  /* Epoch-1 datagrams from the peer that left the handshake unfinished: with
+   * a pre-shared key, what a different key looks like (timeout_hint). */
+  uint64_t hs_epoch1_unfinished;
 } dtls12;
 
 /* ---- OpenSSL glue: ex_data index and context ----------------------------- */
@@ -83,7 +86,8 @@ static int verify_cb(X509_STORE_CTX *xctx, void *arg) {
     return 0;
   /* RFC 5764 §4.1.1: a client whose offer the server ignored must not go on.
    * The ServerHello has been processed by the time the certificate is. */
-  if (e->env.role == RTCSEC_DTLS_CLIENT && SSL_get_selected_srtp_profile(ssl) == NULL) {
+  if (e->env.use_srtp && e->env.role == RTCSEC_DTLS_CLIENT &&
+      SSL_get_selected_srtp_profile(ssl) == NULL) {
     set_fail_reason(e, RTCSEC_ERR_SRTP_NOT_NEGOTIATED);
     X509_STORE_CTX_set_error(xctx, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
@@ -94,8 +98,11 @@ static int verify_cb(X509_STORE_CTX *xctx, void *arg) {
     X509_STORE_CTX_set_error(xctx, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  if (!rtcsec_dtls_engine_check_peer(e->env.assoc, leaf)) {
-    set_fail_reason(e, RTCSEC_ERR_FINGERPRINT_MISMATCH);
+  /* The chain the peer sent, for a CA (RFC 8489 §6.2.3: verified before
+   * the handshake may finish, so before any STUN is sent). */
+  int rc = rtcsec_dtls_engine_verify_peer(e->env.assoc, leaf, X509_STORE_CTX_get0_untrusted(xctx));
+  if (rc != RTCSEC_OK) {
+    set_fail_reason(e, rc);
     X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
     return 0;
   }
@@ -112,6 +119,8 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg) {
   dtls12 *e = from_ssl(ssl);
   if (e == NULL)
     return SSL_CLIENT_HELLO_ERROR;
+  if (!e->env.use_srtp)
+    return SSL_CLIENT_HELLO_SUCCESS; /* plain DTLS: use_srtp is not ours to require */
   const unsigned char *ext = NULL;
   size_t ext_len = 0;
   if (!SSL_client_hello_get0_ext(ssl, EXT_USE_SRTP, &ext, &ext_len)) {
@@ -208,15 +217,61 @@ static unsigned int timer_cb(SSL *ssl, unsigned int prev_us) {
 static const char cipher_list[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                                   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:"
                                   "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
+/* Plain DTLS adds RFC 7925 §4.4's TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, last:
+ * it is what a device must implement, not what is strongest. */
+static const char cipher_list_plain[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-CCM8";
+/* With a pre-shared key: RFC 7925 §4.2's TLS_PSK_WITH_AES_128_CCM_8 first. */
+static const char cipher_list_psk[] = "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:"
+                                      "PSK-CHACHA20-POLY1305";
 
+/* RFC 4279 §2, client: our identity and key once the server chose a
+ * pre-shared-key suite. */
+static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
+                                  unsigned int max_identity_len, unsigned char *psk,
+                                  unsigned int max_psk_len) {
+  (void)hint; /* RFC 7925 §4.2: the identity is configured, not chosen by a hint */
+  dtls12 *e = from_ssl(ssl);
+  if (e == NULL || e->env.psk_len == 0)
+    return 0;
+  size_t il = strlen(e->env.psk_identity);
+  if (il + 1 > max_identity_len || e->env.psk_len > max_psk_len)
+    return 0;
+  memcpy(identity, e->env.psk_identity, il + 1);
+  memcpy(psk, e->env.psk, e->env.psk_len);
+  rtcsec_dtls_engine_peer_psk(e->env.assoc);
+  return (unsigned int)e->env.psk_len;
+}
+
+/* RFC 4279 §2, server: the key for the client's identity, which must be
+ * ours; another identity ends the handshake with unknown_psk_identity. */
+static unsigned int psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
+                                  unsigned int max_psk_len) {
+  dtls12 *e = from_ssl(ssl);
+  if (e == NULL || e->env.psk_len == 0 || e->env.psk_len > max_psk_len)
+    return 0;
+  if (identity == NULL || strcmp(identity, e->env.psk_identity) != 0) {
+    set_fail_reason(e, RTCSEC_ERR_PSK_UNKNOWN_IDENTITY);
+    return 0;
+  }
+  memcpy(psk, e->env.psk, e->env.psk_len);
+  rtcsec_dtls_engine_peer_psk(e->env.assoc);
+  return (unsigned int)e->env.psk_len;
+}
+
+/* The context shared by the associations of one certificate, or (cert
+ * NULL: a pre-shared key only) one association's own. */
 static int make_ctx(const rtcsec_cert *cert, SSL_CTX **out) {
   SSL_CTX *ctx = SSL_CTX_new(DTLS_method());
   if (ctx == NULL)
     return RTCSEC_ERR_CRYPTO;
   int ok = SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) &&
            SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) &&
-           SSL_CTX_use_certificate(ctx, rtcsec_cert_x509(cert)) &&
-           SSL_CTX_use_PrivateKey(ctx, rtcsec_cert_pkey(cert)) && SSL_CTX_check_private_key(ctx) &&
+           (cert == NULL || (SSL_CTX_use_certificate(ctx, rtcsec_cert_x509(cert)) &&
+                             SSL_CTX_use_PrivateKey(ctx, rtcsec_cert_pkey(cert)) &&
+                             SSL_CTX_check_private_key(ctx))) &&
            SSL_CTX_set_cipher_list(ctx, cipher_list) &&
            SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384");
   if (!ok) {
@@ -348,26 +403,53 @@ static int handshake_fragments_useful(const dtls12 *e, const uint8_t *p, size_t 
   return any_new;
 }
 
-/* Bytes an epoch-1 record adds around its plaintext under the cipher
- * negotiated (or being negotiated); 0 if none is known yet. Every suite
- * rtcsec offers is an AEAD (RFC 8827 §6.5): GCM has an 8-byte explicit
- * nonce and a 16-byte tag (RFC 5288 §3), ChaCha20-Poly1305 the tag only
- * (RFC 7905 §2). */
-static size_t aead_overhead(const dtls12 *e) {
-  const SSL_CIPHER *c = SSL_get_current_cipher(e->ssl);
-  if (c == NULL)
-    c = SSL_get_pending_cipher(e->ssl);
-  if (c == NULL)
+/* RFC 6655 §3 and RFC 7251 §2: the AES-CCM suites whose tag is 8 bytes
+ * (the "_CCM_8" ones) by IANA number; the others have 16. */
+static int is_ccm8(const SSL_CIPHER *c) {
+  switch (SSL_CIPHER_get_protocol_id(c)) {
+  case 0xC0A0: /* TLS_RSA_WITH_AES_128_CCM_8 */
+  case 0xC0A1: /* TLS_RSA_WITH_AES_256_CCM_8 */
+  case 0xC0A2: /* TLS_DHE_RSA_WITH_AES_128_CCM_8 */
+  case 0xC0A3: /* TLS_DHE_RSA_WITH_AES_256_CCM_8 */
+  case 0xC0A8: /* TLS_PSK_WITH_AES_128_CCM_8 (RFC 7925 §4.2) */
+  case 0xC0A9: /* TLS_PSK_WITH_AES_256_CCM_8 */
+  case 0xC0AA: /* TLS_PSK_DHE_WITH_AES_128_CCM_8 */
+  case 0xC0AB: /* TLS_PSK_DHE_WITH_AES_256_CCM_8 */
+  case 0xC0AE: /* TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (RFC 7925 §4.4) */
+  case 0xC0AF: /* TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8 */
+    return 1;
+  default:
     return 0;
+  }
+}
+
+/* Bytes a record adds around its plaintext under a cipher suite; 0 for a
+ * suite rtcsec does not take (only AEADs: RFC 8827 §6.5, RFC 7925 §4). GCM
+ * and CCM have an 8-byte explicit nonce and a 16-byte tag (RFC 5288 §3,
+ * RFC 6655 §3), CCM_8 an 8-byte tag (RFC 6655 §3), ChaCha20-Poly1305 the
+ * tag only (RFC 7905 §2). */
+static size_t cipher_overhead(const SSL_CIPHER *c) {
   switch (SSL_CIPHER_get_cipher_nid(c)) {
   case NID_aes_128_gcm:
   case NID_aes_256_gcm:
     return 8 + 16;
+  case NID_aes_128_ccm:
+  case NID_aes_256_ccm:
+    return 8 + (is_ccm8(c) ? 8 : 16);
   case NID_chacha20_poly1305:
     return 16;
   default:
     return 0;
   }
+}
+
+/* The overhead of the cipher negotiated (or being negotiated); 0 if none
+ * is known yet. */
+static size_t aead_overhead(const dtls12 *e) {
+  const SSL_CIPHER *c = SSL_get_current_cipher(e->ssl);
+  if (c == NULL)
+    c = SSL_get_pending_cipher(e->ssl);
+  return c != NULL ? cipher_overhead(c) : 0;
 }
 
 typedef enum record_verdict {
@@ -580,6 +662,44 @@ static int set_profiles(dtls12 *e) {
   return SSL_set_tlsext_use_srtp(e->ssl, list) == 0 ? RTCSEC_OK : RTCSEC_ERR_CRYPTO;
 }
 
+/* The cipher suites of this association: the configured list or the
+ * default for its use. Every suite must be an AEAD whose overhead the
+ * record filter knows (an unknown one would have every record dropped); a
+ * pre-shared-key suite needs a key, and without a certificate only such
+ * suites can work. */
+static int set_ciphers(dtls12 *e) {
+  const char *list = e->env.ciphers;
+  if (list == NULL)
+    list = e->env.psk_len > 0 ? cipher_list_psk : e->env.use_srtp ? cipher_list : cipher_list_plain;
+  if (!SSL_set_cipher_list(e->ssl, list)) {
+    ERR_clear_error();
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  }
+  STACK_OF(SSL_CIPHER) *cs = SSL_get_ciphers(e->ssl);
+  int n_psk = 0, n_cert = 0;
+  for (int i = 0; i < sk_SSL_CIPHER_num(cs); i++) {
+    const SSL_CIPHER *c = sk_SSL_CIPHER_value(cs, i);
+    if (cipher_overhead(c) == 0)
+      return RTCSEC_ERR_INVALID_ARGUMENT;
+    if (SSL_CIPHER_get_auth_nid(c) == NID_auth_psk)
+      n_psk++;
+    else
+      n_cert++;
+  }
+  if ((n_psk > 0 && e->env.psk_len == 0) || (e->env.cert == NULL && n_psk == 0) ||
+      n_psk + n_cert == 0)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (e->env.groups != NULL && !SSL_set1_groups_list(e->ssl, e->env.groups)) {
+    ERR_clear_error();
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  }
+  if (e->env.psk_len > 0) {
+    SSL_set_psk_client_callback(e->ssl, psk_client_cb);
+    SSL_set_psk_server_callback(e->ssl, psk_server_cb);
+  }
+  return RTCSEC_OK;
+}
+
 static void op_free(void *p) {
   dtls12 *e = p;
   if (e == NULL)
@@ -602,7 +722,10 @@ int rtcsec_dtls12_new(void **out, const rtcsec_dtls_engine_env *env) {
   e->io.mtu = env->mtu;
   e->io.out = env->out;
   SSL_CTX *ctx = NULL;
-  int rc = rtcsec_cert_ssl_ctx(env->cert, make_ctx, &ctx);
+  /* Without a certificate (a pre-shared key only) the context is this
+   * association's own: the shared ones live in certificates. */
+  int rc =
+      env->cert != NULL ? rtcsec_cert_ssl_ctx(env->cert, make_ctx, &ctx) : make_ctx(NULL, &ctx);
   if (rc != RTCSEC_OK)
     goto err;
   e->ssl = SSL_new(ctx);
@@ -626,7 +749,9 @@ int rtcsec_dtls12_new(void **out, const rtcsec_dtls_engine_env *env) {
     goto err;
   DTLS_set_timer_cb(e->ssl, timer_cb);
   SSL_set_msg_callback(e->ssl, msg_cb);
-  rc = set_profiles(e);
+  rc = env->use_srtp ? set_profiles(e) : RTCSEC_OK;
+  if (rc == RTCSEC_OK)
+    rc = set_ciphers(e);
   if (rc != RTCSEC_OK)
     goto err;
   if (env->role == RTCSEC_DTLS_CLIENT)
@@ -648,15 +773,42 @@ static int op_start(void *p, uint64_t now) {
   return RTCSEC_OK;
 }
 
+/* Epoch-1 records among the well-framed records of data (what OpenSSL is
+ * about to be given). */
+static uint64_t count_epoch1_records(const uint8_t *data, size_t len) {
+  uint64_t n = 0;
+  for (size_t off = 0; len - off >= REC_HDR;) {
+    size_t rl = REC_HDR + rtcsec_be16(data + off + 11);
+    if (rl > len - off)
+      break;
+    if (rtcsec_be16(data + off + 3) == 1)
+      n++;
+    off += rl;
+  }
+  return n;
+}
+
+/* Gives OpenSSL the records kept. During the handshake, epoch-1 records
+ * that leave it unfinished are remembered: with a pre-shared key that is
+ * what a different key looks like (timeout_hint). After the handshake,
+ * what OpenSSL discards is counted by count_discarded(). */
+static void feed(dtls12 *e, const uint8_t *data, size_t len, uint64_t now) {
+  int finished = SSL_is_init_finished(e->ssl);
+  uint64_t epoch1 = finished ? 0 : count_epoch1_records(data, len);
+  e->io.in = data;
+  e->io.in_len = len;
+  drive(e, now);
+  if (epoch1 > 0 && !SSL_is_init_finished(e->ssl) && !e->done)
+    e->hs_epoch1_unfinished++;
+}
+
 static int op_handle_datagram(void *p, const uint8_t *data, size_t len, uint64_t now) {
   dtls12 *e = p;
   int connected = SSL_is_init_finished(e->ssl);
   uint64_t effects = e->effects;
   size_t handed = len > 0 ? only_epoch1_records(e, data, len) : 0;
   if (handed > 0) {
-    e->io.in = data;
-    e->io.in_len = len;
-    drive(e, now);
+    feed(e, data, len, now);
   } else {
     /* The handshake, or something to drop: the records worth keeping go
      * to OpenSSL from a copy (epoch 0 renumbered, see filter_records());
@@ -669,9 +821,7 @@ static int op_handle_datagram(void *p, const uint8_t *data, size_t len, uint64_t
     if (kept == 0) {
       e->env.stats->datagrams_dropped++;
     } else {
-      e->io.in = clean;
-      e->io.in_len = kept;
-      drive(e, now);
+      feed(e, clean, kept, now);
     }
     if (clean != small)
       free(clean);
@@ -755,6 +905,20 @@ static int op_has_sent(const void *p) {
   return e->env.stats->datagrams_sent > 0 || rtcsec_dgram_queue_count(e->env.out) > 0;
 }
 
+/* With a pre-shared key a different key does not fail the handshake: the
+ * Finished that cannot be decrypted is dropped like any forged record
+ * (RFC 6347 §4.1.2.7), and the handshake times out. Say so. */
+static const char *op_timeout_hint(const void *p) {
+  const dtls12 *e = p;
+  if (e->env.psk_len == 0 || SSL_is_init_finished(e->ssl))
+    return NULL;
+  if (e->hs_epoch1_unfinished > 0)
+    return "the peer's encrypted Finished never authenticated: a different pre-shared key?";
+  if (e->env.role == RTCSEC_DTLS_CLIENT && SSL_get_state(e->ssl) == TLS_ST_CW_FINISHED)
+    return "the server never answered our Finished: a different pre-shared key?";
+  return NULL;
+}
+
 void rtcsec_dtls12_test_set_records_sent(void *p, uint64_t n) { ((dtls12 *)p)->records_sent = n; }
 
 const rtcsec_dtls_engine_ops rtcsec_dtls12_ops = {
@@ -769,4 +933,5 @@ const rtcsec_dtls_engine_ops rtcsec_dtls12_ops = {
     .export_material = op_export_material,
     .connected_info = op_connected_info,
     .has_sent = op_has_sent,
+    .timeout_hint = op_timeout_hint,
 };

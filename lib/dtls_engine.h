@@ -38,6 +38,14 @@ typedef struct rtcsec_dtls_engine_env {
   void *keylog_user;
   rtcsec_dgram_queue *out;  /* datagrams to send, in order */
   rtcsec_dtls_stats *stats; /* the engine counts retransmissions and dropped records here */
+  /* Uses beyond WebRTC (rtcsec_dtls_config): 0 = plain DTLS, no use_srtp. */
+  int use_srtp;
+  const char *ciphers; /* the association's copy; NULL: the engine's default */
+  const char *groups;  /* the association's copy; NULL: the engine's default */
+  /* Pre-shared key (RFC 4279), the association's copies; psk_len 0: none. */
+  const char *psk_identity;
+  const uint8_t *psk;
+  size_t psk_len;
 } rtcsec_dtls_engine_env;
 
 typedef struct rtcsec_dtls_engine_ops {
@@ -62,6 +70,9 @@ typedef struct rtcsec_dtls_engine_ops {
   /* 1 once the engine has sent anything (a server holds the peer's flight
    * after its own first one while no fingerprint is known). */
   int (*has_sent)(const void *e);
+  /* Optional (may be NULL): why a handshake that timed out may have, in
+   * the engine's words, or NULL; appended to the association's detail. */
+  const char *(*timeout_hint)(const void *e);
 } rtcsec_dtls_engine_ops;
 
 /* The DTLS 1.2 engine on OpenSSL (dtls12.c). */
@@ -84,8 +95,21 @@ int rtcsec_dtls13_engine_new(void **out, const rtcsec_dtls_engine_env *env,
 
 /* The peer's leaf certificate, before any key may be released: 1 if it
  * matches an expected fingerprint (remembered as the matched one), 0 if
- * not (the detail then names the certificate). */
+ * not (the detail then names the certificate). Same as
+ * rtcsec_dtls_engine_verify_peer(d, leaf, NULL) == RTCSEC_OK. */
 int rtcsec_dtls_engine_check_peer(rtcsec_dtls *d, X509 *leaf);
+
+/* The same with the chain the peer sent (may be NULL), for a CA
+ * (rtcsec_dtls_config.ca_file): RTCSEC_OK if the leaf matches a
+ * fingerprint, or chains to the CA and names peer_name; else
+ * RTCSEC_ERR_FINGERPRINT_MISMATCH, RTCSEC_ERR_CERT_UNTRUSTED or
+ * RTCSEC_ERR_CERT_NAME_MISMATCH (the detail says why). */
+int rtcsec_dtls_engine_verify_peer(rtcsec_dtls *d, X509 *leaf, STACK_OF(X509) * chain);
+
+/* The handshake is keyed by the configured pre-shared key (RFC 4279): once
+ * it completes, the peer's Finished proved it holds the key, so the
+ * association may connect without a certificate. */
+void rtcsec_dtls_engine_peer_psk(rtcsec_dtls *d);
 
 /* The handshake finished. The association fails closed unless
  * rtcsec_dtls_engine_check_peer() matched; then it is connected. */

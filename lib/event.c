@@ -35,6 +35,20 @@ const char *rtcsec_event_type_name(rtcsec_event_type type) {
     return "buffered-amount-low";
   case RTCSEC_EVENT_CHANNEL_CLOSED:
     return "channel-closed";
+  case RTCSEC_EVENT_MAPPED_ADDRESS:
+    return "mapped-address";
+  case RTCSEC_EVENT_ALLOCATED:
+    return "allocated";
+  case RTCSEC_EVENT_REFRESHED:
+    return "refreshed";
+  case RTCSEC_EVENT_PERMISSION:
+    return "permission";
+  case RTCSEC_EVENT_CHANNEL_BOUND:
+    return "channel-bound";
+  case RTCSEC_EVENT_RELAYED_DATA:
+    return "relayed-data";
+  case RTCSEC_EVENT_TURN_ERROR:
+    return "turn-error";
   default:
     return "unknown";
   }

@@ -53,8 +53,13 @@ TEST_PACKAGES=(
   # under valgrind (above)
   zlib1g-dev
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
-  # itself on 127.0.0.1; the Debian service is never started (see below)
+  # itself on 127.0.0.1; the Debian service is never started (see below).
+  # tests/test_turns.sh does the same with its DTLS listener (RFC 7350).
   coturn
+  # The RFC 7925 interop peers of tests/test_iot.sh (docs/iot.md): GnuTLS's
+  # gnutls-serv / gnutls-cli and libcoap's coap-server / coap-client
+  gnutls-bin
+  libcoap3-bin
 )
 
 # Packages whose Debian scripts enable and start a system service on

@@ -36,6 +36,9 @@ int rtcsec_transport_new(rtcsec_transport **out, const rtcsec_transport_config *
     return RTCSEC_ERR_INVALID_ARGUMENT;
   *out = NULL;
   rtcsec_dtls_config dcfg = cfg->dtls;
+  /* The transport is DTLS-SRTP: its keys come from use_srtp (RFC 5764). */
+  if (!dcfg.use_srtp)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
   if (dcfg.n_profiles == 0) {
     /* The default list, less what this libsrtp2 cannot do: never offer a
      * profile that could not be used once negotiated. */

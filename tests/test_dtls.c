@@ -613,19 +613,6 @@ static pair *connected_pair(void) {
   return pr;
 }
 
-static int step_quiet(void *user, uint64_t now) {
-  pair *pr = user;
-  pr->now = now;
-  peer_poll(&pr->p[0], now);
-  peer_poll(&pr->p[1], now);
-  return 0;
-}
-
-static void pair_settle(pair *pr) {
-  harness_hooks hooks = {step_quiet, on_send, pr};
-  harness_run(pr->ep, pr->link, &pr->now, pr->now + 5 * SEC, &hooks);
-}
-
 START_TEST(application_data_flows_both_ways_and_close_is_reported) {
   pair *pr = connected_pair();
   static const uint8_t hello[] = "sctp packet one";

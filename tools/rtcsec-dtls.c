@@ -43,6 +43,27 @@
  *   ignored_datagrams: N from M addresses
  *   failed_handshakes: N
  *
+ * Plain DTLS (--no-srtp, docs/iot.md): the bare association without
+ * use_srtp, for RFC 7925 devices and servers. The peer is authenticated by
+ * --fingerprint, by --ca-file with --peer-name, or by a pre-shared key
+ * (--psk-identity, --psk); --cipher and --groups choose the suites. After
+ * the handshake the data phase runs: --send-data / --send-hex sends one
+ * record and waits for one back, --echo sends every record back,
+ * --coap-get sends a CoAP GET (RFC 7252) and waits for its response,
+ * --coap-reply answers every CoAP request. Each record received is printed
+ * as "data: TEXT" (bytes outside printable ASCII as \xNN). The data phase
+ * ends when its work is done, the peer closes, or --timeout seconds pass
+ * without a record.
+ *
+ * Through a TURN server over DTLS (--turns, RFC 7350, docs/turns.md): the
+ * socket talks to the TURN server only, through an rtcsec_turn client
+ * that authenticates the server (--turn-ca + --turn-name, or
+ * --turn-fingerprint) before any STUN, asks for the reflexive address
+ * (Binding), allocates a relayed address with --turn-user / --turn-pass,
+ * binds a channel to the --connect peer, and then carries every datagram
+ * of the association to and from the peer through the relay. It prints
+ * "mapped address:", "relayed address:" and "turn channel:" lines.
+ *
  * Exit status: 0 connected (with --send-rtp: and every packet the peer sent
  * received and verified), 1 runtime failure, 2 usage error.
  */
@@ -59,15 +80,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client_hello.h"
+#include "coap.h"
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
+#include "rtcsec/turn.h"
 
 #define PROG "rtcsec-dtls"
 #define EXIT_USAGE 2
@@ -102,6 +126,13 @@
 #define SOCKET_BUFFER (4 * 1024 * 1024) /* asked for; the kernel may give less */
 #define MEDIA_BUF (RTP_LEN + 64)        /* room for any SRTP / SRTCP trailer */
 
+/* Data phase (plain DTLS). */
+#define DATA_MAX 1024 /* --send-data / --send-hex */
+#define DEFAULT_EXPORT_LABEL "EXPERIMENTAL-rtcsec"
+#define DEFAULT_EXPORT_LEN 32
+#define COAP_ACK_TIMEOUT_US 2000000u /* RFC 7252 §4.8: ACK_TIMEOUT */
+#define COAP_MAX_RETRANSMIT 4        /* RFC 7252 §4.8 */
+
 /* ---- options ------------------------------------------------------------ */
 
 typedef struct tool_options {
@@ -121,7 +152,35 @@ typedef struct tool_options {
   int media;              /* --send-rtp given: run the media phase */
   unsigned long send_rtp; /* RTP packets to send (0: receive only) */
   unsigned long rate;     /* packets per second, 0: as fast as possible */
+  /* plain DTLS and its peer authentication (docs/iot.md) */
+  int no_srtp;
+  const char *ciphers;
+  const char *groups;
+  const char *psk_identity;
+  uint8_t psk[RTCSEC_DTLS_MAX_PSK];
+  size_t psk_len;
+  const char *ca_file;
+  const char *peer_name;
+  unsigned long rto_initial_ms, rto_max_ms; /* 0: library default */
+  const char *export_label;                 /* --no-srtp --export-keying-material */
+  unsigned long export_len;
+  /* data phase */
+  uint8_t send_data[DATA_MAX];
+  size_t send_len;
+  int send_given;
+  int echo;
+  const char *coap_get;
+  const char *coap_reply;
+  /* through a TURN server over DTLS */
+  const char *turns; /* its ADDR:PORT */
+  const char *turn_user, *turn_pass;
+  const char *turn_ca, *turn_name;
+  rtcsec_fingerprint turn_fps[RTCSEC_DTLS_MAX_FINGERPRINTS];
+  size_t n_turn_fps;
+  int turn_only; /* TURN_ONLY_* */
 } tool_options;
+
+enum { TURN_ONLY_NO = 0, TURN_ONLY_BINDING, TURN_ONLY_ALLOCATION };
 
 /* ---- media state -------------------------------------------------------- */
 
@@ -195,6 +254,24 @@ typedef struct tool {
   rtcsec_srtp_keys keys;      /* bare association only (--export-keying-material); wiped in
                                  tool_cleanup() */
   media_state m;
+  /* data phase (plain DTLS) */
+  uint64_t data_received, data_answered;
+  int data_done;      /* --send-*: a reply came; --coap-get: its response */
+  uint64_t data_idle; /* when the data phase gives up without a record */
+  uint8_t coap_token[4];
+  uint16_t coap_mid;
+  uint8_t coap_req[DATA_MAX];
+  size_t coap_req_len;
+  unsigned coap_sent;                     /* transmissions of the request so far */
+  uint64_t coap_next;                     /* when to retransmit it (RFC 7252 §4.2) */
+  uint8_t keymat[RTCSEC_DTLS_MAX_EXPORT]; /* --no-srtp --export-keying-material */
+  size_t keymat_len;
+  /* --turns: the client that carries everything to the peer */
+  rtcsec_turn *turn;
+  int turn_connected, turn_failed, turn_mapped, turn_allocated, turn_bound;
+  int turn_error; /* a TURN_ERROR came: turn_why says which */
+  char turn_why[480];
+  uint8_t turn_buf[MAX_UDP_PAYLOAD];
   uint8_t buf[MAX_UDP_PAYLOAD];
 } tool;
 
@@ -244,10 +321,51 @@ static void usage(FILE *out) {
           "                            media and listener counters and errors\n"
           "  -h, --help                this text\n"
           "\n"
+          "Plain DTLS (RFC 7925 devices; docs/iot.md):\n"
+          "      --no-srtp             no use_srtp: plain DTLS with a data phase instead\n"
+          "                            of media (not with --send-rtp or --profiles)\n"
+          "      --psk-identity ID     RFC 4279 pre-shared key identity (sent in clear!)\n"
+          "      --psk HEX             the pre-shared key, 1..%d bytes in hex; with a\n"
+          "                            key and no --cert no certificate is used\n"
+          "      --cipher LIST         OpenSSL cipher suites, e.g. PSK-AES128-CCM8 or\n"
+          "                            ECDHE-ECDSA-AES128-CCM8 (AEAD suites only)\n"
+          "      --groups LIST         ECDHE groups, e.g. P-256 (RFC 7925 4.4)\n"
+          "      --ca-file FILE        accept a peer certificate that verifies against\n"
+          "                            these CA certificates (PEM) ...\n"
+          "      --peer-name NAME      ... and names NAME (DNS name or IP address;\n"
+          "                            required with --ca-file when connecting)\n"
+          "      --rto-initial-ms N    first DTLS retransmission timeout (default 100;\n"
+          "                            RFC 7925 11 recommends 9000 on slow links)\n"
+          "      --rto-max-ms N        retransmission timeout cap (default 3000;\n"
+          "                            RFC 7925 11: at least 60000)\n"
+          "      --export-label LABEL  with --no-srtp --export-keying-material: the\n"
+          "                            RFC 5705 label (default %s)\n"
+          "      --export-len N        ... and length (1..%d, default %d)\n"
+          "      --send-data TEXT      after connecting, send TEXT as one record, wait\n"
+          "      --send-hex HEX        for one record back (up to %d bytes)\n"
+          "      --echo                send every record received back\n"
+          "      --coap-get PATH       send a CoAP GET for PATH (RFC 7252), wait for\n"
+          "                            the response, print its code and payload\n"
+          "      --coap-reply TEXT     answer each CoAP request with 2.05 Content TEXT\n"
+          "\n"
+          "Through a TURN server over DTLS (RFC 7350; docs/turns.md; with --connect):\n"
+          "      --turns ADDR:PORT     relay every datagram to the peer through this\n"
+          "                            TURN server, reached over DTLS\n"
+          "      --turn-user USER      long-term credential for the allocation\n"
+          "      --turn-pass PASS\n"
+          "      --turn-ca FILE        authenticate the server by these CA certificates\n"
+          "      --turn-name NAME      ... and its name (DNS name or IP address)\n"
+          "      --turn-fingerprint FP ... or by its certificate's fingerprint\n"
+          "      --turn-only WHAT      stop after the server answered: 'binding' (print\n"
+          "                            the reflexive address) or 'allocation'\n"
+          "\n"
           "Exit status: 0 connected (with --send-rtp: and every packet the peer sent\n"
-          "received and verified), 1 failed, 2 usage error.\n",
+          "received and verified; with --send-*/--coap-get: and the reply came; with\n"
+          "--echo/--coap-reply: and a record was answered), 1 failed, 2 usage error.\n",
           HANDSHAKE_IDLE_US / 1000000u, HANDSHAKE_IDLE_US / 1000000u, RTCSEC_DTLS_MAX_FINGERPRINTS,
-          MAX_UDP_PAYLOAD, SR_EVERY, MAX_SEND_RTP, DEFAULT_RATE, DEFAULT_TIMEOUT_S);
+          MAX_UDP_PAYLOAD, SR_EVERY, MAX_SEND_RTP, DEFAULT_RATE, DEFAULT_TIMEOUT_S,
+          RTCSEC_DTLS_MAX_PSK, DEFAULT_EXPORT_LABEL, RTCSEC_DTLS_MAX_EXPORT, DEFAULT_EXPORT_LEN,
+          DATA_MAX);
 }
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -258,6 +376,16 @@ static void usage_error(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputs("\nTry '" PROG " --help'.\n", stderr);
+}
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
 }
 
 /* Parses a decimal unsigned number in [min, max]; 0 on success. */
@@ -275,6 +403,25 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
   return 0;
 }
 
+/* Decodes hex (case-insensitive, optional ':' between bytes) into out;
+ * 0 on success with *n bytes, -1 if malformed, empty or longer than cap. */
+static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *n) {
+  size_t k = 0;
+  while (*s != '\0') {
+    if (*s == ':' && k > 0) {
+      s++;
+      continue;
+    }
+    int hi = hex_digit(s[0]), lo = s[0] != '\0' ? hex_digit(s[1]) : -1;
+    if (hi < 0 || lo < 0 || k == cap)
+      return -1;
+    out[k++] = (uint8_t)(hi << 4 | lo);
+    s += 2;
+  }
+  *n = k;
+  return k > 0 ? 0 : -1;
+}
+
 enum {
   OPT_CERT = 256,
   OPT_KEY,
@@ -283,7 +430,93 @@ enum {
   OPT_KEYLOG,
   OPT_SEND_RTP,
   OPT_RATE,
+  OPT_NO_SRTP,
+  OPT_PSK_IDENTITY,
+  OPT_PSK,
+  OPT_CIPHER,
+  OPT_GROUPS,
+  OPT_CA_FILE,
+  OPT_PEER_NAME,
+  OPT_RTO_INITIAL,
+  OPT_RTO_MAX,
+  OPT_EXPORT_LABEL,
+  OPT_EXPORT_LEN,
+  OPT_SEND_DATA,
+  OPT_SEND_HEX,
+  OPT_ECHO,
+  OPT_COAP_GET,
+  OPT_COAP_REPLY,
+  OPT_TURNS,
+  OPT_TURN_USER,
+  OPT_TURN_PASS,
+  OPT_TURN_CA,
+  OPT_TURN_NAME,
+  OPT_TURN_FINGERPRINT,
+  OPT_TURN_ONLY,
 };
+
+/* The plain-DTLS options go together as the help says. */
+static int check_plain_options(const tool_options *opt) {
+  int data = opt->send_given || opt->echo || opt->coap_get || opt->coap_reply;
+  const char *why = NULL;
+  if ((opt->psk_identity == NULL) != (opt->psk_len == 0))
+    why = "--psk-identity and --psk go together";
+  else if (opt->peer_name != NULL && opt->ca_file == NULL)
+    why = "--peer-name needs --ca-file";
+  else if (opt->ca_file != NULL && opt->peer_name == NULL && opt->role == RTCSEC_DTLS_CLIENT)
+    why = "--ca-file needs --peer-name when connecting: the server's name must be checked "
+          "(RFC 8489 6.2.3, RFC 6125)";
+  else if (opt->no_srtp && (opt->media || opt->n_profiles > 0))
+    why = "--no-srtp carries no media: not with --send-rtp or --profiles";
+  else if (data && !opt->no_srtp)
+    why = "--send-data, --send-hex, --echo, --coap-get and --coap-reply need --no-srtp";
+  else if (opt->send_given > 1 || (opt->send_given && opt->coap_get) ||
+           (opt->coap_get && opt->coap_reply) || (opt->echo && opt->coap_reply))
+    why = "give one of --send-data, --send-hex and --coap-get, and at most one of --echo "
+          "and --coap-reply";
+  else if (opt->rto_max_ms != 0 &&
+           opt->rto_max_ms < (opt->rto_initial_ms ? opt->rto_initial_ms : 100))
+    why = "--rto-max-ms must not be below --rto-initial-ms (default 100)";
+  if (why != NULL) {
+    usage_error("%s", why);
+    return EXIT_USAGE;
+  }
+  if (opt->coap_get != NULL) {
+    static const uint8_t token[4] = {0};
+    uint8_t probe[DATA_MAX];
+    if (coap_build_get(probe, sizeof(probe), 0, token, sizeof(token), opt->coap_get) == 0) {
+      usage_error("--coap-get '%s': expected a path of non-empty segments", opt->coap_get);
+      return EXIT_USAGE;
+    }
+  }
+  return 0;
+}
+
+/* The TURN options go together as the help says. */
+static int check_turn_options(const tool_options *opt) {
+  int any = opt->turn_user || opt->turn_pass || opt->turn_ca || opt->turn_name ||
+            opt->n_turn_fps > 0 || opt->turn_only;
+  const char *why = NULL;
+  if (opt->turns == NULL) {
+    why = any ? "the --turn-* options need --turns" : NULL;
+  } else if (opt->role != RTCSEC_DTLS_CLIENT) {
+    why = "--turns needs --connect: the relay carries the handshake to that peer";
+  } else if ((opt->turn_user == NULL) != (opt->turn_pass == NULL)) {
+    why = "--turn-user and --turn-pass go together";
+  } else if (opt->turn_user == NULL && opt->turn_only != TURN_ONLY_BINDING) {
+    why = "--turns needs --turn-user and --turn-pass (an allocation), unless --turn-only binding";
+  } else if ((opt->turn_ca == NULL) != (opt->turn_name == NULL)) {
+    why = "--turn-ca and --turn-name go together (RFC 8489 6.2.3: the server's name is checked)";
+  } else if (opt->turn_ca == NULL && opt->n_turn_fps == 0) {
+    why = "--turns needs --turn-ca and --turn-name, or --turn-fingerprint: the server must be "
+          "authenticated before any STUN is sent (RFC 8489 6.2.3)";
+  }
+  if (why != NULL) {
+    usage_error("%s", why);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
 
 /* Returns 0, or EXIT_USAGE after printing why; sets *help if --help. */
 static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
@@ -302,11 +535,36 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
       {"timeout", required_argument, NULL, 't'},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
+      {"no-srtp", no_argument, NULL, OPT_NO_SRTP},
+      {"psk-identity", required_argument, NULL, OPT_PSK_IDENTITY},
+      {"psk", required_argument, NULL, OPT_PSK},
+      {"cipher", required_argument, NULL, OPT_CIPHER},
+      {"groups", required_argument, NULL, OPT_GROUPS},
+      {"ca-file", required_argument, NULL, OPT_CA_FILE},
+      {"peer-name", required_argument, NULL, OPT_PEER_NAME},
+      {"rto-initial-ms", required_argument, NULL, OPT_RTO_INITIAL},
+      {"rto-max-ms", required_argument, NULL, OPT_RTO_MAX},
+      {"export-label", required_argument, NULL, OPT_EXPORT_LABEL},
+      {"export-len", required_argument, NULL, OPT_EXPORT_LEN},
+      {"send-data", required_argument, NULL, OPT_SEND_DATA},
+      {"send-hex", required_argument, NULL, OPT_SEND_HEX},
+      {"echo", no_argument, NULL, OPT_ECHO},
+      {"coap-get", required_argument, NULL, OPT_COAP_GET},
+      {"coap-reply", required_argument, NULL, OPT_COAP_REPLY},
+      {"turns", required_argument, NULL, OPT_TURNS},
+      {"turn-user", required_argument, NULL, OPT_TURN_USER},
+      {"turn-pass", required_argument, NULL, OPT_TURN_PASS},
+      {"turn-ca", required_argument, NULL, OPT_TURN_CA},
+      {"turn-name", required_argument, NULL, OPT_TURN_NAME},
+      {"turn-fingerprint", required_argument, NULL, OPT_TURN_FINGERPRINT},
+      {"turn-only", required_argument, NULL, OPT_TURN_ONLY},
       {NULL, 0, NULL, 0},
   };
   memset(opt, 0, sizeof(*opt));
   opt->timeout_s = DEFAULT_TIMEOUT_S;
   opt->rate = DEFAULT_RATE;
+  opt->export_label = DEFAULT_EXPORT_LABEL;
+  opt->export_len = DEFAULT_EXPORT_LEN;
   *help = 0;
   int n_roles = 0;
   int c;
@@ -390,6 +648,115 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
     case 'h':
       *help = 1;
       return 0;
+    case OPT_NO_SRTP:
+      opt->no_srtp = 1;
+      break;
+    case OPT_PSK_IDENTITY:
+      if (optarg[0] == '\0' || strlen(optarg) > RTCSEC_DTLS_MAX_PSK_IDENTITY) {
+        usage_error("--psk-identity: 1 to %d bytes", RTCSEC_DTLS_MAX_PSK_IDENTITY);
+        return EXIT_USAGE;
+      }
+      opt->psk_identity = optarg;
+      break;
+    case OPT_PSK:
+      if (parse_hex(optarg, opt->psk, sizeof(opt->psk), &opt->psk_len) != 0) {
+        usage_error("--psk: expected 1 to %d bytes in hex", RTCSEC_DTLS_MAX_PSK);
+        return EXIT_USAGE;
+      }
+      break;
+    case OPT_CIPHER:
+      opt->ciphers = optarg;
+      break;
+    case OPT_GROUPS:
+      opt->groups = optarg;
+      break;
+    case OPT_CA_FILE:
+      opt->ca_file = optarg;
+      break;
+    case OPT_PEER_NAME:
+      opt->peer_name = optarg;
+      break;
+    case OPT_RTO_INITIAL:
+    case OPT_RTO_MAX:
+      if (parse_uint(optarg, 1, 600000, &v) != 0) {
+        usage_error("--%s '%s': expected milliseconds from 1 to 600000",
+                    c == OPT_RTO_INITIAL ? "rto-initial-ms" : "rto-max-ms", optarg);
+        return EXIT_USAGE;
+      }
+      *(c == OPT_RTO_INITIAL ? &opt->rto_initial_ms : &opt->rto_max_ms) = v;
+      break;
+    case OPT_EXPORT_LABEL:
+      opt->export_label = optarg;
+      break;
+    case OPT_EXPORT_LEN:
+      if (parse_uint(optarg, 1, RTCSEC_DTLS_MAX_EXPORT, &opt->export_len) != 0) {
+        usage_error("--export-len '%s': expected 1 to %d", optarg, RTCSEC_DTLS_MAX_EXPORT);
+        return EXIT_USAGE;
+      }
+      break;
+    case OPT_SEND_DATA:
+      if (optarg[0] == '\0' || strlen(optarg) > DATA_MAX) {
+        usage_error("--send-data: 1 to %d bytes", DATA_MAX);
+        return EXIT_USAGE;
+      }
+      memcpy(opt->send_data, optarg, strlen(optarg));
+      opt->send_len = strlen(optarg);
+      opt->send_given++;
+      break;
+    case OPT_SEND_HEX:
+      if (parse_hex(optarg, opt->send_data, sizeof(opt->send_data), &opt->send_len) != 0) {
+        usage_error("--send-hex: expected 1 to %d bytes in hex", DATA_MAX);
+        return EXIT_USAGE;
+      }
+      opt->send_given++;
+      break;
+    case OPT_ECHO:
+      opt->echo = 1;
+      break;
+    case OPT_COAP_GET:
+      opt->coap_get = optarg[0] == '/' ? optarg + 1 : optarg;
+      break;
+    case OPT_COAP_REPLY:
+      opt->coap_reply = optarg;
+      break;
+    case OPT_TURNS:
+      opt->turns = optarg;
+      break;
+    case OPT_TURN_USER:
+      opt->turn_user = optarg;
+      break;
+    case OPT_TURN_PASS:
+      opt->turn_pass = optarg;
+      break;
+    case OPT_TURN_CA:
+      opt->turn_ca = optarg;
+      break;
+    case OPT_TURN_NAME:
+      opt->turn_name = optarg;
+      break;
+    case OPT_TURN_FINGERPRINT: {
+      if (opt->n_turn_fps == RTCSEC_DTLS_MAX_FINGERPRINTS) {
+        usage_error("at most %d --turn-fingerprint options", RTCSEC_DTLS_MAX_FINGERPRINTS);
+        return EXIT_USAGE;
+      }
+      int rc = rtcsec_fingerprint_parse(&opt->turn_fps[opt->n_turn_fps], optarg, strlen(optarg));
+      if (rc != 0) {
+        usage_error("--turn-fingerprint '%s': %s", optarg, rtcsec_strerror(rc));
+        return EXIT_USAGE;
+      }
+      opt->n_turn_fps++;
+      break;
+    }
+    case OPT_TURN_ONLY:
+      if (strcmp(optarg, "binding") == 0) {
+        opt->turn_only = TURN_ONLY_BINDING;
+      } else if (strcmp(optarg, "allocation") == 0) {
+        opt->turn_only = TURN_ONLY_ALLOCATION;
+      } else {
+        usage_error("--turn-only '%s': expected binding or allocation", optarg);
+        return EXIT_USAGE;
+      }
+      break;
     default: /* getopt_long has printed the reason */
       fputs("Try '" PROG " --help'.\n", stderr);
       return EXIT_USAGE;
@@ -412,7 +779,8 @@ static int parse_options(int argc, char **argv, tool_options *opt, int *help) {
                 "media: it cannot be combined with --send-rtp");
     return EXIT_USAGE;
   }
-  return 0;
+  int rc = check_plain_options(opt);
+  return rc != 0 ? rc : check_turn_options(opt);
 }
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -559,6 +927,9 @@ static int fail(int code, const char *detail) {
 static int setup_cert(tool *t) {
   const tool_options *opt = t->opt;
   int rc;
+  if (opt->cert_path == NULL && opt->psk_len > 0) {
+    return 0; /* a device keyed by its pre-shared key needs no certificate */
+  }
   if (opt->cert_path != NULL) {
     rc = rtcsec_cert_load_pem_file(&t->cert, opt->cert_path, opt->key_path);
     if (rc != 0) {
@@ -588,6 +959,16 @@ static int setup_socket(tool *t) {
   if (rc != 0) {
     return rc;
   }
+  if (opt->turns != NULL) {
+    /* The peer is reached through the relay: the socket talks to the TURN
+     * server only, and the peer's address goes into TURN messages. */
+    t->peer = addr;
+    t->peer_len = addr_len;
+    rc = resolve(opt->turns, 0, &addr, &addr_len);
+    if (rc != 0) {
+      return rc;
+    }
+  }
   t->fd = socket(addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP);
   if (t->fd < 0) {
     fprintf(stderr, PROG ": socket: %s\n", strerror(errno));
@@ -607,8 +988,10 @@ static int setup_socket(tool *t) {
       fprintf(stderr, PROG ": connect %s: %s\n", text, strerror(errno));
       return 1;
     }
-    t->peer = addr;
-    t->peer_len = addr_len;
+    if (opt->turns == NULL) {
+      t->peer = addr;
+      t->peer_len = addr_len;
+    }
     t->have_peer = 1;
     t->socket_connected = 1;
     return 0;
@@ -672,11 +1055,59 @@ static int association_new(tool *t) {
     cfg->keylog = keylog_line;
     cfg->keylog_user = t->keylog;
   }
-  int rc = opt->export_keying_material ? rtcsec_dtls_new(&t->dtls, cfg)
-                                       : rtcsec_transport_new(&t->tr, &tcfg);
+  cfg->use_srtp = !opt->no_srtp;
+  cfg->ciphers = opt->ciphers;
+  cfg->groups = opt->groups;
+  if (opt->psk_len > 0) {
+    cfg->psk_identity = opt->psk_identity;
+    cfg->psk = opt->psk;
+    cfg->psk_len = opt->psk_len;
+  }
+  cfg->ca_file = opt->ca_file;
+  cfg->peer_name = opt->peer_name;
+  if (opt->rto_initial_ms != 0) {
+    cfg->rto_initial_us = opt->rto_initial_ms * 1000u;
+  }
+  if (opt->rto_max_ms != 0) {
+    cfg->rto_max_us = opt->rto_max_ms * 1000u;
+  } else if (cfg->rto_max_us < cfg->rto_initial_us) {
+    cfg->rto_max_us = cfg->rto_initial_us;
+  }
+  int bare = opt->export_keying_material || opt->no_srtp;
+  int rc = bare ? rtcsec_dtls_new(&t->dtls, cfg) : rtcsec_transport_new(&t->tr, &tcfg);
   if (rc != 0) {
-    fprintf(stderr, PROG ": cannot create the %s: %s\n",
-            opt->export_keying_material ? "DTLS association" : "transport", rtcsec_strerror(rc));
+    fprintf(stderr, PROG ": cannot create the %s: %s\n", bare ? "DTLS association" : "transport",
+            rtcsec_strerror(rc));
+    if (rc == RTCSEC_ERR_INVALID_ARGUMENT && (opt->ciphers != NULL || opt->groups != NULL)) {
+      fprintf(stderr, PROG ": check --cipher (AEAD suites only: AES-GCM, AES-CCM, AES-CCM8, "
+                           "ChaCha20-Poly1305; PSK suites need --psk) and --groups\n");
+    }
+    return rc == RTCSEC_ERR_INVALID_ARGUMENT ? EXIT_USAGE : 1;
+  }
+  return 0;
+}
+
+/* The TURN client for --turns (its own fresh certificate: the server
+ * does not check it). */
+static int setup_turn(tool *t) {
+  const tool_options *opt = t->opt;
+  if (opt->turns == NULL) {
+    return 0;
+  }
+  rtcsec_turn_config tc;
+  rtcsec_turn_config_default(&tc);
+  tc.dtls.ca_file = opt->turn_ca;
+  tc.dtls.peer_name = opt->turn_name;
+  tc.dtls.peer_fingerprints = opt->turn_fps;
+  tc.dtls.n_peer_fingerprints = opt->n_turn_fps;
+  uint64_t now = now_us();
+  tc.dtls.handshake_timeout_us = t->deadline > now ? t->deadline - now : 1;
+  tc.username = opt->turn_user;
+  tc.password = opt->turn_pass;
+  tc.software = PROG;
+  int rc = rtcsec_turn_new(&t->turn, &tc);
+  if (rc != 0) {
+    fprintf(stderr, PROG ": cannot create the TURN client: %s\n", rtcsec_strerror(rc));
     return rc == RTCSEC_ERR_INVALID_ARGUMENT ? EXIT_USAGE : 1;
   }
   return 0;
@@ -689,6 +1120,9 @@ static int setup(tool *t) {
     rc = setup_socket(t);
   }
   if (rc == 0) {
+    rc = setup_turn(t);
+  }
+  if (rc == 0) {
     rc = setup_association(t);
   }
   if (rc != 0) {
@@ -696,13 +1130,15 @@ static int setup(tool *t) {
   }
   if (!opt->quiet) {
     rtcsec_fingerprint fp;
-    if (rtcsec_cert_fingerprint(t->cert, RTCSEC_HASH_SHA256, &fp) == 0) {
+    if (t->cert != NULL && rtcsec_cert_fingerprint(t->cert, RTCSEC_HASH_SHA256, &fp) == 0) {
       print_fingerprint("local fingerprint", &fp);
     }
     fflush(stdout);
-    if (opt->n_fingerprints == 0) {
-      fprintf(stderr, PROG ": warning: no --fingerprint given: the peer cannot be verified, so "
-                           "the handshake cannot complete (it will time out)\n");
+    if (opt->n_fingerprints == 0 && opt->psk_len == 0 && opt->ca_file == NULL &&
+        opt->turn_only == TURN_ONLY_NO) {
+      fprintf(stderr, PROG ": warning: no --fingerprint (nor --psk or --ca-file) given: the "
+                           "peer cannot be verified, so the handshake cannot complete (it will "
+                           "time out)\n");
     }
   }
   return 0;
@@ -759,7 +1195,21 @@ static const char *engine_error_detail(const tool *t) {
 
 /* One datagram to the peer: on the connected socket, or (a listener before
  * its handshake is done) addressed to the peer chosen. */
+static void flush_turn(tool *t);
+
 static ssize_t send_to_peer(tool *t, const uint8_t *buf, size_t len) {
+  if (t->turn != NULL) {
+    /* through the relay: ChannelData once bound (it is before the
+     * handshake starts), else a Send indication */
+    int rc = rtcsec_turn_send(t->turn, (const struct sockaddr *)&t->peer, t->peer_len, buf, len,
+                              now_us());
+    flush_turn(t);
+    if (rc != 0) {
+      errno = EIO;
+      return -1;
+    }
+    return (ssize_t)len;
+  }
   if (t->socket_connected) {
     return send(t->fd, buf, len, 0);
   }
@@ -784,6 +1234,7 @@ static void flush_datagrams(tool *t) {
 }
 
 static void media_on_data(tool *t, const uint8_t *data, size_t len, uint64_t now);
+static void data_on_record(tool *t, const uint8_t *data, size_t len, uint64_t now);
 
 static void on_event(tool *t, const rtcsec_event *ev) {
   switch (ev->type) {
@@ -793,6 +1244,11 @@ static void on_event(tool *t, const rtcsec_event *ev) {
     /* the advanced path: the bare association hands its keys out */
     if (rtcsec_dtls_export_srtp_keys(t->dtls, &t->keys) != RTCSEC_OK)
       t->keys.material_len = 0;
+    /* plain DTLS: RFC 5705 material for another protocol on top */
+    if (t->opt->no_srtp && t->opt->export_keying_material &&
+        rtcsec_dtls_export_keying_material(t->dtls, t->opt->export_label, t->keymat,
+                                           t->opt->export_len) == RTCSEC_OK)
+      t->keymat_len = t->opt->export_len;
     break;
   case RTCSEC_EVENT_FAILED:
     t->failed = 1;
@@ -803,7 +1259,9 @@ static void on_event(tool *t, const rtcsec_event *ev) {
   case RTCSEC_EVENT_CLOSED:
     t->peer_closed = 1;
     break;
-  case RTCSEC_EVENT_DATA: /* no media phase on the bare association */
+  case RTCSEC_EVENT_DATA: /* plain DTLS: the data phase */
+    data_on_record(t, ev->data.data, ev->data.len, now_us());
+    break;
   case RTCSEC_EVENT_NONE:
   default:
     break;
@@ -941,17 +1399,35 @@ static void handle_transport_datagram(tool *t, size_t n, uint64_t now) {
   }
 }
 
+/* One datagram from the peer into the association. */
+static void engine_input(tool *t, size_t n) {
+  t->peer_last_rx = now_us();
+  if (t->tr != NULL) {
+    handle_transport_datagram(t, n, now_us());
+  } else {
+    rtcsec_dtls_handle_datagram(t->dtls, t->buf, n, now_us());
+  }
+  drain(t);
+}
+
 static void read_datagrams(tool *t) {
   for (;;) {
     struct sockaddr_storage from;
     socklen_t from_len = sizeof(from);
-    ssize_t n = recvfrom(t->fd, t->buf, sizeof(t->buf), 0, (struct sockaddr *)&from, &from_len);
+    uint8_t *into = t->turn != NULL ? t->turn_buf : t->buf;
+    ssize_t n = recvfrom(t->fd, into, sizeof(t->buf), 0, (struct sockaddr *)&from, &from_len);
     if (n < 0) {
       /* EAGAIN: drained. ECONNREFUSED: the peer is not up yet; keep going. */
       if (errno == EINTR || errno == ECONNREFUSED) {
         continue;
       }
       return;
+    }
+    if (t->turn != NULL) {
+      /* the connected socket hears the TURN server only */
+      rtcsec_turn_handle_datagram(t->turn, t->turn_buf, (size_t)n, now_us());
+      flush_turn(t);
+      continue;
     }
     if (!t->have_peer) {
       if (accept_peer(t, &from, from_len, t->buf, (size_t)n) != 0) {
@@ -962,13 +1438,7 @@ static void read_datagrams(tool *t) {
       ignore_datagram(t, &from); /* someone else, or queued before connect() */
       continue;
     }
-    t->peer_last_rx = now_us();
-    if (t->tr != NULL) {
-      handle_transport_datagram(t, (size_t)n, now_us());
-    } else {
-      rtcsec_dtls_handle_datagram(t->dtls, t->buf, (size_t)n, now_us());
-    }
-    drain(t);
+    engine_input(t, (size_t)n);
   }
 }
 
@@ -978,6 +1448,9 @@ static void read_datagrams(tool *t) {
 static void io_wait(tool *t, uint64_t until, int want_write) {
   uint64_t now = now_us();
   uint64_t wake = engine_deadline(t);
+  if (t->turn != NULL) {
+    wake = min_u64(wake, rtcsec_turn_deadline(t->turn));
+  }
   if (until < wake) {
     wake = until;
   }
@@ -999,9 +1472,141 @@ static void io_wait(tool *t, uint64_t until, int want_write) {
     engine_timeout(t, now);
     drain(t);
   }
+  if (t->turn != NULL && now >= rtcsec_turn_deadline(t->turn)) {
+    rtcsec_turn_handle_timeout(t->turn, now);
+    flush_turn(t);
+  }
 }
 
 static void io_step(tool *t, uint64_t until) { io_wait(t, until, 0); }
+
+/* ---- the path through a TURN server over DTLS (--turns) ------------------- */
+
+static void print_addr_line(const char *label, const struct sockaddr_storage *a) {
+  char text[ADDR_STRLEN];
+  format_addr(a, text, sizeof(text));
+  printf("%s: %s\n", label, text);
+  fflush(stdout);
+}
+
+static void on_turn_event(tool *t, const rtcsec_event *ev) {
+  const rtcsec_turn_info *ti = &ev->turn;
+  switch (ev->type) {
+  case RTCSEC_EVENT_CONNECTED:
+    t->turn_connected = 1;
+    if (!t->opt->quiet) {
+      printf("turn server: connected, %s, %s\n", ev->connected.version, ev->connected.cipher);
+      print_fingerprint("turn server fingerprint", &ev->connected.peer_fingerprint);
+    }
+    break;
+  case RTCSEC_EVENT_FAILED:
+    t->turn_failed = 1;
+    snprintf(t->turn_why, sizeof(t->turn_why), "DTLS to the TURN server failed: %s (%s)",
+             rtcsec_strerror(ev->failed.error), rtcsec_turn_error_detail(t->turn));
+    break;
+  case RTCSEC_EVENT_MAPPED_ADDRESS: /* from Binding, and again from Allocate */
+    if (!t->turn_mapped) {
+      print_addr_line("mapped address", &ti->addr);
+    }
+    t->turn_mapped = 1;
+    break;
+  case RTCSEC_EVENT_ALLOCATED:
+    t->turn_allocated = 1;
+    print_addr_line("relayed address", &ti->addr);
+    break;
+  case RTCSEC_EVENT_CHANNEL_BOUND:
+    t->turn_bound = 1;
+    printf("turn channel: 0x%04X\n", ti->channel);
+    fflush(stdout);
+    break;
+  case RTCSEC_EVENT_TURN_ERROR:
+    t->turn_error = 1;
+    snprintf(t->turn_why, sizeof(t->turn_why), "TURN request 0x%03X failed: %s",
+             (unsigned)ti->method, ti->reason[0] ? ti->reason : "no response");
+    break;
+  case RTCSEC_EVENT_RELAYED_DATA:
+    /* only the peer's datagrams feed the association (RFC 8656 §11.4 already
+     * kept out peers without permission) */
+    if (same_addr(&ti->addr, &t->peer) && ti->len <= sizeof(t->buf)) {
+      memcpy(t->buf, ti->data, ti->len);
+      engine_input(t, ti->len);
+    } else {
+      t->ignored_datagrams++;
+    }
+    break;
+  case RTCSEC_EVENT_CLOSED:
+    t->turn_failed = 1;
+    snprintf(t->turn_why, sizeof(t->turn_why), "the TURN server closed the DTLS association");
+    break;
+  default:
+    break;
+  }
+}
+
+/* Sends what the TURN client queued and handles its events. */
+static void flush_turn(tool *t) {
+  for (int round = 0; round < 64; round++) {
+    size_t len = 0;
+    while (rtcsec_turn_poll_datagram(t->turn, t->turn_buf, sizeof(t->turn_buf), &len) == 0 &&
+           len > 0) {
+      (void)send(t->fd, t->turn_buf, len, 0); /* lost ones are retransmitted */
+    }
+    rtcsec_event ev;
+    if (rtcsec_turn_poll_event(t->turn, &ev) != 0 || ev.type == RTCSEC_EVENT_NONE) {
+      return;
+    }
+    on_turn_event(t, &ev);
+  }
+}
+
+/* Before the handshake with the peer: the TURN server authenticated, our
+ * reflexive address, an allocation and a channel to the peer. Returns 0
+ * when the path is ready (or --turn-only is satisfied), else 1. */
+static int run_turn(tool *t) {
+  const tool_options *opt = t->opt;
+  uint64_t now = now_us();
+  if (rtcsec_turn_start(t->turn, now) != 0 || rtcsec_turn_binding(t->turn, now) != 0 ||
+      (opt->turn_user != NULL && rtcsec_turn_allocate(t->turn, now) != 0)) {
+    return fail(RTCSEC_ERR_INVALID_STATE, "the TURN client refused to start");
+  }
+  flush_turn(t);
+  int asked_channel = 0;
+  for (;;) {
+    now = now_us();
+    if (t->turn_failed || t->turn_error) {
+      fprintf(stderr, PROG ": turn failed: %s\n", t->turn_why);
+      return 1;
+    }
+    if (opt->turn_only == TURN_ONLY_BINDING && t->turn_mapped) {
+      return 0;
+    }
+    if (t->turn_allocated && t->turn_mapped) {
+      if (opt->turn_only == TURN_ONLY_ALLOCATION || t->turn_bound) {
+        return 0;
+      }
+      if (!asked_channel) {
+        /* the channel also installs the permission (RFC 8656 §12) */
+        if (rtcsec_turn_bind_channel(t->turn, (const struct sockaddr *)&t->peer, t->peer_len,
+                                     now) != 0) {
+          return fail(RTCSEC_ERR_INVALID_STATE, "the TURN client refused ChannelBind");
+        }
+        asked_channel = 1;
+        flush_turn(t);
+        continue;
+      }
+    }
+    if (now >= t->deadline) {
+      fprintf(stderr, PROG ": turn failed: %s in %u s\n",
+              !t->turn_connected   ? "no DTLS association with the TURN server"
+              : !t->turn_mapped    ? "no Binding answer"
+              : !t->turn_allocated ? "no allocation"
+                                   : "no channel",
+              opt->timeout_s);
+      return 1;
+    }
+    io_step(t, t->deadline);
+  }
+}
 
 /* ---- handshake phase ---------------------------------------------------- */
 
@@ -1035,8 +1640,13 @@ static void describe_timeout(const tool *t, char *buf, size_t cap) {
              s, (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions,
              rtcsec_dtls_alert_name(st.last_unauthenticated_alert));
   } else {
-    snprintf(buf, cap, "not finished in %u s, %llu datagrams received, %llu retransmissions", s,
-             (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions);
+    snprintf(buf, cap, "not finished in %u s, %llu datagrams received, %llu retransmissions%s", s,
+             (unsigned long long)st.datagrams_received, (unsigned long long)st.retransmissions,
+             /* RFC 4279: a Finished under another key is dropped like any
+              * forged record, so a wrong key looks like silence */
+             t->opt->psk_len > 0 ? "; with a pre-shared key this is what a different key on "
+                                   "the other side looks like"
+                                 : "");
   }
 }
 
@@ -1174,7 +1784,11 @@ static void report_connected(tool *t) {
     printf("version: %s\n", ci->version != NULL ? ci->version : "?");
     printf("cipher: %s\n", ci->cipher != NULL ? ci->cipher : "?");
     printf("group: %s\n", ci->group != NULL && ci->group[0] ? ci->group : "?");
-    print_fingerprint("peer fingerprint", &ci->peer_fingerprint);
+    if (ci->peer_fingerprint.len > 0) {
+      print_fingerprint("peer fingerprint", &ci->peer_fingerprint);
+    } else {
+      printf("peer: authenticated by the pre-shared key\n");
+    }
     printf("role: %s\n", opt->role == RTCSEC_DTLS_CLIENT ? "client" : "server");
     printf("handshake: %llu ms, %llu retransmissions\n",
            (unsigned long long)(st.handshake_us / 1000), (unsigned long long)st.retransmissions);
@@ -1184,7 +1798,11 @@ static void report_connected(tool *t) {
       fprintf(stderr, PROG ": warning: the keying material printed on stdout is secret: it "
                            "decrypts all media of this session\n");
     }
-    print_hex_line("keying material", t->keys.material, t->keys.material_len);
+    if (opt->no_srtp) {
+      print_hex_line("keying material", t->keymat, t->keymat_len);
+    } else {
+      print_hex_line("keying material", t->keys.material, t->keys.material_len);
+    }
   }
   fflush(stdout);
 }
@@ -1579,12 +2197,179 @@ static int run_media(tool *t) {
   return media_report(t, rc, why);
 }
 
+/* ---- data phase (plain DTLS) ---------------------------------------------- */
+
+/* "LABEL: TEXT" with bytes outside printable ASCII (and '\\') as \xNN. */
+static void print_data_line(const char *label, const uint8_t *p, size_t n) {
+  printf("%s: ", label);
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
+      putchar(p[i]);
+    } else {
+      printf("\\x%02X", p[i]);
+    }
+  }
+  putchar('\n');
+  fflush(stdout);
+}
+
+/* One record to the peer (copied first: the bytes may be an event's). */
+static void data_send(tool *t, const uint8_t *p, size_t n, uint64_t now) {
+  uint8_t copy[DATA_MAX + 64];
+  if (n > sizeof(copy)) {
+    fprintf(stderr, PROG ": not sending %zu bytes: more than %zu\n", n, sizeof(copy));
+    return;
+  }
+  memcpy(copy, p, n);
+  int rc = rtcsec_dtls_send_data(t->dtls, copy, n, now);
+  if (rc != 0) {
+    fprintf(stderr, PROG ": cannot send %zu bytes: %s\n", n, rtcsec_strerror(rc));
+  }
+}
+
+/* A CoAP message from the peer: the response to our GET (RFC 7252 §5.3.2:
+ * matched by token; a separate response is acknowledged, §5.2.2), or a
+ * confirmable request --coap-reply answers with a piggybacked 2.05
+ * (§5.2.1). */
+static void coap_on_message(tool *t, const uint8_t *data, size_t len, uint64_t now) {
+  const tool_options *opt = t->opt;
+  coap_msg m;
+  if (coap_parse(data, len, &m) != 0) {
+    printf("coap: malformed message\n");
+    return;
+  }
+  int is_response = m.code >= 0x40;
+  if (opt->coap_get != NULL && is_response && m.token_len == sizeof(t->coap_token) &&
+      memcmp(m.token, t->coap_token, sizeof(t->coap_token)) == 0) {
+    printf("coap response: %u.%02u\n", (unsigned)(m.code >> 5), (unsigned)(m.code & 0x1f));
+    fflush(stdout);
+    print_data_line("coap payload", m.payload, m.payload_len);
+    t->data_done = 1;
+    if (m.type == COAP_CON) {
+      uint8_t ack[4] = {(uint8_t)(1u << 6 | COAP_ACK << 4), 0, (uint8_t)(m.message_id >> 8),
+                        (uint8_t)m.message_id};
+      data_send(t, ack, sizeof(ack), now);
+    }
+    return;
+  }
+  if (opt->coap_reply != NULL && !is_response && m.code != 0 && m.type == COAP_CON) {
+    printf("coap request: %u.%02u /%s\n", (unsigned)(m.code >> 5), (unsigned)(m.code & 0x1f),
+           m.uri_path);
+    fflush(stdout);
+    uint8_t out[DATA_MAX + 64];
+    size_t n = coap_build_response(out, sizeof(out), &m, COAP_CONTENT,
+                                   (const uint8_t *)opt->coap_reply, strlen(opt->coap_reply));
+    if (n > 0) {
+      data_send(t, out, n, now);
+      t->data_answered++;
+    }
+  }
+}
+
+static void data_on_record(tool *t, const uint8_t *data, size_t len, uint64_t now) {
+  const tool_options *opt = t->opt;
+  t->data_received++;
+  t->data_idle = now + (uint64_t)opt->timeout_s * 1000000u;
+  print_data_line("data", data, len);
+  if (opt->coap_get != NULL || opt->coap_reply != NULL) {
+    coap_on_message(t, data, len, now);
+    return;
+  }
+  if (opt->send_given) {
+    t->data_done = 1;
+  }
+  if (opt->echo) {
+    data_send(t, data, len, now);
+    t->data_answered++;
+  }
+}
+
+/* Our CoAP GET, first or again (RFC 7252 §4.2: ACK_TIMEOUT doubling, at
+ * most MAX_RETRANSMIT retransmissions). Returns 0 once they are used up. */
+static int coap_send_request(tool *t, uint64_t now) {
+  if (t->coap_sent > COAP_MAX_RETRANSMIT) {
+    return 0;
+  }
+  data_send(t, t->coap_req, t->coap_req_len, now);
+  t->coap_next = now + ((uint64_t)COAP_ACK_TIMEOUT_US << t->coap_sent);
+  t->coap_sent++;
+  return 1;
+}
+
+static int run_data(tool *t) {
+  const tool_options *opt = t->opt;
+  uint64_t now = now_us();
+  t->data_idle = now + (uint64_t)opt->timeout_s * 1000000u;
+  if (opt->send_given) {
+    data_send(t, opt->send_data, opt->send_len, now);
+  }
+  if (opt->coap_get != NULL) {
+    uint8_t rnd[6];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+      fprintf(stderr, PROG ": getrandom: %s\n", strerror(errno));
+      return 1;
+    }
+    memcpy(t->coap_token, rnd, sizeof(t->coap_token));
+    t->coap_mid = (uint16_t)(rnd[4] << 8 | rnd[5]);
+    t->coap_req_len = coap_build_get(t->coap_req, sizeof(t->coap_req), t->coap_mid, t->coap_token,
+                                     sizeof(t->coap_token), opt->coap_get);
+    printf("coap request: GET /%s\n", opt->coap_get);
+    coap_send_request(t, now);
+  }
+  drain(t);
+  int asking = opt->send_given || opt->coap_get != NULL;
+  int answering = opt->echo || opt->coap_reply != NULL;
+  const char *why = NULL;
+  for (;;) {
+    now = now_us();
+    if (t->failed) {
+      why = "the association failed";
+      break;
+    }
+    if (asking && t->data_done && !answering) {
+      break;
+    }
+    if (t->peer_closed || now >= t->data_idle) {
+      break;
+    }
+    uint64_t wake = t->data_idle;
+    if (opt->coap_get != NULL && !t->data_done) {
+      if (now >= t->coap_next && !coap_send_request(t, now)) {
+        why = "no CoAP response after the last retransmission";
+        break;
+      }
+      drain(t);
+      wake = min_u64(wake, t->coap_next);
+    }
+    io_step(t, wake);
+  }
+  printf("data records: %llu received, %llu answered\n", (unsigned long long)t->data_received,
+         (unsigned long long)t->data_answered);
+  fflush(stdout);
+  if (why == NULL && asking && !t->data_done) {
+    why = t->peer_closed ? "the peer closed without replying" : "no reply in time";
+  }
+  if (why == NULL && !asking && answering && t->data_answered == 0) {
+    why = "no record to answer";
+  }
+  if (why != NULL) {
+    fprintf(stderr, PROG ": data phase failed: %s\n", why);
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- close phase -------------------------------------------------------- */
 
 static void run_close(tool *t) {
   /* close_notify is a single unacknowledged datagram (RFC 5246 §7.2.1). */
   if (engine_close(t, now_us()) == 0) {
     drain(t);
+  }
+  if (t->turn != NULL) {
+    /* deletes the allocation and closes the DTLS association to the server */
+    rtcsec_turn_close(t->turn, now_us());
+    flush_turn(t);
   }
 }
 
@@ -1601,6 +2386,8 @@ static void report_listener(const tool *t) {
 
 static void tool_cleanup(tool *t) {
   association_free(t);
+  rtcsec_turn_free(t->turn);
+  explicit_bzero(t->keymat, sizeof(t->keymat));
   rtcsec_cert_free(t->cert);
   if (t->keylog != NULL) {
     fclose(t->keylog);
@@ -1633,11 +2420,23 @@ int main(int argc, char **argv) {
     tool_cleanup(&t);
     return rc;
   }
+  if (t.turn != NULL) {
+    rc = run_turn(&t);
+    if (rc != 0 || opt.turn_only != TURN_ONLY_NO) {
+      if (rc == 0) {
+        run_close(&t);
+      }
+      tool_cleanup(&t);
+      return rc;
+    }
+  }
   rc = run_handshake(&t);
   if (rc == 0) {
     report_connected(&t);
     if (opt.media) {
       rc = run_media(&t);
+    } else if (opt.send_given || opt.echo || opt.coap_get != NULL || opt.coap_reply != NULL) {
+      rc = run_data(&t);
     }
     run_close(&t);
   }

@@ -19,7 +19,9 @@
  * media and STUN for transport, fingerprint strings, SDP attribute lines,
  * one datagram of each demux class, client datagrams (ClientHellos and
  * others) for client_hello, and the browser's RTCP for echo_rtcp. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 
 #include "fuzz_common.h"
 #include "harness.h"
+#include "rtcsec/stun.h"
 
 static const char *out_dir;
 static int failures;
@@ -1151,6 +1154,111 @@ static void mlkem_seeds(void) {
   mlkem_seed("p256-point", 2, gi, sizeof(gi));
 }
 
+/* ---- turn -------------------------------------------------------------------- */
+
+/* fuzz_turn: operations [action][flags][length][record]; see the target.
+ * The records are what a TURN server answers; the target patches in the
+ * transaction ID (flags bit 0) and MESSAGE-INTEGRITY (bit 1). */
+static void turn_op(buf *b, unsigned action, unsigned flags, const uint8_t *rec, size_t n) {
+  b_u8(b, action);
+  b_u8(b, flags);
+  b_u8(b, (unsigned)n);
+  b_put(b, rec, n);
+}
+
+/* A STUN message for fuzz_turn: tid zero (patched by the target). */
+static size_t turn_msg(uint8_t *out, size_t cap, uint16_t method, rtcsec_stun_class cls, int error,
+                       const char *nonce, int relayed, uint32_t lifetime, int mapped) {
+  static const uint8_t tid[RTCSEC_STUN_TID_LEN] = {0};
+  rtcsec_stun_builder sb;
+  rtcsec_stun_builder_init(&sb, out, cap, method, cls, tid);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons(50000);
+  a.sin_addr.s_addr = htonl(0xc6336401); /* 198.51.100.1 */
+  if (error != 0)
+    rtcsec_stun_add_error_code(&sb, error, error == 401 ? "Unauthorized" : "Stale Nonce");
+  if (nonce != NULL) {
+    rtcsec_stun_add_attr(&sb, RTCSEC_STUN_ATTR_REALM, "fuzz.realm", 10);
+    rtcsec_stun_add_attr(&sb, RTCSEC_STUN_ATTR_NONCE, nonce, strlen(nonce));
+  }
+  if (relayed)
+    rtcsec_stun_add_xor_address(&sb, RTCSEC_STUN_ATTR_XOR_RELAYED_ADDRESS,
+                                (const struct sockaddr *)&a, sizeof(a));
+  if (lifetime != 0)
+    rtcsec_stun_add_u32(&sb, RTCSEC_STUN_ATTR_LIFETIME, lifetime);
+  if (mapped) {
+    a.sin_addr.s_addr = htonl(0xc000020a); /* 192.0.2.10 */
+    rtcsec_stun_add_xor_address(&sb, RTCSEC_STUN_ATTR_XOR_MAPPED_ADDRESS,
+                                (const struct sockaddr *)&a, sizeof(a));
+  }
+  size_t n = 0;
+  expect(rtcsec_stun_builder_finish(&sb, &n) == 0, "turn seed message");
+  return n;
+}
+
+static void turn_seeds(void) {
+  uint8_t m[256];
+  size_t n;
+  buf b = {0};
+  /* Binding answered; a timer jump */
+  n = turn_msg(m, sizeof(m), RTCSEC_STUN_BINDING, RTCSEC_STUN_SUCCESS, 0, NULL, 0, 0, 1);
+  turn_op(&b, 0, 1, m, n);
+  turn_op(&b, 6, 4 | (40u << 3), NULL, 0);
+  write_seed("turn", "binding", b.p, b.n);
+  b.n = 0;
+  /* Allocate: 401 with realm and nonce, then success with integrity; a
+   * channel and ChannelData; a permission and a Data indication; 438 */
+  n = turn_msg(m, sizeof(m), RTCSEC_STUN_ALLOCATE, RTCSEC_STUN_ERROR, 401, "nonce-1", 0, 0, 0);
+  turn_op(&b, 1, 1, m, n);
+  n = turn_msg(m, sizeof(m), RTCSEC_STUN_ALLOCATE, RTCSEC_STUN_SUCCESS, 0, NULL, 1, 600, 1);
+  turn_op(&b, 6, 3, m, n);
+  write_seed("turn", "allocate", b.p, b.n);
+  n = turn_msg(m, sizeof(m), RTCSEC_STUN_CHANNEL_BIND, RTCSEC_STUN_SUCCESS, 0, NULL, 0, 0, 0);
+  turn_op(&b, 3, 3, m, n);
+  static const uint8_t cdata[] = {0x40, 0x00, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o'};
+  turn_op(&b, 5, 0, cdata, sizeof(cdata));
+  write_seed("turn", "allocate-channel-data", b.p, b.n);
+  n = turn_msg(m, sizeof(m), RTCSEC_STUN_CREATE_PERMISSION, RTCSEC_STUN_ERROR, 438, "nonce-2", 0, 0,
+               0);
+  turn_op(&b, 2, 1, m, n);
+  n = turn_msg(m, sizeof(m), RTCSEC_STUN_CREATE_PERMISSION, RTCSEC_STUN_SUCCESS, 0, NULL, 0, 0, 0);
+  turn_op(&b, 6, 3, m, n);
+  /* a Data indication from the peer 203.0.113.5:6000 */
+  static const uint8_t tid[RTCSEC_STUN_TID_LEN] = {7};
+  rtcsec_stun_builder sb;
+  rtcsec_stun_builder_init(&sb, m, sizeof(m), RTCSEC_STUN_DATA, RTCSEC_STUN_INDICATION, tid);
+  struct sockaddr_in peer;
+  memset(&peer, 0, sizeof(peer));
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(6000);
+  peer.sin_addr.s_addr = htonl(0xcb007105);
+  rtcsec_stun_add_xor_address(&sb, RTCSEC_STUN_ATTR_XOR_PEER_ADDRESS,
+                              (const struct sockaddr *)&peer, sizeof(peer));
+  rtcsec_stun_add_attr(&sb, RTCSEC_STUN_ATTR_DATA, "relayed", 7);
+  expect(rtcsec_stun_builder_finish(&sb, &n) == 0, "turn data indication");
+  turn_op(&b, 6, 0, m, n);
+  n = turn_msg(m, sizeof(m), RTCSEC_STUN_REFRESH, RTCSEC_STUN_SUCCESS, 0, NULL, 0, 0, 0);
+  turn_op(&b, 4, 3, m, n);
+  write_seed("turn", "allocate-permission-data-refresh", b.p, b.n);
+  b_free(&b);
+}
+
+/* ---- coap ------------------------------------------------------------------- */
+
+static void coap_seeds(void) {
+  static const uint8_t get[] = {0x44, 0x01, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, 0xb7, 's', 'e',
+                                'n',  's',  'o',  'r',  's',  0x04, 't',  'e',  'm',  'p'};
+  write_seed("coap", "get-sensors-temp", get, sizeof(get));
+  static const uint8_t ack[] = {0x62, 0x45, 0xbe, 0xef, 0x01, 0x02, 0xc0,
+                                0xff, '2',  '1',  '.',  '5',  ' ',  'C'};
+  write_seed("coap", "ack-content", ack, sizeof(ack));
+  static const uint8_t ext[] = {0x40, 0x01, 0x00, 0x01, 0xbd, 0x02, 'a', 'b', 'c', 'd', 'e',
+                                'f',  'g',  'h',  'i',  'j',  'k',  'l', 'm', 'n', 'o'};
+  write_seed("coap", "extended-length", ext, sizeof(ext));
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s OUTPUT_DIR (normally tests/fuzz/corpus)\n", argv[0]);
@@ -1169,6 +1277,8 @@ int main(int argc, char **argv) {
   srtp_seeds();
   echo_rtcp_seeds();
   mlkem_seeds();
+  turn_seeds();
+  coap_seeds();
 
   printf("gen_corpus: %zu files, %zu bytes in %s\n", files_written, bytes_written, out_dir);
   if (failures) {

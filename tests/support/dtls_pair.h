@@ -50,6 +50,10 @@ typedef struct pair_opts {
   size_t mtu;
   uint64_t handshake_timeout_us;
   link_config link;
+  /* Optional: last word on p[i]'s config before rtcsec_dtls_new(), which
+   * must then succeed (plain DTLS, pre-shared keys, ciphers, CA). */
+  void (*configure)(void *user, int i, rtcsec_dtls_config *cfg);
+  void *configure_user;
 } pair_opts;
 
 /* Counts one event into p (CONNECTED, FAILED, CLOSED, DATA). */
@@ -69,6 +73,10 @@ void on_send(void *user, int from, const uint8_t *data, size_t len);
 int step_until_done(void *user, uint64_t now);
 harness_end pair_run(pair *pr, uint64_t until);
 void pair_start(pair *pr);
+/* Step hook that polls both and never stops the run. */
+int step_quiet(void *user, uint64_t now);
+/* Runs the pair 5 s further (data, close_notify, retransmissions). */
+void pair_settle(pair *pr);
 void assert_keys_match(const pair *pr);
 /* A client's and a server's SRTP keys: the same material, split by role. */
 void assert_srtp_keys_match(const rtcsec_srtp_keys *client, const rtcsec_srtp_keys *server);

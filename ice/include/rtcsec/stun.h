@@ -51,8 +51,14 @@ extern "C" {
 /* Unknown comprehension-required attribute types remembered. */
 #define RTCSEC_STUN_MAX_UNKNOWN 8
 
-/* Methods (RFC 8489 §18.2). */
+/* Methods (RFC 8489 §18.2, RFC 8656 §17). */
 #define RTCSEC_STUN_BINDING 0x001
+#define RTCSEC_STUN_ALLOCATE 0x003
+#define RTCSEC_STUN_REFRESH 0x004
+#define RTCSEC_STUN_SEND 0x006
+#define RTCSEC_STUN_DATA 0x007
+#define RTCSEC_STUN_CREATE_PERMISSION 0x008
+#define RTCSEC_STUN_CHANNEL_BIND 0x009
 
 typedef enum rtcsec_stun_class {
   RTCSEC_STUN_REQUEST = 0,
@@ -83,13 +89,32 @@ typedef enum rtcsec_stun_attr {
   RTCSEC_STUN_ATTR_FINGERPRINT = 0x8028,
   RTCSEC_STUN_ATTR_ICE_CONTROLLED = 0x8029,
   RTCSEC_STUN_ATTR_ICE_CONTROLLING = 0x802A,
+  /* TURN (RFC 8656 §18) */
+  RTCSEC_STUN_ATTR_CHANNEL_NUMBER = 0x000C,
+  RTCSEC_STUN_ATTR_LIFETIME = 0x000D,
+  RTCSEC_STUN_ATTR_XOR_PEER_ADDRESS = 0x0012,
+  RTCSEC_STUN_ATTR_DATA = 0x0013,
+  RTCSEC_STUN_ATTR_XOR_RELAYED_ADDRESS = 0x0016,
+  RTCSEC_STUN_ATTR_REQUESTED_ADDRESS_FAMILY = 0x0017,
+  RTCSEC_STUN_ATTR_EVEN_PORT = 0x0018,
+  RTCSEC_STUN_ATTR_REQUESTED_TRANSPORT = 0x0019,
+  RTCSEC_STUN_ATTR_DONT_FRAGMENT = 0x001A,
+  RTCSEC_STUN_ATTR_RESERVATION_TOKEN = 0x0022,
 } rtcsec_stun_attr;
 
-/* Error codes used by ICE (RFC 8489 §14.8, RFC 8445 §7.3.1.1). */
+/* Error codes used by ICE and TURN (RFC 8489 §14.8, RFC 8445 §7.3.1.1,
+ * RFC 8656 §19). */
 #define RTCSEC_STUN_ERR_BAD_REQUEST 400
 #define RTCSEC_STUN_ERR_UNAUTHENTICATED 401
+#define RTCSEC_STUN_ERR_FORBIDDEN 403
 #define RTCSEC_STUN_ERR_UNKNOWN_ATTRIBUTE 420
+#define RTCSEC_STUN_ERR_ALLOCATION_MISMATCH 437
+#define RTCSEC_STUN_ERR_STALE_NONCE 438
+#define RTCSEC_STUN_ERR_WRONG_CREDENTIALS 441
+#define RTCSEC_STUN_ERR_UNSUPPORTED_TRANSPORT 442
+#define RTCSEC_STUN_ERR_ALLOCATION_QUOTA 486
 #define RTCSEC_STUN_ERR_ROLE_CONFLICT 487
+#define RTCSEC_STUN_ERR_INSUFFICIENT_CAPACITY 508
 
 /* Bits of rtcsec_stun_msg.present. */
 #define RTCSEC_STUN_HAS_USERNAME (1u << 0)
@@ -187,6 +212,21 @@ RTCSEC_API int rtcsec_stun_check_integrity_key(const rtcsec_stun_msg *m, rtcsec_
  * be processed (SASLprep / OpaqueString) by the caller. */
 RTCSEC_API int rtcsec_stun_long_term_key(const char *username, const char *realm,
                                          const char *password, uint8_t out[16]);
+
+/* The first attribute of `type` before MESSAGE-INTEGRITY (RFC 8489 §14.5:
+ * what follows it, other than FINGERPRINT, is ignored), for attributes
+ * the parsed view does not decode (the TURN ones). Returns 1 with *value
+ * (into the message) and *len set, or 0 if absent (or m is NULL). */
+RTCSEC_API int rtcsec_stun_find_attr(const rtcsec_stun_msg *m, uint16_t type, const uint8_t **value,
+                                     size_t *len);
+
+/* Decodes an XOR'ed address value of message m (XOR-MAPPED-ADDRESS,
+ * XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS; RFC 8489 §14.2): family 1 with 8
+ * bytes or family 2 with 20. Returns 0, or RTCSEC_ERR_STUN_MALFORMED (out
+ * then undefined), RTCSEC_ERR_INVALID_ARGUMENT. */
+RTCSEC_API int rtcsec_stun_decode_xor_address(const rtcsec_stun_msg *m, const uint8_t *value,
+                                              size_t len, struct sockaddr_storage *out,
+                                              socklen_t *out_len);
 
 /* CRC-32 (ISO-HDLC, as in RFC 1952) of data, for FINGERPRINT. */
 RTCSEC_API uint32_t rtcsec_stun_crc32(const uint8_t *data, size_t len);

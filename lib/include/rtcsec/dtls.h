@@ -8,6 +8,14 @@
  * enable_dtls13 is set, else with DTLS 1.2 (OpenSSL, given the very
  * datagrams that arrived). Both keep the contract below.
  *
+ * The same association serves the other uses of DTLS (rtcsec_dtls_config,
+ * "uses beyond WebRTC"): plain DTLS without use_srtp for the RFC 7925
+ * profile of constrained devices (docs/iot.md) and for STUN and TURN over
+ * DTLS, RFC 7350 (rtcsec/turn.h, docs/turns.md); the peer then proves
+ * itself by a pre-shared key (RFC 4279) or by a certificate that chains to
+ * a CA and names the expected host (RFC 5280, RFC 6125), beside or instead
+ * of fingerprints.
+ *
  * Sans-IO: the association never opens a socket, never starts a thread and
  * acts on the caller's clock. Each call takes `now`, the caller's monotonic
  * time in microseconds. After any call, the caller
@@ -26,12 +34,15 @@
  * so that handshakes under loss replay exactly (see tests/support/fakeclock.c).
  *
  * Identity (RFC 8827 §6.5): the server always requests the client's
- * certificate, and a peer certificate must match one of the expected
- * fingerprints. Until at least one expected fingerprint is known the
- * association holds the peer's datagrams that carry its certificate
- * (bounded) and goes on once one is added: no key exists and no "connected"
- * event is given before a fingerprint matched. A mismatch sends a fatal
+ * certificate (unless a pre-shared-key suite is chosen, which needs none),
+ * and a peer certificate must match one of the expected fingerprints or,
+ * with ca_file, verify against that CA and name peer_name. Until one
+ * expected fingerprint, a CA or a pre-shared key is known the association
+ * holds the peer's datagrams that carry its certificate (bounded) and goes
+ * on once a fingerprint is added: no key exists and no "connected" event is
+ * given before the peer was authenticated. A mismatch sends a fatal
  * bad_certificate alert and fails the association; no keys are exported.
+ * Nothing is sent or accepted as application data before that either.
  *
  * Threads: one association is used by one thread at a time. Associations
  * sharing a certificate may run on different threads.
@@ -65,7 +76,7 @@ typedef enum rtcsec_dtls_state {
 
 typedef struct rtcsec_dtls_config {
   rtcsec_dtls_role role; /* default RTCSEC_DTLS_SERVER */
-  rtcsec_cert *cert;     /* required; the association takes a reference */
+  rtcsec_cert *cert;     /* required (except with a PSK); the association takes a reference */
   /* SRTP profiles in preference order; n_profiles == 0 selects the default
    * AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES128_CM_SHA1_80, AES128_CM_SHA1_32
    * (RFC 8827 asks for AEAD first). As server, this order decides. */
@@ -83,17 +94,77 @@ typedef struct rtcsec_dtls_config {
   void (*keylog)(void *user, const char *line);
   void *keylog_user;
   /* Server role: answer a ClientHello that offers DTLS 1.3 with DTLS 1.3
-   * (default 1); 0 always answers with DTLS 1.2. Ignored by a client. */
+   * (default 1); 0 always answers with DTLS 1.2. Ignored by a client, and
+   * by a server given any of the non-WebRTC options below (use_srtp 0,
+   * ciphers, groups, a pre-shared key, ca_file): those are DTLS 1.2 only. */
   int enable_dtls13;
+
+  /* ---- uses beyond WebRTC (docs/iot.md, docs/turns.md) ---------------- */
+  /* 1 (default): DTLS-SRTP as WebRTC needs it, use_srtp offered and
+   * required (RFC 5764 §4.1.1). 0: plain DTLS, as RFC 7925 devices and
+   * STUN/TURN over DTLS (RFC 7350) use it: no use_srtp is offered or
+   * required, `profiles` is ignored, CONNECTED's profile is
+   * RTCSEC_SRTP_NONE and rtcsec_dtls_export_srtp_keys() refuses. Only for
+   * the bare association: rtcsec_transport_new() requires 1. */
+  int use_srtp;
+  /* OpenSSL cipher string for DTLS 1.2 (e.g. "PSK-AES128-CCM8" or
+   * "ECDHE-ECDSA-AES128-CCM8"), in preference order (as server, this
+   * order decides). NULL: the default, ECDHE with AES-GCM or
+   * ChaCha20-Poly1305 (RFC 8827 §6.5) followed, with use_srtp == 0, by
+   * ECDHE-ECDSA-AES128-CCM8 (RFC 7925 §4.4); with a pre-shared key the
+   * default is PSK-AES128-CCM8 (RFC 7925 §4.2), then PSK with AES-GCM.
+   * Only AEAD suites whose record overhead rtcsec's record filter knows
+   * are allowed: AES-GCM, AES-CCM, AES-CCM_8, ChaCha20-Poly1305; a list
+   * that names no suite or names another suite is RTCSEC_ERR_INVALID_ARGUMENT. */
+  const char *ciphers;
+  /* OpenSSL group list for the ECDHE key exchange in preference order,
+   * NULL: "X25519:P-256:P-384". RFC 7925 §4.4 names secp256r1: "P-256".
+   * Unknown names: RTCSEC_ERR_INVALID_ARGUMENT. */
+  const char *groups;
+  /* RFC 4279 pre-shared key (psk_len 1..RTCSEC_DTLS_MAX_PSK bytes, copied
+   * and wiped on free) and its identity (1..RTCSEC_DTLS_MAX_PSK_IDENTITY
+   * bytes, copied), the same in both roles: a client sends this identity,
+   * a server accepts this identity only (another one fails the handshake
+   * with unknown_psk_identity, RTCSEC_ERR_PSK_UNKNOWN_IDENTITY). The
+   * identity travels in clear in the ClientKeyExchange (RFC 7925 §4.2):
+   * it must not say more about the device than an eavesdropper may know.
+   * A peer authenticated by the key needs no certificate: cert may then
+   * be NULL (pre-shared-key suites only). */
+  const char *psk_identity;
+  const uint8_t *psk;
+  size_t psk_len;
+  /* PEM file of CA certificates: a peer certificate that matches no
+   * fingerprint is accepted if its chain verifies against these (RFC
+   * 5280: signatures, validity on the real clock, CA flags) for the TLS
+   * purpose of its role and, if peer_name is set, it names peer_name: a
+   * DNS name (RFC 6125 DNS-ID, or CN-ID without DNS names) or an IP
+   * address literal (iPAddress). Read once, by rtcsec_dtls_new(). A
+   * client with ca_file must give peer_name (RFC 8489 §6.2.3: the client
+   * MUST verify the identity of the server). */
+  const char *ca_file;
+  const char *peer_name;
 } rtcsec_dtls_config;
+
+#define RTCSEC_DTLS_MAX_PSK 64           /* RFC 4279 §5.3: up to 64 octets */
+#define RTCSEC_DTLS_MAX_PSK_IDENTITY 128 /* RFC 4279 §5.3: at least 128 octets */
+
+/* The retransmission timer for slow links (RFC 7925 §11): rto_initial_us
+ * 9 s, doubling to rto_max_us of at least 60 s, and a handshake_timeout_us
+ * long enough for OpenSSL's 12 retransmissions of one flight (about
+ * ten minutes at these values). */
+#define RTCSEC_DTLS_RFC7925_RTO_INITIAL_US 9000000u
+#define RTCSEC_DTLS_RFC7925_RTO_MAX_US 60000000u
 
 /* Fills cfg with the defaults documented above (cert = NULL). */
 RTCSEC_API void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg);
 
 /* Creates an association. The config is copied.
- * Errors: RTCSEC_ERR_INVALID_ARGUMENT (no cert, bad MTU, timers of 0,
- * duplicate or unknown profiles, too many fingerprints), RTCSEC_ERR_CRYPTO,
- * RTCSEC_ERR_NO_MEMORY. */
+ * Errors: RTCSEC_ERR_INVALID_ARGUMENT (no cert and no pre-shared key, bad
+ * MTU, timers of 0, duplicate or unknown profiles, too many fingerprints,
+ * a cipher list with no or a non-AEAD suite, a PSK or identity of a wrong
+ * length or without the other, a client with ca_file but no peer_name),
+ * RTCSEC_ERR_IO (ca_file unreadable), RTCSEC_ERR_PEM (no certificate in
+ * ca_file), RTCSEC_ERR_CRYPTO, RTCSEC_ERR_NO_MEMORY. */
 RTCSEC_API int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg);
 
 /* Frees the association and wipes all key material. NULL is a no-op.
@@ -168,6 +239,16 @@ RTCSEC_API int rtcsec_dtls_close(rtcsec_dtls *d, uint64_t now);
  * Errors: RTCSEC_ERR_INVALID_STATE (not connected),
  * RTCSEC_ERR_SRTP_NOT_NEGOTIATED (no use_srtp), RTCSEC_ERR_CRYPTO. */
 RTCSEC_API int rtcsec_dtls_export_srtp_keys(const rtcsec_dtls *d, rtcsec_srtp_keys *out);
+
+/* Keying material for another protocol on top of the connected association
+ * (RFC 5705 §4, no context): len (1..RTCSEC_DTLS_MAX_EXPORT) bytes for
+ * `label`, identical on both sides. Secret: wipe it after use.
+ * Errors: RTCSEC_ERR_INVALID_STATE (not connected),
+ * RTCSEC_ERR_INVALID_ARGUMENT (empty label, len out of range),
+ * RTCSEC_ERR_CRYPTO. */
+#define RTCSEC_DTLS_MAX_EXPORT 1024
+RTCSEC_API int rtcsec_dtls_export_keying_material(const rtcsec_dtls *d, const char *label,
+                                                  uint8_t *out, size_t len);
 
 RTCSEC_API rtcsec_dtls_state rtcsec_dtls_get_state(const rtcsec_dtls *d);
 RTCSEC_API rtcsec_dtls_role rtcsec_dtls_get_role(const rtcsec_dtls *d);

@@ -55,6 +55,9 @@ typedef enum rtcsec_error {
   RTCSEC_ERR_CLOSED = -48,                 /* association closed (close_notify) */
   RTCSEC_ERR_RENEGOTIATION = -49,          /* peer tried to renegotiate */
   RTCSEC_ERR_KEY_EXHAUSTED = -50,          /* sequence space for the key used up */
+  RTCSEC_ERR_PSK_UNKNOWN_IDENTITY = -51,   /* client's PSK identity is not ours (RFC 4279 §2) */
+  RTCSEC_ERR_CERT_UNTRUSTED = -52,         /* peer chain does not verify against the CA file */
+  RTCSEC_ERR_CERT_NAME_MISMATCH = -53,     /* peer certificate does not name the expected host */
 
   /* STUN / ICE-lite (the datagram is dropped or answered; nothing fails) */
   RTCSEC_ERR_STUN_MALFORMED = -60,         /* not a well-formed STUN message */

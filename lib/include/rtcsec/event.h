@@ -1,7 +1,7 @@
 /* rtcsec: the one event type of every stateful object.
  *
  * The DTLS association, the transport, the single-port router, the ICE
- * agent and the data-channel association all report what happened through
+ * agent, the TURN client and the data-channel association all report what happened through
  * one struct, rtcsec_event, taken with their `_poll_event()` (the ICE agent
  * hands the same struct to its callback). One kind, one payload: a
  * "connected" event carries the same rtcsec_connected_info whichever object
@@ -50,6 +50,14 @@ typedef enum rtcsec_event_type {
   RTCSEC_EVENT_MESSAGE,             /* .message */
   RTCSEC_EVENT_BUFFERED_AMOUNT_LOW, /* .channel (id only) */
   RTCSEC_EVENT_CHANNEL_CLOSED,      /* .channel (id only) */
+  /* STUN / TURN client over DTLS (rtcsec/turn.h) */
+  RTCSEC_EVENT_MAPPED_ADDRESS, /* .turn: addr = our server-reflexive address */
+  RTCSEC_EVENT_ALLOCATED,      /* .turn: addr = the relayed address, lifetime_s */
+  RTCSEC_EVENT_REFRESHED,      /* .turn: lifetime_s (0: the allocation is deleted) */
+  RTCSEC_EVENT_PERMISSION,     /* .turn: addr = the peer (its IP counts, RFC 8656 §9) */
+  RTCSEC_EVENT_CHANNEL_BOUND,  /* .turn: addr = the peer, channel */
+  RTCSEC_EVENT_RELAYED_DATA,   /* .turn: addr = the peer, channel (0: Data indication), data */
+  RTCSEC_EVENT_TURN_ERROR,     /* .turn: method, error_code (0: no answer), reason */
 } rtcsec_event_type;
 
 /* What a DTLS association agreed on. The same payload from every object. */
@@ -109,6 +117,19 @@ typedef struct rtcsec_message_info {
   size_t len;
 } rtcsec_message_info;
 
+/* What a STUN / TURN transaction or relayed datagram brought. */
+typedef struct rtcsec_turn_info {
+  uint16_t method;     /* the STUN method it answers (RTCSEC_STUN_ALLOCATE, ...) */
+  uint16_t channel;    /* CHANNEL_BOUND; RELAYED_DATA that came as ChannelData; else 0 */
+  uint32_t lifetime_s; /* ALLOCATED, REFRESHED */
+  int error_code;      /* TURN_ERROR: the STUN error code (e.g. 401, 437), 0 if none came */
+  const char *reason;  /* TURN_ERROR: why, NUL-terminated; "" elsewhere */
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  const uint8_t *data; /* RELAYED_DATA */
+  size_t len;
+} rtcsec_turn_info;
+
 typedef struct rtcsec_event {
   rtcsec_event_type type;
   uint64_t session; /* router: the session's id; 0 elsewhere */
@@ -126,6 +147,7 @@ typedef struct rtcsec_event {
     rtcsec_ice_pair_info pair;   /* SELECTED_PAIR */
     rtcsec_channel_info channel; /* CHANNEL_OPEN, BUFFERED_AMOUNT_LOW, CHANNEL_CLOSED */
     rtcsec_message_info message; /* MESSAGE */
+    rtcsec_turn_info turn;       /* MAPPED_ADDRESS ... TURN_ERROR */
   };
 } rtcsec_event;
 

@@ -49,7 +49,7 @@ typedef struct rtcsec_transport_config {
 RTCSEC_API void rtcsec_transport_config_default(rtcsec_transport_config *cfg);
 
 /* Errors: those of rtcsec_dtls_new(); RTCSEC_ERR_INVALID_ARGUMENT for an SRTP
- * config out of range; RTCSEC_ERR_UNSUPPORTED if a configured profile is one
+ * config out of range or dtls.use_srtp == 0; RTCSEC_ERR_UNSUPPORTED if a configured profile is one
  * the installed libsrtp2 cannot do (with n_profiles == 0 the default list is
  * filtered to what it can do). */
 RTCSEC_API int rtcsec_transport_new(rtcsec_transport **out, const rtcsec_transport_config *cfg);
