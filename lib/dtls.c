@@ -120,9 +120,13 @@ static void set_detail(rtcsec_dtls *d, int code, const char *engine_detail) {
       snprintf(d->detail, sizeof(d->detail),
                "no authenticated answer within the handshake timeout (%llu retransmissions)",
                (unsigned long long)d->stats.retransmissions);
-    if (d->ops->timeout_hint != NULL && d->ops->timeout_hint(d->engine) != NULL) {
+    /* (No engine yet: a server still collecting its first ClientHello.) */
+    const char *hint = d->engine != NULL && d->ops != NULL && d->ops->timeout_hint != NULL
+                           ? d->ops->timeout_hint(d->engine)
+                           : NULL;
+    if (hint != NULL) {
       size_t used = strlen(d->detail);
-      snprintf(d->detail + used, sizeof(d->detail) - used, "; %s", d->ops->timeout_hint(d->engine));
+      snprintf(d->detail + used, sizeof(d->detail) - used, "; %s", hint);
     }
     return;
   case RTCSEC_ERR_SRTP_NOT_NEGOTIATED:
