@@ -40,6 +40,9 @@ PACKAGES=(
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
   # itself on 127.0.0.1; the Debian service is never started (no systemd)
   coturn
+  # librtcsec-datachannel (datachannel/): WebRTC data channels are SCTP
+  # (usrsctp 0.9.5.0, the stack inside Chromium's and Firefox's) over DTLS
+  libusrsctp-dev
 )
 
 # RTCSEC_SRTP_OPENSSL=1: after the packages, also build libsrtp2 with its
