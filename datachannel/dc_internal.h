@@ -129,5 +129,12 @@ int rtcsec_dc_test_send_raw(rtcsec_dc *dc, uint16_t sid, uint32_t ppid, const ui
  * the same value replays (fuzz targets). Under no lock; no association may
  * be in use. */
 void rtcsec_dc_test_reset_clock(void);
+/* For replaying recorded SCTP exchanges (fuzz targets, their seeds): the
+ * clock is forgotten as above, handles start again from the first (only
+ * when no association exists: RTCSEC_ERR_INVALID_STATE otherwise), and
+ * usrsctp keeps no verification tag in TIME-WAIT, so the association
+ * created next gets the same handle and, with the same random bytes, the
+ * same tags and TSNs as in the recording. */
+int rtcsec_dc_test_for_replay(void);
 
 #endif

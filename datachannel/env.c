@@ -160,3 +160,21 @@ void rtcsec_dc_test_reset_clock(void) {
   env_clock_us = 0;
   pthread_mutex_unlock(&env_lock);
 }
+
+int rtcsec_dc_test_for_replay(void) {
+  int rc = dc_env_init();
+  if (rc != RTCSEC_OK)
+    return rc;
+  pthread_mutex_lock(&env_lock);
+  if (n_free != n_slots) {
+    pthread_mutex_unlock(&env_lock);
+    return RTCSEC_ERR_INVALID_STATE;
+  }
+  n_slots = 0;
+  n_free = 0;
+  env_clock_set = 0;
+  env_clock_us = 0;
+  usrsctp_sysctl_set_sctp_vtag_time_wait(0);
+  pthread_mutex_unlock(&env_lock);
+  return RTCSEC_OK;
+}

@@ -9,7 +9,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   TARGET: fingerprint demux dtls_server_first_flight dtls_client_first_flight
-#           dtls_stateful srtp_unprotect transport sdp stun (default: all)
+#           dtls_stateful srtp_unprotect transport sdp stun sctp (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_ARGS (more libFuzzer
 #   options, e.g. "-use_value_profile=1"), FUZZ_OUT (default fuzz-out).
 set -euo pipefail
@@ -28,9 +28,10 @@ declare -A MAX_LEN=(
   [transport]=8192
   [sdp]=1100
   [stun]=2048
+  [sctp]=16384
 )
 ALL_TARGETS=(fingerprint demux dtls_server_first_flight dtls_client_first_flight
-  dtls_stateful srtp_unprotect transport sdp stun)
+  dtls_stateful srtp_unprotect transport sdp stun sctp)
 
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 OUT=${FUZZ_OUT:-fuzz-out}
