@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rtcsec/datachannel.h"
 
@@ -92,6 +93,63 @@ struct rtcsec_dc {
   uint8_t *release; /* a delivered message's buffer, freed at the next poll */
   rtcsec_dc_stats st;
 };
+
+/* ---- shared by the association's files ------------------------------------- */
+
+/* In usrsctp 0.9.5.0's netinet/sctp.h, not in its installed usrsctp.h. */
+#ifndef SCTP_INTERLEAVING_SUPPORTED
+#define SCTP_INTERLEAVING_SUPPORTED 0x00001206
+#endif
+#define SCTP_COMMON_HEADER 12u
+
+static inline int dc_is_ended(const rtcsec_dc *dc) {
+  return dc->state == RTCSEC_DC_STATE_CLOSED || dc->state == RTCSEC_DC_STATE_FAILED;
+}
+
+/* RFC 8832 §6: the DTLS client uses even stream ids, the server odd. */
+static inline int dc_our_parity(const rtcsec_dc *dc, uint16_t id) {
+  return (id & 1u) == (dc->cfg.dtls_role == RTCSEC_DTLS_CLIENT ? 0u : 1u);
+}
+
+/* Ids usable now: what was offered before the association is up, what
+ * both sides agreed after (a channel needs both directions of its id). */
+static inline uint32_t dc_usable_streams(const rtcsec_dc *dc) {
+  if (dc->state == RTCSEC_DC_STATE_NEW || dc->state == RTCSEC_DC_STATE_CONNECTING)
+    return dc->cfg.max_streams;
+  return dc->streams_out < dc->streams_in ? dc->streams_out : dc->streams_in;
+}
+
+/* dc.c: the association */
+void dc_set_state(rtcsec_dc *dc, rtcsec_dc_state s, int error);
+void dc_enter_at(rtcsec_dc *dc, uint64_t now);
+void dc_leave_at(rtcsec_dc *dc, uint64_t now);
+void dc_maybe_shutdown(rtcsec_dc *dc);
+
+/* dc_channel.c: the channel table, opening, closing */
+void dc_mark_dirty(rtcsec_dc *dc, dc_channel *ch);
+dc_channel *dc_channel_new(rtcsec_dc *dc, uint16_t id, const char *label, size_t label_len,
+                           const char *protocol, size_t protocol_len);
+void dc_channel_free(dc_channel *ch);
+void dc_channel_closed(rtcsec_dc *dc, dc_channel *ch);
+void dc_close_all_channels(rtcsec_dc *dc);
+void dc_activate(rtcsec_dc *dc, dc_channel *ch);
+void dc_request_reset(rtcsec_dc *dc, uint16_t sid);
+void dc_maybe_reset(rtcsec_dc *dc, dc_channel *ch);
+void dc_start_closing(rtcsec_dc *dc, dc_channel *ch);
+
+/* dc_send.c: packets out, message queues */
+void dc_out_clear(rtcsec_dc *dc);
+void dc_mark_sendable(rtcsec_dc *dc, dc_channel *ch);
+void dc_drop_queue(rtcsec_dc *dc, dc_channel *ch);
+int dc_enqueue(rtcsec_dc *dc, dc_channel *ch, uint32_t ppid, int unordered, const uint8_t *d,
+               size_t len, int front);
+void dc_flush(rtcsec_dc *dc);
+/* bytes taken, -EWOULDBLOCK without room, another negative errno if refused */
+ssize_t dc_sctp_send(rtcsec_dc *dc, dc_channel *ch, uint16_t sid, uint32_t ppid, int unordered,
+                     const uint8_t *d, size_t len);
+
+/* dc_recv.c: events */
+int dc_has_events(const rtcsec_dc *dc);
 
 /* ---- the process-wide usrsctp environment (env.c) ------------------------- */
 

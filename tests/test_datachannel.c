@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <usrsctp.h>
 
 #include "dc_internal.h"
@@ -182,6 +183,12 @@ START_TEST(association_connects_without_a_timer_thread_and_reports_connected_onc
   /* usrsctp_init_nothreads: no timer thread, no receive threads; usrsctp
    * 0.9.5.0 still starts its (sleeping) iterator thread, and only that */
   ck_assert_uint_eq(count_threads(&iterators), threads + 1);
+  /* the thread names itself when it first runs: give it up to 2 s */
+  for (int i = 0; i < 200 && iterators == 0; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    count_threads(&iterators);
+  }
   ck_assert_uint_eq(iterators, 1);
   for (int i = 0; i < 2; i++) {
     ck_assert_int_eq(p->side[i].connected, 1);
