@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,28 +127,32 @@ static rtcsec_dc_stats stats(dpair *p, int side) {
   return st;
 }
 
-/* Threads of this process; *iterators counts those named "SCTP iterator". */
-static size_t count_threads(size_t *iterators) {
+/* usrsctp names every thread it starts ("SCTP iterator", "SCTP timer",
+ * "SCTP addr mon", "SCTP/IP4 rcv", ...): *iterators counts the first kind,
+ * *other_sctp every other. A thread that has not run yet still has the
+ * process's name. */
+static void count_sctp_threads(size_t *iterators, size_t *other_sctp) {
   DIR *d = opendir("/proc/self/task");
   ck_assert_ptr_nonnull(d);
-  size_t n = 0;
-  *iterators = 0;
+  *iterators = *other_sctp = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.')
       continue;
-    n++;
     char path[300], name[64] = "";
     snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
     FILE *f = fopen(path, "r");
-    if (f != NULL) {
-      if (fgets(name, sizeof(name), f) != NULL && strncmp(name, "SCTP iterator", 13) == 0)
+    if (f == NULL)
+      continue;
+    if (fgets(name, sizeof(name), f) != NULL) {
+      if (strncmp(name, "SCTP iterator", 13) == 0)
         (*iterators)++;
-      fclose(f);
+      else if (strncmp(name, "SCTP", 4) == 0)
+        (*other_sctp)++;
     }
+    fclose(f);
   }
   closedir(d);
-  return n;
 }
 
 static rtcsec_dc_config cfg_for(int side) {
@@ -169,9 +174,9 @@ static int both_got_want(dpair *p) {
 /* ---- association ------------------------------------------------------------------ */
 
 START_TEST(association_connects_without_a_timer_thread_and_reports_connected_once) {
-  size_t iterators = 0;
-  size_t threads = count_threads(&iterators);
-  ck_assert_uint_eq(iterators, 0);
+  size_t iterators = 0, other = 0;
+  count_sctp_threads(&iterators, &other);
+  ck_assert_uint_eq(iterators + other, 0);
   dpair *p = dpair_new(NULL, NULL, NULL);
   ck_assert_uint_eq(rtcsec_dc_deadline(p->side[0].dc), UINT64_MAX); /* not started */
   dpair_connect(p);
@@ -180,16 +185,18 @@ START_TEST(association_connects_without_a_timer_thread_and_reports_connected_onc
     ck_assert_int_eq(send_seq(p, 0, id, i, 5000, 1), 0);
   dpair_run(p, 2 * SEC, NULL);
   ck_assert_uint_eq(p->side[1].messages[id], 50);
-  /* usrsctp_init_nothreads: no timer thread, no receive threads; usrsctp
-   * 0.9.5.0 still starts its (sleeping) iterator thread, and only that */
-  ck_assert_uint_eq(count_threads(&iterators), threads + 1);
-  /* the thread names itself when it first runs: give it up to 2 s */
-  for (int i = 0; i < 200 && iterators == 0; i++) {
+  /* usrsctp_init_nothreads: no timer thread, no receive or address
+   * threads; usrsctp 0.9.5.0 still starts its (sleeping) iterator thread,
+   * which names itself when it first runs: give it up to 2 s */
+  for (int i = 0; i < 200; i++) {
+    count_sctp_threads(&iterators, &other);
+    if (iterators > 0)
+      break;
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    count_threads(&iterators);
   }
   ck_assert_uint_eq(iterators, 1);
+  ck_assert_uint_eq(other, 0);
   for (int i = 0; i < 2; i++) {
     ck_assert_int_eq(p->side[i].connected, 1);
     ck_assert_int_eq(p->side[i].bad_event, 0);
@@ -721,6 +728,129 @@ START_TEST(an_idle_association_wakes_once_per_idle_tick_a_busy_one_every_tick) {
   printf("idle association: %llu wakeups in 60 s of protocol time\n",
          (unsigned long long)idle_wakeups);
   dpair_free(p);
+}
+END_TEST
+
+static int wakes;
+static void count_wake(void *user) {
+  (void)user;
+  wakes++;
+}
+
+START_TEST(a_call_on_one_association_runs_the_others_timers_and_wakes_it) {
+  rtcsec_dc_config c0 = cfg_for(0), c1 = cfg_for(1);
+  c0.wake = count_wake;
+  dpair *p = dpair_new(NULL, &c0, &c1);
+  dpair_connect(p);
+  uint16_t id = open_ch(p, 0, "w", 1, RTCSEC_CHANNEL_RELIABLE, 0);
+  dpair_run(p, SEC, NULL);
+  /* side 0 sends; its packet is lost (never handed over) */
+  ck_assert_int_eq(send_seq(p, 0, id, 0, 100, 1), 0);
+  uint8_t buf[2048];
+  size_t n = 0;
+  ck_assert_int_eq(rtcsec_dc_poll_packet(p->side[0].dc, buf, sizeof(buf), &n), 0);
+  ck_assert_uint_gt(n, 0);
+  wakes = 0;
+  /* only side 1 is called, past side 0's retransmission timeout (RTO
+   * 1 s at most here): usrsctp's timers are process-wide */
+  for (int i = 0; i < 40 && wakes == 0; i++) {
+    p->now += 100 * MS;
+    fakeclock_set(p->now);
+    ck_assert_int_eq(rtcsec_dc_handle_timeout(p->side[1].dc, p->now), 0);
+  }
+  ck_assert_int_eq(wakes, 1);
+  /* the retransmission waits in side 0's queue, and its deadline says so */
+  ck_assert_uint_le(rtcsec_dc_deadline(p->side[0].dc), p->now);
+  /* once woken, no second wake until side 0 is called again, although
+   * its next retransmission comes (the RTO doubles: 5 s is plenty) */
+  p->now += 5 * SEC;
+  fakeclock_set(p->now);
+  ck_assert_int_eq(rtcsec_dc_handle_timeout(p->side[1].dc, p->now), 0);
+  ck_assert_int_eq(wakes, 1);
+  n = 0;
+  ck_assert_int_eq(rtcsec_dc_poll_packet(p->side[0].dc, buf, sizeof(buf), &n), 0);
+  ck_assert_uint_gt(n, 0);
+  ck_assert_int_eq(rtcsec_dc_handle_packet(p->side[1].dc, buf, n, p->now), 0);
+  dpair_run(p, 2 * SEC, NULL);
+  ck_assert_uint_eq(p->side[1].messages[id], 1);
+  dpair_free(p);
+}
+END_TEST
+
+/* Two pairs of associations, each driven by its own thread on the real
+ * clock: the process-wide lock keeps usrsctp's shared state and every
+ * association's queues consistent. */
+typedef struct thread_pair {
+  rtcsec_dc *dc[2];
+  uint64_t got;
+  int ok;
+} thread_pair;
+
+static uint64_t real_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void *thread_pair_run(void *arg) {
+  thread_pair *tp = arg;
+  uint8_t pkt[2048], msg[500];
+  memset(msg, 0x42, sizeof(msg));
+  int connected = 0;
+  uint64_t sent = 0, end = real_us() + 60u * SEC;
+  for (int i = 0; i < 2; i++)
+    rtcsec_dc_start(tp->dc[i], real_us());
+  while (tp->got < 5000 && real_us() < end) {
+    uint64_t now = real_us();
+    while (connected == 2 && sent < 5000 && rtcsec_dc_buffered_amount(tp->dc[0], 0) == 0 &&
+           rtcsec_dc_send(tp->dc[0], 0, msg, sizeof(msg), 1, now) == 0)
+      sent++;
+    for (int i = 0; i < 2; i++) {
+      size_t n = 0;
+      while (rtcsec_dc_poll_packet(tp->dc[i], pkt, sizeof(pkt), &n) == 0 && n > 0) {
+        rtcsec_dc_handle_packet(tp->dc[1 - i], pkt, n, now);
+        n = 0;
+      }
+      rtcsec_event ev;
+      while (rtcsec_dc_poll_event(tp->dc[i], &ev) == 0 && ev.type != RTCSEC_EVENT_NONE) {
+        if (ev.type == RTCSEC_EVENT_CONNECTED)
+          connected++;
+        else if (ev.type == RTCSEC_EVENT_MESSAGE && i == 1 && ev.message.len == sizeof(msg))
+          tp->got++;
+      }
+      if (rtcsec_dc_deadline(tp->dc[i]) <= now)
+        rtcsec_dc_handle_timeout(tp->dc[i], now);
+    }
+  }
+  tp->ok = tp->got == 5000;
+  return NULL;
+}
+
+START_TEST(two_threads_with_a_pair_each_share_usrsctp_safely) {
+  thread_pair tp[2];
+  memset(tp, 0, sizeof(tp));
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < 2; i++) {
+      rtcsec_dc_config c = cfg_for(i);
+      ck_assert_int_eq(rtcsec_dc_new(&tp[k].dc[i], &c), 0);
+      rtcsec_dc_channel_config cc;
+      rtcsec_dc_channel_config_default(&cc);
+      cc.negotiated = 1;
+      cc.id = 0;
+      uint16_t id;
+      ck_assert_int_eq(rtcsec_dc_open_channel(tp[k].dc[i], &cc, &id, real_us()), 0);
+    }
+  }
+  pthread_t th[2];
+  for (int k = 0; k < 2; k++)
+    ck_assert_int_eq(pthread_create(&th[k], NULL, thread_pair_run, &tp[k]), 0);
+  for (int k = 0; k < 2; k++)
+    ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+  for (int k = 0; k < 2; k++) {
+    ck_assert_msg(tp[k].ok, "pair %d got %llu of 5000", k, (unsigned long long)tp[k].got);
+    for (int i = 0; i < 2; i++)
+      rtcsec_dc_free(tp[k].dc[i]);
+  }
 }
 END_TEST
 
@@ -1453,6 +1583,8 @@ int main(void) {
   tcase_add_test(basic, an_unreachable_peer_fails_the_association_with_a_timeout);
   tcase_add_test(basic, an_idle_association_wakes_once_per_idle_tick_a_busy_one_every_tick);
   tcase_add_test(basic, calls_in_the_wrong_state_are_refused);
+  tcase_add_test(basic, a_call_on_one_association_runs_the_others_timers_and_wakes_it);
+  tcase_add_test(basic, two_threads_with_a_pair_each_share_usrsctp_safely);
   suite_add_tcase(s, basic);
 
   TCase *loss = tcase_create("loss");
