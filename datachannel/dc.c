@@ -433,6 +433,22 @@ uint64_t rtcsec_dc_deadline(const rtcsec_dc *dc) {
 
 /* ---- ending the association -------------------------------------------------------------- */
 
+/* Nothing can carry packets any more: usrsctp's association is aborted
+ * at once (its ABORT goes nowhere), so that its timers stop instead of
+ * retransmitting into the void until the retransmission limit. */
+static void abort_locally(rtcsec_dc *dc) {
+  dc->transport_gone = 1;
+  if (dc->started && !dc_is_ended(dc)) {
+    static const uint8_t none = 0; /* usrsctp wants a pointer even for 0 bytes */
+    struct sctp_sndinfo snd;
+    memset(&snd, 0, sizeof(snd));
+    snd.snd_flags = SCTP_ABORT;
+    (void)usrsctp_sendv(dc->sock, &none, 0, NULL, 0, &snd, (socklen_t)sizeof(snd),
+                        SCTP_SENDV_SNDINFO, 0);
+  }
+  dc_out_clear(dc);
+}
+
 /* rtcsec_dc_close(): every channel closes; once their queues are out,
  * SCTP SHUTDOWN (RFC 4960 §9.2: it waits for outstanding data itself). */
 void dc_maybe_shutdown(rtcsec_dc *dc) {
@@ -456,9 +472,8 @@ int rtcsec_dc_close(rtcsec_dc *dc, uint64_t now) {
       dc_maybe_shutdown(dc);
     } else if (dc->state != RTCSEC_DC_STATE_CLOSING) {
       /* Not up (yet): nothing to shut down cleanly; an INIT still being
-       * retried goes nowhere. */
-      dc->transport_gone = 1;
-      dc_out_clear(dc);
+       * retried is dropped. */
+      abort_locally(dc);
       dc_set_state(dc, RTCSEC_DC_STATE_CLOSED, 0);
     }
   }
@@ -470,8 +485,7 @@ int rtcsec_dc_transport_closed(rtcsec_dc *dc, uint64_t now) {
   if (dc == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   dc_enter_at(dc, now);
-  dc->transport_gone = 1;
-  dc_out_clear(dc);
+  abort_locally(dc);
   dc_set_state(dc, RTCSEC_DC_STATE_CLOSED, 0);
   dc_leave_at(dc, now);
   return RTCSEC_OK;

@@ -1093,6 +1093,16 @@ START_TEST(the_association_closes_cleanly_when_dtls_closes) {
     ck_assert_uint_eq(n, 0); /* nothing left to send */
   }
   ck_assert_int_eq(p->side[1].transport_closed, 1); /* it learnt it from close_notify */
+  /* usrsctp holds no association for either side any more: no timer of
+   * theirs retransmits into the void */
+  for (int i = 0; i < 2; i++) {
+    struct sctp_status status;
+    socklen_t len = (socklen_t)sizeof(status);
+    memset(&status, 0, sizeof(status));
+    int rc = usrsctp_getsockopt(p->side[i].dc->sock, IPPROTO_SCTP, SCTP_STATUS, &status, &len);
+    ck_assert_msg(rc != 0 || status.sstat_state == SCTP_CLOSED, "side %d: state %d", i,
+                  (int)status.sstat_state);
+  }
   ck_assert_int_eq(send_seq(p, 1, b, 0, 10, 0), RTCSEC_ERR_CLOSED);
   dpair_free(p);
 }
