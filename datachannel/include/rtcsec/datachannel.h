@@ -385,7 +385,8 @@ RTCSEC_API int rtcsec_dc_get_channel_stats(const rtcsec_dc *dc, uint16_t id,
 /* ---- carrying the association over an rtcsec_transport ----------------- */
 
 /* Step 4-5 of the loop for the common case: hands every packet waiting in
- * dc to rtcsec_transport_send_data(t). Returns the number of packets
+ * dc to rtcsec_transport_send_data(t) (through a 64 KiB buffer on the
+ * stack; no allocation). Returns the number of packets
  * handed over (>= 0). A packet the transport refuses is dropped (SCTP
  * retransmits what matters); the first such error is returned negative
  * only if no packet went through: RTCSEC_ERR_INVALID_STATE before DTLS is
