@@ -10,7 +10,7 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   TARGET: fingerprint demux dtls_server_first_flight dtls_client_first_flight
 #           dtls_stateful srtp_unprotect transport sdp stun client_hello
-#           echo_rtcp mlkem echo_sdp (default: all)
+#           echo_rtcp mlkem echo_sdp sctp (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_ARGS (more libFuzzer
 #   options, e.g. "-use_value_profile=1"), FUZZ_OUT (default fuzz-out).
 set -euo pipefail
@@ -33,9 +33,10 @@ declare -A MAX_LEN=(
   [echo_rtcp]=1500
   [mlkem]=1400
   [echo_sdp]=16384
+  [sctp]=16384
 )
 ALL_TARGETS=(fingerprint demux dtls_server_first_flight dtls_client_first_flight
-  dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem echo_sdp)
+  dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem echo_sdp sctp)
 
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 OUT=${FUZZ_OUT:-fuzz-out}

@@ -54,6 +54,9 @@ TEST_PACKAGES=(
   # librtcsec-ice's TURN test (tests/test_ice.c) starts coturn's turnserver
   # itself on 127.0.0.1; the Debian service is never started (see below)
   coturn
+  # librtcsec-datachannel (datachannel/): WebRTC data channels are SCTP
+  # (usrsctp 0.9.5.0, the stack inside Chromium's and Firefox's) over DTLS
+  libusrsctp-dev
 )
 
 # Packages whose Debian scripts enable and start a system service on

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#include "gen_sctp.h"
 #include "harness.h"
 
 static const char *out_dir;
@@ -1169,6 +1170,7 @@ int main(int argc, char **argv) {
   srtp_seeds();
   echo_rtcp_seeds();
   mlkem_seeds();
+  sctp_seeds(write_seed, expect);
 
   printf("gen_corpus: %zu files, %zu bytes in %s\n", files_written, bytes_written, out_dir);
   if (failures) {
