@@ -47,6 +47,7 @@
 #include "rtcsec/stun.h"
 #include "rtcsec/transport.h"
 #include "rtcsec/udp_mux.h"
+#include "util.h"
 
 #define PROG "rtcsec-sfu-load"
 #define SEC 1000000u
@@ -89,20 +90,10 @@ static uint64_t heap_in_use(void) {
   return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 }
 
+/* The process's resident set size (tools/util.h), 0 if unknown. */
 static uint64_t rss_kb(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (f == NULL)
-    return 0;
-  char line[256];
-  uint64_t kb = 0;
-  while (fgets(line, sizeof(line), f)) {
-    if (strncmp(line, "VmRSS:", 6) == 0) {
-      kb = strtoull(line + 6, NULL, 10);
-      break;
-    }
-  }
-  fclose(f);
-  return kb;
+  long kib = tool_rss_kib();
+  return kib > 0 ? (uint64_t)kib : 0;
 }
 
 static uint64_t cpu_us(void) {
@@ -701,10 +692,8 @@ static void usage(FILE *f) {
 }
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+  unsigned long v;
+  if (tool_parse_ulong(s, lo, hi, &v) != 0)
     return -1;
   *out = (unsigned)v;
   return 0;

@@ -1,4 +1,5 @@
-/* rtcsec-soak: shared helpers of the soak modes. */
+/* rtcsec-soak's ICE mode (bench/soak_ice.c), called by rtcsec-soak.c;
+ * the clock and RSS reader both use come from tools/util.h. */
 #ifndef RTCSEC_SOAK_H
 #define RTCSEC_SOAK_H
 
@@ -6,10 +7,6 @@
 
 #include "rtcsec/rtcsec.h"
 
-/* Monotonic clock in microseconds. */
-uint64_t soak_now_us(void);
-/* Resident set size of this process in KiB, -1 if unknown. */
-long soak_rss_kib(void);
 /* N calls over loopback ICE for `duration` seconds at `rate` packets per
  * second each way (bench/soak_ice.c). Returns the exit status. */
 int soak_ice(long n, double duration, long rate, rtcsec_cert *certs[2],

@@ -13,6 +13,7 @@
 #include "rtcsec/ice.h"
 #include "rtcsec/rtcsec.h"
 #include "soak.h"
+#include "util.h"
 
 typedef struct ice_leg ice_leg;
 
@@ -129,8 +130,8 @@ static void leg_send(ice_end *e) {
 }
 
 static void iterate_for(GMainContext *ctx, uint64_t us) {
-  uint64_t end = soak_now_us() + us;
-  while (soak_now_us() < end) {
+  uint64_t end = tool_now_us() + us;
+  while (tool_now_us() < end) {
     if (!g_main_context_iteration(ctx, FALSE))
       g_usleep(200);
   }
@@ -142,7 +143,7 @@ int soak_ice(long n, double duration, long rate, rtcsec_cert *certs[2],
   ice_leg *legs = calloc((size_t)n, sizeof(*legs));
   if (ctx == NULL || legs == NULL)
     return 1;
-  uint64_t t0 = soak_now_us();
+  uint64_t t0 = tool_now_us();
   for (long i = 0; i < n; i++) {
     if (leg_start(&legs[i], ctx, certs, fps) != 0) {
       fprintf(stderr, "rtcsec-soak: call %ld: could not start its agents\n", i);
@@ -151,21 +152,24 @@ int soak_ice(long n, double duration, long rate, rtcsec_cert *certs[2],
   }
   /* all calls connect, bounded */
   long up = 0;
-  for (uint64_t end = soak_now_us() + 60000000u; soak_now_us() < end && up < n;) {
+  for (uint64_t end = tool_now_us() + 60000000u; tool_now_us() < end && up < n;) {
     iterate_for(ctx, 10000);
     up = 0;
     for (long i = 0; i < n; i++)
       up += legs[i].end[0].dtls_up && legs[i].end[1].dtls_up;
   }
-  printf("%ld/%ld calls connected over ICE + DTLS in %.1f s\n", up, n, (soak_now_us() - t0) / 1e6);
+  printf("%ld/%ld calls connected over ICE + DTLS in %.1f s\n", up, n, (tool_now_us() - t0) / 1e6);
   fflush(stdout);
   int ok = up == n;
-  uint64_t m0 = soak_now_us(), end = m0 + (uint64_t)(duration * 1e6);
+  uint64_t m0 = tool_now_us(), end = m0 + (uint64_t)(duration * 1e6);
   uint64_t tick = 1000000u / (uint64_t)rate, next_tick = m0, next_report = m0 + 10000000u;
   uint64_t warm_until = m0 + (uint64_t)(duration * 1e6 / 10);
+  /* RSS from the end of warm-up on, sampled every 500 ms and once at the
+   * end, so that a run shorter than a report still has its maximum. */
   long rss_first = -1, rss_max = 0;
-  while (ok && soak_now_us() < end) {
-    if (soak_now_us() >= next_tick) {
+  uint64_t next_rss = warm_until;
+  while (ok && tool_now_us() < end) {
+    if (tool_now_us() >= next_tick) {
       for (long i = 0; i < n; i++) {
         leg_send(&legs[i].end[0]);
         leg_send(&legs[i].end[1]);
@@ -173,22 +177,28 @@ int soak_ice(long n, double duration, long rate, rtcsec_cert *certs[2],
       next_tick += tick;
     }
     iterate_for(ctx, 1000);
-    if (rss_first < 0 && soak_now_us() >= warm_until)
-      rss_first = soak_rss_kib();
-    if (soak_now_us() >= next_report) {
-      long r = soak_rss_kib();
+    if (tool_now_us() >= next_rss) {
+      long r = tool_rss_kib();
+      if (rss_first < 0)
+        rss_first = r;
       rss_max = r > rss_max ? r : rss_max;
+      next_rss = tool_now_us() + 500000u;
+    }
+    if (tool_now_us() >= next_report) {
+      long r = tool_rss_kib();
       uint64_t sent = 0, recv = 0;
       for (long i = 0; i < n; i++)
         for (int s = 0; s < 2; s++)
           sent += legs[i].end[s].sent, recv += legs[i].end[s].received;
-      printf("%.0f s: %llu sent, %llu received, rss %ld KiB\n", (soak_now_us() - m0) / 1e6,
+      printf("%.0f s: %llu sent, %llu received, rss %ld KiB\n", (tool_now_us() - m0) / 1e6,
              (unsigned long long)sent, (unsigned long long)recv, r);
       fflush(stdout);
       next_report += 10000000u;
     }
   }
   iterate_for(ctx, 500000); /* the last packets in flight */
+  long rss_last = tool_rss_kib();
+  rss_max = rss_last > rss_max ? rss_last : rss_max;
   uint64_t sent = 0, recv = 0, lost = 0, bad = 0, send_errors = 0, auth = 0, replay = 0;
   int failed = 0, wrapped = 1;
   for (long i = 0; i < n; i++) {
@@ -214,7 +224,7 @@ int soak_ice(long n, double duration, long rate, rtcsec_cert *certs[2],
     for (int s = 0; s < 2; s++)
       rtcsec_ice_agent_free(legs[i].end[s].agent);
   iterate_for(ctx, 200000);
-  long rss_end = soak_rss_kib();
+  long rss_end = tool_rss_kib();
   double growth = rss_first > 0 ? 100.0 * (double)(rss_max - rss_first) / (double)rss_first : 0;
   printf("%ld calls over ICE, %.0f s of media: %llu sent, %llu received, %llu missing, %llu "
          "bad, %llu auth failures, %llu replays, %llu send errors, %d failures; 16-bit wrap "
@@ -224,7 +234,7 @@ int soak_ice(long n, double duration, long rate, rtcsec_cert *certs[2],
          (unsigned long long)replay, (unsigned long long)send_errors, failed,
          wrapped ? "yes" : "no", rss_first, rss_max, growth, rss_end);
   ok = ok && missing == 0 && lost == 0 && bad == 0 && auth == 0 && replay == 0 &&
-       send_errors == 0 && failed == 0 && wrapped && growth <= 1.0;
+       send_errors == 0 && failed == 0 && wrapped && rss_first > 0 && growth <= 1.0;
   free(legs);
   g_main_context_unref(ctx);
   return ok ? 0 : 1;

@@ -53,6 +53,8 @@ if [[ -d "$src/datachannel" ]]; then
 fi
 plant tools/rtcsec-dtls.c ring.h "a tool including an internal header of lib/"
 plant examples/embed.c dtls_internal.h "an example including an internal header"
+plant examples/embed.c util.h "an example including the tools' helper"
+plant lib/sdp.c util.h "lib/ including the tools' helper (upward)"
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""rtcsec-echo's HTTP side without a browser (suite echo_http).
+
+Starts rtcsec-echo on loopback twice (--single-port, then libnice with
+-a 127.0.0.1) and checks what the browser suite takes for granted: the
+page, rtcsec's offer as JSON, the /stats document's fields and types (built
+with json-glib in tools/echo/stats.c), every refusal with its status code
+(bad SDP, unknown session, a second answer, an oversized or chunked body,
+a report that is not JSON, a wrong method), the --report file, and a clean
+exit on SIGTERM with its summary. Each check prints one line; the first
+failure ends the run with exit 1.
+
+Usage: test_echo_http.py PATH/TO/rtcsec-echo
+"""
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ECHO = sys.argv[1] if len(sys.argv) > 1 else "build/tools/rtcsec-echo"
+DEADLINE = time.monotonic() + 100  # the whole run, bounded
+
+
+def fail(msg):
+    print("FAIL:", msg, flush=True)
+    sys.exit(1)
+
+
+def ok(msg):
+    print("ok:", msg, flush=True)
+
+
+class Echo:
+    def __init__(self, args, report=None):
+        cmd = [ECHO, "--listen", "127.0.0.1:0", "--exit-after", "90"] + args
+        if report:
+            cmd += ["--report", report]
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        self.port = None
+        self.single_port = None
+        for line in self.p.stdout:
+            m = re.match(r"single port: udp 127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.single_port = int(m.group(1))
+            m = re.match(r"listening on http://127\.0\.0\.1:(\d+)/", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+            if time.monotonic() > DEADLINE:
+                break
+        if self.port is None:
+            self.p.kill()
+            fail(f"{cmd}: no 'listening on' line; stderr: {self.p.stderr.read()[-2000:]}")
+
+    def req(self, method, path, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.getheader("Content-Type") or "", r.read()
+        finally:
+            c.close()
+
+    def json(self, path):
+        st, ctype, body = self.req("GET", path)
+        if st != 200 or not ctype.startswith("application/json"):
+            fail(f"GET {path}: {st} {ctype} {body[:200]!r}")
+        try:
+            return json.loads(body)
+        except ValueError as e:
+            fail(f"GET {path}: not JSON ({e}): {body[:300]!r}")
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            out, err = self.p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            fail("no exit within 20 s of SIGTERM")
+        return self.p.returncode, err
+
+
+def expect(cond, msg):
+    if not cond:
+        fail(msg)
+    ok(msg)
+
+
+def expect_status(e, method, path, want, body=None, headers=None, text=None):
+    st, _, b = e.req(method, path, body, headers)
+    if st != want or (text is not None and text.encode() not in b):
+        fail(f"{method} {path}: {st} {b[:200]!r}, want {want}" + (f" with {text!r}" if text else ""))
+    ok(f"{method} {path} -> {want}" + (f" ({text})" if text else ""))
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_types(obj, spec, where):
+    """spec: {name: type or nested spec}; every name must be there with that type."""
+    for k, t in spec.items():
+        if k not in obj:
+            fail(f"{where}: no field {k!r} in {sorted(obj)}")
+        v = obj[k]
+        if isinstance(t, dict):
+            if not isinstance(v, dict):
+                fail(f"{where}.{k}: {v!r} is not an object")
+            check_types(v, t, f"{where}.{k}")
+        elif t is int:
+            if not is_int(v) or v < 0 and k != "error":
+                fail(f"{where}.{k}: {v!r} is not a counter")
+        elif not isinstance(v, t):
+            fail(f"{where}.{k}: {v!r} is not {t.__name__}")
+
+
+DIRECTION = {k: int for k in ("rtp_packets", "rtp_bytes", "rtcp_packets", "rtcp_bytes",
+                              "auth_failures", "replay_drops", "too_old_drops", "malformed",
+                              "ssrc_limit_drops", "other_errors", "ssrcs")}
+SESSION = {
+    "id": int, "mode": str, "dtls_role": str, "ice_mode": str, "ice_state": str,
+    "ms": {"ice_connected": int, "dtls_connected": int, "first_media": int},
+    "candidates": {"local": int, "remote": int},
+    "pair_changes": int, "consent_losses": int, "dropped_unvalidated": int,
+    "ice_send_errors": int, "failure": str, "expected_fingerprint": str,
+    "test_wrong_fingerprint": bool,
+    "transport": {
+        "dtls_state": str, "dtls_role": str, "error": int, "error_text": str,
+        "dtls_version": str, "dtls_cipher": str, "srtp_profile": str,
+        "local_fingerprint": str, "peer_fingerprint": str, "handshake_ms": int,
+        "dtls": {"retransmissions": int, "datagrams_sent": int, "datagrams_received": int,
+                 "datagrams_held": int},
+        "srtp": {"inbound": DIRECTION, "outbound": DIRECTION},
+        "in": {"stun": int, "dtls": int, "rtp": int, "rtcp": int},
+        "drops": {"unknown": int, "no_keys": int, "closed": int},
+    },
+    "echo": {k: int for k in (
+        "audio_ssrc", "video_ssrc", "browser_audio_ssrc", "browser_video_ssrc",
+        "audio_packets", "video_packets", "rtp_dropped_pt", "rtp_dropped_ssrc",
+        "rtcp_forwarded", "rtcp_parts_dropped", "pli", "fir", "nack", "nack_resent",
+        "nack_resent_bytes", "nack_duplicates", "nack_refused_rtt", "nack_refused_rate",
+        "nack_rtt_window_us", "rtt_samples", "video_bytes_per_s", "test_dropped",
+        "send_errors")},
+    "codecs": list,
+}
+FP_RE = re.compile(r"^sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$")
+
+
+def common_checks(e, lite):
+    st, ctype, page = e.req("GET", "/")
+    expect(st == 200 and ctype.startswith("text/html") and b"echo.js" in page,
+           "GET / serves the page")
+    st, ctype, js = e.req("GET", "/echo.js")
+    expect(st == 200 and "javascript" in ctype and b"RTCPeerConnection" in js,
+           "GET /echo.js serves the script")
+    expect_status(e, "GET", "/nothing-here", 404)
+    expect_status(e, "PUT", "/offer", 405, body=b"x")
+
+    doc = e.json("/stats")
+    expect(doc.get("server", "").startswith("rtcsec-echo "), "/stats names the server")
+    expect(FP_RE.match(doc.get("local_fingerprint", "")) is not None,
+           "/stats local_fingerprint is 'sha-256 XX:...'")
+    expect(doc.get("sessions") == [] and is_int(doc.get("reports")), "/stats: no call yet")
+    if lite:
+        sp = doc.get("single_port")
+        if not isinstance(sp, dict):
+            fail(f"/stats single_port {sp!r}")
+        check_types(sp, {"address": str, "port": int, "candidate": str,
+                         "socket": {"turns": int, "rx_datagrams": int, "tx_datagrams": int},
+                         "router": {"sessions": int, "stun_requests": int, "media_in": int}},
+                    "single_port")
+        expect(sp["port"] == e.single_port and f" {e.single_port} typ host" in sp["candidate"],
+               f"/stats single_port is the bound port {e.single_port}")
+    else:
+        expect(doc.get("single_port") is None, "/stats single_port is null without --single-port")
+
+    # rtcsec offers (the browser would be the DTLS client).
+    st, ctype, body = e.req("GET", "/offer")
+    if st != 200:
+        fail(f"GET /offer: {st} {body[:300]!r}")
+    offer = json.loads(body)
+    expect(offer.get("type") == "offer" and is_int(offer.get("session")),
+           "GET /offer: JSON {session, type: offer, sdp}")
+    sdp = offer["sdp"]
+    expect("a=setup:actpass\r\n" in sdp and "a=fingerprint:sha-256 " in sdp,
+           "the offer says actpass and carries the fingerprint")
+    if lite:
+        expect("a=ice-lite\r\n" in sdp and f" 127.0.0.1 {e.single_port} typ host" in sdp,
+               "the single-port offer is ICE-lite with the one host candidate")
+    else:
+        expect("a=ice-lite" not in sdp and re.search(r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 ", sdp, re.I),
+               "the libnice offer is full ICE with a 127.0.0.1 candidate")
+    sid = offer["session"]
+
+    doc = e.json(f"/stats?session={sid}")
+    if len(doc["sessions"]) != 1:
+        fail(f"/stats?session={sid}: {len(doc['sessions'])} sessions")
+    s = doc["sessions"][0]
+    check_types(s, SESSION, "session")
+    expect(s["id"] == sid and s["mode"] == "server" and s["dtls_role"] == "server",
+           "/stats?session=N: that call, rtcsec the DTLS server")
+    expect(s["ice_mode"] == ("lite" if lite else "full"), f"ice_mode {s['ice_mode']}")
+    expect(s["pair"] is None, "no pair before the browser's checks (null)")
+    expect(s["transport"]["local_fingerprint"] == doc["local_fingerprint"],
+           "the call's local fingerprint is the server's")
+    expect(all(isinstance(c, str) and re.match(r"(audio|video) \S+/\d+ pt \d+->\d+", c)
+               for c in s["codecs"]) and s["codecs"], "codecs: 'kind NAME/CLOCK pt A->B' strings")
+    expect(e.json("/stats?session=999999")["sessions"] == [], "/stats?session=unknown: empty")
+
+    # Refusals: each with its status, the call left as it was.
+    expect_status(e, "POST", "/answer?session=999999", 404, body=b"v=0\r\n")
+    expect_status(e, "POST", "/answer", 404, body=b"v=0\r\n")
+    expect_status(e, "POST", f"/answer?session={sid}", 400, body=b"", text="needs the answer")
+    expect_status(e, "POST", f"/answer?session={sid}", 400,
+                  body=b"v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", text="answer refused")
+    expect_status(e, "POST", "/offer", 400, body=b"not sdp at all", text="offer refused")
+    expect_status(e, "POST", "/offer", 400, body=b"", text="needs the offer")
+    expect_status(e, "POST", "/offer", 413, body=b"v" * 70000)
+    st, _, _ = e.req("POST", "/offer", body=iter([b"v=0\r\n"] * 3),
+                     headers={"Transfer-Encoding": "chunked"})
+    expect(st == 413, f"POST /offer chunked (unbounded) -> 413 (got {st})")
+    s2 = e.json(f"/stats?session={sid}")["sessions"][0]
+    expect(s2["failure"] == "" and s2["transport"]["error"] == 0,
+           "the call is untouched by the refused answers")
+
+    expect_status(e, "POST", "/report", 400, body=b"{not json", text="not a JSON object")
+    expect_status(e, "POST", "/report", 400, body=b"[1,2]", text="not a JSON object")
+    rep = {"transport": {"dtlsState": "new\"quoted\\"}, "note": "line\nbreak"}
+    expect_status(e, "POST", "/report", 200, body=json.dumps(rep).encode())
+    expect(e.json("/stats")["reports"] == 1, "/stats counts the report")
+    return rep
+
+
+def main():
+    if not os.access(ECHO, os.X_OK):
+        fail(f"{ECHO}: not an executable (build rtcsec-echo first)")
+    with tempfile.TemporaryDirectory() as d:
+        report = os.path.join(d, "reports.jsonl")
+        print("== --single-port (ICE-lite, one rtcsec_router)", flush=True)
+        e = Echo(["--single-port", "127.0.0.1:0"], report=report)
+        rep = common_checks(e, lite=True)
+        rc, err = e.stop()
+        expect(rc == 0, f"exit status 0 after SIGTERM (got {rc})")
+        expect("signal: stopping" in err, "the log says why it stopped")
+        lines = open(report).read().splitlines()
+        expect(len(lines) == 1 and json.loads(lines[0]) == rep,
+               "--report: the report is one JSON line, equal to what was posted")
+
+        print("== libnice (full ICE, -a 127.0.0.1)", flush=True)
+        e = Echo(["-a", "127.0.0.1"])
+        common_checks(e, lite=False)
+        # A fifth call ends the oldest (MAX_SESSIONS 4).
+        ids = []
+        for _ in range(4):
+            st, _, body = e.req("GET", "/offer")
+            if st != 200:
+                fail(f"GET /offer: {st} {body[:200]!r}")
+            ids.append(json.loads(body)["session"])
+        live = [s["id"] for s in e.json("/stats")["sessions"]]
+        expect(len(live) == 4 and live == sorted(ids, reverse=True),
+               f"at most 4 calls, newest first: {live}")
+        rc, err = e.stop()
+        expect(rc == 0, f"exit status 0 after SIGTERM (got {rc})")
+    print("echo_http: all checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()

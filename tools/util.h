@@ -1,0 +1,52 @@
+/* tools/util.h: what every rtcsec program needs and none should write again.
+ *
+ * Numbers and ADDR:PORT from the command line, addresses as text, the
+ * monotonic clock, the process's resident memory and the "PROG: message /
+ * Try 'PROG --help'." line. No state, no allocation; used by tools/,
+ * bench/ and their tests (tests/test_tool_util.c). Not part of librtcsec.
+ */
+#ifndef RTCSEC_TOOL_UTIL_H
+#define RTCSEC_TOOL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+/* Longest host part tool_parse_host_port() accepts, plus its NUL. */
+#define TOOL_HOST_MAX 256
+
+/* A decimal number in [min, max]: digits only (no sign, no space, no
+ * trailing text). Returns 0, or -1 with *out untouched. */
+int tool_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* "HOST:PORT" or "[IPv6]:PORT". A bare IPv6 address ("::1:5000") is
+ * refused as ambiguous. The host part is copied into host (NUL-terminated,
+ * at most host_cap - 1 bytes, not resolved); the port must be in
+ * [allow_zero ? 0 : 1, 65535]. Returns 0, or -1 with host and *port
+ * untouched. */
+int tool_parse_host_port(const char *s, char *host, size_t host_cap, uint16_t *port,
+                         int allow_zero);
+
+/* tool_parse_host_port() where the host must be a numeric IPv4 or IPv6
+ * address, into a socket address. Returns 0 or -1. */
+int tool_parse_ip_port(const char *s, int allow_zero, struct sockaddr_storage *out,
+                       socklen_t *out_len);
+
+/* "ADDR:PORT" for IPv4, "[ADDR]:PORT" for IPv6, "?" for anything else or
+ * a length too short for its family. Always NUL-terminates if cap > 0. */
+void tool_addr_text(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t cap);
+
+/* 1 if both are the same family, address and port (IPv4 or IPv6). */
+int tool_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* CLOCK_MONOTONIC in microseconds: the `now` every rtcsec call takes. */
+uint64_t tool_now_us(void);
+
+/* This process's resident set size in KiB (VmRSS), or -1 if unknown. */
+long tool_rss_kib(void);
+
+/* Prints "PROG: <message>" and "Try 'PROG --help'." to stderr. */
+void tool_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
