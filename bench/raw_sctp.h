@@ -16,7 +16,10 @@ typedef struct dc_bench_result {
   uint64_t bytes;    /* payload delivered */
   uint64_t allocs;   /* malloc/calloc/realloc calls during the transfer */
   uint64_t packets;  /* SCTP packets moved, both ways */
-  int ok;            /* 0: the transfer failed (see stderr) */
+  /* through DTLS only: application-data datagrams received, and the heap
+   * allocations the transport made taking them in */
+  uint64_t rx_datagrams, rx_allocs;
+  int ok; /* 0: the transfer failed (see stderr) */
 } dc_bench_result;
 
 /* Sends `count` messages of `size` bytes from one socket to the other;

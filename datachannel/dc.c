@@ -339,14 +339,18 @@ void dc_leave_at(rtcsec_dc *dc, uint64_t now) {
   dc_env_leave();
 }
 
-int rtcsec_dc_start(rtcsec_dc *dc, uint64_t now) {
-  if (dc == NULL)
+int rtcsec_dc_start(rtcsec_dc *dc, const rtcsec_connected_info *dtls, uint64_t now) {
+  if (dc == NULL || dtls == NULL || dtls->role != dc->cfg.dtls_role)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   dc_enter_at(dc, now);
   int rc = RTCSEC_OK;
   if (dc->started || dc->state != RTCSEC_DC_STATE_NEW) {
     rc = RTCSEC_ERR_INVALID_STATE;
   } else {
+    dc->dtls = *dtls; /* its strings are static (rtcsec/event.h) */
+    dc->dtls.version = dtls->version ? dtls->version : "";
+    dc->dtls.cipher = dtls->cipher ? dtls->cipher : "";
+    dc->dtls.group = dtls->group ? dtls->group : "";
     dc->started = 1;
     dc->state = RTCSEC_DC_STATE_CONNECTING;
     struct sockaddr_conn remote;
@@ -362,7 +366,7 @@ int rtcsec_dc_start(rtcsec_dc *dc, uint64_t now) {
   return rc;
 }
 
-int rtcsec_dc_handle_packet(rtcsec_dc *dc, const uint8_t *p, size_t len, uint64_t now) {
+int rtcsec_dc_handle_datagram(rtcsec_dc *dc, const uint8_t *p, size_t len, uint64_t now) {
   if (dc == NULL || p == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
   dc_enter_at(dc, now);

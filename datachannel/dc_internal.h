@@ -67,6 +67,7 @@ struct rtcsec_dc {
   int close_requested;
   int shutdown_sent;
   int ev_connected, ev_final; /* association events to report */
+  rtcsec_connected_info dtls; /* given to rtcsec_dc_start(), repeated in CONNECTED */
   int woken;
   int interleaving;
   uint16_t streams_out, streams_in;

@@ -498,10 +498,7 @@ int rtcsec_dc_poll_event(rtcsec_dc *dc, rtcsec_event *ev) {
     if (dc->ev_connected) {
       dc->ev_connected = 0;
       ev->type = RTCSEC_EVENT_CONNECTED;
-      ev->connected.role = dc->cfg.dtls_role;
-      ev->connected.version = "";
-      ev->connected.cipher = "";
-      ev->connected.group = "";
+      ev->connected = dc->dtls;
       break;
     }
     if (channel_event(dc, ev))

@@ -1,5 +1,5 @@
 /* Sending: the queue of SCTP packets usrsctp produced (for
- * rtcsec_dc_poll_packet), the per-channel queues of messages SCTP could not
+ * rtcsec_dc_poll_datagram), the per-channel queues of messages SCTP could not
  * take yet, and rtcsec_dc_send (RFC 8831 §6.6). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,7 +69,7 @@ void dc_out_clear(rtcsec_dc *dc) {
   dc->q_head = 0;
 }
 
-int rtcsec_dc_poll_packet(rtcsec_dc *dc, uint8_t *buf, size_t cap, size_t *out_len) {
+int rtcsec_dc_poll_datagram(rtcsec_dc *dc, uint8_t *buf, size_t cap, size_t *out_len) {
   if (dc == NULL || out_len == NULL || (buf == NULL && cap > 0))
     return RTCSEC_ERR_INVALID_ARGUMENT;
   dc_env_enter(dc);

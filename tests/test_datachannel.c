@@ -748,7 +748,7 @@ START_TEST(a_call_on_one_association_runs_the_others_timers_and_wakes_it) {
   ck_assert_int_eq(send_seq(p, 0, id, 0, 100, 1), 0);
   uint8_t buf[2048];
   size_t n = 0;
-  ck_assert_int_eq(rtcsec_dc_poll_packet(p->side[0].dc, buf, sizeof(buf), &n), 0);
+  ck_assert_int_eq(rtcsec_dc_poll_datagram(p->side[0].dc, buf, sizeof(buf), &n), 0);
   ck_assert_uint_gt(n, 0);
   wakes = 0;
   /* only side 1 is called, past side 0's retransmission timeout (RTO
@@ -768,9 +768,9 @@ START_TEST(a_call_on_one_association_runs_the_others_timers_and_wakes_it) {
   ck_assert_int_eq(rtcsec_dc_handle_timeout(p->side[1].dc, p->now), 0);
   ck_assert_int_eq(wakes, 1);
   n = 0;
-  ck_assert_int_eq(rtcsec_dc_poll_packet(p->side[0].dc, buf, sizeof(buf), &n), 0);
+  ck_assert_int_eq(rtcsec_dc_poll_datagram(p->side[0].dc, buf, sizeof(buf), &n), 0);
   ck_assert_uint_gt(n, 0);
-  ck_assert_int_eq(rtcsec_dc_handle_packet(p->side[1].dc, buf, n, p->now), 0);
+  ck_assert_int_eq(rtcsec_dc_handle_datagram(p->side[1].dc, buf, n, p->now), 0);
   dpair_run(p, 2 * SEC, NULL);
   ck_assert_uint_eq(p->side[1].messages[id], 1);
   dpair_free(p);
@@ -798,8 +798,10 @@ static void *thread_pair_run(void *arg) {
   memset(msg, 0x42, sizeof(msg));
   int connected = 0;
   uint64_t sent = 0, end = real_us() + 60u * SEC;
-  for (int i = 0; i < 2; i++)
-    rtcsec_dc_start(tp->dc[i], real_us());
+  for (int i = 0; i < 2; i++) {
+    rtcsec_connected_info info = dpair_plain_dtls(i == 0 ? RTCSEC_DTLS_CLIENT : RTCSEC_DTLS_SERVER);
+    rtcsec_dc_start(tp->dc[i], &info, real_us());
+  }
   while (tp->got < 5000 && real_us() < end) {
     uint64_t now = real_us();
     while (connected == 2 && sent < 5000 && rtcsec_dc_buffered_amount(tp->dc[0], 0) == 0 &&
@@ -807,8 +809,8 @@ static void *thread_pair_run(void *arg) {
       sent++;
     for (int i = 0; i < 2; i++) {
       size_t n = 0;
-      while (rtcsec_dc_poll_packet(tp->dc[i], pkt, sizeof(pkt), &n) == 0 && n > 0) {
-        rtcsec_dc_handle_packet(tp->dc[1 - i], pkt, n, now);
+      while (rtcsec_dc_poll_datagram(tp->dc[i], pkt, sizeof(pkt), &n) == 0 && n > 0) {
+        rtcsec_dc_handle_datagram(tp->dc[1 - i], pkt, n, now);
         n = 0;
       }
       rtcsec_event ev;
@@ -1041,6 +1043,11 @@ START_TEST(the_whole_stack_carries_channels_over_dtls_under_loss) {
   link_config lc = {.seed = seed, .loss = 0.05, .reorder = 0.05};
   dpair *p = dpair_new_stack(&lc, NULL, NULL);
   dpair_connect(p);
+  /* CONNECTED repeats the transport's payload (checked in count_event) */
+  for (int s = 0; s < 2; s++) {
+    ck_assert_str_ne(p->tp->side[s].info.version, "");
+    ck_assert_int_eq(p->side[s].bad_event, 0);
+  }
   uint16_t a = open_ch(p, 0, "stack-a", 1, RTCSEC_CHANNEL_RELIABLE, 0);
   uint16_t b = open_ch(p, 1, "stack-b", 1, RTCSEC_CHANNEL_RELIABLE, 0);
   wait_open(p, a);
@@ -1089,7 +1096,7 @@ START_TEST(the_association_closes_cleanly_when_dtls_closes) {
     ck_assert_uint_eq(rtcsec_dc_deadline(p->side[i].dc), UINT64_MAX);
     size_t n = 1;
     uint8_t buf[2048];
-    ck_assert_int_eq(rtcsec_dc_poll_packet(p->side[i].dc, buf, sizeof(buf), &n), 0);
+    ck_assert_int_eq(rtcsec_dc_poll_datagram(p->side[i].dc, buf, sizeof(buf), &n), 0);
     ck_assert_uint_eq(n, 0); /* nothing left to send */
   }
   ck_assert_int_eq(p->side[1].transport_closed, 1); /* it learnt it from close_notify */
@@ -1386,26 +1393,26 @@ START_TEST(garbage_sctp_packets_are_dropped_and_counted) {
   ck_assert_int_eq(send_seq(p, 1, ok, 1, 100, 0), 0);
   uint8_t pkt[2048];
   size_t n = 0;
-  ck_assert_int_eq(rtcsec_dc_poll_packet(p->side[1].dc, pkt, sizeof(pkt), &n), 0);
+  ck_assert_int_eq(rtcsec_dc_poll_datagram(p->side[1].dc, pkt, sizeof(pkt), &n), 0);
   ck_assert_uint_gt(n, 28);
   uint8_t bad[2048];
   /* bad CRC32c */
   memcpy(bad, pkt, n);
   bad[n - 1] ^= 0x40;
-  ck_assert_int_eq(rtcsec_dc_handle_packet(p->side[0].dc, bad, n, p->now),
+  ck_assert_int_eq(rtcsec_dc_handle_datagram(p->side[0].dc, bad, n, p->now),
                    RTCSEC_ERR_DC_PACKET_DROPPED);
   ck_assert_uint_eq(stats(p, 0).drop_checksum, 1);
   /* wrong verification tag, right CRC */
   memcpy(bad, pkt, n);
   bad[4] ^= 0x55;
   put_crc(bad, n);
-  ck_assert_int_eq(rtcsec_dc_handle_packet(p->side[0].dc, bad, n, p->now),
+  ck_assert_int_eq(rtcsec_dc_handle_datagram(p->side[0].dc, bad, n, p->now),
                    RTCSEC_ERR_DC_PACKET_DROPPED);
   ck_assert_uint_eq(stats(p, 0).drop_vtag, 1);
   /* shorter than a common header; nothing at all */
-  ck_assert_int_eq(rtcsec_dc_handle_packet(p->side[0].dc, pkt, 11, p->now),
+  ck_assert_int_eq(rtcsec_dc_handle_datagram(p->side[0].dc, pkt, 11, p->now),
                    RTCSEC_ERR_DC_PACKET_DROPPED);
-  ck_assert_int_eq(rtcsec_dc_handle_packet(p->side[0].dc, pkt, 0, p->now),
+  ck_assert_int_eq(rtcsec_dc_handle_datagram(p->side[0].dc, pkt, 0, p->now),
                    RTCSEC_ERR_DC_PACKET_DROPPED);
   ck_assert_uint_eq(stats(p, 0).drop_malformed, 2);
   /* random bytes: never accepted, never fatal */
@@ -1416,14 +1423,67 @@ START_TEST(garbage_sctp_packets_are_dropped_and_counted) {
       bad[i] = (uint8_t)test_rand_next(&rng);
     if (k % 2)
       put_crc(bad, len);
-    rtcsec_dc_handle_packet(p->side[0].dc, bad, len, p->now);
+    rtcsec_dc_handle_datagram(p->side[0].dc, bad, len, p->now);
   }
   /* the held packet, late, still counts: the message arrives */
-  ck_assert_int_eq(rtcsec_dc_handle_packet(p->side[0].dc, pkt, n, p->now), 0);
+  ck_assert_int_eq(rtcsec_dc_handle_datagram(p->side[0].dc, pkt, n, p->now), 0);
   dpair_run(p, 500 * MS, NULL);
   ck_assert_uint_eq(p->side[0].messages[ok], 2);
   check_alive(p, ok, 2);
   ck_assert_int_eq(stats(p, 0).state, RTCSEC_DC_STATE_CONNECTED);
+  dpair_free(p);
+}
+END_TEST
+
+/* A carrier for rtcsec_dc_pump(): hands packets to the other side, or
+ * refuses them with `refuse`. */
+typedef struct carrier {
+  rtcsec_dc *to;
+  int refuse, calls, delivered;
+} carrier;
+
+static int carry(void *user, const uint8_t *packet, size_t len, uint64_t now) {
+  carrier *c = user;
+  c->calls++;
+  if (c->refuse != 0)
+    return c->refuse;
+  c->delivered++;
+  return rtcsec_dc_handle_datagram(c->to, packet, len, now);
+}
+
+START_TEST(the_pump_hands_packets_to_any_carrier_and_reports_refusal) {
+  dpair *p = dpair_new(NULL, NULL, NULL);
+  carrier c[2] = {{p->side[1].dc, 0, 0, 0}, {p->side[0].dc, 0, 0, 0}};
+  ck_assert_int_eq(rtcsec_dc_pump(p->side[0].dc, NULL, NULL, p->now), RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(rtcsec_dc_pump(NULL, carry, &c[0], p->now), RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(rtcsec_dc_pump(p->side[0].dc, carry, &c[0], p->now), 0); /* nothing yet */
+  rtcsec_connected_info info[2] = {dpair_plain_dtls(RTCSEC_DTLS_CLIENT),
+                                   dpair_plain_dtls(RTCSEC_DTLS_SERVER)};
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(rtcsec_dc_start(p->side[i].dc, &info[i], p->now), 0);
+  /* a carrier that is not ready: the INIT is lost, the error comes back */
+  c[0].refuse = RTCSEC_ERR_INVALID_STATE;
+  ck_assert_int_eq(rtcsec_dc_pump(p->side[0].dc, carry, &c[0], p->now), RTCSEC_ERR_INVALID_STATE);
+  ck_assert_int_eq(c[0].calls, 1);
+  ck_assert_int_eq(c[0].delivered, 0);
+  c[0].refuse = 0;
+  /* from now on only the pump carries packets, both ways; SCTP repeats the
+   * lost INIT and the association comes up */
+  for (int k = 0; k < 2000 && !(p->side[0].connected && p->side[1].connected); k++) {
+    for (int i = 0; i < 2; i++) {
+      ck_assert_int_ge(rtcsec_dc_pump(p->side[i].dc, carry, &c[i], p->now), 0);
+      if (rtcsec_dc_deadline(p->side[i].dc) <= p->now)
+        rtcsec_dc_handle_timeout(p->side[i].dc, p->now);
+    }
+    dpair_poll(p);
+    p->now += 10 * MS;
+    fakeclock_set(p->now);
+  }
+  ck_assert_int_eq(p->side[0].connected, 1);
+  ck_assert_int_eq(p->side[1].connected, 1);
+  ck_assert_int_gt(c[0].delivered, 0);
+  ck_assert_int_gt(c[1].delivered, 0);
+  ck_assert_int_eq(p->side[0].bad_event + p->side[1].bad_event, 0);
   dpair_free(p);
 }
 END_TEST
@@ -1439,10 +1499,15 @@ START_TEST(calls_in_the_wrong_state_are_refused) {
   c = cfg_for(0);
   ck_assert_int_eq(rtcsec_dc_new(&dc, &c), 0);
   uint8_t pkt[64] = {0};
-  ck_assert_int_eq(rtcsec_dc_handle_packet(dc, pkt, sizeof(pkt), 1), RTCSEC_ERR_INVALID_STATE);
+  ck_assert_int_eq(rtcsec_dc_handle_datagram(dc, pkt, sizeof(pkt), 1), RTCSEC_ERR_INVALID_STATE);
   ck_assert_int_eq(rtcsec_dc_send(dc, 0, pkt, 1, 0, 1), RTCSEC_ERR_DC_CHANNEL_CLOSED);
-  ck_assert_int_eq(rtcsec_dc_start(dc, 1), 0);
-  ck_assert_int_eq(rtcsec_dc_start(dc, 1), RTCSEC_ERR_INVALID_STATE);
+  rtcsec_connected_info info = dpair_plain_dtls(RTCSEC_DTLS_SERVER);
+  /* the DTLS role decides the ids' parity: it must be the configured one */
+  ck_assert_int_eq(rtcsec_dc_start(dc, NULL, 1), RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(rtcsec_dc_start(dc, &info, 1), RTCSEC_ERR_INVALID_ARGUMENT);
+  info.role = RTCSEC_DTLS_CLIENT;
+  ck_assert_int_eq(rtcsec_dc_start(dc, &info, 1), 0);
+  ck_assert_int_eq(rtcsec_dc_start(dc, &info, 1), RTCSEC_ERR_INVALID_STATE);
   ck_assert_int_eq(rtcsec_dc_close(dc, 2), 0);
   rtcsec_event ev;
   ck_assert_int_eq(rtcsec_dc_poll_event(dc, &ev), 0);
@@ -1592,6 +1657,7 @@ int main(void) {
   tcase_add_test(basic, shutdown_closes_every_channel_then_the_association_on_both_sides);
   tcase_add_test(basic, an_unreachable_peer_fails_the_association_with_a_timeout);
   tcase_add_test(basic, an_idle_association_wakes_once_per_idle_tick_a_busy_one_every_tick);
+  tcase_add_test(basic, the_pump_hands_packets_to_any_carrier_and_reports_refusal);
   tcase_add_test(basic, calls_in_the_wrong_state_are_refused);
   tcase_add_test(basic, a_call_on_one_association_runs_the_others_timers_and_wakes_it);
   tcase_add_test(basic, two_threads_with_a_pair_each_share_usrsctp_safely);

@@ -50,7 +50,7 @@ static void drain(fz_sctp_victim *v) {
   static uint8_t buf[65535];
   for (;;) {
     size_t n = 0;
-    FUZZ_CHECK(rtcsec_dc_poll_packet(v->dc, buf, sizeof(buf), &n) == RTCSEC_OK);
+    FUZZ_CHECK(rtcsec_dc_poll_datagram(v->dc, buf, sizeof(buf), &n) == RTCSEC_OK);
     if (n == 0)
       return;
     FUZZ_CHECK(n >= 12 && n <= RTCSEC_DC_DEFAULT_PACKET_SIZE);
@@ -194,7 +194,10 @@ fz_sctp_victim *fz_sctp_victim_new(fz_sctp_sink out, void *user) {
   open_one(v, 1, 4);
   open_one(v, 0, RTCSEC_DC_ID_AUTO);
   FUZZ_CHECK(v->n_own == 2 && v->own[1] == 1);
-  FUZZ_CHECK(rtcsec_dc_start(v->dc, v->now) == RTCSEC_OK);
+  rtcsec_connected_info info;
+  memset(&info, 0, sizeof(info));
+  info.role = cfg.dtls_role;
+  FUZZ_CHECK(rtcsec_dc_start(v->dc, &info, v->now) == RTCSEC_OK);
   settle(v);
   return v;
 }
@@ -211,7 +214,7 @@ void fz_sctp_victim_record(fz_sctp_victim *v, unsigned flags, const uint8_t *p, 
   }
   fakeclock_set(v->now);
   if (len > 0) {
-    int rc = rtcsec_dc_handle_packet(v->dc, p, len, v->now);
+    int rc = rtcsec_dc_handle_datagram(v->dc, p, len, v->now);
     FUZZ_CHECK(rc == RTCSEC_OK || rc == RTCSEC_ERR_DC_PACKET_DROPPED ||
                (rc == RTCSEC_ERR_INVALID_STATE && v->ended));
     settle(v);

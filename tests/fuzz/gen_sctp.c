@@ -96,14 +96,14 @@ static void exchange(gen *g) {
     uint64_t now = fz_sctp_victim_now(g->v);
     size_t n = g->n_to_peer;
     for (size_t i = 0; i < n; i++)
-      rtcsec_dc_handle_packet(g->peer, g->to_peer[i].b, g->to_peer[i].n, now);
+      rtcsec_dc_handle_datagram(g->peer, g->to_peer[i].b, g->to_peer[i].n, now);
     g->n_to_peer = 0;
     poll_peer(g);
     int moved = n > 0;
     pkt p;
     for (;;) {
       p.n = 0;
-      if (rtcsec_dc_poll_packet(g->peer, p.b, sizeof(p.b), &p.n) != RTCSEC_OK || p.n == 0)
+      if (rtcsec_dc_poll_datagram(g->peer, p.b, sizeof(p.b), &p.n) != RTCSEC_OK || p.n == 0)
         break;
       if (p.n >= 12)
         memcpy(g->peer_common, p.b, 12); /* the latest: with the victim's tag */
@@ -135,7 +135,10 @@ static void gen_init(gen *g, gen_expect_fn expect) {
   rtcsec_dc_config cfg;
   fz_sctp_peer_config(&cfg);
   expect(rtcsec_dc_new(&g->peer, &cfg) == RTCSEC_OK, "peer");
-  expect(rtcsec_dc_start(g->peer, fz_sctp_victim_now(g->v)) == RTCSEC_OK, "peer start");
+  rtcsec_connected_info info;
+  memset(&info, 0, sizeof(info));
+  info.role = cfg.dtls_role;
+  expect(rtcsec_dc_start(g->peer, &info, fz_sctp_victim_now(g->v)) == RTCSEC_OK, "peer start");
   exchange(g);
   for (int i = 0; i < 50 && !g->peer_connected; i++)
     pass_time(g, 1);

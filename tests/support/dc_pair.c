@@ -11,26 +11,25 @@
 /* ---- SCTP straight on the link ------------------------------------------------ */
 
 static int dc_in(void *o, const uint8_t *d, size_t n, uint64_t now) {
-  return rtcsec_dc_handle_packet(((dside *)o)->dc, d, n, now);
+  return rtcsec_dc_handle_datagram(((dside *)o)->dc, d, n, now);
 }
 static int dc_to(void *o, uint64_t now) { return rtcsec_dc_handle_timeout(((dside *)o)->dc, now); }
 static uint64_t dc_dl(void *o) { return rtcsec_dc_deadline(((dside *)o)->dc); }
 static int dc_out(void *o, uint8_t *b, size_t c, size_t *n) {
-  return rtcsec_dc_poll_packet(((dside *)o)->dc, b, c, n);
+  return rtcsec_dc_poll_datagram(((dside *)o)->dc, b, c, n);
 }
 
 /* ---- SCTP in DTLS: a transport and its association as one endpoint ---------- */
 
 static void stack_poll_transport(dside *s, uint64_t now) {
-  rtcsec_transport_event ev;
+  rtcsec_event ev;
   for (;;) {
     ck_assert_int_eq(rtcsec_transport_poll_event(s->ht.t, &ev), 0);
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_NONE)
+    if (ev.type == RTCSEC_EVENT_NONE)
       break;
-    if (ev.type == RTCSEC_TRANSPORT_EVENT_DATA) {
-      rtcsec_dc_handle_packet(s->dc, ev.data, ev.data_len, now);
-    } else if (ev.type == RTCSEC_TRANSPORT_EVENT_CLOSED ||
-               ev.type == RTCSEC_TRANSPORT_EVENT_FAILED) {
+    if (ev.type == RTCSEC_EVENT_DATA) {
+      rtcsec_dc_handle_datagram(s->dc, ev.data.data, ev.data.len, now);
+    } else if (ev.type == RTCSEC_EVENT_CLOSED || ev.type == RTCSEC_EVENT_FAILED) {
       s->transport_closed++;
       rtcsec_dc_transport_closed(s->dc, now);
     }
@@ -77,7 +76,16 @@ static void count_event(dpair *p, int i, const rtcsec_event *ev) {
   switch (ev->type) {
   case RTCSEC_EVENT_CONNECTED:
     s->connected++;
-    if (ev->connected.role != (i == 0 ? RTCSEC_DTLS_CLIENT : RTCSEC_DTLS_SERVER))
+    if (ev->connected.role != (i == 0 ? RTCSEC_DTLS_CLIENT : RTCSEC_DTLS_SERVER) ||
+        ev->connected.version == NULL || ev->connected.cipher == NULL)
+      s->bad_event++;
+    /* the same payload as the transport's (rtcsec/event.h) */
+    if (p->tp != NULL &&
+        (strcmp(ev->connected.version, p->tp->side[i].info.version) != 0 ||
+         strcmp(ev->connected.cipher, p->tp->side[i].info.cipher) != 0 ||
+         ev->connected.profile != p->tp->side[i].info.profile ||
+         memcmp(&ev->connected.peer_fingerprint, &p->tp->side[i].info.peer_fingerprint,
+                sizeof(rtcsec_fingerprint)) != 0))
       s->bad_event++;
     break;
   case RTCSEC_EVENT_CLOSED:
@@ -215,9 +223,21 @@ int dpair_run(dpair *p, uint64_t limit_us, int (*done)(dpair *p)) {
 
 static int both_connected(dpair *p) { return p->side[0].connected && p->side[1].connected; }
 
+rtcsec_connected_info dpair_plain_dtls(rtcsec_dtls_role role) {
+  rtcsec_connected_info info;
+  memset(&info, 0, sizeof(info));
+  info.role = role;
+  info.version = info.cipher = info.group = "";
+  return info;
+}
+
 void dpair_connect(dpair *p) {
-  ck_assert_int_eq(rtcsec_dc_start(p->side[1].dc, p->now), 0);
-  ck_assert_int_eq(rtcsec_dc_start(p->side[0].dc, p->now), 0);
+  for (int i = 1; i >= 0; i--) {
+    rtcsec_connected_info info =
+        p->tp != NULL ? p->tp->side[i].info
+                      : dpair_plain_dtls(i == 0 ? RTCSEC_DTLS_CLIENT : RTCSEC_DTLS_SERVER);
+    ck_assert_int_eq(rtcsec_dc_start(p->side[i].dc, &info, p->now), 0);
+  }
   if (!dpair_run(p, 60u * 1000000u, both_connected))
     ck_abort_msg("associations did not connect (seed %llu)", (unsigned long long)p->seed);
 }

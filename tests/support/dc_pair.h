@@ -51,8 +51,13 @@ dpair *dpair_new_stack(const link_config *lc, const rtcsec_dc_config *cfg0,
                        const rtcsec_dc_config *cfg1);
 void dpair_free(dpair *p);
 
-/* Starts both associations and runs until both report CONNECTED (fails
- * the test otherwise, printing the seed). */
+/* What a DTLS association of `role` reports as connected, for associations
+ * carried by no DTLS (the role only; strings ""). */
+rtcsec_connected_info dpair_plain_dtls(rtcsec_dtls_role role);
+
+/* Starts both associations (with the transports' CONNECTED payloads in a
+ * whole-stack pair) and runs until both report CONNECTED (fails the test
+ * otherwise, printing the seed). */
 void dpair_connect(dpair *p);
 /* Runs until done(p) returns nonzero or `limit_us` of fake time passes.
  * Returns 1 if done. */

@@ -14,16 +14,16 @@
  * microseconds) to every call that can send or decide on time, and calls
  * rtcsec_dc_handle_timeout() at rtcsec_dc_deadline().
  *
- * The embedder's loop (rtcsec_dc_pump_transport() does steps 4-5 for an
- * rtcsec_transport):
+ * The embedder's loop (rtcsec_dc_pump() does steps 4-5, and
+ * rtcsec_dc_pump_transport() for an rtcsec_transport):
  *   1. rtcsec_dc_new() with the DTLS role of the transport and the SCTP
  *      ports and max-message-size from the SDP (helpers at the end).
  *      Channels may be opened already (rtcsec_dc_open_channel()).
- *   2. When DTLS reports CONNECTED: rtcsec_dc_start().
- *   3. Each DTLS application-data record: rtcsec_dc_handle_packet().
+ *   2. When DTLS reports CONNECTED: rtcsec_dc_start() with its payload.
+ *   3. Each DTLS application-data record: rtcsec_dc_handle_datagram().
  *   4. After every call on the association (and after the wake callback):
  *      rtcsec_dc_poll_event() until RTCSEC_EVENT_NONE, then
- *      rtcsec_dc_poll_packet() until it gives nothing, handing each packet
+ *      rtcsec_dc_poll_datagram() until it gives nothing, handing each packet
  *      to DTLS as one application-data record.
  *   5. At rtcsec_dc_deadline(): rtcsec_dc_handle_timeout(), then step 4.
  *   6. DTLS closed or failed: rtcsec_dc_transport_closed(), then step 4
@@ -144,7 +144,7 @@ typedef struct rtcsec_dc_config {
   /* Messages up to this size are received without a copy of our own (see
    * the allocation note above). Default 16 KiB. */
   size_t receive_buffer;
-  /* Outgoing packets waiting for rtcsec_dc_poll_packet(); more are dropped
+  /* Outgoing packets waiting for rtcsec_dc_poll_datagram(); more are dropped
    * (SCTP retransmits them) and counted. Default 1024. */
   size_t max_queued_packets;
   /* Offer I-DATA (RFC 8260) so that one large message does not hold up the
@@ -184,10 +184,17 @@ RTCSEC_API void rtcsec_dc_free(rtcsec_dc *dc);
 
 /* Starts the SCTP association once DTLS is connected. Both sides start:
  * RFC 8841 §9.3 has both endpoints send INIT (SCTP handles the
- * simultaneous open), whatever the DTLS roles.
- * Errors: RTCSEC_ERR_INVALID_ARGUMENT, RTCSEC_ERR_INVALID_STATE (already
- * started, closed or failed), RTCSEC_ERR_DC_SCTP. */
-RTCSEC_API int rtcsec_dc_start(rtcsec_dc *dc, uint64_t now);
+ * simultaneous open), whatever the DTLS roles. `dtls` is the CONNECTED
+ * payload of the DTLS association that carries this one (the event of the
+ * transport, the router session or the ICE agent); it is copied and this
+ * association's own CONNECTED event repeats it, so every object reports
+ * "connected" with the same payload. Its role must be cfg.dtls_role (the
+ * stream-id parity depends on it).
+ * Errors: RTCSEC_ERR_INVALID_ARGUMENT (NULL dc or dtls, dtls->role is not
+ * cfg.dtls_role: nothing changed, fix the caller), RTCSEC_ERR_INVALID_STATE
+ * (already started, closed or failed), RTCSEC_ERR_DC_SCTP (usrsctp refused
+ * to connect: the association has failed, its FAILED event follows). */
+RTCSEC_API int rtcsec_dc_start(rtcsec_dc *dc, const rtcsec_connected_info *dtls, uint64_t now);
 
 /* One SCTP packet that arrived as one DTLS application-data record.
  * Returns 0, or (the packet is dropped and counted; the association goes
@@ -199,14 +206,14 @@ RTCSEC_API int rtcsec_dc_start(rtcsec_dc *dc, uint64_t now);
  *   RTCSEC_ERR_INVALID_STATE      before rtcsec_dc_start() or after the
  *                                 association ended.
  * RTCSEC_ERR_INVALID_ARGUMENT for NULL dc or p. */
-RTCSEC_API int rtcsec_dc_handle_packet(rtcsec_dc *dc, const uint8_t *p, size_t len, uint64_t now);
+RTCSEC_API int rtcsec_dc_handle_datagram(rtcsec_dc *dc, const uint8_t *p, size_t len, uint64_t now);
 
 /* The next SCTP packet to send as one DTLS application-data record.
  * Returns 0 with *out_len > 0, or 0 with *out_len = 0 when there is none.
  * RTCSEC_ERR_BUFFER_TOO_SMALL: cap is smaller than the packet (it stays
  * queued; *out_len gives its size). A buffer of cfg.max_packet_size
  * always suffices. */
-RTCSEC_API int rtcsec_dc_poll_packet(rtcsec_dc *dc, uint8_t *buf, size_t cap, size_t *out_len);
+RTCSEC_API int rtcsec_dc_poll_datagram(rtcsec_dc *dc, uint8_t *buf, size_t cap, size_t *out_len);
 
 /* Runs timers (those of every association: see "Time"), takes what SCTP
  * can accept from the send queues. Errors: RTCSEC_ERR_INVALID_ARGUMENT. */
@@ -286,9 +293,8 @@ RTCSEC_API int rtcsec_dc_close(rtcsec_dc *dc, uint64_t now);
 RTCSEC_API int rtcsec_dc_transport_closed(rtcsec_dc *dc, uint64_t now);
 
 /* The next event, or RTCSEC_EVENT_NONE. Kinds:
- *   CONNECTED        the SCTP association is up; .connected.role is
- *                    cfg.dtls_role, its other fields are zero / "" (the
- *                    DTLS details come from the transport's own event).
+ *   CONNECTED        the SCTP association is up; .connected is the DTLS
+ *                    payload given to rtcsec_dc_start().
  *   CHANNEL_OPEN     .channel: id, label, protocol, parameters; for a
  *                    channel the peer opened, ours to use from now on.
  *   MESSAGE          .message: channel, binary, data, len (valid until the
@@ -340,7 +346,7 @@ typedef struct rtcsec_dc_stats {
   size_t channels;                  /* open, opening or closing now */
   uint64_t channels_opened, channels_closed;
   size_t buffered_amount; /* all channels */
-  /* SCTP packets through rtcsec_dc_handle_packet / rtcsec_dc_poll_packet */
+  /* SCTP packets through rtcsec_dc_handle_datagram / rtcsec_dc_poll_datagram */
   uint64_t packets_in, bytes_in, packets_out, bytes_out;
   /* packets refused: shorter than a header or too long, bad CRC32c, bad
    * verification tag, other (no association for the ports, malformed) */
@@ -382,18 +388,28 @@ typedef struct rtcsec_dc_channel_stats {
 RTCSEC_API int rtcsec_dc_get_channel_stats(const rtcsec_dc *dc, uint16_t id,
                                            rtcsec_dc_channel_stats *out);
 
-/* ---- carrying the association over an rtcsec_transport ----------------- */
+/* ---- carrying the association ------------------------------------------ */
 
-/* Step 4-5 of the loop for the common case: hands every packet waiting in
- * dc to rtcsec_transport_send_data(t) (through a 64 KiB buffer on the
- * stack; no allocation). Returns the number of packets
- * handed over (>= 0). A packet the transport refuses is dropped (SCTP
- * retransmits what matters); the first such error is returned negative
- * only if no packet went through: RTCSEC_ERR_INVALID_STATE before DTLS is
- * connected, RTCSEC_ERR_TOO_LARGE if cfg.max_packet_size does not fit the
- * DTLS record (a configuration error), the transport's sticky error. The
+/* Where the association's packets go: one call per SCTP packet, to be sent
+ * as one DTLS application-data record (RFC 8261 §5). Returns 0 or a
+ * negative rtcsec error (the packet is lost; SCTP retransmits). */
+typedef int (*rtcsec_dc_send_fn)(void *user, const uint8_t *packet, size_t len, uint64_t now);
+
+/* Steps 4-5 of the loop for any carrier: hands every packet waiting in dc
+ * to send(user, ...) through a 64 KiB buffer on the stack (no allocation):
+ * rtcsec_router_send_data() for a router session, rtcsec_ice_send_data()
+ * for the ICE agent, your own DTLS. Returns the number of packets handed
+ * over (>= 0). A packet the carrier refuses is dropped (SCTP retransmits
+ * what matters); the first such error is returned negative only if no
+ * packet went through (RTCSEC_ERR_INVALID_STATE: DTLS not connected;
+ * RTCSEC_ERR_TOO_LARGE: cfg.max_packet_size does not fit one record, a
+ * configuration error; the carrier's sticky error).
+ * RTCSEC_ERR_INVALID_ARGUMENT for NULL dc or send. */
+RTCSEC_API int rtcsec_dc_pump(rtcsec_dc *dc, rtcsec_dc_send_fn send, void *user, uint64_t now);
+
+/* rtcsec_dc_pump() with rtcsec_transport_send_data(t) as the carrier. The
  * receive direction is one call: for each DATA event of the transport,
- * rtcsec_dc_handle_packet(dc, ev.data, ev.data_len, now). */
+ * rtcsec_dc_handle_datagram(dc, ev.data.data, ev.data.len, now). */
 RTCSEC_API int rtcsec_dc_pump_transport(rtcsec_dc *dc, rtcsec_transport *t, uint64_t now);
 
 /* ---- SDP (RFC 8841) ---------------------------------------------------- */
