@@ -341,7 +341,8 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
   rtcsec_dgram_queue_init(&d->out, OUT_MAX_DATAGRAMS);
   rtcsec_dgram_queue_init(&d->held, HELD_MAX_DATAGRAMS);
   rtcsec_ring_init(&d->events, sizeof(event_node), EVENTS_MAX);
-  memcpy(d->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(d->fps[0]));
+  if (cfg->n_peer_fingerprints > 0)
+    memcpy(d->fps, cfg->peer_fingerprints, cfg->n_peer_fingerprints * sizeof(d->fps[0]));
   d->n_fps = cfg->n_peer_fingerprints;
   d->cert = rtcsec_cert_ref(cfg->cert);
   int rc = set_profiles(d, cfg);

@@ -426,6 +426,46 @@ START_TEST(string_binary_and_empty_messages_keep_their_type) {
 }
 END_TEST
 
+/* Messages around the receive buffer's size (read in one piece or more),
+ * each way, with and without interleaving on either side. */
+START_TEST(messages_the_size_of_the_receive_buffer_are_delivered) {
+  /* interleaving offered by neither, one side only (I-DATA not used, but
+   * fragment interleave level 2 on that side), both */
+  for (int interleave = 0; interleave < 4; interleave++) {
+    rtcsec_dc_config c0 = cfg_for(0), c1 = cfg_for(1);
+    c0.interleaving = interleave & 1;
+    c1.interleaving = (interleave >> 1) & 1;
+    dpair *p = dpair_new(NULL, &c0, &c1);
+    rx *r = rx_new(64);
+    r->binary[0] = r->binary[1] = 1;
+    p->user = r;
+    p->on_event = rx_on_event;
+    dpair_connect(p);
+    uint16_t id = open_ch(p, 0, "exact", 1, RTCSEC_CHANNEL_RELIABLE, 0);
+    wait_open(p, id);
+    size_t rb = c0.receive_buffer;
+    const size_t sizes[] = {rb - 1, rb, rb + 1, 2 * rb, 2 * rb + 1, rb, rb};
+    size_t n = sizeof(sizes) / sizeof(sizes[0]);
+    for (uint32_t i = 0; i < n; i++) {
+      ck_assert_int_eq(send_seq(p, 0, id, i, sizes[i], 1), 0);
+      ck_assert_int_eq(send_seq(p, 1, id, i, sizes[i], 1), 0);
+    }
+    for (int guard = 0; guard < 100 && (r->got[1][id] < n || r->got[0][id] < n); guard++)
+      dpair_run(p, 100 * MS, NULL);
+    ck_assert_msg(r->got[1][id] == n && r->got[0][id] == n,
+                  "interleaving %d: %llu / %llu of %zu messages", interleave,
+                  (unsigned long long)r->got[1][id], (unsigned long long)r->got[0][id], n);
+    for (int s = 0; s < 2; s++) {
+      ck_assert_uint_eq(r->out_of_order[s] + r->dup[s] + r->corrupt[s] + r->wrong_type[s], 0);
+      ck_assert_int_eq(stats(p, s).state, RTCSEC_DC_STATE_CONNECTED);
+      ck_assert_int_eq(p->side[s].closed + p->side[s].failed, 0);
+    }
+    rx_free(r);
+    dpair_free(p);
+  }
+}
+END_TEST
+
 START_TEST(a_message_over_the_peers_max_message_size_is_refused) {
   rtcsec_dc_config c0 = cfg_for(0), c1 = cfg_for(1);
   c1.remote_max_message_size = RTCSEC_DC_MESSAGE_SIZE_ANY; /* peer said 0 */
@@ -1647,6 +1687,7 @@ int main(void) {
   tcase_add_test(basic, negotiated_channels_skip_dcep);
   tcase_add_test(basic, ids_follow_the_dtls_role_and_are_checked);
   tcase_add_test(basic, string_binary_and_empty_messages_keep_their_type);
+  tcase_add_test(basic, messages_the_size_of_the_receive_buffer_are_delivered);
   tcase_add_test(basic, a_message_over_the_peers_max_message_size_is_refused);
   tcase_add_test(basic, a_message_over_our_max_message_size_is_dropped_and_counted);
   tcase_add_test(basic, every_packet_fits_one_dtls_record_in_a_1200_byte_datagram);

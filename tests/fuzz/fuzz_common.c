@@ -212,13 +212,11 @@ void fuzz_dtls_poll_events(rtcsec_dtls *d, fuzz_dtls_watch *w) {
       for (size_t i = 0; i < w->n_expected; i++)
         ok |= rtcsec_fingerprint_equal(&ev.connected.peer_fingerprint, &w->expected[i]);
       FUZZ_CHECK(ok);
-      rtcsec_srtp_keys keys;
-      FUZZ_CHECK(rtcsec_dtls_export_srtp_keys(d, &keys) == 0);
-      FUZZ_CHECK(keys.profile == ev.connected.profile);
-      FUZZ_CHECK(keys.key_len == rtcsec_srtp_profile_key_len(ev.connected.profile));
+      FUZZ_CHECK(rtcsec_dtls_export_srtp_keys(d, &w->keys) == 0);
+      FUZZ_CHECK(w->keys.profile == ev.connected.profile);
+      FUZZ_CHECK(w->keys.key_len == rtcsec_srtp_profile_key_len(ev.connected.profile));
       FUZZ_CHECK(rtcsec_dtls_get_state(d) != RTCSEC_DTLS_STATE_NEW &&
                  rtcsec_dtls_get_state(d) != RTCSEC_DTLS_STATE_HANDSHAKING);
-      rtcsec_srtp_keys_wipe(&keys);
       break;
     }
     case RTCSEC_EVENT_DATA:

@@ -87,7 +87,8 @@ int fuzz_dtls_add_peer_fps(rtcsec_dtls *d, rtcsec_dtls_role role, uint64_t now);
 typedef struct fuzz_dtls_watch {
   int connected, failed, closed, data;
   int error;
-  rtcsec_dtls_connected_info info; /* of the CONNECTED event */
+  rtcsec_connected_info info; /* of the CONNECTED event */
+  rtcsec_srtp_keys keys;      /* exported at CONNECTED; wiped by the caller */
   const rtcsec_fingerprint *expected;
   size_t n_expected;
   /* Optional: sees each DATA event's payload. */

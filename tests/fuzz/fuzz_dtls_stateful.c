@@ -405,10 +405,10 @@ static int offers(const side *s, rtcsec_srtp_profile p) {
 }
 
 static void check_keys(const side *c, const side *sv) {
-  const rtcsec_dtls_connected_info *a = &c->w.info, *b = &sv->w.info;
+  const rtcsec_connected_info *a = &c->w.info, *b = &sv->w.info;
   FUZZ_CHECK(a->profile == b->profile);
   FUZZ_CHECK(offers(c, a->profile) && offers(sv, a->profile));
-  const rtcsec_srtp_keys *ka = &a->keys, *kb = &b->keys;
+  const rtcsec_srtp_keys *ka = &c->w.keys, *kb = &sv->w.keys;
   FUZZ_CHECK(ka->key_len == kb->key_len && ka->salt_len == kb->salt_len);
   FUZZ_CHECK(ka->key_len == rtcsec_srtp_profile_key_len(a->profile));
   FUZZ_CHECK(ka->salt_len == rtcsec_srtp_profile_salt_len(a->profile));
