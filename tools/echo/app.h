@@ -62,7 +62,8 @@ typedef struct echo_options {
   const char *turn_user, *turn_pass;
   const char *report_path;
   int wrong_fingerprint;
-  unsigned drop_video; /* --test-drop-video N: 0 = off */
+  unsigned drop_video;   /* --test-drop-video N: 0 = off */
+  unsigned corrupt_echo; /* --test-corrupt-echo N: 0 = off */
   unsigned exit_after;
   int has_single_port; /* --single-port ADDR:PORT: ICE-lite on one socket */
   host_port single_port;
