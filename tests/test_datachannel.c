@@ -466,6 +466,41 @@ START_TEST(messages_the_size_of_the_receive_buffer_are_delivered) {
 }
 END_TEST
 
+/* The header's promise for MESSAGE: its bytes stay valid until the next
+ * poll, so an echo may give them straight to rtcsec_dc_send() (as
+ * rtcsec-echo does), whether they sit in the receive buffer or in an
+ * assembly buffer of their own (over 16 KiB). Side 1 echoes from inside
+ * the event; side 0 checks every echo. */
+static void echo_from_event(dpair *p, int side, const rtcsec_event *ev) {
+  if (side == 1 && ev->type == RTCSEC_EVENT_MESSAGE)
+    ck_assert_int_eq(rtcsec_dc_send(p->side[1].dc, ev->message.channel, ev->message.data,
+                                    ev->message.len, ev->message.binary, p->now),
+                     0);
+  else
+    rx_on_event(p, side, ev);
+}
+
+START_TEST(an_echo_sends_each_message_back_from_the_event_itself) {
+  dpair *p = dpair_new(NULL, NULL, NULL);
+  rx *r = rx_new(64);
+  p->user = r;
+  p->on_event = echo_from_event;
+  dpair_connect(p);
+  uint16_t id = open_ch(p, 0, "echo", 1, RTCSEC_CHANNEL_RELIABLE, 0);
+  wait_open(p, id);
+  r->binary[id] = 1;
+  for (uint32_t i = 0; i < 40; i++)
+    ck_assert_int_eq(send_seq(p, 0, id, i, 8 + (i * 4099u) % 65529u, 1), 0);
+  for (int guard = 0; guard < 200 && r->got[0][id] < 40; guard++)
+    dpair_run(p, 100 * MS, NULL);
+  ck_assert_uint_eq(r->got[0][id], 40);
+  ck_assert_uint_eq(r->out_of_order[0] + r->dup[0] + r->corrupt[0] + r->wrong_type[0], 0);
+  ck_assert_uint_eq(stats(p, 1).messages_sent, 40);
+  rx_free(r);
+  dpair_free(p);
+}
+END_TEST
+
 START_TEST(a_message_over_the_peers_max_message_size_is_refused) {
   rtcsec_dc_config c0 = cfg_for(0), c1 = cfg_for(1);
   c1.remote_max_message_size = RTCSEC_DC_MESSAGE_SIZE_ANY; /* peer said 0 */
@@ -1688,6 +1723,7 @@ int main(void) {
   tcase_add_test(basic, ids_follow_the_dtls_role_and_are_checked);
   tcase_add_test(basic, string_binary_and_empty_messages_keep_their_type);
   tcase_add_test(basic, messages_the_size_of_the_receive_buffer_are_delivered);
+  tcase_add_test(basic, an_echo_sends_each_message_back_from_the_event_itself);
   tcase_add_test(basic, a_message_over_the_peers_max_message_size_is_refused);
   tcase_add_test(basic, a_message_over_our_max_message_size_is_dropped_and_counted);
   tcase_add_test(basic, every_packet_fits_one_dtls_record_in_a_1200_byte_datagram);

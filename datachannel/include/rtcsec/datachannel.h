@@ -298,7 +298,9 @@ RTCSEC_API int rtcsec_dc_transport_closed(rtcsec_dc *dc, uint64_t now);
  *   CHANNEL_OPEN     .channel: id, label, protocol, parameters; for a
  *                    channel the peer opened, ours to use from now on.
  *   MESSAGE          .message: channel, binary, data, len (valid until the
- *                    next call on this association).
+ *                    next rtcsec_dc_poll_event() or rtcsec_dc_free() of this
+ *                    association: it may be given straight to
+ *                    rtcsec_dc_send(), as an echo does).
  *   BUFFERED_AMOUNT_LOW  .channel.id: its buffered amount fell to or below
  *                    its threshold (from above it).
  *   CHANNEL_CLOSED   .channel.id: both directions of its stream reset, or
