@@ -321,7 +321,11 @@ uint8_t *rtcsec_dtls_engine_data_room(rtcsec_dtls *d, size_t need) {
   if (d->data_used >= DATA_PENDING_MAX)
     return NULL;
   if (d->data_used + need > d->data_cap) {
-    size_t cap = d->data_used + need;
+    /* Room for two records at least: the engine asks for room again after
+     * each record while the previous one is still undelivered, and sizing
+     * to that exact sum would grow the buffer with every new largest record
+     * (an allocation per datagram while sizes vary). */
+    size_t cap = d->data_used + need < 2 * need ? 2 * need : d->data_used + need;
     uint8_t *n = malloc(cap);
     if (n == NULL)
       return NULL;
@@ -843,7 +847,12 @@ int rtcsec_dtls_poll_event(rtcsec_dtls *d, rtcsec_event *ev) {
   memset(ev, 0, sizeof(*ev));
   event_node n;
   if (!rtcsec_ring_pop(&d->events, &n)) {
-    rtcsec_ring_shrink(&d->events); /* an idle association keeps no queue */
+    /* An idle association keeps no queue (thousands of them in an SFU).
+     * One that carries application data (data channels: one DATA event
+     * per datagram) keeps its ring as it keeps data_buf, so that taking
+     * in a datagram allocates nothing. */
+    if (d->data_buf == NULL)
+      rtcsec_ring_shrink(&d->events);
     return RTCSEC_OK;
   }
   *ev = n.ev;

@@ -62,6 +62,16 @@ static const struct err_name err_table[] = {
     {RTCSEC_ERR_KEY_SHARE_LENGTH, "key share has the wrong length for its group"},
     {RTCSEC_ERR_KEY_SHARE_INVALID, "key share is not a valid public key"},
     {RTCSEC_ERR_KEY_SHARE_ZERO, "X25519 shared secret is all zero"},
+    {RTCSEC_ERR_DC_DCEP_MALFORMED, "malformed data channel establishment message"},
+    {RTCSEC_ERR_DC_UNKNOWN_PPID, "SCTP payload protocol identifier not used by data channels"},
+    {RTCSEC_ERR_DC_MESSAGE_TOO_LARGE, "data channel message larger than max-message-size"},
+    {RTCSEC_ERR_DC_STREAM_ID, "SCTP stream id in use, of the wrong parity or out of range"},
+    {RTCSEC_ERR_DC_CHANNEL_CLOSED, "no open data channel with that id"},
+    {RTCSEC_ERR_DC_BUFFER_FULL, "data channel send queue full"},
+    {RTCSEC_ERR_DC_ABORTED, "SCTP association aborted"},
+    {RTCSEC_ERR_DC_TIMEOUT, "SCTP association could not be set up or the peer stopped answering"},
+    {RTCSEC_ERR_DC_PACKET_DROPPED, "SCTP packet dropped (checksum, verification tag or header)"},
+    {RTCSEC_ERR_DC_SCTP, "the SCTP stack refused the operation"},
 };
 
 const char *rtcsec_strerror(int code) {

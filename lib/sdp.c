@@ -267,6 +267,38 @@ int rtcsec_sdp_attr_identify(rtcsec_sdp_attr *out, const char *s, size_t len) {
   return RTCSEC_OK;
 }
 
+/* ---- attributes other modules own ----------------------------------------- */
+
+int rtcsec_sdp_attr_value(const char *s, size_t len, const char *name, const char **value,
+                          size_t *value_len) {
+  if (name == NULL || value == NULL || value_len == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  cursor c;
+  int rc = line_open(&c, s, len);
+  if (rc != RTCSEC_OK)
+    return rc;
+  if (!cur_accept_ci(&c, name) || !cur_accept_ci(&c, ":"))
+    return RTCSEC_ERR_PARSE;
+  *value = c.p + c.pos;
+  *value_len = cur_left(&c);
+  return RTCSEC_OK;
+}
+
+int rtcsec_sdp_line_body(const char *s, size_t len, const char **body, size_t *body_len) {
+  if (body == NULL || body_len == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  cursor c;
+  int rc = line_open(&c, s, len);
+  if (rc != RTCSEC_OK)
+    return rc;
+  if (c.len == 0)
+    return RTCSEC_ERR_PARSE;
+  /* line_open() skipped an "a=": a line that is not an attribute keeps it. */
+  *body = c.p;
+  *body_len = c.len;
+  return RTCSEC_OK;
+}
+
 /* ---- ICE credentials ------------------------------------------------------ */
 
 int rtcsec_sdp_ice_chars_valid(const char *s, size_t n, size_t min, size_t max) {

@@ -11,7 +11,7 @@
 #   TARGET: fingerprint demux dtls_server_first_flight dtls_client_first_flight
 #           dtls_stateful srtp_unprotect transport sdp stun client_hello
 #           echo_rtcp mlkem echo_sdp dtls13_client_hello dtls13_stateful
-#           turn coap (default: all)
+#           turn coap sctp (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_ARGS (more libFuzzer
 #   options, e.g. "-use_value_profile=1"), FUZZ_OUT (default fuzz-out).
 set -euo pipefail
@@ -38,10 +38,11 @@ declare -A MAX_LEN=(
   [dtls13_stateful]=4096
   [turn]=2048
   [coap]=600
+  [sctp]=16384
 )
 ALL_TARGETS=(fingerprint demux dtls_server_first_flight dtls_client_first_flight
   dtls_stateful srtp_unprotect transport sdp stun client_hello echo_rtcp mlkem echo_sdp
-  dtls13_client_hello dtls13_stateful turn coap)
+  dtls13_client_hello dtls13_stateful turn coap sctp)
 
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 OUT=${FUZZ_OUT:-fuzz-out}

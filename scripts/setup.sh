@@ -28,6 +28,9 @@ DEMO_PACKAGES=(
   libsoup-3.0-dev
   libjson-glib-dev
   python3
+  # librtcsec-datachannel (datachannel/; the echo's data channels): SCTP
+  # (usrsctp 0.9.5.0, the stack inside Chromium's and Firefox's) over DTLS
+  libusrsctp-dev
 )
 TEST_PACKAGES=(
   openssl

@@ -2,7 +2,9 @@
 # rtcsec-call end to end (issue 4): two processes, one offering and one
 # answering, exchange SDP fragments, connect with ICE over loopback, run
 # DTLS-SRTP and send RTP both ways; then the same through pipes, with a
-# chosen profile, and with one side relayed through a real coturn. Last,
+# chosen profile, and with one side relayed through a real coturn; with
+# --data, messages over a data channel echoed byte-identical (issue 15), a
+# corrupted echo or a peer without data channels failing the call. Last,
 # calls broken mid-media (the peer killed, the peer stopped): the side that
 # is left must say "result: failed (...)" and exit non-zero (issue 11).
 #
@@ -173,7 +175,49 @@ EOF
   kill "$tp" 2>/dev/null
 fi
 
-# 5, 6. The call broken mid-media: the answerer is killed (SIGKILL: its
+# 5. --data: 200 messages (0 to 64 KiB, strings and binary) over a data
+# channel, checked by the answerer and echoed back, every echo checked by
+# the offerer; media as usual.
+run_files data --data 200 -- --data 200
+read -r orc arc <"$work/data/rc"
+dname=data_channel_messages_come_back_byte_identical
+if ((orc == 0 && arc == 0)) && check_side x "$work/data" offer && check_side x "$work/data" answer &&
+  [[ "$(value "$work/data/offer.out" data_verified)" == 200 &&
+    "$(value "$work/data/offer.out" data_sent)" == 200 &&
+    "$(value "$work/data/answer.out" data_verified)" == 200 &&
+    "$(value "$work/data/answer.out" data_sent)" == 200 ]] &&
+  grep -q '^data_round_trip: [0-9]* bytes in ' "$work/data/offer.out"; then
+  pass "$dname ($(value "$work/data/offer.out" data_round_trip))"
+else
+  fail "$dname" "exit $orc/$arc" "$work/data"
+fi
+
+# 6. The answerer alters one echo (TEST ONLY option): the offerer must see
+# it and fail; the answerer, which checked everything it got, is ok.
+run_files corrupt --data 50 -- --data 50 --test-corrupt-echo 20
+read -r orc arc <"$work/corrupt/rc"
+dname=data_channel_altered_echo_fails_the_call
+if ((orc == 1 && arc == 0)) &&
+  grep -q '^result: failed (data channel: 49 of 50 messages came back byte-identical (1 differ))$' \
+    "$work/corrupt/offer.out"; then
+  pass "$dname"
+else
+  fail "$dname" "exit $orc/$arc (want 1/0 with the reason)" "$work/corrupt"
+fi
+
+# 7. --data on the offerer only: no SCTP answers it; the offerer fails with
+# that reason (bounded by --timeout).
+run_files nodata --data 20 --timeout 6 -- --timeout 6
+read -r orc arc <"$work/nodata/rc"
+dname=data_channel_without_the_peer_fails_with_the_reason
+if ((orc == 1)) && grep -q '^result: failed (data channel: SCTP never came up' \
+  "$work/nodata/offer.out"; then
+  pass "$dname"
+else
+  fail "$dname" "offerer exit $orc (want 1 with the reason)" "$work/nodata"
+fi
+
+# 8, 9. The call broken mid-media: the answerer is killed (SIGKILL: its
 # socket is gone) or stopped (SIGSTOP: silent, its socket still open) a
 # second into 3 s of media. The offerer sent everything it could, but the
 # media did not verify end to end: it must fail, say why, and exit 1.

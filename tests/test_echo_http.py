@@ -3,8 +3,10 @@
 
 Starts rtcsec-echo on loopback twice (--single-port, then libnice with
 -a 127.0.0.1) and checks what the browser suite takes for granted: the
-page, rtcsec's offer as JSON, the /stats document's fields and types (built
-with json-glib in tools/echo/stats.c), every refusal with its status code
+page, rtcsec's offer as JSON with its data-channel section (RFC 8841), the
+/stats document's fields and types (built with json-glib in
+tools/echo/stats.c; the per-call "datachannel" object), a browser offer with
+data channels answered in kind, every refusal with its status code
 (bad SDP, unknown session, a second answer, an oversized or chunked body,
 a report that is not JSON, a wrong method), the --report file, and a clean
 exit on SIGTERM with its summary. Each check prints one line; the first
@@ -159,7 +161,28 @@ SESSION = {
         "nack_rtt_window_us", "rtt_samples", "video_bytes_per_s", "test_dropped",
         "send_errors")},
     "codecs": list,
+    "datachannel": {
+        "state": str, "channels": int, "channels_opened": int, "channels_closed": int,
+        "negotiated_open": bool, "messages_in": int, "bytes_in": int, "messages_out": int,
+        "bytes_out": int, "buffered": int, "errors": int, "send_errors": int, "dropped": int,
+        "error": int, "error_text": str, "packets_in": int, "packets_out": int,
+        "dcep_opens": int, "interleaving": bool, "sctp_port": int, "remote_sctp_port": int,
+        "remote_max_message_size": int, "reading_paused": int,
+    },
 }
+# A browser's offer of data channels only (Chromium's shape, RFC 8841 §4.1),
+# with the bundled transport's attributes in the section.
+DATA_OFFER = (
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0\r\n"
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=candidate:1 1 udp 2122260223 127.0.0.1 40000 typ host\r\n"
+    "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+    "a=fingerprint:sha-256 "
+    "00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:"
+    "1E:1F\r\n"
+    "a=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:65536\r\n")
 FP_RE = re.compile(r"^sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$")
 
 
@@ -170,6 +193,10 @@ def common_checks(e, lite):
     st, ctype, js = e.req("GET", "/echo.js")
     expect(st == 200 and "javascript" in ctype and b"RTCPeerConnection" in js,
            "GET /echo.js serves the script")
+    st, ctype, js = e.req("GET", "/datachannel.js")
+    expect(st == 200 and "javascript" in ctype and b"createDataChannel" in js
+           and b"datachannel.js" in page and b'id="dcBulk"' in page,
+           "GET /datachannel.js serves the data-channel script; the page has its controls")
     expect_status(e, "GET", "/nothing-here", 404)
     expect_status(e, "PUT", "/offer", 405, body=b"x")
 
@@ -207,6 +234,11 @@ def common_checks(e, lite):
     else:
         expect("a=ice-lite" not in sdp and re.search(r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 ", sdp, re.I),
                "the libnice offer is full ICE with a 127.0.0.1 candidate")
+    # RFC 8841: the data channels ride the BUNDLE group, bundle-only.
+    expect("a=group:BUNDLE 0 1 2\r\n" in sdp and
+           "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n"
+           "a=bundle-only\r\na=mid:2\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n"
+           in sdp, "the offer has the data-channel section (sctp-port 5000, 256 KiB messages)")
     sid = offer["session"]
 
     doc = e.json(f"/stats?session={sid}")
@@ -223,6 +255,10 @@ def common_checks(e, lite):
     expect(all(isinstance(c, str) and re.match(r"(audio|video) \S+/\d+ pt \d+->\d+", c)
                for c in s["codecs"]) and s["codecs"], "codecs: 'kind NAME/CLOCK pt A->B' strings")
     expect(e.json("/stats?session=999999")["sessions"] == [], "/stats?session=unknown: empty")
+    dc = s["datachannel"]
+    expect(dc["state"] == "waiting for DTLS" and dc["channels"] == 0 and dc["messages_in"] == 0
+           and dc["errors"] == 0 and dc["error"] == 0,
+           "datachannel: negotiated in the plan, waiting for DTLS, nothing counted yet")
 
     # Refusals: each with its status, the call left as it was.
     expect_status(e, "POST", "/answer?session=999999", 404, body=b"v=0\r\n")
@@ -240,6 +276,10 @@ def common_checks(e, lite):
     expect(s2["failure"] == "" and s2["transport"]["error"] == 0,
            "the call is untouched by the refused answers")
 
+    # A malformed data-channel attribute refuses the whole offer.
+    expect_status(e, "POST", "/offer", 400,
+                  body=DATA_OFFER.replace("sctp-port:5000", "sctp-port:0").encode(),
+                  text="RFC 8841")
     expect_status(e, "POST", "/report", 400, body=b"{not json", text="not a JSON object")
     expect_status(e, "POST", "/report", 400, body=b"[1,2]", text="not a JSON object")
     rep = {"transport": {"dtlsState": "new\"quoted\\"}, "note": "line\nbreak"}
@@ -256,6 +296,21 @@ def main():
         print("== --single-port (ICE-lite, one rtcsec_router)", flush=True)
         e = Echo(["--single-port", "127.0.0.1:0"], report=report)
         rep = common_checks(e, lite=True)
+        # The browser offers data channels only: answered in kind, at once
+        # (the single port needs no gathering).
+        st, ctype, body = e.req("POST", "/offer?dtls=client", body=DATA_OFFER.encode())
+        ans = body.decode(errors="replace")
+        if st != 200:
+            fail(f"POST /offer (data channels): {st} {ans[:300]!r}")
+        expect(ctype.startswith("application/sdp") and
+               f"m=application {e.single_port} UDP/DTLS/SCTP webrtc-datachannel\r\n" in ans and
+               "a=sctp-port:5000\r\na=max-message-size:262144\r\n" in ans and
+               "a=setup:active\r\n" in ans and "a=rtcp-mux" not in ans,
+               "a data-channel offer is answered with the data section on the single port")
+        calls = e.json("/stats")["sessions"]
+        dc = calls[0]["datachannel"]
+        expect(calls[0]["mode"] == "client" and dc["state"] == "waiting for DTLS" and
+               calls[0]["codecs"] == [], "that call has data channels and no media")
         rc, err = e.stop()
         expect(rc == 0, f"exit status 0 after SIGTERM (got {rc})")
         expect("signal: stopping" in err, "the log says why it stopped")

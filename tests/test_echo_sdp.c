@@ -6,6 +6,7 @@
  * swapped between the browser's and rtcsec's, with NACKs answered from the
  * cache where it can. */
 #include <check.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,16 @@
 
 #include "rtp_echo.h"
 #include "sdp_session.h"
+
+/* The transport attributes Chromium repeats in every bundled section. */
+#define CHROMIUM_TRANSPORT                                                                         \
+  "a=ice-ufrag:N+df\r\n"                                                                           \
+  "a=ice-pwd:Hv5Elys1h/KSHwkOZGxq/t8R\r\n"                                                         \
+  "a=ice-options:trickle\r\n"                                                                      \
+  "a=fingerprint:sha-256 "                                                                         \
+  "45:75:AB:60:C6:CB:29:99:88:54:D4:A7:28:D8:CB:F5:90:E0:B3:A9:14:A3:BE:F8:4B:3E:6B:37:7B:84:CC:"  \
+  "83\r\n"                                                                                         \
+  "a=setup:actpass\r\n"
 
 /* A Chromium 156 offer as the echo page makes it (bundlePolicy max-bundle,
  * gathering complete), captured in the test namespace; the video codec list
@@ -35,15 +46,7 @@ static const char chromium_offer[] =
     "a=candidate:17472575 1 tcp 1518280447 10.77.0.1 9 typ host tcptype active generation 0 "
     "network-id 1\r\n"
     "a=candidate:1494496535 1 tcp 1518214911 10.77.0.2 9 typ host tcptype active generation 0 "
-    "network-id 2\r\n"
-    "a=ice-ufrag:N+df\r\n"
-    "a=ice-pwd:Hv5Elys1h/KSHwkOZGxq/t8R\r\n"
-    "a=ice-options:trickle\r\n"
-    "a=fingerprint:sha-256 "
-    "45:75:AB:60:C6:CB:29:99:88:54:D4:A7:28:D8:CB:F5:90:E0:B3:A9:14:A3:BE:F8:4B:3E:6B:37:7B:84:CC:"
-    "83\r\n"
-    "a=setup:actpass\r\n"
-    "a=mid:0\r\n"
+    "network-id 2\r\n" CHROMIUM_TRANSPORT "a=mid:0\r\n"
     "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
     "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
     "a=sendrecv\r\n"
@@ -67,15 +70,7 @@ static const char chromium_offer[] =
     "d640e64d-3a55-485a-8ade-6c5297b75b02\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96 97 104 107 102 103 108 109 45 46\r\n"
     "c=IN IP4 0.0.0.0\r\n"
-    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
-    "a=ice-ufrag:N+df\r\n"
-    "a=ice-pwd:Hv5Elys1h/KSHwkOZGxq/t8R\r\n"
-    "a=ice-options:trickle\r\n"
-    "a=fingerprint:sha-256 "
-    "45:75:AB:60:C6:CB:29:99:88:54:D4:A7:28:D8:CB:F5:90:E0:B3:A9:14:A3:BE:F8:4B:3E:6B:37:7B:84:CC:"
-    "83\r\n"
-    "a=setup:actpass\r\n"
-    "a=mid:1\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n" CHROMIUM_TRANSPORT "a=mid:1\r\n"
     "a=extmap:14 urn:ietf:params:rtp-hdrext:toffset\r\n"
     "a=sendrecv\r\n"
     "a=msid:df1bb17f-f51e-4f65-9957-033c7230f23c 91251f82-af48-4900-98e1-d560b5e74b83\r\n"
@@ -226,7 +221,10 @@ static const char firefox_offer[] =
 
 /* Firefox 153's answer to rtcsec's offer (echo_plan_offer(): video
  * bundle-only), captured the same way: JSEP answers every bundled section
- * with a port (RFC 8829 §5.3.1), here the same one. */
+ * with a port (RFC 8829 §5.3.1), here the same one. It was captured before
+ * the offer had its data-channel section; that section (mid 2) is Firefox
+ * 153's answer to one, as captured in the browser suite (its address and
+ * credentials made those of this answer). */
 static const char firefox_answer[] =
     "v=0\r\n"
     "o=mozilla...THIS_IS_SDPARTA-99.0 2014912755180937826 0 IN IP4 0.0.0.0\r\n"
@@ -236,7 +234,7 @@ static const char firefox_answer[] =
     "a=fingerprint:sha-256 "
     "7D:1D:F4:96:2D:22:A3:12:BB:CB:2F:A6:42:A1:CE:CE:3D:99:1C:7D:E5:CC:7F:C8:06:DB:4C:09:50:3D:B2:"
     "6E\r\n"
-    "a=group:BUNDLE 0 1\r\n"
+    "a=group:BUNDLE 0 1 2\r\n"
     "a=ice-options:trickle\r\n"
     "a=msid-semantic:WMS *\r\n"
     "m=audio 43483 UDP/TLS/RTP/SAVPF 111\r\n"
@@ -269,7 +267,16 @@ static const char firefox_answer[] =
     "a=rtcp-rsize\r\n"
     "a=rtpmap:96 VP8/90000\r\n"
     "a=setup:active\r\n"
-    "a=ssrc:1053488960 cname:{dd0dffd5-4ecc-47fb-906b-bfdd82816b87}\r\n";
+    "a=ssrc:1053488960 cname:{dd0dffd5-4ecc-47fb-906b-bfdd82816b87}\r\n"
+    "m=application 43483 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+    "c=IN IP4 10.77.0.1\r\n"
+    "a=sendrecv\r\n"
+    "a=ice-pwd:a6de1037b5e5d14233fe3dde3d0945dd\r\n"
+    "a=ice-ufrag:b545181c\r\n"
+    "a=mid:2\r\n"
+    "a=setup:active\r\n"
+    "a=sctp-port:5000\r\n"
+    "a=max-message-size:1073741823\r\n";
 
 static const echo_local_ids test_ids = {1111, 2222, "rtcsec-echo-test", "rtcsec-echo"};
 
@@ -308,6 +315,29 @@ static char *replace(const char *src, const char *from, const char *to) {
   strcpy(out + head, to);
   strcat(out, at + strlen(from));
   return out;
+}
+
+/* Asserts that text has (want 1) or lacks (want 0) each of the
+ * NULL-terminated strings after `want`. */
+static void has_each(const char *text, int want, ...) {
+  va_list ap;
+  va_start(ap, want);
+  for (const char *s = va_arg(ap, const char *); s != NULL; s = va_arg(ap, const char *))
+    ck_assert_msg((strstr(text, s) != NULL) == want, "%s %s in:\n%s", want ? "no" : "unexpected", s,
+                  text);
+  va_end(ap);
+}
+
+/* The echo's data section as the last, bundle-only section of sdp: port 0,
+ * a=bundle-only, its SCTP attributes, and none of RTP's (rtcp-mux, SSRC,
+ * direction) or the transport's (RFC 8843 §7.1.3). */
+static void bundled_data_section(const char *sdp) {
+  const char *data = strstr(sdp, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                                 "c=IN IP4 0.0.0.0\r\na=bundle-only\r\na=mid:2\r\n"
+                                 "a=sctp-port:5000\r\na=max-message-size:262144\r\n");
+  ck_assert_msg(data != NULL, "no bundle-only data section in:\n%s", sdp);
+  has_each(data, 0, "a=rtcp-mux", "a=ssrc", "a=sendrecv", "a=candidate", "a=ice-ufrag",
+           (const char *)NULL);
 }
 
 static const echo_plan_codec *find_codec(const echo_plan_media *m, const char *name) {
@@ -588,8 +618,8 @@ START_TEST(what_cannot_be_echoed_is_rejected_in_place) {
                            "00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13\r\n"
                            "m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\n"
                            "a=mid:0\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"
-                           "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
-                           "a=mid:1\r\na=sctp-port:5000\r\n"
+                           "m=application 9 DTLS/SCTP 5000\r\n"
+                           "a=mid:1\r\na=sctpmap:5000 webrtc-datachannel 1024\r\n"
                            "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
                            "a=mid:2\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n";
   echo_sdp *offer = parse_ok(offer_text);
@@ -598,7 +628,7 @@ START_TEST(what_cannot_be_echoed_is_rejected_in_place) {
   ck_assert_int_eq(echo_plan_answer(&plan, offer, &test_ids, err, sizeof(err)), 0);
   ck_assert_uint_eq(plan.n_media, 3);
   ck_assert(!plan.m[0].accepted); /* audio without opus */
-  ck_assert(!plan.m[1].accepted); /* data channel */
+  ck_assert(!plan.m[1].accepted); /* data channel before RFC 8841 */
   ck_assert(plan.m[2].accepted);
   /* The offer's first BUNDLE section is rejected, so the tag moves on to
    * video (RFC 8843 §7.3.1), which has the same (session-level) transport. */
@@ -609,7 +639,7 @@ START_TEST(what_cannot_be_echoed_is_rejected_in_place) {
   ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 1, 1, buf, sizeof(buf), NULL), 0);
   ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 2\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "m=audio 0 UDP/TLS/RTP/SAVPF 0\r\n"));
-  ck_assert_ptr_nonnull(strstr(buf, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "m=application 0 DTLS/SCTP 5000\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "m=video 5000 UDP/TLS/RTP/SAVPF 96\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "a=sendonly\r\n"));
   /* The candidates go to the first accepted section. */
@@ -820,10 +850,10 @@ START_TEST(bundle_tag_follows_rfc8843_selection) {
   ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
   ck_assert_ptr_nonnull(strstr(buf, "m=audio 5000 "));
   free(t);
-  /* A data channel first, as JSEP balanced/max-compat offers it: the echo
-   * rejects it, the tag moves to audio, which says the same transport. */
-  const char *dc = "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
-                   "a=mid:d\r\na=sctp-port:5000\r\n";
+  /* A section the echo rejects first (a data channel in the pre-RFC 8841
+   * form): the tag moves to audio, which says the same transport. */
+  const char *dc = "m=application 9 DTLS/SCTP 5000\r\n"
+                   "a=mid:d\r\na=sctpmap:5000 webrtc-datachannel 1024\r\n";
   char *with_dc = replace(bundle_offer, "m=audio", "");
   char *dc_first = malloc(strlen(with_dc) + strlen(dc) + 16);
   ck_assert_ptr_nonnull(dc_first);
@@ -838,15 +868,14 @@ START_TEST(bundle_tag_follows_rfc8843_selection) {
   ck_assert(!plan.m[0].accepted && plan.m[1].accepted && !plan.m[1].bundle_only &&
             plan.m[2].bundle_only);
   ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
-  ck_assert_ptr_nonnull(strstr(buf, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
-  /* The same with audio and video bundle-only (Firefox max-bundle with a
-   * data channel first): nothing left to tag. */
+  ck_assert_ptr_nonnull(strstr(buf, "m=application 0 DTLS/SCTP 5000\r\n"));
+  /* The same with audio and video bundle-only: nothing left to tag. */
   char *dc_bo = replace(dc_group, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
                         "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=bundle-only\r\n");
   ck_assert_int_eq(answer_to(dc_bo, &plan, buf, sizeof(buf), err, sizeof(err)),
                    RTCSEC_ERR_UNSUPPORTED);
   /* Audio with ICE credentials of its own: another transport than the one
-   * read from the data channel section, so refused with a reason. */
+   * read from the rejected first section, so refused with a reason. */
   char *dc_creds = replace(dc_nobo, "a=mid:0\r\n", "a=mid:0\r\na=ice-ufrag:wxyz\r\n");
   ck_assert_int_eq(answer_to(dc_creds, &plan, buf, sizeof(buf), err, sizeof(err)),
                    RTCSEC_ERR_UNSUPPORTED);
@@ -868,8 +897,11 @@ START_TEST(answers_with_bundle_only_sections_are_applied) {
   echo_plan_offer(&plan, &test_ids);
   echo_sdp *answer = parse_ok(firefox_answer);
   ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), 0);
-  ck_assert(plan.m[0].accepted && plan.m[1].accepted);
+  ck_assert(plan.m[0].accepted && plan.m[1].accepted && plan.m[2].accepted);
   ck_assert_uint_eq(plan.m[1].n_codecs, 1); /* VP8 only, no H.264 */
+  ck_assert_int_eq(plan.m[2].kind, ECHO_KIND_DATA);
+  ck_assert_uint_eq(plan.m[2].remote_sctp_port, 5000);
+  ck_assert_uint_eq(plan.m[2].remote_max_message_size, 1073741823u);
   ck_assert_uint_eq(plan.m[1].codecs[0].remote_pt, 96);
   echo_transport_desc td;
   ck_assert_int_eq(echo_sdp_transport(answer, &td, err, sizeof(err)), 0);
@@ -920,12 +952,14 @@ END_TEST
 START_TEST(offer_then_answer_maps_payload_types) {
   echo_plan plan;
   echo_plan_offer(&plan, &test_ids);
-  ck_assert_uint_eq(plan.n_media, 2);
+  ck_assert_uint_eq(plan.n_media, 3);
   echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTPASS);
   char buf[8192];
   ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 1, 7, buf, sizeof(buf), NULL), 0);
   ck_assert_ptr_nonnull(strstr(buf, "a=setup:actpass\r\n"));
-  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1\r\n"));
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1 2\r\n"));
+  /* The data channels (RFC 8841), bundle-only like video. */
+  bundled_data_section(buf);
   ck_assert_ptr_nonnull(strstr(buf, "m=audio 5000 UDP/TLS/RTP/SAVPF 111\r\n"));
   /* RFC 8843 §7.2: only the tagged section has an address:port; video is
    * bundle-only, without transport attributes but with rtcp-mux. */
@@ -943,7 +977,7 @@ START_TEST(offer_then_answer_maps_payload_types) {
    * browser should not renumber, but the echo copes). */
   const char *answer_text =
       "v=0\r\no=- 5 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-      "a=group:BUNDLE 0 1\r\n"
+      "a=group:BUNDLE 0 1 2\r\n"
       "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
       "a=ice-ufrag:gOTb\r\na=ice-pwd:L15DP6cdH1IICv0d4UVCoBjI\r\n"
       "a=fingerprint:sha-256 "
@@ -954,7 +988,9 @@ START_TEST(offer_then_answer_maps_payload_types) {
       "m=video 9 UDP/TLS/RTP/SAVPF 120\r\n"
       "a=mid:1\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:120 VP8/90000\r\n"
       "a=rtcp-fb:120 nack\r\na=rtcp-fb:120 nack pli\r\n"
-      "a=ssrc-group:FID 417453831 3793398656\r\na=ssrc:417453831 cname:x\r\n";
+      "a=ssrc-group:FID 417453831 3793398656\r\na=ssrc:417453831 cname:x\r\n"
+      "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+      "a=mid:2\r\na=sctp-port:5001\r\na=max-message-size:65536\r\n";
   echo_sdp *answer = parse_ok(answer_text);
   char err[256];
   ck_assert_int_eq(echo_plan_apply_answer(&plan, answer, err, sizeof(err)), 0);
@@ -965,6 +1001,9 @@ START_TEST(offer_then_answer_maps_payload_types) {
   ck_assert_uint_eq(v->fb, ECHO_FB_NACK | ECHO_FB_NACK_PLI); /* no ccm fir in the answer */
   ck_assert_uint_eq(v->remote_ssrc, 417453831u);
   ck_assert_uint_eq(plan.m[0].remote_ssrc, 3189711929u);
+  ck_assert(plan.m[2].accepted);
+  ck_assert_uint_eq(plan.m[2].remote_sctp_port, 5001);
+  ck_assert_uint_eq(plan.m[2].remote_max_message_size, 65536);
   echo_transport_desc td;
   ck_assert_int_eq(echo_sdp_transport(answer, &td, err, sizeof(err)), 0);
   ck_assert_int_eq(td.setup, RTCSEC_SDP_SETUP_ACTIVE);
@@ -992,6 +1031,172 @@ START_TEST(offer_then_answer_maps_payload_types) {
   free(rejected);
   free(swapped);
   free(vp9);
+}
+END_TEST
+
+/* ---- data channels (RFC 8841) ------------------------------------------------ */
+
+/* What Chromium 156 adds to its offer for a data channel (captured in the
+ * browser suite; credentials and fingerprint made those of chromium_offer):
+ * the section of the same BUNDLE transport, sctp-port and its
+ * max-message-size. */
+static const char chromium_data_section[] = "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                                            "c=IN IP4 0.0.0.0\r\n" CHROMIUM_TRANSPORT "a=mid:2\r\n"
+                                            "a=sctp-port:5000\r\n"
+                                            "a=max-message-size:262144\r\n";
+
+/* chromium_offer with its data section last, in the group. */
+static char *chromium_offer_with_data(void) {
+  char *grouped = replace(chromium_offer, "a=group:BUNDLE 0 1\r\n", "a=group:BUNDLE 0 1 2\r\n");
+  size_t n = strlen(grouped) + strlen(chromium_data_section) + 1;
+  char *out = malloc(n);
+  ck_assert_ptr_nonnull(out);
+  snprintf(out, n, "%s%s", grouped, chromium_data_section);
+  free(grouped);
+  return out;
+}
+
+START_TEST(data_channel_section_is_answered_in_the_bundle) {
+  char *text = chromium_offer_with_data();
+  echo_sdp *offer = parse_ok(text);
+  ck_assert_uint_eq(offer->n_sections, 3);
+  const echo_section *d = &offer->s[2];
+  ck_assert_int_eq(d->kind, ECHO_KIND_DATA);
+  ck_assert_str_eq(echo_kind_name(d->kind), "data");
+  ck_assert_uint_eq(d->sctp_port, 5000);
+  ck_assert_uint_eq(d->max_message_size, 262144);
+  ck_assert_uint_eq(d->n_codecs, 0);
+  echo_plan plan;
+  char err[256];
+  ck_assert_int_eq(echo_plan_answer(&plan, offer, &test_ids, err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[0].bundle_only);
+  ck_assert(plan.m[2].accepted && plan.m[2].bundle_only);
+  ck_assert_uint_eq(plan.m[2].remote_sctp_port, 5000);
+  ck_assert_uint_eq(plan.m[2].remote_max_message_size, 262144);
+  echo_transport_desc local = local_transport(RTCSEC_SDP_SETUP_ACTIVE);
+  char *buf = malloc(ECHO_SDP_MAX_LEN);
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_eq(echo_sdp_write(&plan, &local, test_cands, 2, 3, buf, ECHO_SDP_MAX_LEN, NULL), 0);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1 2\r\n"));
+  bundled_data_section(buf);
+  /* It parses back as a data section with our values. */
+  echo_sdp *again = parse_ok(buf);
+  ck_assert_int_eq(again->s[2].kind, ECHO_KIND_DATA);
+  ck_assert_uint_eq(again->s[2].sctp_port, ECHO_SCTP_PORT);
+  ck_assert_uint_eq(again->s[2].max_message_size, ECHO_MAX_MESSAGE_SIZE);
+  ck_assert(again->s[2].bundle_only);
+  free(again);
+  free(buf);
+  free(offer);
+  free(text);
+}
+END_TEST
+
+static const char data_only_offer[] =
+    "v=0\r\n"
+    "o=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0\r\n"
+    "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+    "a=fingerprint:sha-256 "
+    "00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:"
+    "1E:1F\r\n"
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+    "a=mid:0\r\na=sctp-port:5000\r\na=max-message-size:65536\r\n";
+
+START_TEST(data_channel_attributes_are_checked) {
+  echo_plan plan;
+  char buf[8192], err[256];
+  /* Data channels alone are a call: the section carries the group. */
+  ck_assert_int_eq(answer_to(data_only_offer, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[0].bundle_only);
+  ck_assert_uint_eq(plan.m[0].remote_max_message_size, 65536);
+  const char *data = strstr(buf, "m=application 5000 UDP/DTLS/SCTP webrtc-datachannel\r\n");
+  ck_assert_ptr_nonnull(data);
+  has_each(data, 1, "a=ice-ufrag:", "a=setup:active\r\n", "a=sctp-port:5000\r\n",
+           "a=candidate:1 1 UDP", "a=end-of-candidates\r\n", (const char *)NULL);
+  ck_assert_ptr_null(strstr(buf, "a=rtcp-mux"));
+
+  /* Defaults: no a=sctp-port is 5000 (RFC 8841 §5), no a=max-message-size
+   * is 0 (the peer takes 64 KiB, §6.1); 0 says "any size". */
+  char *t = replace(data_only_offer, "a=sctp-port:5000\r\na=max-message-size:65536\r\n", "");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert_uint_eq(plan.m[0].remote_sctp_port, 5000);
+  ck_assert_uint_eq(plan.m[0].remote_max_message_size, 0);
+  free(t);
+  t = replace(data_only_offer, "a=max-message-size:65536", "a=max-message-size:0");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert_uint_eq(plan.m[0].remote_max_message_size, SIZE_MAX);
+  free(t);
+  t = replace(data_only_offer, "a=sctp-port:5000", "a=sctp-port:6000");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert_uint_eq(plan.m[0].remote_sctp_port, 6000);
+  ck_assert_ptr_nonnull(strstr(buf, "a=sctp-port:5000\r\n")); /* ours stays */
+  free(t);
+
+  /* Malformed values refuse the document with a reason. */
+  static const char *const bad[][2] = {
+      {"a=sctp-port:5000", "a=sctp-port:0"},
+      {"a=sctp-port:5000", "a=sctp-port:65536"},
+      {"a=sctp-port:5000", "a=sctp-port:"},
+      {"a=sctp-port:5000", "a=sctp-port:50x0"},
+      {"a=max-message-size:65536", "a=max-message-size:"},
+      {"a=max-message-size:65536", "a=max-message-size:-1"},
+      {"a=max-message-size:65536", "a=max-message-size:64k"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    t = replace(data_only_offer, bad[i][0], bad[i][1]);
+    err[0] = '\0';
+    ck_assert_int_eq(parse_fails(t, err, sizeof(err)), RTCSEC_ERR_PARSE);
+    ck_assert_msg(strstr(err, "RFC 8841") != NULL, "%s: %s", bad[i][1], err);
+    free(t);
+  }
+
+  /* Sections the echo does not take: over TCP, outside the group, port 0
+   * without bundle-only, a second data section. */
+  t = replace(data_only_offer, "UDP/DTLS/SCTP", "TCP/DTLS/SCTP");
+  echo_sdp *sdp = parse_ok(t);
+  ck_assert_int_eq(sdp->s[0].kind, ECHO_KIND_OTHER);
+  free(sdp);
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), RTCSEC_ERR_UNSUPPORTED);
+  free(t);
+  t = replace(data_only_offer, "m=application 9 ", "m=application 0 ");
+  ck_assert_int_eq(answer_to(t, &plan, buf, sizeof(buf), err, sizeof(err)), RTCSEC_ERR_UNSUPPORTED);
+  free(t);
+  size_t n = strlen(bundle_offer) + 256;
+  char *two = malloc(n);
+  ck_assert_ptr_nonnull(two);
+  snprintf(two, n, "%s%s%s", bundle_offer,
+           "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:d1\r\n",
+           "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:d2\r\n");
+  /* neither is in the group (it lists 0 1): both rejected */
+  ck_assert_int_eq(answer_to(two, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && !plan.m[2].accepted && !plan.m[3].accepted);
+  ck_assert_ptr_nonnull(strstr(buf, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
+  /* both in it: the first is taken, the second rejected (one SCTP
+   * association per connection) */
+  char *grouped = replace(two, "a=group:BUNDLE 0 1\r\n", "a=group:BUNDLE 0 1 d1 d2\r\n");
+  ck_assert_int_eq(answer_to(grouped, &plan, buf, sizeof(buf), err, sizeof(err)), 0);
+  ck_assert(plan.m[2].accepted && plan.m[2].bundle_only && !plan.m[3].accepted);
+  ck_assert_ptr_nonnull(strstr(buf, "a=group:BUNDLE 0 1 d1\r\n"));
+  free(grouped);
+  free(two);
+
+  /* The browser rejects the data section of our offer: media stays. */
+  echo_plan_offer(&plan, &test_ids);
+  char *no_data = replace(firefox_answer, "m=application 43483 ", "m=application 0 ");
+  sdp = parse_ok(no_data);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, sdp, err, sizeof(err)), 0);
+  ck_assert(plan.m[0].accepted && plan.m[1].accepted && !plan.m[2].accepted);
+  free(sdp);
+  free(no_data);
+  /* ... or answers it with another kind of section: refused. */
+  echo_plan_offer(&plan, &test_ids);
+  char *tcp = replace(firefox_answer, "m=application 43483 UDP/DTLS/SCTP",
+                      "m=application 43483 TCP/DTLS/SCTP");
+  sdp = parse_ok(tcp);
+  ck_assert_int_eq(echo_plan_apply_answer(&plan, sdp, err, sizeof(err)), RTCSEC_ERR_PARSE);
+  free(sdp);
+  free(tcp);
 }
 END_TEST
 
@@ -1821,6 +2026,8 @@ int main(void) {
   tcase_add_test(sdp, writer_refuses_a_group_without_a_tag);
   tcase_add_test(sdp, offer_then_answer_maps_payload_types);
   tcase_add_test(sdp, writer_refuses_a_small_buffer);
+  tcase_add_test(sdp, data_channel_section_is_answered_in_the_bundle);
+  tcase_add_test(sdp, data_channel_attributes_are_checked);
   suite_add_tcase(s, sdp);
   TCase *rtp = tcase_create("rtp");
   tcase_add_test(rtp, rtp_gets_rtcsec_ssrc_and_the_browsers_payload_type);

@@ -580,6 +580,41 @@ START_TEST(sdp_embedded_nul_is_refused) {
 }
 END_TEST
 
+/* rtcsec_sdp_attr_value / rtcsec_sdp_line_body: the line rules for the
+ * attributes other libraries own (data channels: RFC 8841). */
+START_TEST(attr_value_and_line_body_apply_the_line_rules) {
+  const char *v = NULL;
+  size_t n = 99;
+  static const char line[] = "a=SCTP-Port:5000 \r\n";
+  ck_assert_int_eq(rtcsec_sdp_attr_value(line, sizeof(line) - 1, "sctp-port", &v, &n), 0);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_ptr_eq(v, line + 12);
+  ck_assert_int_eq(rtcsec_sdp_attr_value("max-message-size:", 17, "max-message-size", &v, &n), 0);
+  ck_assert_uint_eq(n, 0);
+  ck_assert_int_eq(rtcsec_sdp_attr_value("a=sctp-portx:1", 14, "sctp-port", &v, &n),
+                   RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(rtcsec_sdp_attr_value("a=sctp-port", 11, "sctp-port", &v, &n), RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(rtcsec_sdp_attr_value("a=sctp-port:1\x01", 14, "sctp-port", &v, &n),
+                   RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(rtcsec_sdp_attr_value(NULL, 0, "x", &v, &n), RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_int_eq(rtcsec_sdp_attr_value("a=x:1", 5, NULL, &v, &n), RTCSEC_ERR_INVALID_ARGUMENT);
+  char big[RTCSEC_SDP_MAX_LINE + 1];
+  memset(big, '1', sizeof(big));
+  memcpy(big, "a=x:", 4);
+  ck_assert_int_eq(rtcsec_sdp_attr_value(big, sizeof(big), "x", &v, &n), RTCSEC_ERR_TOO_LARGE);
+  static const char m[] = "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
+  ck_assert_int_eq(rtcsec_sdp_line_body(m, sizeof(m) - 1, &v, &n), 0);
+  ck_assert_ptr_eq(v, m);
+  ck_assert_uint_eq(n, sizeof(m) - 3);
+  /* an "a=" stays part of a line that is not taken as an attribute */
+  ck_assert_int_eq(rtcsec_sdp_line_body("a=b", 3, &v, &n), 0);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_int_eq(rtcsec_sdp_line_body(" \r\n", 3, &v, &n), RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(rtcsec_sdp_line_body("m=\0", 3, &v, &n), RTCSEC_ERR_PARSE);
+  ck_assert_int_eq(rtcsec_sdp_line_body("m=", 2, NULL, &n), RTCSEC_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(sdp_unterminated_inputs_are_read_within_len_only) {
   /* Each parser sees a heap block of exactly len bytes (ASan checks the
    * bounds); a longer buffer cut short parses what is inside len. */
@@ -1379,6 +1414,7 @@ int main(void) {
   TCase *lines = tcase_create("lines");
   tcase_add_test(lines, sdp_lines_over_1024_bytes_are_too_large);
   tcase_add_test(lines, sdp_embedded_nul_is_refused);
+  tcase_add_test(lines, attr_value_and_line_body_apply_the_line_rules);
   tcase_add_test(lines, sdp_unterminated_inputs_are_read_within_len_only);
   tcase_add_test(lines, sdp_null_arguments_are_invalid);
   tcase_add_test(lines, attr_identify_sorts_lines_and_flags);

@@ -23,6 +23,16 @@
  *   "got K"   of the N you said you sent, K arrived and verified (sent
  *             once every packet the peer announced arrived, or a drain
  *             time after its "done").
+ * With --data N (give it to both sides) the call also runs a data channel
+ * (librtcsec-datachannel: SCTP over the same DTLS, RFC 8261): the offerer
+ * opens one DCEP channel and sends N messages of sizes from 0 to 64 KiB,
+ * strings and binary, each derived from its number; the answerer checks
+ * each against that derivation and sends it back on the same channel, same
+ * type; the offerer checks every echo byte for byte, in order. Both sides
+ * assume a=sctp-port 5000 and 256 KiB messages (rtcsec at both ends). The
+ * count exchange stays plain DTLS application data: its lines are ASCII
+ * "done ..." / "got ...", and an SCTP packet starts with its source port
+ * (5000: 0x13 0x88), so the two never mix.
  * It prints, as `key: value` lines: the time from the program's start to
  * the agent's creation, ICE connected, DTLS connected and first media; the
  * selected pair; the DTLS role, version, cipher and SRTP profile; the
@@ -32,7 +42,8 @@
  * packet the peer announced arrived and verified, the peer confirmed that
  * every packet we sent arrived and verified, no packet failed
  * authentication, and the DTLS association and ICE were still connected
- * at the end; 1 otherwise (result: failed, with the first reason that
+ * at the end, and with --data all N messages arrived (answerer) and came
+ * back (offerer) byte-identical; 1 otherwise (result: failed, with the first reason that
  * applies), also on any runtime failure; 2 usage error.
  * Traffic: only to the addresses given (--address, default 127.0.0.1) and
  * the TURN / STUN server given.
@@ -49,6 +60,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rtcsec/datachannel.h"
 #include "rtcsec/ice.h"
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/sdp.h"
@@ -89,6 +101,8 @@ typedef struct options {
   const char *turn_pass;
   char stun_host[64];
   uint16_t stun_port;
+  unsigned data;         /* --data N: messages over a data channel, 0 none */
+  unsigned corrupt_echo; /* --test-corrupt-echo K: echo K (1-based) altered */
 } options;
 
 static FILE *report; /* stdout, or stderr when stdout carries SDP */
@@ -121,6 +135,11 @@ static void usage(FILE *f) {
              "  --relay-only          offer and use relay candidates only (needs --turn)\n"
              "  --turn ADDR:PORT      TURN server (UDP); --turn-user U --turn-pass P\n"
              "  --stun ADDR:PORT      STUN server for server-reflexive candidates\n"
+             "  --data N              also N data-channel messages (0..64 KiB, string and\n"
+             "                        binary), echoed by the answerer, checked by both;\n"
+             "                        give it to both sides\n"
+             "  --test-corrupt-echo K TEST ONLY (answerer): alter the K-th echo, so that\n"
+             "                        the offerer must fail\n"
              "  --help\n"
              "exit status: 0 (result: ok) every packet sent both ways arrived and\n"
              "verified, as both sides counted, and DTLS was still connected at the end;\n"
@@ -193,6 +212,8 @@ static void parse_options(int argc, char **argv, options *o) {
     OPT_TURN_USER,
     OPT_TURN_PASS,
     OPT_STUN,
+    OPT_DATA,
+    OPT_CORRUPT_ECHO,
     OPT_HELP,
   };
   static const struct option longopts[] = {
@@ -210,6 +231,8 @@ static void parse_options(int argc, char **argv, options *o) {
       {"turn-user", required_argument, NULL, OPT_TURN_USER},
       {"turn-pass", required_argument, NULL, OPT_TURN_PASS},
       {"stun", required_argument, NULL, OPT_STUN},
+      {"data", required_argument, NULL, OPT_DATA},
+      {"test-corrupt-echo", required_argument, NULL, OPT_CORRUPT_ECHO},
       {"help", no_argument, NULL, OPT_HELP},
       {NULL, 0, NULL, 0},
   };
@@ -271,6 +294,12 @@ static void parse_options(int argc, char **argv, options *o) {
     case OPT_STUN:
       parse_host_port(optarg, o->stun_host, sizeof(o->stun_host), &o->stun_port, "--stun");
       break;
+    case OPT_DATA:
+      o->data = parse_uint(optarg, 0, 1000000, "--data");
+      break;
+    case OPT_CORRUPT_ECHO:
+      o->corrupt_echo = parse_uint(optarg, 1, 1000000, "--test-corrupt-echo");
+      break;
     case OPT_HELP:
       usage(stdout);
       exit(0);
@@ -295,6 +324,22 @@ static void parse_options(int argc, char **argv, options *o) {
 
 /* ---- what the agent reports ------------------------------------------------ */
 
+/* --data N: one data channel over the call's DTLS (see the top). */
+typedef struct data_run {
+  unsigned n;       /* messages the offerer sends and the answerer expects */
+  int offerer;      /* 1: sends and checks the echoes; 0: checks and echoes */
+  unsigned corrupt; /* --test-corrupt-echo */
+  rtcsec_dc *dc;
+  GThread *thread;
+  int stop;
+  int up, channel_open, closed, failed, error;
+  uint16_t id;
+  uint64_t sent, received, verified, bad, echoed, send_errors, early;
+  uint64_t bytes, inflight; /* offerer: sent, and not echoed yet */
+  gint64 start_us, first_us, done_us;
+  uint8_t buf[65536];
+} data_run;
+
 typedef struct call {
   GMutex m;
   GCond c;
@@ -317,6 +362,7 @@ typedef struct call {
   int got_receipt;   /* the peer's "got K" arrived ... */
   uint64_t peer_verified;
   uint64_t data_unknown, data_send_errors;
+  data_run d;
   /* The state the verdict judges: taken when both sides agreed on the
    * counts (a close_notify after that is the normal end of the call), or
    * when the exchange gave up. */
@@ -366,10 +412,16 @@ static void on_data(call *c, const uint8_t *data, size_t len) {
   } else if (parse_count((const char *)data, len, "got", &v) == 0) {
     c->got_receipt = 1;
     c->peer_verified = v;
+  } else if (c->d.dc != NULL) {
+    rtcsec_dc_handle_datagram(c->d.dc, data, len, (uint64_t)g_get_monotonic_time());
+  } else if (c->d.n > 0) {
+    c->d.early++; /* SCTP before our association exists: SCTP repeats it */
   } else {
     c->data_unknown++;
   }
 }
+
+static void data_start(call *c, const rtcsec_connected_info *dtls);
 
 static void on_event(void *user, const rtcsec_event *ev) {
   call *c = user;
@@ -385,6 +437,8 @@ static void on_event(void *user, const rtcsec_event *ev) {
     c->dtls_connected = 1;
     c->profile = ev->connected.profile;
     c->cipher = ev->connected.cipher;
+    if (c->d.n > 0)
+      data_start(c, &ev->connected);
     break;
   case RTCSEC_EVENT_FAILED:
     c->dtls_failed = 1;
@@ -759,6 +813,220 @@ static const char *call_verdict(const call *c, uint64_t total, uint64_t sent, ui
   return buf;
 }
 
+/* ---- data channels (--data N) ----------------------------------------------- */
+
+/* Offerer: bytes sent and not echoed yet. Small enough that a burst fits
+ * the peer's UDP receive buffer: RTP shares that socket and every RTP
+ * packet must arrive. */
+#define DATA_WINDOW (64u * 1024u)
+/* SCTP must be up this long after DTLS (the peer may lack --data). */
+#define DATA_UP_US (5 * G_USEC_PER_SEC)
+
+/* Message i: its size (0 to 64 KiB; the edges first, then spread), type
+ * (odd: binary) and bytes (strings: ASCII letters, valid UTF-8). */
+static size_t data_size(unsigned i) {
+  static const size_t edges[] = {0, 0, 1, 1, 1199, 16384, 16385, 65535, 65536};
+  if (i < sizeof(edges) / sizeof(edges[0]))
+    return edges[i];
+  return (size_t)(((uint64_t)i * 2654435761u) % 65537u);
+}
+
+static uint8_t data_byte(unsigned i, size_t k) {
+  uint8_t b = (uint8_t)(i * 31u + k * 7u + (k >> 8));
+  return (i & 1) ? b : (uint8_t)('a' + b % 26);
+}
+
+static int data_check(unsigned i, const rtcsec_message_info *m) {
+  if (m->len != data_size(i) || m->binary != (int)(i & 1))
+    return 0;
+  for (size_t k = 0; k < m->len; k++)
+    if (m->data[k] != data_byte(i, k))
+      return 0;
+  return 1;
+}
+
+static int to_agent(void *user, const uint8_t *packet, size_t len, uint64_t now) {
+  (void)now;
+  return rtcsec_ice_send_data(((call *)user)->agent, packet, len);
+}
+
+static void on_wake(void *user) { g_cond_broadcast(&((call *)user)->c); }
+
+/* DTLS is up (agent thread, under c->m): the association, and for the
+ * offerer its channel. */
+static void data_start(call *c, const rtcsec_connected_info *dtls) {
+  data_run *d = &c->d;
+  if (d->dc != NULL)
+    return;
+  rtcsec_dc_config cfg;
+  rtcsec_dc_config_default(&cfg);
+  cfg.dtls_role = dtls->role;
+  cfg.remote_max_message_size = RTCSEC_DC_DEFAULT_MAX_MESSAGE_SIZE; /* rtcsec's */
+  cfg.wake = on_wake;
+  cfg.wake_user = c;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  d->start_us = (gint64)now;
+  int rc = rtcsec_dc_new(&d->dc, &cfg);
+  if (rc == RTCSEC_OK && d->offerer) {
+    rtcsec_dc_channel_config cc;
+    rtcsec_dc_channel_config_default(&cc);
+    cc.label = "rtcsec-call";
+    rc = rtcsec_dc_open_channel(d->dc, &cc, &d->id, now);
+  }
+  if (rc == RTCSEC_OK)
+    rc = rtcsec_dc_start(d->dc, dtls, now);
+  if (rc != RTCSEC_OK) {
+    d->failed = 1;
+    d->error = rc;
+  }
+  g_cond_broadcast(&c->c);
+}
+
+static void data_message(call *c, const rtcsec_message_info *m, uint64_t now) {
+  data_run *d = &c->d;
+  unsigned i = (unsigned)d->received++;
+  int ok = i < d->n && data_check(i, m);
+  if (ok)
+    d->verified++;
+  else
+    d->bad++;
+  if (d->offerer) {
+    d->inflight -= i < d->n ? data_size(i) : 0;
+    if (d->received == d->n)
+      d->done_us = (gint64)now;
+    return;
+  }
+  /* The answerer sends it back as it came: same channel, type, bytes. */
+  if (d->first_us == 0)
+    d->first_us = (gint64)now;
+  const uint8_t *echo = m->data;
+  size_t len = m->len;
+  if (i + 1 == d->corrupt) { /* TEST ONLY: one byte off, or one byte more */
+    memcpy(d->buf, m->data, len);
+    if (len > 0)
+      d->buf[len - 1] ^= 0x01;
+    else
+      d->buf[len++] = 'x';
+    echo = d->buf;
+  }
+  if (rtcsec_dc_send(d->dc, m->channel, echo, len, m->binary, now) == RTCSEC_OK)
+    d->echoed++;
+  else
+    d->send_errors++;
+  if (d->received == d->n)
+    d->done_us = (gint64)now;
+}
+
+/* One turn (under c->m): timers, events, the offerer's next messages,
+ * packets out. */
+static void data_step(call *c) {
+  data_run *d = &c->d;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  if (rtcsec_dc_deadline(d->dc) <= now)
+    rtcsec_dc_handle_timeout(d->dc, now);
+  rtcsec_event ev;
+  while (rtcsec_dc_poll_event(d->dc, &ev) == RTCSEC_OK && ev.type != RTCSEC_EVENT_NONE) {
+    if (ev.type == RTCSEC_EVENT_CONNECTED) {
+      d->up = 1;
+    } else if (ev.type == RTCSEC_EVENT_CHANNEL_OPEN) {
+      d->channel_open = 1;
+      d->id = ev.channel.id;
+    } else if (ev.type == RTCSEC_EVENT_CHANNEL_CLOSED) {
+      d->channel_open = 0;
+    } else if (ev.type == RTCSEC_EVENT_MESSAGE) {
+      data_message(c, &ev.message, now);
+    } else if (ev.type == RTCSEC_EVENT_CLOSED) {
+      d->closed = 1;
+    } else if (ev.type == RTCSEC_EVENT_FAILED) {
+      d->failed = 1;
+      d->error = ev.failed.error;
+    }
+  }
+  while (d->offerer && d->channel_open && d->sent < d->n && d->inflight < DATA_WINDOW) {
+    unsigned i = (unsigned)d->sent;
+    size_t len = data_size(i);
+    for (size_t k = 0; k < len; k++)
+      d->buf[k] = data_byte(i, k);
+    int rc = rtcsec_dc_send(d->dc, d->id, d->buf, len, (int)(i & 1), now);
+    if (rc == RTCSEC_ERR_DC_BUFFER_FULL)
+      break;
+    if (rc != RTCSEC_OK) {
+      d->send_errors++;
+      break;
+    }
+    if (d->sent++ == 0)
+      d->first_us = (gint64)now;
+    d->inflight += len;
+    d->bytes += len;
+  }
+  rtcsec_dc_pump(d->dc, to_agent, c, now);
+}
+
+/* Drives the association on its own thread until stopped. */
+static gpointer data_thread(gpointer user) {
+  call *c = user;
+  g_mutex_lock(&c->m);
+  while (!c->d.stop) {
+    gint64 now = g_get_monotonic_time(), until = now + 50000;
+    if (c->d.dc != NULL) {
+      data_step(c);
+      uint64_t dl = rtcsec_dc_deadline(c->d.dc);
+      if (dl < (uint64_t)until)
+        until = (gint64)dl > now ? (gint64)dl : now + 1000;
+    }
+    g_cond_wait_until(&c->c, &c->m, until);
+  }
+  g_mutex_unlock(&c->m);
+  return NULL;
+}
+
+/* After our media: until every message is through, the association ended
+ * or the call broke, SCTP did not come up in DATA_UP_US, at most until
+ * `deadline`. */
+static void data_wait(call *c, gint64 deadline) {
+  g_mutex_lock(&c->m);
+  for (;;) {
+    gint64 now = g_get_monotonic_time();
+    const data_run *d = &c->d;
+    if (d->received >= d->n || d->failed || d->closed || call_broken(c) || now >= deadline ||
+        (!d->up && d->start_us != 0 && now >= d->start_us + DATA_UP_US))
+      break;
+    g_cond_wait_until(&c->c, &c->m, now + FINISH_POLL_US * 10);
+  }
+  g_mutex_unlock(&c->m);
+}
+
+/* Why the data part is not ok, or NULL (under c->m). */
+static const char *data_verdict(const call *c, char *buf, size_t cap) {
+  const data_run *d = &c->d;
+  if (d->failed)
+    snprintf(buf, cap, "data channel: %s", rtcsec_strerror(d->error));
+  else if (!d->up)
+    snprintf(buf, cap, "data channel: SCTP never came up (did the peer get --data?)");
+  else if (d->send_errors > 0)
+    snprintf(buf, cap, "data channel: %llu sends failed", (unsigned long long)d->send_errors);
+  else if (d->received != d->n || d->verified != d->n)
+    snprintf(buf, cap, "data channel: %llu of %u messages %s byte-identical (%llu differ)",
+             (unsigned long long)d->verified, d->n, d->offerer ? "came back" : "arrived",
+             (unsigned long long)d->bad);
+  else
+    return NULL;
+  return buf;
+}
+
+static void data_report(const call *c) {
+  const data_run *d = &c->d;
+  double secs = d->done_us > d->first_us ? (double)(d->done_us - d->first_us) / 1e6 : 0;
+  fprintf(report, "data_messages: %u\n", d->n);
+  fprintf(report, "data_sent: %llu\n", (unsigned long long)(d->offerer ? d->sent : d->echoed));
+  fprintf(report, "data_received: %llu\n", (unsigned long long)d->received);
+  fprintf(report, "data_verified: %llu\n", (unsigned long long)d->verified);
+  fprintf(report, "data_bad: %llu\n", (unsigned long long)d->bad);
+  if (d->offerer)
+    fprintf(report, "data_round_trip: %llu bytes in %.3f s (%.2f MB/s each way)\n",
+            (unsigned long long)d->bytes, secs, secs > 0 ? (double)d->bytes / 1e6 / secs : 0.0);
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static double ms(uint64_t us) { return us / 1000.0; }
@@ -785,6 +1053,11 @@ int main(int argc, char **argv) {
   g_mutex_init(&c.m);
   g_cond_init(&c.c);
   c.cands = g_ptr_array_new_with_free_func(g_free);
+  c.d.n = o.data;
+  c.d.offerer = o.offer;
+  c.d.corrupt = o.corrupt_echo;
+  if (o.data > 0)
+    c.d.thread = g_thread_new("rtcsec-call data", data_thread, &c);
 
   rtcsec_ice_config cfg;
   rtcsec_ice_config_default(&cfg);
@@ -898,6 +1171,8 @@ int main(int argc, char **argv) {
       last_error = rc;
     }
   }
+  if (o.data > 0)
+    data_wait(&c, g_get_monotonic_time() + (gint64)o.timeout_s * G_USEC_PER_SEC);
   finish(&c, agent, sent, g_get_monotonic_time() + (gint64)o.timeout_s * G_USEC_PER_SEC);
 
   rtcsec_ice_stats st;
@@ -905,6 +1180,14 @@ int main(int argc, char **argv) {
   g_mutex_lock(&c.m);
   char why[200];
   const char *failure = call_verdict(&c, total, sent, send_errors, last_error, why, sizeof(why));
+  /* The data part's reason comes first unless the association itself
+   * broke: waiting for it is what can make the count exchange late. */
+  char dwhy[200];
+  if (o.data > 0 && data_verdict(&c, dwhy, sizeof(dwhy)) != NULL &&
+      !(c.end.dtls_failed || c.end.dtls_closed || c.end.consent_lost)) {
+    snprintf(why, sizeof(why), "%s", dwhy);
+    failure = why;
+  }
   rtcsec_dtls_state end_state = c.end.st.transport.state;
   uint64_t received = c.rtp_received, verified = c.rtp_verified, bad = c.rtp_bad;
   int got_done = c.got_done, got_receipt = c.got_receipt;
@@ -952,6 +1235,11 @@ int main(int argc, char **argv) {
   fprintf(report, "control_unknown: %llu\n", (unsigned long long)data_unknown);
   /* When the counts were agreed (or the exchange gave up). */
   fprintf(report, "dtls_state: %s\n", rtcsec_dtls_state_name(end_state));
+  if (o.data > 0) {
+    g_mutex_lock(&c.m);
+    data_report(&c);
+    g_mutex_unlock(&c.m);
+  }
   int ok = failure == NULL;
   if (ok)
     fprintf(report, "result: ok\n");
@@ -961,6 +1249,14 @@ int main(int argc, char **argv) {
 
   g_mutex_lock(&c.m);
   c.agent = NULL; /* no more answers from the callback */
+  c.d.stop = 1;
+  g_cond_broadcast(&c.c);
+  g_mutex_unlock(&c.m);
+  if (c.d.thread != NULL)
+    g_thread_join(c.d.thread);
+  g_mutex_lock(&c.m);
+  rtcsec_dc_free(c.d.dc); /* sends nothing; late SCTP is dropped (on_data) */
+  c.d.dc = NULL;
   g_mutex_unlock(&c.m);
   rtcsec_ice_agent_free(agent);
   fragment_clear(&remote);

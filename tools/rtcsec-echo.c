@@ -79,6 +79,8 @@ static void usage(FILE *out) {
           "      --test-drop-video N    TEST ONLY: do not send every Nth echoed video\n"
           "                             packet the first time (2..1000), so that the\n"
           "                             browser NACKs it and it is resent from the cache\n"
+          "      --test-corrupt-echo N  TEST ONLY: alter the Nth data-channel message each\n"
+          "                             call echoes (its last byte), so the page must see it\n"
           "  -h, --help                 this text\n",
           RTCSEC_ICE_MAX_LOCAL_ADDRESSES);
 }
@@ -99,6 +101,7 @@ enum {
   OPT_WRONG_FP,
   OPT_DROP_VIDEO,
   OPT_SINGLE_PORT,
+  OPT_CORRUPT_ECHO,
 };
 
 static int parse_options(int argc, char **argv, echo_options *o, int *help) {
@@ -116,6 +119,7 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       {"test-wrong-fingerprint", no_argument, NULL, OPT_WRONG_FP},
       {"test-drop-video", required_argument, NULL, OPT_DROP_VIDEO},
       {"single-port", required_argument, NULL, OPT_SINGLE_PORT},
+      {"test-corrupt-echo", required_argument, NULL, OPT_CORRUPT_ECHO},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -234,6 +238,13 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       o->has_single_port = 1;
       break;
     }
+    case OPT_CORRUPT_ECHO:
+      if (tool_parse_ulong(optarg, 1, 1000000, &v) != 0) {
+        usage_error("--test-corrupt-echo '%s': expected 1..1000000", optarg);
+        return EXIT_USAGE;
+      }
+      o->corrupt_echo = (unsigned)v;
+      break;
     case OPT_DROP_VIDEO:
       if (tool_parse_ulong(optarg, 2, 1000, &v) != 0) {
         usage_error("--test-drop-video '%s': expected 2..1000", optarg);
@@ -298,6 +309,11 @@ int main(int argc, char **argv) {
       fprintf(stderr, PROG ": WARNING: --test-wrong-fingerprint: every browser's fingerprint is "
                            "altered; every DTLS association WILL BE REFUSED (test only)\n");
   }
+  if (app.opt.corrupt_echo)
+    fprintf(stderr,
+            PROG ": WARNING: --test-corrupt-echo %u: the %uth data-channel message of each call "
+                 "is echoed ALTERED (test only)\n",
+            app.opt.corrupt_echo, app.opt.corrupt_echo);
   if (app.opt.drop_video)
     fprintf(stderr,
             PROG ": WARNING: --test-drop-video %u: every %uth echoed video packet is dropped "

@@ -8,7 +8,13 @@ problem left, and writes CASE.json: the per-call summary rows (the suite's
 table), the calls' 5-tuples and the time window for the capture check
 (wire.py), and the problems. Exit 0 only when no problem is left.
 
-Kinds (see run.sh): media, nack, wrongfp, single.
+Kinds (see run.sh): media, nack, wrongfp, single, data, dcbad. "data" (and
+"single" with --data, whose pages run the data-channel test too) add the
+data-channel checks: both channels open, every one of the page's 200 test
+messages per channel back and identical, the 1 MiB run back and
+identical, and rtcsec's /stats counting what it echoed, without errors.
+"dcbad" proves those checks can fail: rtcsec-echo alters one echo, and the
+case passes only if exactly that one mismatch is what they report.
 """
 import argparse
 import json
@@ -34,7 +40,8 @@ VERSION_NAMES = {"FEFD": "DTLS 1.2", "FEFC": "DTLS 1.3"}
 
 def parse_args():
     p = argparse.ArgumentParser()
-    p.add_argument("--kind", required=True, choices=["media", "nack", "wrongfp", "single"])
+    p.add_argument("--kind", required=True,
+                   choices=["media", "nack", "wrongfp", "single", "data", "dcbad"])
     p.add_argument("--mode", required=True, help="client, server or both (single)")
     p.add_argument("--profile", required=True, help="the forced SRTP profile or 'default'")
     p.add_argument("--browser", required=True)
@@ -47,6 +54,7 @@ def parse_args():
     p.add_argument("--t-start", type=float, required=True, help="wall clock at the case start")
     p.add_argument("--out", required=True)
     p.add_argument("--single", nargs=2, metavar=("ADDR", "PORT"))
+    p.add_argument("--data", action="store_true", help="the pages run the data-channel test")
     return p.parse_args()
 
 
@@ -165,6 +173,85 @@ def nack_problems(rep, st, mode):
     return p
 
 
+# What the page's data-channel test sends (tools/echo/datachannel.js).
+DC_TEST_MESSAGES = 200
+DC_BULK_BYTES = 1 << 20
+DC_CHANNELS = ("echo", "negotiated")
+
+
+def data_problems(rep, st):
+    """The data-channel test (?dc=test): the page's side, then rtcsec's."""
+    p = []
+    d = (rep or {}).get("datachannel") or {}
+    chans = d.get("channels") or {}
+    sent_bytes = 0
+    for name in DC_CHANNELS:
+        c = chans.get(name)
+        if not c:
+            p.append(f"data channel {name!r} is not in the page's report")
+            continue
+        sent_bytes += c.get("bytesSent", 0)
+        if c.get("state") != "open":
+            p.append(f"data channel {name!r} is {c.get('state')!r}, not open")
+        if c.get("testEchoed") != DC_TEST_MESSAGES or c.get("testSent") != DC_TEST_MESSAGES:
+            p.append(f"data channel {name!r}: {c.get('testEchoed')} of {DC_TEST_MESSAGES} test "
+                     f"messages came back ({c.get('testSent')} sent)")
+        if c.get("mismatches", 0) != 0:
+            p.append(f"data channel {name!r}: {c.get('mismatches')} echoed messages differ "
+                     "from what was sent")
+        if c.get("unexpected", 0) != 0:
+            p.append(f"data channel {name!r}: {c.get('unexpected')} messages came back that "
+                     "were never sent")
+    neg = chans.get("negotiated") or {}
+    if neg and (neg.get("id") != 1 or neg.get("negotiated") is not True):
+        p.append(f"the negotiated channel has id {neg.get('id')}, negotiated "
+                 f"{neg.get('negotiated')} (want id 1, negotiated)")
+    if (chans.get("echo") or {}).get("negotiated") is not False and chans.get("echo"):
+        p.append("the 'echo' channel is not a DCEP channel")
+    b = d.get("bulk") or {}
+    if not b.get("done") or b.get("verifiedBytes") != DC_BULK_BYTES or b.get("mismatches", 0):
+        p.append(f"send 1 MB: {b.get('verifiedBytes')} of {DC_BULK_BYTES} bytes came back "
+                 f"identical, {b.get('mismatches')} chunks differ, done {b.get('done')}")
+    if d.get("errors"):
+        p.append(f"the page's data channels reported errors: {d.get('errors')[:3]}")
+    if not st:
+        p.append("rtcsec /stats has no session for the data channels")
+        return p
+    dc = st.get("datachannel") or {}
+    if dc.get("state") != "connected":
+        p.append(f"rtcsec datachannel state {dc.get('state')!r}, not 'connected'")
+    if dc.get("channels", 0) < 2 or not dc.get("negotiated_open") or dc.get("dcep_opens", 0) < 1:
+        p.append(f"rtcsec has {dc.get('channels')} channels open (negotiated open: "
+                 f"{dc.get('negotiated_open')}, DCEP opens {dc.get('dcep_opens')}); want both")
+    want = DC_TEST_MESSAGES * len(DC_CHANNELS) + DC_BULK_BYTES // (16 << 10)
+    if dc.get("messages_in", 0) < want or dc.get("messages_out") != dc.get("messages_in"):
+        p.append(f"rtcsec received {dc.get('messages_in')} and echoed {dc.get('messages_out')} "
+                 f"messages; the page sent at least {want}")
+    if dc.get("bytes_in", 0) < sent_bytes or dc.get("bytes_out") != dc.get("bytes_in"):
+        p.append(f"rtcsec received {dc.get('bytes_in')} and echoed {dc.get('bytes_out')} bytes; "
+                 f"the page sent {sent_bytes}")
+    if dc.get("errors", 0) != 0 or dc.get("error", 0) != 0:
+        p.append(f"rtcsec datachannel errors {dc.get('errors')} (send {dc.get('send_errors')}, "
+                 f"dropped {dc.get('dropped')}), error {dc.get('error_text')!r}")
+    return p
+
+
+def dcbad_problems(rep, st):
+    """rtcsec-echo --test-corrupt-echo: the data-channel checks must catch the
+    one altered echo, and find nothing else wrong."""
+    got = data_problems(rep, st)
+    caught = [x for x in got if "echoed messages differ" in x]
+    chans = ((rep or {}).get("datachannel") or {}).get("channels") or {}
+    altered = sum((c or {}).get("mismatches", 0) for c in chans.values())
+    p = []
+    if len(caught) != 1 or altered != 1:
+        p.append(f"the altered echo was not caught exactly once ({altered} mismatches): {got}")
+    # The page reports the mismatch as an error; anything else is a problem.
+    p += [f"besides the altered echo: {x}" for x in got
+          if x not in caught and "reported errors" not in x]
+    return p
+
+
 def wrongfp_problems(rep, st, log):
     if not st:
         return ["rtcsec /stats has no session"]
@@ -245,6 +332,8 @@ def single_problems(log, j):
         found[m] = (rep, st)
         p += [f"{m}: {x}" for x in media_problems(rep, st, m)]
         p += [f"{m}: {x}" for x in lite_problems(rep, st, log)]
+        if A.data:
+            p += [f"{m}: {x}" for x in data_problems(rep, st)]
     if len(found) == 2 and all(st for _, st in found.values()):
         a, b = found["client"][1], found["server"][1]
         ra, rb = a.get("router") or {}, b.get("router") or {}
@@ -282,12 +371,20 @@ def short(r):
     sp = r.get("selectedPair") or {}
     loc, rem = sp.get("local") or {}, sp.get("remote") or {}
     pair = f"{loc.get('address')}:{loc.get('port')} <-> {rem.get('address')}:{rem.get('port')}"
+    d = r.get("datachannel") or {}
+    dcs = "; ".join(f"{n} {c.get('state')} id {c.get('id')} sent {c.get('sent')} echoed "
+                    f"{c.get('echoed')} mismatches {c.get('mismatches')}"
+                    for n, c in (d.get("channels") or {}).items())
+    b = d.get("bulk") or {}
+    if dcs:
+        dcs = (f"; data channels [{dcs}] test {d.get('test')}, 1 MiB "
+               f"{b.get('verifiedBytes')} B back in {b.get('ms')} ms ({b.get('mbps')} MB/s)")
     return (f"report #{r.get('reportNumber')} at {r.get('elapsedMs')} ms: dtlsState "
             f"{t.get('dtlsState')}, tlsVersion {t.get('tlsVersion')}, dtlsCipher "
             f"{t.get('dtlsCipher')}, srtpCipher {t.get('srtpCipher')}, dtlsRole "
             f"{t.get('dtlsRole')}; inbound [{ins}]; outbound [{outs}]; pair {pair}; "
             f"timing {r.get('timing')}; remote video {r.get('remoteVideo')}; "
-            f"errors {r.get('errors')}")
+            f"errors {r.get('errors')}{dcs}")
 
 
 def short_stats(s):
@@ -300,7 +397,8 @@ def short_stats(s):
             f"{tr.get('srtp_profile')}, SRTP in {(srtp.get('inbound') or {}).get('rtp_packets')} "
             f"/ out {(srtp.get('outbound') or {}).get('rtp_packets')} RTP, failure "
             f"{s.get('failure')!r}, echo {s.get('echo')}, ms {s.get('ms')}, dropped_unvalidated "
-            f"{s.get('dropped_unvalidated')}, dtls {tr.get('dtls')}")
+            f"{s.get('dropped_unvalidated')}, dtls {tr.get('dtls')}, datachannel "
+            f"{s.get('datachannel')}")
 
 
 def endpoint(c):
@@ -312,6 +410,28 @@ def ms_between(a, b):
     if a is None or b is None:
         return None
     return round(b - a, 1)
+
+
+def data_row(rep, st):
+    """The data-channel test's figures, or None when the case ran none."""
+    d = rep.get("datachannel") or {}
+    if not (d.get("test") or {}).get("requested"):
+        return None
+    chans = d.get("channels") or {}
+    b = d.get("bulk") or {}
+    dc = st.get("datachannel") or {}
+    return {
+        "test_echoed": sum((chans.get(n) or {}).get("testEchoed", 0) for n in DC_CHANNELS),
+        "test_sent": DC_TEST_MESSAGES * len(DC_CHANNELS),
+        "mismatches": sum((chans.get(n) or {}).get("mismatches", 0) for n in DC_CHANNELS),
+        "test_ms": (d.get("test") or {}).get("ms"),
+        "bulk_ok": bool(b.get("done")) and b.get("verifiedBytes") == DC_BULK_BYTES
+        and not b.get("mismatches"),
+        "bulk_ms": b.get("ms"),
+        "bulk_mbps": b.get("mbps"),
+        "rtcsec_messages_in": dc.get("messages_in"),
+        "rtcsec_messages_out": dc.get("messages_out"),
+    }
 
 
 def row(mode, rep, st):
@@ -352,6 +472,7 @@ def row(mode, rep, st):
                                              timing.get("connectedMs")),
         "dropped_unvalidated": st.get("dropped_unvalidated"),
         "dtls_retransmissions": (tr.get("dtls") or {}).get("retransmissions"),
+        "data": data_row(rep, st),
         "flow": {
             "browser": endpoint(sp.get("local")),
             "rtcsec": endpoint(sp.get("remote")),
@@ -380,6 +501,10 @@ while True:
             last_problems = ["no report from the page yet"]
         elif A.kind == "nack":
             last_problems = nack_problems(rep, st, A.mode)
+        elif A.kind == "data":
+            last_problems = media_problems(rep, st, A.mode) + data_problems(rep, st)
+        elif A.kind == "dcbad":
+            last_problems = dcbad_problems(rep, st)
         else:
             last_problems = media_problems(rep, st, A.mode)
     if not last_problems or time.monotonic() - START >= A.timeout:

@@ -2,7 +2,8 @@
 # Browser interop: headless Chromium (Debian chromium) and Firefox (Debian
 # firefox-esr) call rtcsec-echo and must see their own camera and
 # microphone come back through rtcsec's ICE, DTLS and SRTP, in both DTLS
-# roles and with every SRTP profile each browser offers; NACKs must be
+# roles and with every SRTP profile each browser offers; every data-channel
+# message must come back byte-identical over SCTP in DTLS; NACKs must be
 # answered from rtcsec's cache; a wrong fingerprint must make rtcsec refuse
 # the association; two calls at once must share one port in single-port
 # mode. The DTLS handshakes are captured and checked on the wire: each
@@ -41,6 +42,19 @@
 #                   no SRTP packet either way; its log says "DTLS FAILED"
 #                   with the reason; the browser's dtlsState is "failed" and
 #                   it received no media packet.
+#   data cases      the media checks (default profiles) and the page's
+#                   data-channel test (?dc=test, tools/echo/datachannel.js):
+#                   a DCEP channel "echo" and a negotiated one (id 1) open;
+#                   200 messages on each, 0 bytes to 64 KiB, strings and
+#                   binary, each back identical and in order; then 1 MiB in
+#                   16 KiB messages ("send 1 MB"), every byte back
+#                   identical. rtcsec's /stats: both channels open, every
+#                   message and byte echoed, no error. One missing or
+#                   different message fails the case.
+#   dcbad cases     rtcsec-echo --test-corrupt-echo 100: the 100th message
+#                   each call echoes comes back altered; the data-channel
+#                   checks must report exactly that one mismatch and nothing
+#                   else (the proof that they can fail).
 #   single cases    rtcsec-echo --single-port 10.77.0.1:0 (SFU mode: one UDP
 #                   socket, rtcsec ICE-lite through rtcsec_router) and TWO
 #                   browsers at once on the same port, one ?dtls=client, one
@@ -50,7 +64,9 @@
 #                   at 10.77.0.1:the single port; the router nominated
 #                   exactly the browser's side of it. Both in one /stats
 #                   snapshot: different ufrags and 5-tuples, the router
-#                   counting 2 sessions, 2 nominated, 2 transports.
+#                   counting 2 sessions, 2 nominated, 2 transports. In
+#                   single:default both pages run the data-channel test too
+#                   (checks as above): data channels through the router.
 # After the last case, tests/browser/wire.py checks every call's handshake
 # in the capture (dumpcap, DTLS records only; tshark): the ServerHello
 # selects the expected version; when the browser is the DTLS client, its
@@ -58,16 +74,17 @@
 # and its use_srtp list is exactly the driver's profile list. A case passes
 # only if both its live checks and its capture checks pass.
 # tests/browser/table.py then prints one line per call: versions, cipher,
-# profile, packets and frames each way, ICE connected -> DTLS connected ms.
+# profile, packets and frames each way, ICE connected -> DTLS connected ms,
+# the data-channel test's messages back and 1 MiB round-trip throughput.
 #
 # Usage: tests/browser/run.sh PATH/TO/rtcsec-echo [CASE...]
 #   CASE: BROWSER:client:PROFILE, BROWSER:server:PROFILE, BROWSER:nack:ROLE,
-#   BROWSER:wrongfp:ROLE, BROWSER:single:PROFILE, with BROWSER chromium or
-#   firefox, ROLE client or server, PROFILE an SRTP profile name or
-#   "default". Default: for each browser in $BROWSERS, both roles x every
-#   profile it offers, both nack and both wrongfp cases,
-#   single:SRTP_AEAD_AES_128_GCM and single:default (12 for Chromium, 14
-#   for Firefox).
+#   BROWSER:wrongfp:ROLE, BROWSER:data:ROLE, BROWSER:dcbad:ROLE,
+#   BROWSER:single:PROFILE, with BROWSER chromium or firefox, ROLE client or
+#   server, PROFILE an SRTP profile name or "default". Default: for each
+#   browser in $BROWSERS, both roles x every profile it offers, both nack,
+#   wrongfp and data cases, single:SRTP_AEAD_AES_128_GCM and single:default;
+#   and chromium:dcbad:client (15 for Chromium, 16 for Firefox).
 # Environment: BROWSERS (default "chromium firefox"), BROWSER_JOBS (cases at
 # once, default 3), CHROMIUM, FIREFOX (the binaries), BROWSER_KEEP=1 keeps
 # the work directory (reports, logs, the capture).
@@ -93,10 +110,12 @@ JOBS=${BROWSER_JOBS:-3}
 read -r -a BROWSER_LIST <<<"${BROWSERS:-chromium firefox}"
 WAIT_MEDIA_S=40  # a media case passes as soon as a report shows everything
 WAIT_FAIL_S=30   # a wrong-fp case waits for both sides to show the failure
-WAIT_SINGLE_S=50 # a single-port case: two calls at once on a busy machine
+WAIT_SINGLE_S=60 # a single-port case: two calls at once on a busy machine
+WAIT_DATA_S=60   # a data case: media, then 2 x 200 messages and 1 MiB back
 START_S=15       # rtcsec-echo must print its URL within this
 ECHO_LIFE_S=120  # --exit-after for each rtcsec-echo (a backstop)
 NACK_DROP_EVERY=20
+CORRUPT_ECHO=100 # dcbad: the echo altered (a test message on either channel)
 NS=rtcsec-b$$
 # The DTLS version each call must negotiate, as getStats() and the
 # ServerHello say it (hex): one value per browser, and per case if a case
@@ -132,6 +151,8 @@ if ((${#CASES[@]} == 0)); then
       done
     done
     CASES+=("$b:nack:client" "$b:nack:server" "$b:wrongfp:client" "$b:wrongfp:server")
+    CASES+=("$b:data:client" "$b:data:server")
+    [[ "$b" == chromium ]] && CASES+=("$b:dcbad:client")
     CASES+=("$b:single:SRTP_AEAD_AES_128_GCM" "$b:single:default")
   done
 fi
@@ -221,6 +242,8 @@ run_case() {
   client:* | server:*) kind=media mode=${rest%%:*} profile=${rest#*:} ;;
   wrongfp:client | wrongfp:server) kind=wrongfp mode=${rest#*:} profile=default ;;
   nack:client | nack:server) kind=nack mode=${rest#*:} profile=default ;;
+  data:client | data:server) kind=data mode=${rest#*:} profile=default ;;
+  dcbad:client | dcbad:server) kind=dcbad mode=${rest#*:} profile=default ;;
   single:*) kind=single mode=both profile=${rest#*:} ;;
   *)
     echo "FAIL $name: unknown case (see the usage in $0)" >"$dir/result"
@@ -241,6 +264,7 @@ run_case() {
   [[ "$profile" != default ]] && echo_args+=(--profiles "$profile")
   [[ "$kind" == wrongfp ]] && echo_args+=(--test-wrong-fingerprint)
   [[ "$kind" == nack ]] && echo_args+=(--test-drop-video "$NACK_DROP_EVERY")
+  [[ "$kind" == dcbad ]] && echo_args+=(--test-corrupt-echo "$CORRUPT_ECHO")
   {
     printf '+ rtcsec-echo'
     printf ' %q' "${echo_args[@]}"
@@ -287,8 +311,13 @@ run_case() {
     modes=(client server) # two calls at once through that one port
   fi
   local browser_pids=() m
+  local dc_param="" dc_check=()
+  if [[ "$kind" == data || "$kind" == dcbad || "$name" == *:single:default ]]; then
+    dc_param="&dc=test"
+    dc_check=(--data)
+  fi
   for m in "${modes[@]}"; do
-    local url="http://127.0.0.1:$port/?dtls=$m" tag=""
+    local url="http://127.0.0.1:$port/?dtls=$m$dc_param" tag=""
     [[ "$kind" == single ]] && tag="-$m"
     echo "+ $browser (headless, fake camera and microphone) $url" >>"$out"
     "${browser}_start" "$NS" "$dir" "$tag" "$url"
@@ -297,10 +326,12 @@ run_case() {
   local wait_s=$WAIT_MEDIA_S
   [[ "$kind" == wrongfp ]] && wait_s=$WAIT_FAIL_S
   [[ "$kind" == single ]] && wait_s=$WAIT_SINGLE_S
+  [[ "$kind" == data || "$kind" == dcbad ]] && wait_s=$WAIT_DATA_S
   local check_rc=0
   # A browser dying early shows up as "no report"; its log tail is printed.
   ip netns exec "$NS" python3 "$HERE/check.py" --kind "$kind" --mode "$mode" \
     --profile "$profile" --browser "$browser" --case "$name" --expect-version "$expect" \
+    "${dc_check[@]}" \
     --reports "$dir/report.jsonl" --stats "http://127.0.0.1:$port/stats" --log "$dir/echo.log" \
     --timeout "$wait_s" --t-start "$t_start" --out "$dir/case.json" "${sp_args[@]}" \
     >>"$out" 2>&1 || check_rc=$?
@@ -414,7 +445,8 @@ for c in "${CASES[@]}"; do
 done
 echo
 echo "browser: summary, one line per call (RTP and frames: browser>rtcsec / rtcsec>browser;"
-echo "ICE>DTLS: ICE connected to DTLS connected, rtcsec's view / the browser's)"
+echo "ICE>DTLS: ICE connected to DTLS connected, rtcsec's view / the browser's; data: test"
+echo "messages back identical / sent on both channels, and the 1 MiB round trip in MB/s)"
 python3 "$HERE/table.py" "${dirs[@]}"
 echo
 echo "browser: the calls took $live_s s, all cases with the capture check $((SECONDS - start)) s"

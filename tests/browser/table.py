@@ -12,7 +12,10 @@ browser decoded); ICE connected -> DTLS connected in ms, rtcsec's view
 (rtcsec_ice_get_stats, or the router's times in single-port mode) / the
 browser's (iceConnectionState connected -> connectionState connected);
 what the browser's first ClientHello offered (versions, datagrams, times
-sent) when the browser is the DTLS client; the case's result.
+sent) when the browser is the DTLS client; the data-channel test (data and
+single cases): messages back identical / sent on both channels, and the
+1 MiB run's round-trip throughput ("-" when the case ran none); the
+case's result.
 """
 import json
 import os
@@ -43,9 +46,19 @@ def client_hello(row):
             f"x{w['client_hello_sent']}")
 
 
+def data(row):
+    d = row.get("data")
+    if not d:
+        return "-"
+    ok = d["test_echoed"] - d["mismatches"]
+    bulk = f"1MiB {num(d.get('bulk_mbps'))} MB/s" if d.get("bulk_ok") else "1MiB FAILED"
+    return f"{ok}/{d['test_sent']}, {bulk}"
+
+
 def main():
     head = ["browser", "case", "rtcsec", "DTLS stats/wire", "DTLS cipher", "SRTP",
-            "RTP b>r/r>b", "frames b>r/r>b", "ICE>DTLS ms r/b", "browser ClientHello", "result"]
+            "RTP b>r/r>b", "frames b>r/r>b", "ICE>DTLS ms r/b", "browser ClientHello", "data",
+            "result"]
     lines = []
     for d in sys.argv[1:]:
         try:
@@ -57,7 +70,8 @@ def main():
             with open(os.path.join(d, "case.json")) as f:
                 case = json.load(f)
         except (OSError, ValueError):
-            lines.append(["?", os.path.basename(d), "-", "-", "-", "-", "-", "-", "-", "-", result])
+            lines.append(["?", os.path.basename(d), "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                          result])
             continue
         for row in case.get("rows") or []:
             name = row["case"].split(":", 1)[1]
@@ -74,6 +88,7 @@ def main():
                 f"{num(row.get('frames_rtcsec_to_browser'))}",
                 f"{num(row.get('ice_to_dtls_ms'))}/{num(row.get('browser_ice_to_dtls_ms'))}",
                 client_hello(row),
+                data(row),
                 result,
             ])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]

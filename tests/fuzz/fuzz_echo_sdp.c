@@ -12,8 +12,12 @@
  * answer is written and parses again with the same number of sections and
  * mids,
  * and each accepted section comes back with a port or as bundle-only, each
- * rejected one with port 0 and without bundle-only (§7.3.3); applied as an
- * answer to the echo's own offer, the document gives 0 or RTCSEC_ERR_PARSE. */
+ * rejected one with port 0 and without bundle-only (§7.3.3); at most one
+ * data-channel section is accepted (RFC 8831 §6.1: one SCTP association),
+ * with the peer's sctp-port in 1..65535, and it is written back as a
+ * data section with the echo's a=sctp-port and a=max-message-size (RFC
+ * 8841 §5, §6); applied as an answer to the echo's own offer, the document
+ * gives 0 or RTCSEC_ERR_PARSE, and an accepted data section keeps a port. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +40,16 @@ static echo_transport_desc local_transport(void) {
 }
 
 static void check_answer(const echo_sdp *offer, const echo_plan *plan) {
-  size_t tagged = 0;
-  for (size_t i = 0; i < plan->n_media; i++)
+  size_t tagged = 0, data = 0;
+  for (size_t i = 0; i < plan->n_media; i++) {
     tagged += plan->m[i].accepted && !plan->m[i].bundle_only;
+    if (plan->m[i].accepted && plan->m[i].kind == ECHO_KIND_DATA) {
+      data++;
+      FUZZ_CHECK(plan->m[i].remote_sctp_port != 0);
+      FUZZ_CHECK(offer->s[i].kind == ECHO_KIND_DATA);
+    }
+  }
+  FUZZ_CHECK(data <= 1);
   if (offer->n_bundle > 0)
     FUZZ_CHECK(tagged == 1);
   echo_transport_desc local = local_transport();
@@ -57,6 +68,9 @@ static void check_answer(const echo_sdp *offer, const echo_plan *plan) {
       for (size_t i = 0; i < plan->n_media; i++) {
         const echo_section *s = &again->s[i];
         FUZZ_CHECK(strcmp(s->mid, plan->m[i].mid) == 0);
+        if (plan->m[i].accepted && plan->m[i].kind == ECHO_KIND_DATA)
+          FUZZ_CHECK(s->kind == ECHO_KIND_DATA && s->sctp_port == ECHO_SCTP_PORT &&
+                     s->max_message_size == ECHO_MAX_MESSAGE_SIZE);
         if (plan->m[i].accepted && plan->m[i].bundle_only)
           FUZZ_CHECK(s->port == 0 && s->bundle_only);
         else if (plan->m[i].accepted)
@@ -93,6 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     echo_plan_offer(plan, &ids);
     rc = echo_plan_apply_answer(plan, sdp, err, sizeof(err));
     FUZZ_CHECK(rc == 0 || rc == RTCSEC_ERR_PARSE);
+    for (size_t i = 0; rc == 0 && i < plan->n_media; i++)
+      if (plan->m[i].accepted && plan->m[i].kind == ECHO_KIND_DATA)
+        FUZZ_CHECK(plan->m[i].remote_sctp_port != 0 && sdp->s[i].kind == ECHO_KIND_DATA);
   }
   free(plan);
   free(sdp);

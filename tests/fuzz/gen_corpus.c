@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#include "gen_sctp.h"
 #include "harness.h"
 #include "rtcsec/stun.h"
 
@@ -1279,6 +1280,7 @@ int main(int argc, char **argv) {
   mlkem_seeds();
   turn_seeds();
   coap_seeds();
+  sctp_seeds(write_seed, expect);
 
   printf("gen_corpus: %zu files, %zu bytes in %s\n", files_written, bytes_written, out_dir);
   if (failures) {

@@ -86,9 +86,10 @@ static void poll_side(tside *s) {
     ck_assert_int_eq(rtcsec_transport_poll_event(s->t, &ev), 0);
     if (ev.type == RTCSEC_EVENT_NONE)
       return;
-    if (ev.type == RTCSEC_EVENT_CONNECTED)
+    if (ev.type == RTCSEC_EVENT_CONNECTED) {
       s->connected++;
-    else if (ev.type == RTCSEC_EVENT_FAILED) {
+      s->info = ev.connected;
+    } else if (ev.type == RTCSEC_EVENT_FAILED) {
       s->failed++;
       s->error = ev.failed.error;
     } else if (ev.type == RTCSEC_EVENT_CLOSED)

@@ -19,6 +19,7 @@ typedef struct tside {
   rtcsec_transport *t;
   harness_transport ht;
   int connected, failed, closed, error, n_data;
+  rtcsec_connected_info info; /* the CONNECTED payload */
   uint64_t rtp_ok, rtcp_ok, bad_payload, media_errors, replays, dup_delivered;
   int last_rc; /* outcome of the last datagram offered */
   uint8_t data[2048];

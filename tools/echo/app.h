@@ -8,6 +8,8 @@
  *   echo/session_lite.c  the --single-port back-end (one rtcsec_router,
  *                     every call on one socket, through echo/lite_port.c)
  *   echo/stats.c      /stats and the exit summary (json-glib)
+ *   echo/datachannel.c  data channels: each message back on its channel
+ *                     (librtcsec-datachannel over either back-end)
  *
  * Pure code with its own tests lives beside them: echo/sdp_session.c (SDP
  * parse, plan, write) and echo/rtp_echo.c (RTP/RTCP rewriting, NACK cache).
@@ -24,6 +26,7 @@
 #include <stdio.h>
 
 #include "lite_port.h"
+#include "rtcsec/datachannel.h"
 #include "rtcsec/ice.h"
 #include "rtcsec/router.h"
 #include "rtcsec/rtcsec.h"
@@ -38,6 +41,9 @@
 #define MAX_BODY 65536      /* SDP and report bodies */
 #define MEDIA_BUF 2048      /* one RTP/RTCP packet + SRTP trailer */
 #define MAX_LOGGED_SEND_ERRORS 5
+/* The pre-agreed data channel (RFC 8832 §6: negotiated, no DCEP) the page
+ * opens with { negotiated: true, id: 1 } and label "negotiated". */
+#define ECHO_DC_NEGOTIATED_ID 1
 
 typedef struct host_port {
   char host[128];
@@ -56,13 +62,15 @@ typedef struct echo_options {
   const char *turn_user, *turn_pass;
   const char *report_path;
   int wrong_fingerprint;
-  unsigned drop_video; /* --test-drop-video N: 0 = off */
+  unsigned drop_video;   /* --test-drop-video N: 0 = off */
+  unsigned corrupt_echo; /* --test-corrupt-echo N: 0 = off */
   unsigned exit_after;
   int has_single_port; /* --single-port ADDR:PORT: ICE-lite on one socket */
   host_port single_port;
 } echo_options;
 
 typedef struct echo_app echo_app;
+typedef struct echo_dc echo_dc; /* echo/datachannel.c */
 
 typedef struct echo_session {
   echo_app *app;
@@ -103,6 +111,7 @@ typedef struct echo_session {
   uint64_t test_dropped; /* ... and those it dropped */
   uint8_t buf[MEDIA_BUF];
   uint8_t rbuf[MEDIA_BUF]; /* resends from the cache */
+  echo_dc *dc;             /* data channels, once DTLS is up (NULL: none) */
 } echo_session;
 
 struct echo_app {
@@ -177,8 +186,8 @@ void session_complete_pending(echo_session *s);
  * broken association. */
 void session_on_media(echo_session *s, rtcsec_packet_class kind, uint8_t *pkt, size_t len);
 void session_dtls_failed(echo_session *s, int error, int alert);
-/* Both back-ends: CONNECTED (logged with `role`), FAILED and CLOSED.
- * Returns 1 if ev was one of them. */
+/* Both back-ends: CONNECTED (logged with `role`), DATA (SCTP for the data
+ * channels), FAILED and CLOSED. Returns 1 if ev was one of them. */
 int session_dtls_event(echo_session *s, const rtcsec_event *ev, rtcsec_dtls_role role);
 
 /* ---- the libnice back-end (echo/session_nice.c) ---- */
@@ -187,6 +196,8 @@ int nice_session_start(echo_session *s, char *err, size_t err_cap);
 int nice_session_set_remote(echo_session *s, const echo_sdp *sdp, const rtcsec_fingerprint *fp,
                             char *err, size_t err_cap);
 int nice_session_send(echo_session *s, int rtcp, uint8_t *buf, size_t len, size_t cap);
+/* One DTLS application-data record (an SCTP packet). */
+int nice_session_send_data(echo_session *s, const uint8_t *data, size_t len);
 void nice_session_stop(echo_session *s);
 
 /* ---- the --single-port back-end (echo/session_lite.c) ---- */
@@ -202,6 +213,10 @@ int lite_session_register(echo_session *s, const char *remote_ufrag, const rtcse
 int lite_session_set_remote(echo_session *s, const echo_sdp *sdp, const echo_transport_desc *td,
                             char *err, size_t err_cap);
 int lite_session_send(echo_session *s, int rtcp, uint8_t *buf, size_t len, size_t cap);
+/* One DTLS application-data record (an SCTP packet), queued in the router;
+ * lite_session_flush() sends what is queued (at once outside a turn). */
+int lite_session_send_data(echo_session *s, const uint8_t *data, size_t len);
+void lite_session_flush(echo_session *s);
 void lite_session_stop(echo_session *s);
 /* --single-port takes only a full ICE agent: with two lite agents nobody
  * sends checks (RFC 8445 §6.1.1). */
@@ -209,6 +224,35 @@ int lite_peer_refused(const echo_app *app, const echo_transport_desc *td);
 /* The call's transport in the router, if it has one yet (and still:
  * consent expiry frees it). 1 if *out was filled. */
 int lite_session_transport_stats(echo_session *s, rtcsec_transport_stats *out);
+
+/* ---- data channels (echo/datachannel.c) ---- */
+
+/* DTLS connected: starts the call's data channels if its plan has them
+ * (the role and payload of info), with the negotiated channel open. */
+void dc_dtls_connected(echo_session *s, const rtcsec_connected_info *info);
+/* A DTLS application-data record of the call (valid during the call). */
+void dc_dtls_data(echo_session *s, const uint8_t *p, size_t len);
+/* DTLS closed or failed, or the path is gone: the channels close. */
+void dc_dtls_ended(echo_session *s);
+void dc_free(echo_session *s);
+
+typedef struct echo_dc_info {
+  const char *state;  /* "none" (not negotiated), "waiting for DTLS", "refused",
+                         or rtcsec_dc_state_name() */
+  rtcsec_dc_stats st; /* channels, messages and bytes each way, drops */
+  int error;          /* the association's failure, 0 if none */
+  uint16_t local_port, remote_port;
+  size_t remote_max_message_size; /* as the peer's SDP said (0: nothing) */
+  int negotiated_open;            /* the pre-agreed channel is open */
+  uint64_t send_errors;           /* messages that could not be echoed */
+  int last_send_error;
+  uint64_t dropped; /* packets and messages the association refused */
+  uint64_t paused;  /* turns in which reading waited for the echo to drain */
+} echo_dc_info;
+
+/* Returns 1 when the call has an association (out filled), 0 otherwise
+ * (out->state says why). */
+int dc_get_info(const echo_session *s, echo_dc_info *out);
 
 /* ---- statistics (echo/stats.c) ---- */
 

@@ -1,10 +1,14 @@
 // rtcsec-echo page: sends the camera and microphone to rtcsec-echo, shows
-// what comes back, and reports what getStats() says.
+// what comes back, and reports what getStats() says. Data channels are
+// datachannel.js's (window.echoDataChannels): both are set up here before
+// the local description, and their summary goes into every report.
 //
 // /?dtls=client  the browser offers (actpass), rtcsec answers active: rtcsec
 //                is the DTLS client.            POST /offer -> answer SDP
 // /?dtls=server  rtcsec offers (actpass), the browser answers active: rtcsec
 //                is the DTLS server.            GET /offer, POST /answer
+// &dc=test       run the data-channel test once the channels are open (see
+//                datachannel.js).
 //
 // Signalling is non-trickle: each side sends its description once its ICE
 // gathering is complete. Every second the panels are refreshed and, from
@@ -111,8 +115,11 @@
     if ('requestVideoFrameCallback' in remoteVideo) remoteVideo.requestVideoFrameCallback(countFrames);
 
     setStatus(`signalling (rtcsec is the DTLS ${mode})`);
+    const dcChanged = () => {};
     if (mode === 'client') {
       for (const t of media.getTracks()) pc.addTrack(t, media);
+      // After the tracks: the data section comes last in the offer.
+      window.echoDataChannels.setup(pc, params, dcChanged);
       await pc.setLocalDescription(await pc.createOffer());
       await gatheringDone(5000);
       const { res, text } = await request('POST', '/offer?dtls=client', pc.localDescription.sdp);
@@ -125,6 +132,8 @@
       await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
       // addTrack takes over the transceivers the offer created.
       for (const t of media.getTracks()) pc.addTrack(t, media);
+      // rtcsec's offer has the data section: the SCTP transport exists.
+      window.echoDataChannels.setup(pc, params, dcChanged);
       await pc.setLocalDescription(await pc.createAnswer());
       await gatheringDone(5000);
       await request('POST', `/answer?session=${encodeURIComponent(session)}`,
@@ -164,6 +173,7 @@
       },
       timing,
       errors,
+      datachannel: window.echoDataChannels.summary(),
     };
     if (!pc) return out;
     const stats = await pc.getStats();
@@ -266,6 +276,7 @@
     }
     rows.push(['echoed video shown', `${s.remoteVideo.width}x${s.remoteVideo.height}, ` +
       `${s.remoteVideo.framesPresented} frames`]);
+    rows.push(...window.echoDataChannels.rows());
     if (s.errors.length) rows.push(['errors', s.errors.join('; ')]);
     fillTable($('browser'), rows);
   }
@@ -294,6 +305,13 @@
           `PLI ${s.echo.pli}, FIR ${s.echo.fir}, NACK ${s.echo.nack} (${s.echo.nack_resent} resent, ` +
           `${s.echo.nack_refused_rtt + s.echo.nack_refused_rate} refused)` : ''],
       ];
+      const d = s.datachannel;
+      if (d) {
+        rows.push(['data channels', `${d.state}: ${d.channels} open (${d.channels_opened} opened` +
+          `${d.negotiated_open ? ', negotiated id 1 open' : ''}); in ${d.messages_in} messages ` +
+          `${d.bytes_in} B, echoed ${d.messages_out} messages ${d.bytes_out} B; ` +
+          `errors ${d.errors}${d.error_text ? ` (${d.error_text})` : ''}`]);
+      }
       fillTable($('server'), rows);
       $('serverRaw').textContent = JSON.stringify(s, null, 1);
     } catch (e) {

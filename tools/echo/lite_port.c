@@ -218,6 +218,19 @@ int echo_lite_send_rtcp(echo_lite *l, rtcsec_session_id id, uint8_t *buf, size_t
   return send_media(l, id, 1, buf, len, cap);
 }
 
+int echo_lite_send_data(echo_lite *l, rtcsec_session_id id, const uint8_t *data, size_t len) {
+  if (l == NULL)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
+  return rtcsec_router_send_data(l->router, id, data, len, rtcsec_udp_mux_now());
+}
+
+void echo_lite_flush(echo_lite *l) {
+  if (l == NULL || l->in_turn)
+    return;
+  rtcsec_udp_mux_flush(l->mux);
+  rearm(l);
+}
+
 void echo_lite_get_stats(const echo_lite *l, echo_lite_stats *out) {
   if (l == NULL || out == NULL)
     return;
@@ -267,6 +280,11 @@ int echo_lite_send_rtcp(echo_lite *l, rtcsec_session_id id, uint8_t *buf, size_t
   (void)l, (void)id, (void)buf, (void)len, (void)cap;
   return RTCSEC_ERR_UNSUPPORTED;
 }
+int echo_lite_send_data(echo_lite *l, rtcsec_session_id id, const uint8_t *data, size_t len) {
+  (void)l, (void)id, (void)data, (void)len;
+  return RTCSEC_ERR_UNSUPPORTED;
+}
+void echo_lite_flush(echo_lite *l) { (void)l; }
 void echo_lite_get_stats(const echo_lite *l, echo_lite_stats *out) {
   (void)l;
   if (out)

@@ -77,6 +77,12 @@ int echo_lite_add_remote_fingerprint(echo_lite *l, rtcsec_session_id id,
 int echo_lite_send_rtp(echo_lite *l, rtcsec_session_id id, uint8_t *buf, size_t len, size_t cap);
 int echo_lite_send_rtcp(echo_lite *l, rtcsec_session_id id, uint8_t *buf, size_t len, size_t cap);
 
+/* DTLS application data (an SCTP packet) for session id, queued in the
+ * router (rtcsec_router_send_data()); echo_lite_flush() sends what is
+ * queued, at once outside a turn (inside one, the turn's end does). */
+int echo_lite_send_data(echo_lite *l, rtcsec_session_id id, const uint8_t *data, size_t len);
+void echo_lite_flush(echo_lite *l);
+
 /* The router, for its statistics and session information (read only). */
 rtcsec_router *echo_lite_router(echo_lite *l);
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rtcsec/datachannel.h"
+
 /* ---- small helpers -------------------------------------------------------- */
 
 static void set_err(char *err, size_t cap, const char *fmt, ...)
@@ -94,6 +96,8 @@ const char *echo_kind_name(echo_kind k) {
     return "audio";
   case ECHO_KIND_VIDEO:
     return "video";
+  case ECHO_KIND_DATA:
+    return "data";
   case ECHO_KIND_OTHER:
   default:
     return "other";
@@ -157,6 +161,21 @@ static int parse_m_line(echo_section *sec, span v, char *err, size_t cap) {
     c->pt = pt;
   }
   return 0;
+}
+
+/* RFC 8841 §4.1: "m=application <port> UDP/DTLS/SCTP webrtc-datachannel" is
+ * a data-channel section (rtcsec/datachannel.h reads it); TCP/DTLS/SCTP and
+ * the pre-RFC "DTLS/SCTP 5000" stay ECHO_KIND_OTHER, which the echo does not
+ * accept. */
+static void classify_data(echo_section *sec, span line) {
+  uint16_t port;
+  rtcsec_sdp_dc_proto proto;
+  if (sec->kind != ECHO_KIND_OTHER ||
+      rtcsec_sdp_dc_media_parse(&port, &proto, line.p, line.len) != RTCSEC_OK ||
+      proto != RTCSEC_SDP_DC_UDP_DTLS_SCTP)
+    return;
+  sec->kind = ECHO_KIND_DATA;
+  sec->sctp_port = RTCSEC_DC_DEFAULT_PORT; /* RFC 8841 §5: when a=sctp-port is absent */
 }
 
 /* "rtpmap:<pt> <name>/<clock>[/<channels>]" */
@@ -439,6 +458,16 @@ static int parse_attribute(echo_sdp *out, echo_section *sec, parse_state *ps, sp
     parse_ssrc(sec, span_after(v, 5));
   } else if (span_starts(v, "ssrc-group:")) {
     parse_ssrc_group(sec, span_after(v, 11), from_fid);
+  } else if (sec->kind == ECHO_KIND_DATA && span_starts(v, "sctp-port:")) {
+    if (rtcsec_sdp_sctp_port_parse(&sec->sctp_port, line.p, line.len) != 0) {
+      set_err(err, cap, "bad a=sctp-port (RFC 8841 §5)");
+      return RTCSEC_ERR_PARSE;
+    }
+  } else if (sec->kind == ECHO_KIND_DATA && span_starts(v, "max-message-size:")) {
+    if (rtcsec_sdp_max_message_size_parse(&sec->max_message_size, line.p, line.len) != 0) {
+      set_err(err, cap, "bad a=max-message-size (RFC 8841 §6)");
+      return RTCSEC_ERR_PARSE;
+    }
   } else if (span_eq(v, "rtcp-mux")) {
     sec->rtcp_mux = 1;
   } else if (span_eq(v, "rtcp-rsize")) {
@@ -514,6 +543,8 @@ int echo_sdp_parse(echo_sdp *out, const char *sdp, size_t len, char *err, size_t
       sec = &out->s[out->n_sections++];
       from_fid = 0;
       rc = parse_m_line(sec, span_after(line, 2), err, cap);
+      if (rc == 0)
+        classify_data(sec, line);
       break;
     case 'a':
       rc = parse_attribute(out, sec, ps, line, &from_fid, err, cap);
@@ -708,7 +739,7 @@ int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_id
     return RTCSEC_ERR_INVALID_ARGUMENT;
   memset(plan, 0, sizeof(*plan));
   plan_ids(plan, ids);
-  int have_audio = 0, have_video = 0;
+  int have_audio = 0, have_video = 0, have_data = 0;
   size_t accepted = 0;
   for (size_t i = 0; i < offer->n_sections; i++) {
     const echo_section *sec = &offer->s[i];
@@ -725,6 +756,18 @@ int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_id
      * inside the BUNDLE group, so it is accepted there; port 0 without it
      * (or outside any group) is a disabled section (RFC 3264 §6). */
     int offered = sec->port != 0 || (sec->bundle_only && offer->n_bundle > 0);
+    if (sec->kind == ECHO_KIND_DATA) {
+      /* RFC 8831 §6.1: one SCTP association per peer connection, so one
+       * data section; it rides the same BUNDLE transport as the media. */
+      if (!offered || sec->mid[0] == '\0' || !section_in_bundle(offer, sec) || have_data)
+        continue;
+      m->accepted = 1;
+      m->remote_sctp_port = sec->sctp_port;
+      m->remote_max_message_size = sec->max_message_size;
+      have_data = 1;
+      accepted++;
+      continue;
+    }
     /* One section per kind: the echo has one SSRC to send per kind. */
     int usable = offered && sec->mid[0] != '\0' && sec->rtcp_mux &&
                  strcmp(sec->proto, "UDP/TLS/RTP/SAVPF") == 0 && section_in_bundle(offer, sec) &&
@@ -763,7 +806,8 @@ int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_id
   if (accepted == 0) {
     set_err(err, cap,
             "no media section to echo (needs audio with opus/48000/2 or video with VP8 or "
-            "H.264, UDP/TLS/RTP/SAVPF, rtcp-mux, in the BUNDLE group)");
+            "H.264, UDP/TLS/RTP/SAVPF, rtcp-mux, or data channels (UDP/DTLS/SCTP "
+            "webrtc-datachannel), in the BUNDLE group)");
     return RTCSEC_ERR_UNSUPPORTED;
   }
   return tag_bundle(plan, offer, err, cap);
@@ -781,8 +825,8 @@ void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids) {
       fb_kept};
   memset(plan, 0, sizeof(*plan));
   plan_ids(plan, ids);
-  plan->n_media = 2;
-  echo_plan_media *a = &plan->m[0], *v = &plan->m[1];
+  plan->n_media = 3;
+  echo_plan_media *a = &plan->m[0], *v = &plan->m[1], *d = &plan->m[2];
   a->kind = ECHO_KIND_AUDIO;
   v->kind = ECHO_KIND_VIDEO;
   snprintf(a->media, sizeof(a->media), "audio");
@@ -797,8 +841,17 @@ void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids) {
     plan->m[i].dir = ECHO_DIR_SENDRECV;
     plan->m[i].rtcp_rsize = 1;
   }
+  /* Data channels (RFC 8841 §4.1); the peer's port and size come with its
+   * answer. */
+  d->kind = ECHO_KIND_DATA;
+  d->accepted = 1;
+  snprintf(d->media, sizeof(d->media), "application");
+  snprintf(d->proto, sizeof(d->proto), "UDP/DTLS/SCTP");
+  snprintf(d->fmt0, sizeof(d->fmt0), "webrtc-datachannel");
+  snprintf(d->mid, sizeof(d->mid), "2");
   /* RFC 8843 §7.2: the tagged audio section alone has the address:port. */
   v->bundle_only = 1;
+  d->bundle_only = 1;
   plan_add_codec(a, &opus);
   plan_add_codec(v, &vp8);
   plan_add_codec(v, &h264);
@@ -835,6 +888,12 @@ int echo_plan_apply_answer(echo_plan *plan, const echo_sdp *answer, char *err, s
     if (sec->port == 0 && !(answer->n_bundle > 0 && section_in_bundle(answer, sec))) {
       set_err(err, cap, "answer section '%s' is bundle-only outside the BUNDLE group", sec->mid);
       return RTCSEC_ERR_PARSE;
+    }
+    if (m->kind == ECHO_KIND_DATA) {
+      m->remote_sctp_port = sec->sctp_port;
+      m->remote_max_message_size = sec->max_message_size;
+      accepted++;
+      continue;
     }
     if (!sec->rtcp_mux) {
       set_err(err, cap, "answer section '%s' without rtcp-mux", sec->mid);
@@ -948,6 +1007,24 @@ static void write_codec(out_buf *o, const echo_codec *c) {
     put(o, "a=fmtp:%u %s\r\n", c->pt, c->fmtp);
 }
 
+/* Non-trickle: every candidate is in the BUNDLE tag section. */
+static void write_candidates(out_buf *o, const char *const *candidates, size_t n) {
+  for (size_t c = 0; c < n; c++)
+    put(o, "a=%s\r\n", candidates[c]);
+  put(o, "a=end-of-candidates\r\n");
+}
+
+/* A data section's own attributes (RFC 8841 §5, §6), through the
+ * data-channel library's formatters; no direction, rtcp-mux or SSRC: it
+ * carries SCTP, not RTP. */
+static void write_data(out_buf *o) {
+  char line[64];
+  if (rtcsec_sdp_sctp_port_format(ECHO_SCTP_PORT, line, sizeof(line), NULL) == 0)
+    put(o, "a=%s\r\n", line);
+  if (rtcsec_sdp_max_message_size_format(ECHO_MAX_MESSAGE_SIZE, line, sizeof(line), NULL) == 0)
+    put(o, "a=%s\r\n", line);
+}
+
 int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
                    const char *const *candidates, size_t n_candidates, uint64_t session_id,
                    char *buf, size_t cap, size_t *len_out) {
@@ -1011,6 +1088,8 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
       continue;
     }
     put(&o, "m=%s %u %s", m->media, m->bundle_only ? 0 : port, m->proto);
+    if (m->kind == ECHO_KIND_DATA)
+      put(&o, " webrtc-datachannel"); /* RFC 8841 §4.1 */
     for (size_t k = 0; k < m->n_codecs; k++)
       put(&o, " %u", m->codecs[k].codec.pt);
     put(&o, "\r\n");
@@ -1025,6 +1104,12 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
       put(&o, "a=%s\r\na=%s\r\na=%s\r\n", ufrag, pwd, setup);
     }
     put(&o, "a=mid:%s\r\n", m->mid);
+    if (m->kind == ECHO_KIND_DATA) {
+      write_data(&o);
+      if (i == tag)
+        write_candidates(&o, candidates, n_candidates);
+      continue;
+    }
     put(&o, "a=%s\r\n", dir_name(m->dir));
     /* rtcp-mux and rtcp-rsize are IDENTICAL attributes, which RFC 8843
      * §7.1.3 keeps to the tagged section; but with rtcpMuxPolicy 'require'
@@ -1044,12 +1129,8 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
       put(&o, "a=ssrc:%u cname:%s\r\n", (unsigned)m->local_ssrc, plan->cname);
       put(&o, "a=ssrc:%u msid:%s %s\r\n", (unsigned)m->local_ssrc, plan->stream_id, track);
     }
-    if (i == tag) {
-      /* Non-trickle: every candidate is here, in the BUNDLE tag section. */
-      for (size_t c = 0; c < n_candidates; c++)
-        put(&o, "a=%s\r\n", candidates[c]);
-      put(&o, "a=end-of-candidates\r\n");
-    }
+    if (i == tag)
+      write_candidates(&o, candidates, n_candidates);
   }
   if (o.overflow)
     return RTCSEC_ERR_BUFFER_TOO_SMALL;

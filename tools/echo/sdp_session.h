@@ -12,8 +12,12 @@
  *   echo_plan_answer()      what to answer to a browser's offer: one BUNDLE
  *                           group, audio Opus, video VP8 (+ H.264 if
  *                           offered), the offer's payload type numbers kept
- *                           so that nothing needs rewriting;
- *   echo_plan_offer()       what rtcsec offers itself (same codecs);
+ *                           so that nothing needs rewriting, and data
+ *                           channels (RFC 8841: m=application UDP/DTLS/SCTP
+ *                           webrtc-datachannel, a=sctp-port,
+ *                           a=max-message-size);
+ *   echo_plan_offer()       what rtcsec offers itself (same codecs, and a
+ *                           data-channel section);
  *   echo_plan_apply_answer() the browser's answer to that offer;
  *   echo_sdp_write()        the SDP text of a plan (offer or answer).
  *
@@ -45,7 +49,14 @@ typedef enum echo_kind {
   ECHO_KIND_OTHER = 0,
   ECHO_KIND_AUDIO = 1,
   ECHO_KIND_VIDEO = 2,
+  /* "m=application ... UDP/DTLS/SCTP webrtc-datachannel" (RFC 8841 §4.1) */
+  ECHO_KIND_DATA = 3,
 } echo_kind;
+
+/* What the echo says for its data channels: a=sctp-port (RFC 8841 §5, the
+ * default) and a=max-message-size (§6: what it accepts). */
+#define ECHO_SCTP_PORT 5000
+#define ECHO_MAX_MESSAGE_SIZE (256u * 1024u)
 
 typedef enum echo_dir {
   ECHO_DIR_SENDRECV = 0, /* also the default when a section says nothing */
@@ -94,6 +105,11 @@ typedef struct echo_section {
   rtcsec_sdp_ice_credentials ice;
   rtcsec_fingerprint fingerprint;
   rtcsec_sdp_setup setup;
+  /* ECHO_KIND_DATA: a=sctp-port (5000 when absent, RFC 8841 §5) and
+   * a=max-message-size, as rtcsec_sdp_max_message_size_parse() gives it
+   * (0 when absent: the peer takes 64 KiB, §6.1). */
+  uint16_t sctp_port;
+  size_t max_message_size;
 } echo_section;
 
 typedef struct echo_sdp {
@@ -170,6 +186,10 @@ typedef struct echo_plan_media {
   uint32_t local_ssrc;  /* what the echo sends with (a=ssrc in our SDP) */
   uint32_t remote_ssrc; /* what the peer declared; 0 if it declared none */
   unsigned fb;          /* feedback negotiated (ECHO_FB_*, union of codecs) */
+  /* ECHO_KIND_DATA: the peer's a=sctp-port and a=max-message-size (as in
+   * echo_section); ours are ECHO_SCTP_PORT and ECHO_MAX_MESSAGE_SIZE. */
+  uint16_t remote_sctp_port;
+  size_t remote_max_message_size;
 } echo_plan_media;
 
 typedef struct echo_plan {
@@ -187,9 +207,11 @@ typedef struct echo_local_ids {
   const char *stream_id;           /* msid stream id */
 } echo_local_ids;
 
-/* Plans the answer to a browser's offer. Sections other than audio and
- * video, with an unknown proto, without rtcp-mux, or without a codec the
- * echo can reflect are rejected (port 0, outside the BUNDLE group), and so
+/* Plans the answer to a browser's offer. The first data-channel section in
+ * the BUNDLE group is accepted. Sections other than audio, video and data
+ * channels, audio or video with an unknown proto, without rtcp-mux, or
+ * without a codec the echo can reflect are rejected (port 0, outside the
+ * BUNDLE group), and so
  * is a section with port 0 unless it is a=bundle-only and in the offer's
  * BUNDLE group (RFC 8843 §7.3: bundle-only is part of the group, not
  * rejected; what Firefox offers under max-bundle). The offerer tagged
@@ -206,15 +228,17 @@ int echo_plan_answer(echo_plan *plan, const echo_sdp *offer, const echo_local_id
 
 /* Plans rtcsec's own offer: mid 0 audio (Opus, PT 111), mid 1 video (VP8
  * PT 96 and H.264 constrained baseline PT 102, with nack, nack pli, ccm
- * fir), both sendrecv, in one BUNDLE group tagged by the audio section; the
- * video section is bundle-only (RFC 8843 §7.2: only the tagged section has
- * an address:port, as a browser offers with bundlePolicy max-bundle). */
+ * fir), both sendrecv, mid 2 data channels, in one BUNDLE group tagged by
+ * the audio section; the video and data sections are bundle-only (RFC 8843
+ * §7.2: only the tagged section has an address:port, as a browser offers
+ * with bundlePolicy max-bundle). */
 void echo_plan_offer(echo_plan *plan, const echo_local_ids *ids);
 
 /* Applies the browser's answer to the plan made by echo_plan_offer():
  * sections it rejected (port 0 without a=bundle-only) are dropped, codecs
  * are matched by name, clock and channels (remote_pt from the answer),
- * remote SSRCs recorded. A section with port 0 and a=bundle-only is
+ * remote SSRCs recorded, the data section's a=sctp-port and
+ * a=max-message-size taken. A section with port 0 and a=bundle-only is
  * accepted (RFC 8843 §7.3: an answerer marks every bundled section but its
  * tagged one that way). Errors: RTCSEC_ERR_PARSE with a reason (section
  * count or mids differ, no common codec in an accepted section, a
@@ -228,8 +252,9 @@ int echo_plan_apply_answer(echo_plan *plan, const echo_sdp *answer, char *err, s
  * bundle_only. Only that section has the port, the transport attributes,
  * the candidates and end-of-candidates (non-trickle); the other accepted
  * sections say port 0 and a=bundle-only (RFC 8843 §7.1.3, §7.3). Every
- * accepted section says a=rtcp-mux, as browsers require (see the .c); no
- * a=rtcp anywhere (§9.3.1.2). candidates are
+ * accepted audio or video section says a=rtcp-mux, as browsers require (see
+ * the .c); no a=rtcp anywhere (§9.3.1.2). A data section says a=sctp-port
+ * and a=max-message-size (RFC 8841 §5, §6). candidates are
  * "candidate:..." strings; the first one's address and port make the c= and
  * m= values. Errors: RTCSEC_ERR_BUFFER_TOO_SMALL, RTCSEC_ERR_INVALID_ARGUMENT
  * (also: accepted sections but every one bundle_only). */
@@ -237,7 +262,7 @@ int echo_sdp_write(const echo_plan *plan, const echo_transport_desc *local,
                    const char *const *candidates, size_t n_candidates, uint64_t session_id,
                    char *buf, size_t cap, size_t *len_out);
 
-/* "audio", "video", "other". */
+/* "audio", "video", "data", "other". */
 const char *echo_kind_name(echo_kind k);
 
 #endif

@@ -86,13 +86,19 @@ int session_dtls_event(echo_session *s, const rtcsec_event *ev, rtcsec_dtls_role
     slog(s, "DTLS connected as %s: %s, SRTP %s", dtls_role_name(role),
          ev->connected.cipher && ev->connected.cipher[0] ? ev->connected.cipher : "?",
          rtcsec_srtp_profile_name(ev->connected.profile));
+    dc_dtls_connected(s, &ev->connected);
+    return 1;
+  case RTCSEC_EVENT_DATA:
+    dc_dtls_data(s, ev->data.data, ev->data.len);
     return 1;
   case RTCSEC_EVENT_FAILED:
     session_dtls_failed(s, ev->failed.error, ev->failed.alert);
+    dc_dtls_ended(s);
     return 1;
   case RTCSEC_EVENT_CLOSED:
     s->dtls_closed = 1;
     slog(s, "%s", "DTLS closed by the browser");
+    dc_dtls_ended(s);
     return 1;
   default:
     return 0;
@@ -114,6 +120,7 @@ void session_free(echo_session *s) {
   }
   if (s->gather_timer)
     g_source_remove(s->gather_timer);
+  dc_free(s); /* sends nothing: the association is aborted where it stands */
   nice_session_stop(s);
   lite_session_stop(s); /* close_notify if connected */
   g_free(s->video_cache);

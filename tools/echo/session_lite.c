@@ -49,6 +49,7 @@ static void lite_on_event(void *user, const rtcsec_event *ev) {
          ev->address.moved ? " (moved: same DTLS association, no new handshake)" : "");
     break;
   case RTCSEC_EVENT_CONNECTED:
+  case RTCSEC_EVENT_DATA:
   case RTCSEC_EVENT_FAILED:
   case RTCSEC_EVENT_CLOSED:
     session_dtls_event(s, ev, s->rid_role);
@@ -61,8 +62,8 @@ static void lite_on_event(void *user, const rtcsec_event *ev) {
     s->rid = 0;
     s->ice_state = RTCSEC_ICE_STATE_FAILED;
     slog(s, "%s", "consent expired (RFC 7675: no valid check for 30 s): session gone");
+    dc_dtls_ended(s);
     break;
-  case RTCSEC_EVENT_DATA:
   case RTCSEC_EVENT_NONE:
   default:
     break;
@@ -183,6 +184,14 @@ int lite_session_send(echo_session *s, int rtcp, uint8_t *buf, size_t len, size_
   return rtcp ? echo_lite_send_rtcp(s->app->lite, s->rid, buf, len, cap)
               : echo_lite_send_rtp(s->app->lite, s->rid, buf, len, cap);
 }
+
+int lite_session_send_data(echo_session *s, const uint8_t *data, size_t len) {
+  if (s->rid == 0)
+    return RTCSEC_ERR_INVALID_STATE; /* consent expired: nothing more is sent */
+  return echo_lite_send_data(s->app->lite, s->rid, data, len);
+}
+
+void lite_session_flush(echo_session *s) { echo_lite_flush(s->app->lite); }
 
 void lite_session_stop(echo_session *s) {
   if (s->rid != 0 && s->app->lite != NULL)

@@ -40,15 +40,18 @@ static void nice_on_event(void *user, const rtcsec_event *ev) {
          ev->pair.protocol);
     break;
   case RTCSEC_EVENT_CONNECTED:
+  case RTCSEC_EVENT_DATA:
   case RTCSEC_EVENT_FAILED:
   case RTCSEC_EVENT_CLOSED:
     session_dtls_event(s, ev, s->dtls_role);
     break;
   case RTCSEC_EVENT_CONSENT_LOST:
+    /* An ICE restart could bring the path back with the same DTLS, but the
+     * echo does not restart: SCTP would only retransmit into nothing. */
     s->consent_lost = 1;
     slog(s, "%s", "consent lost (RFC 7675): media stopped");
+    dc_dtls_ended(s);
     break;
-  case RTCSEC_EVENT_DATA:
   default:
     break;
   }
@@ -127,6 +130,10 @@ int nice_session_set_remote(echo_session *s, const echo_sdp *sdp, const rtcsec_f
 int nice_session_send(echo_session *s, int rtcp, uint8_t *buf, size_t len, size_t cap) {
   return rtcp ? rtcsec_ice_send_rtcp(s->agent, buf, len, cap)
               : rtcsec_ice_send_rtp(s->agent, buf, len, cap);
+}
+
+int nice_session_send_data(echo_session *s, const uint8_t *data, size_t len) {
+  return rtcsec_ice_send_data(s->agent, data, len);
 }
 
 void nice_session_stop(echo_session *s) {

@@ -252,6 +252,41 @@ static void stats_echo(JsonBuilder *b, const echo_session *s) {
   json_builder_end_array(b);
 }
 
+/* The call's data channels (echo/datachannel.c): always an object, with
+ * state "none" when the call negotiated none. Counters are the
+ * association's: in = from the browser, out = echoed back. */
+static void stats_datachannel(JsonBuilder *b, const echo_session *s) {
+  echo_dc_info di;
+  dc_get_info(s, &di);
+  const rtcsec_dc_stats *st = &di.st;
+  begin(b, "datachannel");
+  kv_str(b, "state", di.state);
+  kv_u64(b, "channels", st->channels);
+  kv_u64(b, "channels_opened", st->channels_opened);
+  kv_u64(b, "channels_closed", st->channels_closed);
+  kv_bool(b, "negotiated_open", di.negotiated_open);
+  kv_u64(b, "messages_in", st->messages_received);
+  kv_u64(b, "bytes_in", st->bytes_received);
+  kv_u64(b, "messages_out", st->messages_sent);
+  kv_u64(b, "bytes_out", st->bytes_sent);
+  kv_u64(b, "buffered", st->buffered_amount);
+  kv_u64(b, "errors", di.send_errors + di.dropped);
+  kv_u64(b, "send_errors", di.send_errors);
+  kv_u64(b, "dropped", di.dropped);
+  kv_int(b, "error", di.error);
+  kv_str(b, "error_text", di.error ? rtcsec_strerror(di.error) : "");
+  kv_u64(b, "packets_in", st->packets_in);
+  kv_u64(b, "packets_out", st->packets_out);
+  kv_u64(b, "dcep_opens", st->dcep_opens_received);
+  kv_bool(b, "interleaving", st->interleaving);
+  kv_u64(b, "sctp_port", di.local_port);
+  kv_u64(b, "remote_sctp_port", di.remote_port);
+  kv_u64(b, "remote_max_message_size",
+         di.remote_max_message_size == RTCSEC_DC_MESSAGE_SIZE_ANY ? 0 : di.remote_max_message_size);
+  kv_u64(b, "reading_paused", di.paused);
+  json_builder_end_object(b);
+}
+
 static void stats_session(JsonBuilder *b, echo_session *s) {
   rtcsec_ice_stats st;
   memset(&st, 0, sizeof(st));
@@ -271,6 +306,7 @@ static void stats_session(JsonBuilder *b, echo_session *s) {
   kv_bool(b, "test_wrong_fingerprint", s->app->opt.wrong_fingerprint);
   stats_transport(b, s, &st.transport, have);
   stats_echo(b, s);
+  stats_datachannel(b, s);
   json_builder_end_object(b);
 }
 
@@ -384,5 +420,14 @@ void stats_print_summary(echo_app *app) {
         (unsigned long long)sr->inbound.rtp_packets, (unsigned long long)sr->inbound.rtcp_packets,
         (unsigned long long)sr->outbound.rtp_packets, (unsigned long long)sr->outbound.rtcp_packets,
         s->failure[0] ? "; failure: " : "", s->failure);
+    echo_dc_info di;
+    if (dc_get_info(s, &di))
+      echo_log("session %llu data channels: %s, %llu opened, %llu messages (%llu bytes) in, "
+               "%llu (%llu bytes) echoed, %llu errors",
+               (unsigned long long)s->id, di.state, (unsigned long long)di.st.channels_opened,
+               (unsigned long long)di.st.messages_received,
+               (unsigned long long)di.st.bytes_received, (unsigned long long)di.st.messages_sent,
+               (unsigned long long)di.st.bytes_sent,
+               (unsigned long long)(di.send_errors + di.dropped));
   }
 }

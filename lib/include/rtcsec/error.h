@@ -10,6 +10,10 @@
  *                dropped (or answered with a STUN error), nothing fails
  *   -70 .. -89   SRTP / media: the packet is dropped, the session goes on
  *   -90 .. -99   crypto library and resources
+ *   -100 .. -109 data channels (librtcsec-datachannel): a message or packet
+ *                is dropped and counted, or a call is refused; only
+ *                RTCSEC_ERR_DC_ABORTED and RTCSEC_ERR_DC_TIMEOUT end an
+ *                association (sticky)
  *
  * rtcsec_strerror() returns a short static English description for any code,
  * including unknown ones.
@@ -91,6 +95,18 @@ typedef enum rtcsec_error {
   RTCSEC_ERR_KEY_SHARE_LENGTH = -93,  /* share length wrong for its group */
   RTCSEC_ERR_KEY_SHARE_INVALID = -94, /* not a valid key: ML-KEM modulus check, P-256 point */
   RTCSEC_ERR_KEY_SHARE_ZERO = -95,    /* X25519 shared secret all zero (small-order point) */
+
+  /* data channels (SCTP over DTLS, RFC 8261 / 8831 / 8832) */
+  RTCSEC_ERR_DC_DCEP_MALFORMED = -100,    /* DCEP message malformed or with bad parameters */
+  RTCSEC_ERR_DC_UNKNOWN_PPID = -101,      /* message with a PPID data channels do not use */
+  RTCSEC_ERR_DC_MESSAGE_TOO_LARGE = -102, /* over the max-message-size (RFC 8841 §6.1) */
+  RTCSEC_ERR_DC_STREAM_ID = -103,      /* stream id in use, of the wrong parity or out of range */
+  RTCSEC_ERR_DC_CHANNEL_CLOSED = -104, /* no open channel with that id */
+  RTCSEC_ERR_DC_BUFFER_FULL = -105,    /* send queue full: wait for buffered-amount-low */
+  RTCSEC_ERR_DC_ABORTED = -106,        /* SCTP association aborted (sticky) */
+  RTCSEC_ERR_DC_TIMEOUT = -107,        /* SCTP association not set up or peer gone (sticky) */
+  RTCSEC_ERR_DC_PACKET_DROPPED = -108, /* SCTP packet dropped: checksum, tag or header */
+  RTCSEC_ERR_DC_SCTP = -109,           /* the SCTP stack refused an operation */
 } rtcsec_error;
 
 /* Short static description of an error code; never NULL. */

@@ -72,6 +72,27 @@ typedef enum rtcsec_sdp_attr {
  * attribute). */
 RTCSEC_API int rtcsec_sdp_attr_identify(rtcsec_sdp_attr *out, const char *s, size_t len);
 
+/* ---- attributes other modules own ---------------------------------------- */
+
+/* The value of one attribute line "[a=]NAME:VALUE" under the parser rules
+ * above (NAME matched case-insensitively, trailing line end and blanks
+ * dropped): *value points at VALUE inside s, *value_len is its length
+ * (possibly 0). For the parsers of attributes that belong to other rtcsec
+ * libraries (data channels: a=sctp-port, a=max-message-size, RFC 8841) and
+ * to applications, so that every attribute follows the same line rules.
+ * Errors: RTCSEC_ERR_INVALID_ARGUMENT (NULL s, name, value or value_len),
+ * RTCSEC_ERR_TOO_LARGE, RTCSEC_ERR_PARSE (not NAME followed by ':', a
+ * control character or NUL). */
+RTCSEC_API int rtcsec_sdp_attr_value(const char *s, size_t len, const char *name,
+                                     const char **value, size_t *value_len);
+
+/* The same rules for a line that is not an attribute ("m=...", RFC 8866
+ * §5.14): no "a=" is taken; *body and *body_len give the line without its
+ * trailing line end and blanks.
+ * Errors: RTCSEC_ERR_INVALID_ARGUMENT, RTCSEC_ERR_TOO_LARGE,
+ * RTCSEC_ERR_PARSE (a control character or NUL, or nothing left). */
+RTCSEC_API int rtcsec_sdp_line_body(const char *s, size_t len, const char **body, size_t *body_len);
+
 /* ---- ICE credentials (RFC 8839 §5.4, RFC 8445 §5.3) --------------------- */
 
 /* ufrag = 4*256ice-char, password = 22*256ice-char, where
