@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "rtcsec/error.h"
 #include "rtcsec/srtp.h"
 #include "srtp_internal.h"
@@ -432,12 +433,6 @@ struct rtp_info {
   uint32_t ssrc;
 };
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-
-static uint32_t be32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* RFC 3550 §5.1 fixed header, CSRC list and §5.3.1 header extension, all
  * within len. Returns 1 if well formed. This runs on every packet: one
  * check for the fixed header, then each variable part is checked against
@@ -452,14 +447,14 @@ static int parse_rtp(const uint8_t *buf, size_t len, struct rtp_info *info) {
   if (buf[0] & 0x10) { /* extension: profile(2) length-in-words(2) data */
     if (len - h < 4)
       return 0;
-    size_t words = be16(buf + h + 2);
+    size_t words = rtcsec_be16(buf + h + 2);
     h += 4;
     if (4 * words > len - h)
       return 0;
     h += 4 * words;
   }
-  info->seq = be16(buf + 2);
-  info->ssrc = be32(buf + 8);
+  info->seq = rtcsec_be16(buf + 2);
+  info->ssrc = rtcsec_be32(buf + 8);
   info->header_len = h;
   return 1;
 }
@@ -469,7 +464,7 @@ static int parse_rtp(const uint8_t *buf, size_t len, struct rtp_info *info) {
 static int parse_rtcp(const uint8_t *buf, size_t len, uint32_t *ssrc) {
   if (len < 8 || (buf[0] >> 6) != 2)
     return 0;
-  *ssrc = be32(buf + 4);
+  *ssrc = rtcsec_be32(buf + 4);
   return 1;
 }
 
