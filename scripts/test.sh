@@ -88,6 +88,10 @@ fi
 
 step "unit tests (plain)"
 run_tests plain build || failures+=("unit tests (plain)")
+# The browser suite's per-call table (versions, cipher, profile, packets,
+# frames, data channels, ICE -> DTLS ms), kept in the log of a passing run.
+sed -n '/^browser: summary/,/^[0-9]* passed, [0-9]* failed$/p' build/meson-logs/testlog.txt \
+  2>/dev/null || true
 
 step "configuring build-asan/"
 # -Werror stays off here: warnings are the plain build's job, and GCC's
