@@ -77,6 +77,11 @@ int tool_parse_ip_port(const char *s, int allow_zero, struct sockaddr_storage *o
   return -1;
 }
 
+int tool_is_ip_address(const char *s) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return s != NULL && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+}
+
 void tool_addr_text(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t cap) {
   char host[INET6_ADDRSTRLEN] = "?";
   if (buf == NULL || cap == 0)
