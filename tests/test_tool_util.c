@@ -2,10 +2,12 @@
  * addresses are taken only when exactly right, everything else is refused
  * without touching the outputs; addresses print as the programs log them;
  * big-endian fields go in and out high byte first;
- * the clock moves forward; the RSS reader finds this process's memory. */
+ * the clock moves forward; the RSS reader finds this process's memory; the
+ * load average is the kernel's. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -196,6 +198,29 @@ START_TEST(clock_and_memory) {
 }
 END_TEST
 
+/* The first field of /proc/loadavg, as this test reads it itself. */
+static double proc_loadavg(void) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  ck_assert_msg(f != NULL, "no /proc/loadavg: this test needs Linux's procfs");
+  double l = -2;
+  ck_assert_int_eq(fscanf(f, "%lf", &l), 1);
+  fclose(f);
+  return l;
+}
+
+START_TEST(load_average_is_procs_first_field) {
+  /* The kernel updates it every 5 s: it must equal what was there just
+   * before or just after. */
+  double before = proc_loadavg();
+  double got = tool_loadavg();
+  double after = proc_loadavg();
+  ck_assert_double_ge(got, 0);
+  double d1 = got - before, d2 = got - after;
+  ck_assert_msg((d1 > -0.005 && d1 < 0.005) || (d2 > -0.005 && d2 < 0.005),
+                "tool_loadavg() %.2f, /proc/loadavg %.2f then %.2f", got, before, after);
+}
+END_TEST
+
 START_TEST(rss_watch_keeps_first_and_peak) {
   tool_rss_watch w;
   tool_rss_watch_init(&w, 1000, 500);
@@ -232,6 +257,7 @@ int main(void) {
   tcase_add_test(tc, big_endian_fields);
   tcase_add_test(tc, clock_and_memory);
   tcase_add_test(tc, rss_watch_keeps_first_and_peak);
+  tcase_add_test(tc, load_average_is_procs_first_field);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -139,6 +139,17 @@ long tool_rss_kib(void) {
   return kib;
 }
 
+double tool_loadavg(void) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f == NULL)
+    return -1;
+  double l = -1;
+  if (fscanf(f, "%lf", &l) != 1 || l < 0)
+    l = -1;
+  fclose(f);
+  return l;
+}
+
 void tool_rss_watch_init(tool_rss_watch *w, uint64_t from_us, uint64_t every_us) {
   w->next_us = from_us;
   w->every_us = every_us;

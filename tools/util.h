@@ -1,9 +1,9 @@
 /* tools/util.h: what every rtcsec program needs and none should write again.
  *
  * Numbers and ADDR:PORT from the command line, addresses as text, the
- * monotonic clock, the process's resident memory, big-endian fields of the
- * packets the programs build and check, and the "PROG: message / Try
- * 'PROG --help'." line. No state, no allocation; used by tools/,
+ * monotonic clock, the process's resident memory and the load average,
+ * big-endian fields of the packets the programs build and check, and the
+ * "PROG: message / Try 'PROG --help'." line. No state, no allocation; used by tools/,
  * bench/ and their tests (tests/test_tool_util.c). Not part of librtcsec.
  */
 #ifndef RTCSEC_TOOL_UTIL_H
@@ -52,6 +52,10 @@ uint64_t tool_now_us(void);
 
 /* This process's resident set size in KiB (VmRSS), or -1 if unknown. */
 long tool_rss_kib(void);
+
+/* The 1-minute load average (/proc/loadavg), or -1 if unknown: what a
+ * benchmark prints beside its figures, which mean little on a busy machine. */
+double tool_loadavg(void);
 
 /* The peak resident memory from a point in time on (the end of a soak's
  * warm-up): sampled at most every `every_us`, and whenever forced. */
