@@ -9,6 +9,7 @@
 #include "rtcsec/rtcsec.h"
 #include "rtcsec/srtp.h"
 #include "rtcsec/transport.h"
+#include "util.h"
 
 #define BENCH_MAX_RUNS 101
 
@@ -116,8 +117,8 @@ void bench_env_fill(bench_env *env);
 /* CPU time of the calling thread in nanoseconds: what the per-packet and
  * handshake figures measure (time other processes take is not counted). */
 uint64_t bench_cpu_ns(void);
-/* Monotonic wall clock in microseconds (the sans-IO `now`). */
-uint64_t bench_mono_us(void);
+/* The monotonic wall clock (the sans-IO `now`) is tools/util.h's
+ * tool_now_us(). */
 
 /* ---- allocation counting (alloc_count.c) ----------------------------------- */
 

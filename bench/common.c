@@ -134,29 +134,12 @@ uint64_t bench_cpu_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t bench_mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- environment ---------------------------------------------------------------- */
 
 /* Exported by every libsrtp2 2.x but declared only in its uninstalled
  * crypto_kernel.h: the cipher type the crypto kernel registered for an id,
  * whose description names the backend ("AES-128 counter mode using NSS"). */
 const srtp_cipher_type_t *srtp_crypto_kernel_get_cipher_type(srtp_cipher_type_id_t id);
-
-static double loadavg(void) {
-  double l = -1;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f != NULL) {
-    if (fscanf(f, "%lf", &l) != 1)
-      l = -1;
-    fclose(f);
-  }
-  return l;
-}
 
 void bench_env_fill(bench_env *env) {
   memset(env, 0, sizeof(*env));
@@ -212,7 +195,7 @@ void bench_env_fill(bench_env *env) {
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(env->date, sizeof(env->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  env->loadavg_start = loadavg();
+  env->loadavg_start = tool_loadavg();
 }
 
 /* ---- other processes --------------------------------------------------------------- */
@@ -400,7 +383,7 @@ static int pump(endpoint_ops *ops, uint64_t *datagrams, uint64_t *bytes) {
           (*datagrams)++;
         if (bytes)
           *bytes += len;
-        rc = ops->handle(ops->obj[1 - s], buf, len, bench_mono_us());
+        rc = ops->handle(ops->obj[1 - s], buf, len, tool_now_us());
         if (rc != RTCSEC_OK)
           return rc;
       }
@@ -411,7 +394,7 @@ static int pump(endpoint_ops *ops, uint64_t *datagrams, uint64_t *bytes) {
     if (d0 > 0 && d1 > 0)
       return RTCSEC_OK;
     if (!moved) {
-      uint64_t now = bench_mono_us();
+      uint64_t now = tool_now_us();
       for (int s = 0; s < 2; s++) {
         if (ops->deadline(ops->obj[s]) <= now) {
           int rc = ops->timeout(ops->obj[s], now);
@@ -469,7 +452,7 @@ int bench_pair_connect(bench_pair *p, rtcsec_cert *cert[2], const rtcsec_fingerp
       return rc;
     }
   }
-  uint64_t now = bench_mono_us();
+  uint64_t now = tool_now_us();
   int rc = rtcsec_transport_start(p->t[1], now);
   if (rc == RTCSEC_OK)
     rc = rtcsec_transport_start(p->t[0], now);
@@ -539,7 +522,7 @@ int bench_dtls_handshake(rtcsec_cert *cert[2], const rtcsec_fingerprint fp[2], u
     cfg.n_peer_fingerprints = 1;
     rc = rtcsec_dtls_new(&end[i].d, &cfg);
   }
-  uint64_t now = bench_mono_us();
+  uint64_t now = tool_now_us();
   if (rc == RTCSEC_OK)
     rc = rtcsec_dtls_start(end[1].d, now);
   if (rc == RTCSEC_OK)

@@ -120,7 +120,7 @@ static int router_handshake(target_ctx *c) {
     int moved = 0;
     while (rtcsec_transport_poll_datagram(c->tx, buf, sizeof(buf), &n) == RTCSEC_OK && n > 0) {
       rtcsec_router_input in;
-      rtcsec_router_handle_datagram(c->router, buf, n, &c->peer, c->peer_len, bench_mono_us(), &in);
+      rtcsec_router_handle_datagram(c->router, buf, n, &c->peer, c->peer_len, tool_now_us(), &in);
       moved = 1;
     }
     struct sockaddr_storage dst;
@@ -130,7 +130,7 @@ static int router_handshake(target_ctx *c) {
            n > 0) {
       rtcsec_transport_input in;
       if (rtcsec_demux_classify(buf, n) != RTCSEC_PKT_STUN)
-        rtcsec_transport_handle_datagram(c->tx, buf, n, bench_mono_us(), &in);
+        rtcsec_transport_handle_datagram(c->tx, buf, n, tool_now_us(), &in);
       moved = 1;
     }
     rtcsec_event ev;
@@ -148,7 +148,7 @@ static int router_handshake(target_ctx *c) {
         rtcsec_transport_get_state(c->tx) == RTCSEC_DTLS_STATE_CONNECTED)
       return 0;
     if (!moved) {
-      uint64_t now = bench_mono_us();
+      uint64_t now = tool_now_us();
       rtcsec_router_handle_timeout(c->router, now);
       rtcsec_transport_handle_timeout(c->tx, now);
     }
@@ -169,7 +169,7 @@ static int router_connect(target_ctx *c, rtcsec_cert *cert[2], const rtcsec_fing
   sc.local_pwd = pwd;
   sc.peer_fingerprints = &fp[0];
   sc.n_peer_fingerprints = 1;
-  if (rtcsec_router_add_session(c->router, &sc, bench_mono_us(), &c->sid) != RTCSEC_OK)
+  if (rtcsec_router_add_session(c->router, &sc, tool_now_us(), &c->sid) != RTCSEC_OK)
     return -1;
   rtcsec_transport_config tc;
   rtcsec_transport_config_default(&tc);
@@ -183,8 +183,8 @@ static int router_connect(target_ctx *c, rtcsec_cert *cert[2], const rtcsec_fing
   memcpy(copy, c->check, c->check_len);
   rtcsec_router_input in;
   if (rtcsec_router_handle_datagram(c->router, copy, c->check_len, &c->peer, c->peer_len,
-                                    bench_mono_us(), &in) != RTCSEC_OK ||
-      rtcsec_transport_start(c->tx, bench_mono_us()) != RTCSEC_OK)
+                                    tool_now_us(), &in) != RTCSEC_OK ||
+      rtcsec_transport_start(c->tx, tool_now_us()) != RTCSEC_OK)
     return -1;
   return router_handshake(c);
 }
@@ -192,7 +192,7 @@ static int router_connect(target_ctx *c, rtcsec_cert *cert[2], const rtcsec_fing
 /* The next genuine SRTP packet of the peer. */
 static int genuine(target_ctx *c, uint8_t *p, size_t *len) {
   size_t n = bench_make_rtp(p, SSRC, c->seq++, PAYLOAD);
-  return rtcsec_transport_protect_rtp(c->tx, p, n, SLOT, len, bench_mono_us());
+  return rtcsec_transport_protect_rtp(c->tx, p, n, SLOT, len, tool_now_us());
 }
 
 /* One received packet and one DTLS application-data record of the peer,
@@ -206,12 +206,12 @@ static int capture(target_ctx *c, int t) {
   c->replay_len = n;
   if (t == T_TRANSPORT) {
     rtcsec_transport_input in;
-    if (rtcsec_transport_handle_datagram(c->rx, p, n, bench_mono_us(), &in) != RTCSEC_OK)
+    if (rtcsec_transport_handle_datagram(c->rx, p, n, tool_now_us(), &in) != RTCSEC_OK)
       return -1;
   } else {
     rtcsec_router_input in;
-    if (rtcsec_router_handle_datagram(c->router, p, n, &c->peer, c->peer_len, bench_mono_us(),
-                                      &in) != RTCSEC_OK)
+    if (rtcsec_router_handle_datagram(c->router, p, n, &c->peer, c->peer_len, tool_now_us(), &in) !=
+        RTCSEC_OK)
       return -1;
   }
   /* A slow run (valgrind) may have left retransmitted flights queued:
@@ -220,7 +220,7 @@ static int capture(target_ctx *c, int t) {
          c->dtls_len > 0) {
   }
   static const char text[] = "sctp would go here";
-  if (rtcsec_transport_send_data(c->tx, (const uint8_t *)text, sizeof(text), bench_mono_us()) !=
+  if (rtcsec_transport_send_data(c->tx, (const uint8_t *)text, sizeof(text), tool_now_us()) !=
           RTCSEC_OK ||
       rtcsec_transport_poll_datagram(c->tx, c->dtls_record, SLOT, &c->dtls_len) != RTCSEC_OK ||
       c->dtls_len < 13 + 24 || c->dtls_record[0] != 23 || c->dtls_record[4] != 1 ||
@@ -326,7 +326,7 @@ static int prepare(target_ctx *c, int t, int k, batch *b) {
  * accepted). */
 static uint64_t process(target_ctx *c, int t, int k, batch *b) {
   int bad = 0;
-  uint64_t now = bench_mono_us();
+  uint64_t now = tool_now_us();
   const struct sockaddr_storage *src = k == H_UNKNOWN_SOURCE ? &c->stranger : &c->peer;
   socklen_t src_len = k == H_UNKNOWN_SOURCE ? c->stranger_len : c->peer_len;
   uint64_t t0 = bench_cpu_ns();

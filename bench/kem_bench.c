@@ -23,6 +23,7 @@
 
 #include "hybrid_kex.h"
 #include "mlkem.h"
+#include "util.h"
 
 #define MAX_ITERATIONS 10000000L
 
@@ -35,12 +36,6 @@ typedef struct bench_state {
   EVP_PKEY *x25519_peer, *p256_peer;
   rtcsec_kex_client hybrid_client;
 } bench_state;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what) {
   fprintf(stderr, "rtcsec-kem-bench: %s failed\n", what);
@@ -105,14 +100,15 @@ static double measure(bench_state *s, const bench_op *op, double seconds) {
       die(op->name);
   }
   long n = 0;
-  double start = now_s(), elapsed = 0;
+  uint64_t start = tool_now_us();
+  double elapsed = 0;
   while (elapsed < seconds && n < MAX_ITERATIONS) {
     for (int i = 0; i < 16; i++) {
       if (op->run(s) != 0)
         die(op->name);
     }
     n += 16;
-    elapsed = now_s() - start;
+    elapsed = (double)(tool_now_us() - start) / 1e6;
   }
   return (double)n / elapsed;
 }

@@ -7,15 +7,14 @@
  * The certificates (and so rtcsec's cached SSL_CTX) exist before the first
  * reading: they are per endpoint, not per session. The baseline is the
  * same done with bare OpenSSL SSL objects (raw_dtls.c, same options) and
- * the four libsrtp2 sessions a pair needs. RSS (/proc/self/statm, after
- * malloc_trim) is reported alongside. After everything is freed the heap
+ * the four libsrtp2 sessions a pair needs. RSS (VmRSS, after malloc_trim)
+ * is reported alongside. After everything is freed the heap
  * must be back where it started (a leak shows as a nonzero "left" figure). */
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "raw_dtls.h"
@@ -26,15 +25,9 @@ static double heap_in_use(void) {
 }
 
 static double rss_bytes(void) {
-  long pages = 0, resident = 0;
   malloc_trim(0);
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f != NULL) {
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-      resident = 0;
-    fclose(f);
-  }
-  return (double)resident * (double)sysconf(_SC_PAGESIZE);
+  long kib = tool_rss_kib(); /* VmRSS: the same pages as statm's resident */
+  return kib > 0 ? (double)kib * 1024.0 : 0;
 }
 
 typedef struct mem_result {
@@ -47,9 +40,9 @@ static int rtcsec_media(bench_pair *p) {
   for (int i = 0; i < 2; i++) {
     size_t len = bench_make_rtp(buf, 0x1000u + (uint32_t)i, 1, 160), out = 0;
     rtcsec_transport_input in;
-    if (rtcsec_transport_protect_rtp(p->t[i], buf, len, sizeof(buf), &out, bench_mono_us()) !=
+    if (rtcsec_transport_protect_rtp(p->t[i], buf, len, sizeof(buf), &out, tool_now_us()) !=
             RTCSEC_OK ||
-        rtcsec_transport_handle_datagram(p->t[1 - i], buf, out, bench_mono_us(), &in) != RTCSEC_OK)
+        rtcsec_transport_handle_datagram(p->t[1 - i], buf, out, tool_now_us(), &in) != RTCSEC_OK)
       return -1;
   }
   return 0;

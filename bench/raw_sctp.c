@@ -104,7 +104,7 @@ static uint64_t last_ms;
 /* usrsctp's timers on a 10 ms tick, as an rtcsec_dc's deadline runs them
  * while it is busy (and as usrsctp's own timer thread would). */
 static void timers(void) {
-  uint64_t ms = bench_mono_us() / 1000u;
+  uint64_t ms = tool_now_us() / 1000u;
   if (last_ms == 0)
     last_ms = ms;
   if (ms >= last_ms + 10) {
@@ -160,9 +160,9 @@ void raw_sctp_transfer(size_t size, uint64_t count, dc_bench_result *out) {
   snd.snd_ppid = htonl(53); /* WebRTC binary, as a data channel sends */
   uint64_t sent = 0, got = 0, bytes = 0, packets = 0;
   size_t partial = 0;
-  uint64_t a0 = bench_alloc_calls(), c0 = bench_cpu_ns(), w0 = bench_mono_us();
+  uint64_t a0 = bench_alloc_calls(), c0 = bench_cpu_ns(), w0 = tool_now_us();
   uint64_t deadline = w0 + 120u * 1000000u;
-  while (got < count && bench_mono_us() < deadline) {
+  while (got < count && tool_now_us() < deadline) {
     while (sent < count) {
       ssize_t n =
           usrsctp_sendv(sides[0].s, msg, size, NULL, 0, &snd, sizeof(snd), SCTP_SENDV_SNDINFO, 0);
@@ -193,7 +193,7 @@ void raw_sctp_transfer(size_t size, uint64_t count, dc_bench_result *out) {
     timers();
   }
   out->cpu_ns = (double)(bench_cpu_ns() - c0);
-  out->seconds = (double)(bench_mono_us() - w0) / 1e6;
+  out->seconds = (double)(tool_now_us() - w0) / 1e6;
   out->allocs = bench_alloc_calls() - a0;
   out->messages = got;
   out->bytes = bytes;

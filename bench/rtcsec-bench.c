@@ -49,15 +49,6 @@ static void usage(FILE *f) {
           "  -h, --help        this text\n");
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-  char *end = NULL;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static int parse_variants(bench_opts *o, const char *list) {
   char buf[128];
   snprintf(buf, sizeof(buf), "%s", list);
@@ -118,7 +109,7 @@ static int ice_figure(const bench_opts *o) {
 int main(int argc, char **argv) {
   bench_opts o;
   const char *json = NULL, *plot = NULL, *cg_dir = "callgrind-out";
-  long v;
+  unsigned long v;
   int runs_set = 0, sessions_set = 0, handshakes_set = 0, live_set = 0;
 
   memset(&o, 0, sizeof(o));
@@ -145,19 +136,21 @@ int main(int argc, char **argv) {
     } else if (strncmp(a, "--callgrind=", 12) == 0) {
       o.callgrind = 1;
       cg_dir = a + 12;
-    } else if (strcmp(a, "--runs") == 0 && next && parse_int(next, 1, BENCH_MAX_RUNS, &v) == 0) {
+    } else if (strcmp(a, "--runs") == 0 && next &&
+               tool_parse_ulong(next, 1, BENCH_MAX_RUNS, &v) == 0) {
       o.runs = (int)v;
       runs_set = 1;
       i++;
-    } else if (strcmp(a, "--sessions") == 0 && next && parse_int(next, 1, 100000, &v) == 0) {
+    } else if (strcmp(a, "--sessions") == 0 && next && tool_parse_ulong(next, 1, 100000, &v) == 0) {
       o.mem_sessions = (size_t)v;
       sessions_set = 1;
       i++;
-    } else if (strcmp(a, "--live") == 0 && next && parse_int(next, 1100, 100000, &v) == 0) {
+    } else if (strcmp(a, "--live") == 0 && next && tool_parse_ulong(next, 1100, 100000, &v) == 0) {
       o.live_sessions = (size_t)v;
       live_set = 1;
       i++;
-    } else if (strcmp(a, "--handshakes") == 0 && next && parse_int(next, 1, 100000, &v) == 0) {
+    } else if (strcmp(a, "--handshakes") == 0 && next &&
+               tool_parse_ulong(next, 1, 100000, &v) == 0) {
       o.handshakes = (int)v;
       handshakes_set = 1;
       i++;
@@ -268,12 +261,7 @@ int main(int argc, char **argv) {
   }
   if (o.want_ice && !o.callgrind && ice_figure(&o) != 0)
     failed = 1;
-  FILE *la = fopen("/proc/loadavg", "r");
-  if (la != NULL) {
-    if (fscanf(la, "%lf", &env.loadavg_end) != 1)
-      env.loadavg_end = -1;
-    fclose(la);
-  }
+  env.loadavg_end = tool_loadavg();
   if (o.child_report) {
     bench_print_child_report();
     return failed ? 1 : 0;

@@ -130,7 +130,7 @@ static int pair_new(dc_pair *p, int stack, rtcsec_cert *cert[2], const rtcsec_fi
     cc.negotiated = 1;
     cc.id = 0;
     uint16_t id;
-    if (rtcsec_dc_open_channel(p->dc[i], &cc, &id, bench_mono_us()) != 0)
+    if (rtcsec_dc_open_channel(p->dc[i], &cc, &id, tool_now_us()) != 0)
       return -1;
   }
   for (int i = 0; i < 2; i++) {
@@ -138,11 +138,11 @@ static int pair_new(dc_pair *p, int stack, rtcsec_cert *cert[2], const rtcsec_fi
     rtcsec_connected_info info;
     memset(&info, 0, sizeof(info));
     info.role = i == 0 ? RTCSEC_DTLS_CLIENT : RTCSEC_DTLS_SERVER;
-    rtcsec_dc_start(p->dc[i], &info, bench_mono_us());
+    rtcsec_dc_start(p->dc[i], &info, tool_now_us());
   }
   int connected = 0;
   for (int k = 0; k < 100000 && connected < 2; k++) {
-    uint64_t now = bench_mono_us();
+    uint64_t now = tool_now_us();
     move(p, now);
     drain(p, 0, 0, &connected);
     drain(p, 1, 0, &connected);
@@ -166,10 +166,10 @@ static void dc_transfer(dc_pair *p, size_t size, uint64_t count, dc_bench_result
   memset(msg, 0x5A, size);
   uint64_t sent = 0, got = 0;
   uint64_t p0 = p->packets, d0 = p->rx_datagrams, r0 = p->rx_allocs;
-  uint64_t a0 = bench_alloc_calls(), c0 = bench_cpu_ns(), w0 = bench_mono_us();
+  uint64_t a0 = bench_alloc_calls(), c0 = bench_cpu_ns(), w0 = tool_now_us();
   uint64_t deadline = w0 + 120u * 1000000u;
   while (got < count) {
-    uint64_t now = bench_mono_us();
+    uint64_t now = tool_now_us();
     if (now > deadline)
       break;
     /* keep one message at most in rtcsec's own queue: what SCTP takes at
@@ -186,7 +186,7 @@ static void dc_transfer(dc_pair *p, size_t size, uint64_t count, dc_bench_result
     timers(p, now);
   }
   out->cpu_ns = (double)(bench_cpu_ns() - c0);
-  out->seconds = (double)(bench_mono_us() - w0) / 1e6;
+  out->seconds = (double)(tool_now_us() - w0) / 1e6;
   out->allocs = bench_alloc_calls() - a0;
   out->messages = got;
   out->bytes = got * size;

@@ -173,7 +173,7 @@ static uint64_t process(prof_ctx *c, int v, int op, int kind, batch *b) {
   } else if (v == V_RTCSEC) {
     rtcsec_transport *t = c->pair.t[1];
     rtcsec_transport_input in;
-    uint64_t now = bench_mono_us();
+    uint64_t now = tool_now_us();
     for (size_t i = 0; i < b->n; i++)
       bad |= rtcsec_transport_handle_datagram(t, b->buf + i * SLOT, b->len[i], now, &in);
   } else if (v == V_LIBSRTP) {

@@ -1,10 +1,13 @@
 /* The programs' shared helpers (tools/util.c): command-line numbers and
  * addresses are taken only when exactly right, everything else is refused
  * without touching the outputs; addresses print as the programs log them;
- * the clock moves forward; the RSS reader finds this process's memory. */
+ * big-endian fields go in and out high byte first;
+ * the clock moves forward; the RSS reader finds this process's memory; the
+ * load average is the kernel's. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -134,6 +137,39 @@ START_TEST(addresses_as_text_and_equality) {
 }
 END_TEST
 
+START_TEST(numeric_ip_addresses_only) {
+  static const char *good[] = {
+      "127.0.0.1", "0.0.0.0", "255.255.255.255",           "::1",
+      "::",        "fe80::1", "2001:db8::8:800:200c:417a", "::ffff:192.0.2.1"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+    ck_assert_msg(tool_is_ip_address(good[i]) == 1, "'%s' refused", good[i]);
+  static const char *bad[] = {
+      "",          "localhost", "127.0.0.1:80", "[::1]",      "::1:80:", "256.0.0.1", "1.2.3",
+      "1.2.3.4.5", " 1.2.3.4",  "1.2.3.4 ",     "fe80::1%lo", "::g",     "1::2::3"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ck_assert_msg(tool_is_ip_address(bad[i]) == 0, "'%s' accepted", bad[i]);
+  ck_assert_int_eq(tool_is_ip_address(NULL), 0);
+}
+END_TEST
+
+START_TEST(big_endian_fields) {
+  uint8_t b[8];
+  memset(b, 0xee, sizeof(b));
+  tool_put_be16(b + 1, 0x1234);
+  tool_put_be32(b + 3, 0x89abcdefu);
+  static const uint8_t want[8] = {0xee, 0x12, 0x34, 0x89, 0xab, 0xcd, 0xef, 0xee};
+  ck_assert_mem_eq(b, want, sizeof(want)); /* only their own bytes, high first */
+  ck_assert_uint_eq(tool_get_be16(b + 1), 0x1234);
+  ck_assert_uint_eq(tool_get_be32(b + 3), 0x89abcdefu);
+  /* The high bit survives both ways (no sign extension). */
+  tool_put_be16(b, 0xffff);
+  tool_put_be32(b + 2, 0xffffffffu);
+  ck_assert_uint_eq(tool_get_be16(b), 0xffff);
+  ck_assert_uint_eq(tool_get_be32(b + 2), 0xffffffffu);
+  ck_assert_uint_eq(tool_get_be32(b + 1), 0xffffffffu);
+}
+END_TEST
+
 /* n bytes of pages never touched before. */
 static unsigned char *fresh_pages(size_t n) {
   void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -159,6 +195,29 @@ START_TEST(clock_and_memory) {
   ck_assert_int_ge(after - before, 16 * 1024);
   ck_assert_uint_eq(p[n - 1], 0xa5);
   munmap(p, n);
+}
+END_TEST
+
+/* The first field of /proc/loadavg, as this test reads it itself. */
+static double proc_loadavg(void) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  ck_assert_msg(f != NULL, "no /proc/loadavg: this test needs Linux's procfs");
+  double l = -2;
+  ck_assert_int_eq(fscanf(f, "%lf", &l), 1);
+  fclose(f);
+  return l;
+}
+
+START_TEST(load_average_is_procs_first_field) {
+  /* The kernel updates it every 5 s: it must equal what was there just
+   * before or just after. */
+  double before = proc_loadavg();
+  double got = tool_loadavg();
+  double after = proc_loadavg();
+  ck_assert_double_ge(got, 0);
+  double d1 = got - before, d2 = got - after;
+  ck_assert_msg((d1 > -0.005 && d1 < 0.005) || (d2 > -0.005 && d2 < 0.005),
+                "tool_loadavg() %.2f, /proc/loadavg %.2f then %.2f", got, before, after);
 }
 END_TEST
 
@@ -194,8 +253,11 @@ int main(void) {
   tcase_add_test(tc, host_port_forms);
   tcase_add_test(tc, ip_port_into_socket_addresses);
   tcase_add_test(tc, addresses_as_text_and_equality);
+  tcase_add_test(tc, numeric_ip_addresses_only);
+  tcase_add_test(tc, big_endian_fields);
   tcase_add_test(tc, clock_and_memory);
   tcase_add_test(tc, rss_watch_keeps_first_and_peak);
+  tcase_add_test(tc, load_average_is_procs_first_field);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

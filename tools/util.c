@@ -77,6 +77,11 @@ int tool_parse_ip_port(const char *s, int allow_zero, struct sockaddr_storage *o
   return -1;
 }
 
+int tool_is_ip_address(const char *s) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return s != NULL && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+}
+
 void tool_addr_text(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t cap) {
   char host[INET6_ADDRSTRLEN] = "?";
   if (buf == NULL || cap == 0)
@@ -132,6 +137,17 @@ long tool_rss_kib(void) {
   }
   fclose(f);
   return kib;
+}
+
+double tool_loadavg(void) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f == NULL)
+    return -1;
+  double l = -1;
+  if (fscanf(f, "%lf", &l) != 1 || l < 0)
+    l = -1;
+  fclose(f);
+  return l;
 }
 
 void tool_rss_watch_init(tool_rss_watch *w, uint64_t from_us, uint64_t every_us) {
