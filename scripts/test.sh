@@ -182,6 +182,9 @@ grep -v '^TOTALS ' <<<"$summary"
 read -r _ passed failed < <(grep '^TOTALS ' <<<"$summary")
 if ((fuzz_passed + fuzz_failed > 0)); then
   echo "fuzz   $fuzz_passed targets without a crash, $fuzz_failed with one"
+  # Which target, and the first lines of its report, at the end of the log
+  # too: a CI log is often read from its tail only.
+  grep -E '^failed: |^    reproducer: |^    \| ' "$fuzz_log" | head -n 40 || true
 fi
 passed=$((passed + fuzz_passed))
 failed=$((failed + fuzz_failed))
