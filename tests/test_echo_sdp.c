@@ -434,6 +434,43 @@ START_TEST(bad_documents_are_refused_with_a_reason) {
 }
 END_TEST
 
+/* The m= line's words go back into the answer (a rejected section keeps its
+ * media, proto and first format): a byte that is not an RFC 8866 token
+ * character there is refused, or the answer would not be SDP (found by
+ * fuzz_echo_sdp: "m=\0pplication" gave an answer line "m= 0 ..."). */
+START_TEST(m_line_words_must_be_sdp_tokens) {
+  static const char *const good = "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
+  static const struct {
+    size_t at; /* offset in `good` */
+    char byte;
+  } bad[] = {
+      {7, '\0'},    /* media */
+      {10, '\x01'}, /* media */
+      {12, '='},    /* media */
+      {21, '\xff'}, /* proto */
+      {25, '('},    /* proto */
+      {35, '='},    /* first format */
+      {40, '\0'},   /* first format */
+      {45, '\x7f'}, /* first format */
+  };
+  char err[256];
+  echo_sdp *sdp = calloc(1, sizeof(*sdp));
+  ck_assert_ptr_nonnull(sdp);
+  size_t n = strlen(good);
+  ck_assert_int_eq(echo_sdp_parse(sdp, good, n, err, sizeof(err)), 0);
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char doc[64];
+    ck_assert_uint_lt(bad[i].at, n);
+    memcpy(doc, good, n);
+    doc[bad[i].at] = bad[i].byte;
+    ck_assert_msg(echo_sdp_parse(sdp, doc, n, err, sizeof(err)) == RTCSEC_ERR_PARSE,
+                  "byte 0x%02x at %zu accepted", (unsigned char)bad[i].byte, bad[i].at);
+    ck_assert_ptr_nonnull(strstr(err, "m="));
+  }
+  free(sdp);
+}
+END_TEST
+
 START_TEST(limits_are_enforced) {
   char err[256];
   /* Too large a document. */
@@ -2013,6 +2050,7 @@ int main(void) {
   tcase_add_test(sdp, chromium_offer_is_parsed);
   tcase_add_test(sdp, lf_line_ends_are_accepted);
   tcase_add_test(sdp, bad_documents_are_refused_with_a_reason);
+  tcase_add_test(sdp, m_line_words_must_be_sdp_tokens);
   tcase_add_test(sdp, limits_are_enforced);
   tcase_add_test(sdp, transport_needs_credentials_and_fingerprint);
   tcase_add_test(sdp, mdns_and_tcp_candidates_are_ignored);

@@ -19,6 +19,7 @@
  * 8841 §5, §6); applied as an answer to the echo's own offer, the document
  * gives 0 or RTCSEC_ERR_PARSE, and an accepted data section keeps a port. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,8 @@ static void check_answer(const echo_sdp *offer, const echo_plan *plan) {
   {
     char err[256];
     rc = echo_sdp_parse(again, buf, len, err, sizeof(err));
+    if (rc != 0) /* the reason and the document, for the crash report */
+      fprintf(stderr, "the answer does not parse again: %s\n%.*s\n", err, (int)len, buf);
     FUZZ_CHECK(rc == 0);
     {
       FUZZ_CHECK(again->n_sections == plan->n_media);

@@ -113,6 +113,23 @@ static echo_codec *codec_by_pt(echo_section *sec, uint8_t pt) {
   return NULL;
 }
 
+/* RFC 8866 §9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 /
+ * %x41-5A / %x5E-7E; a proto is tokens joined by "/". The m= line's words
+ * are written back into the answer, so nothing else (a NUL, a control or
+ * non-ASCII byte, "=") may pass: the answer must be SDP too. */
+static int token_char(unsigned char c) {
+  return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d ||
+         c == 0x2e || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) ||
+         (c >= 0x5e && c <= 0x7e);
+}
+
+static int span_is_token(span s, int slash_ok) {
+  for (size_t i = 0; i < s.len; i++)
+    if (!token_char((unsigned char)s.p[i]) && !(slash_ok && s.p[i] == '/'))
+      return 0;
+  return s.len > 0;
+}
+
 /* "m=<media> <port>[/<n>] <proto> <fmt> ..." */
 static int parse_m_line(echo_section *sec, span v, char *err, size_t cap) {
   span media = next_token(&v);
@@ -123,8 +140,8 @@ static int parse_m_line(echo_section *sec, span v, char *err, size_t cap) {
   while (slash < port.len && port.p[slash] != '/')
     slash++;
   port.len = slash;
-  if (media.len == 0 || span_copy(sec->media, sizeof(sec->media), media) != 0 ||
-      span_uint(port, 5, 65535, &port_v) != 0 || proto.len == 0 ||
+  if (!span_is_token(media, 0) || span_copy(sec->media, sizeof(sec->media), media) != 0 ||
+      span_uint(port, 5, 65535, &port_v) != 0 || !span_is_token(proto, 1) ||
       span_copy(sec->proto, sizeof(sec->proto), proto) != 0) {
     set_err(err, cap, "malformed m= line");
     return RTCSEC_ERR_PARSE;
@@ -137,7 +154,7 @@ static int parse_m_line(echo_section *sec, span v, char *err, size_t cap) {
   first.len = 0;
   while (first.len < v.len && v.p[first.len] != ' ')
     first.len++;
-  if (span_copy(sec->fmt0, sizeof(sec->fmt0), first) != 0 || first.len == 0) {
+  if (span_copy(sec->fmt0, sizeof(sec->fmt0), first) != 0 || !span_is_token(first, 0)) {
     set_err(err, cap, "m=%s without a format", sec->media);
     return RTCSEC_ERR_PARSE;
   }
