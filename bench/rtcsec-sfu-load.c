@@ -1131,6 +1131,11 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
   uint64_t t_begin = now_us(), now = t_begin;
   uint64_t hs_end = t_begin + (uint64_t)o->handshake_timeout_s * SEC;
   unsigned started = 0, added = 0;
+  /* Sessions are added a few legs ahead (fewer pipe round trips), but not
+   * so many that a slow start (valgrind, a busy machine) lets a session's
+   * consent run out before its leg even began. */
+  unsigned ahead = o->max_inflight ? o->max_inflight / 8 : 32;
+  ahead = ahead < 1 ? 1 : ahead > 32 ? 32 : ahead;
   while (c.up + c.failed < c.n && now < hs_end) {
     /* start legs at the connect rate */
     uint64_t want = o->connect_rate ? (now - t_begin) * o->connect_rate / SEC + 1 : c.n;
@@ -1138,8 +1143,8 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
       want = c.n;
     while (started < c.n && started < want &&
            (o->max_inflight == 0 || c.n_handshaking < o->max_inflight)) {
-      if (started >= added &&
-          ensure_added(ctl[1], rep[0], &added, started + 32 < c.n ? started + 32 : c.n) != 0) {
+      if (started >= added && ensure_added(ctl[1], rep[0], &added,
+                                           c.n - started > ahead ? started + ahead : c.n) != 0) {
         fprintf(stderr, PROG ": the server could not add sessions\n");
         goto out;
       }
