@@ -621,8 +621,14 @@ static void leg_input(client *c, cleg *l, uint8_t *d, size_t n, uint64_t now) {
   if (c->plaintext) {
     /* The floor's phase: its plaintext is exactly the RTP the legs send;
      * an SRTP packet still in flight is longer and not counted. */
-    if (n == 12 + (size_t)c->o->payload && (d[0] & 0xc0) == 0x80)
+    if (n == 12 + (size_t)c->o->payload && (d[0] & 0xc0) == 0x80) {
       l->plain_in++;
+      /* the same work as for an echo in the SRTP phase (see
+       * media_phase()): the tag check fails on plaintext, after the
+       * whole transform */
+      rtcsec_transport_input in;
+      (void)rtcsec_transport_handle_datagram(l->t, d, n, now, &in);
+    }
     return;
   }
   rtcsec_transport_input in;
@@ -886,6 +892,89 @@ static void stop_server(int ctl, pid_t pid) {
   waitpid(pid, &ws, 0);
 }
 
+/* The client side: one socket and one DTLS-client transport per leg. */
+static int legs_open(client *c, const opts *o, rtcsec_cert *cli_cert,
+                     const rtcsec_fingerprint *srv_fp, uint16_t port) {
+  c->o = o;
+  c->n = o->sessions;
+  c->cert = cli_cert;
+  c->srv_fp = *srv_fp;
+  c->consent = 1;
+  c->srv.sin_family = AF_INET;
+  c->srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  c->srv.sin_port = htons(port);
+  c->legs = calloc(c->n, sizeof(cleg));
+  c->handshaking = calloc(c->n, sizeof(unsigned));
+  c->consent_q = calloc(c->n, sizeof(unsigned));
+  c->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (c->legs == NULL || c->handshaking == NULL || c->consent_q == NULL || c->ep < 0) {
+    fprintf(stderr, PROG ": out of memory\n");
+    return -1;
+  }
+  for (unsigned i = 0; i < c->n; i++) {
+    cleg *l = &c->legs[i];
+    creds(i, l->srv_ufrag, l->srv_pwd, l->cli_ufrag);
+    l->fd = open_leg_socket(&c->srv);
+    rtcsec_transport_config tc;
+    rtcsec_transport_config_default(&tc);
+    tc.dtls.cert = cli_cert;
+    tc.dtls.role = RTCSEC_DTLS_CLIENT;
+    tc.dtls.peer_fingerprints = srv_fp;
+    tc.dtls.n_peer_fingerprints = 1;
+    if (o->profile != RTCSEC_SRTP_NONE) {
+      tc.dtls.profiles[0] = o->profile;
+      tc.dtls.n_profiles = 1;
+    }
+    if (l->fd < 0 || rtcsec_transport_new(&l->t, &tc) != RTCSEC_OK) {
+      fprintf(stderr, PROG ": leg %u: socket or transport failed\n", i);
+      return -1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+    epoll_ctl(c->ep, EPOLL_CTL_ADD, l->fd, &ev);
+  }
+  return 0;
+}
+
+/* Phase 1: the legs start at the connect rate (at most max_inflight
+ * handshaking), each nominates by a Binding request, then does its DTLS
+ * handshake; until all are up or failed, or the handshake timeout. */
+static int handshake_phase(client *c, int ctl, int rep, uint64_t t_begin, uint64_t *t_all) {
+  const opts *o = c->o;
+  uint64_t now = t_begin;
+  uint64_t hs_end = t_begin + (uint64_t)o->handshake_timeout_s * SEC;
+  unsigned started = 0, added = 0;
+  /* Sessions are added a few legs ahead (fewer pipe round trips), but not
+   * so many that a slow start (valgrind, a busy machine) lets a session's
+   * consent run out before its leg even began. */
+  unsigned ahead = o->max_inflight ? o->max_inflight / 8 : 32;
+  ahead = ahead < 1 ? 1 : ahead > 32 ? 32 : ahead;
+  while (c->up + c->failed < c->n && now < hs_end) {
+    /* start legs at the connect rate */
+    uint64_t want = o->connect_rate ? (now - t_begin) * o->connect_rate / SEC + 1 : c->n;
+    if (want > c->n)
+      want = c->n;
+    while (started < c->n && started < want &&
+           (o->max_inflight == 0 || c->n_handshaking < o->max_inflight)) {
+      if (started >= added &&
+          ensure_added(ctl, rep, &added, c->n - started > ahead ? started + ahead : c->n) != 0) {
+        fprintf(stderr, PROG ": the server could not add sessions\n");
+        return -1;
+      }
+      cleg *l = &c->legs[started];
+      l->state = LEG_CHECKING;
+      l->t_start = now;
+      send_check(c, l, 1, now);
+      c->handshaking[c->n_handshaking++] = started;
+      started++;
+    }
+    receive_some(c, 1, &now);
+    handshake_timers(c, now);
+    consent_checks(c, now);
+  }
+  *t_all = now;
+  return 0;
+}
+
 /* ---- one run: handshakes, media, the plaintext floor ------------------------------- */
 
 /* What one media phase saw, at the legs. */
@@ -952,6 +1041,12 @@ static int media_phase(client *c, int plaintext, double rate, unsigned duration_
       skipped = 0;
       size_t len = bench_make_rtp(pkt, 0x10000u + idx, ++l->seq, o->payload), out = 0;
       if (plaintext) {
+        /* The legs do their SRTP work in this phase too, on a copy, so
+         * that the other half of the machine is as busy (and the shared
+         * caches as full) as in the SRTP phase; the plaintext is sent. */
+        uint8_t copy[MAX_PKT];
+        memcpy(copy, pkt, len);
+        (void)rtcsec_transport_protect_rtp(l->t, copy, len, sizeof(copy), &out, now);
         leg_send(c, l, pkt, len);
         l->plain_sent++;
       } else if (rtcsec_transport_protect_rtp(l->t, pkt, len, sizeof(pkt), &out, now) ==
@@ -999,6 +1094,7 @@ static double per(double a, double b) { return b > 0 ? a / b : 0.0; }
 /* What main needs of a run besides its lines. */
 typedef struct run_summary {
   double server_us_per_packet;
+  double floor_syscalls_us_per_packet; /* 0 without the plaintext phase */
   double loss_pct;
   int all_connected;
 } run_summary;
@@ -1086,80 +1182,16 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
     fprintf(stderr, PROG ": the server did not start\n");
     goto out;
   }
-  c.o = o;
-  c.n = o->sessions;
-  c.cert = cli_cert;
-  c.srv_fp = *srv_fp;
-  c.consent = 1;
-  c.srv.sin_family = AF_INET;
-  c.srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  c.srv.sin_port = htons(ready.port);
-  c.legs = calloc(c.n, sizeof(cleg));
-  c.handshaking = calloc(c.n, sizeof(unsigned));
-  c.consent_q = calloc(c.n, sizeof(unsigned));
-  c.ep = epoll_create1(EPOLL_CLOEXEC);
-  if (c.legs == NULL || c.handshaking == NULL || c.consent_q == NULL || c.ep < 0) {
-    fprintf(stderr, PROG ": out of memory\n");
+  if (legs_open(&c, o, cli_cert, srv_fp, ready.port) != 0)
     goto out;
-  }
-  for (unsigned i = 0; i < c.n; i++) {
-    cleg *l = &c.legs[i];
-    creds(i, l->srv_ufrag, l->srv_pwd, l->cli_ufrag);
-    l->fd = open_leg_socket(&c.srv);
-    rtcsec_transport_config tc;
-    rtcsec_transport_config_default(&tc);
-    tc.dtls.cert = cli_cert;
-    tc.dtls.role = RTCSEC_DTLS_CLIENT;
-    tc.dtls.peer_fingerprints = srv_fp;
-    tc.dtls.n_peer_fingerprints = 1;
-    if (o->profile != RTCSEC_SRTP_NONE) {
-      tc.dtls.profiles[0] = o->profile;
-      tc.dtls.n_profiles = 1;
-    }
-    if (l->fd < 0 || rtcsec_transport_new(&l->t, &tc) != RTCSEC_OK) {
-      fprintf(stderr, PROG ": leg %u: socket or transport failed\n", i);
-      goto out;
-    }
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-    epoll_ctl(c.ep, EPOLL_CTL_ADD, l->fd, &ev);
-  }
 
   /* ---- phase 1: ICE + DTLS for every leg ---- */
   server_report r0, r1, r2, rp, r3;
   if (ask(ctl[1], rep[0], 'S', 0, 0, &r0) != 0)
     goto out;
-  uint64_t t_begin = now_us(), now = t_begin;
-  uint64_t hs_end = t_begin + (uint64_t)o->handshake_timeout_s * SEC;
-  unsigned started = 0, added = 0;
-  /* Sessions are added a few legs ahead (fewer pipe round trips), but not
-   * so many that a slow start (valgrind, a busy machine) lets a session's
-   * consent run out before its leg even began. */
-  unsigned ahead = o->max_inflight ? o->max_inflight / 8 : 32;
-  ahead = ahead < 1 ? 1 : ahead > 32 ? 32 : ahead;
-  while (c.up + c.failed < c.n && now < hs_end) {
-    /* start legs at the connect rate */
-    uint64_t want = o->connect_rate ? (now - t_begin) * o->connect_rate / SEC + 1 : c.n;
-    if (want > c.n)
-      want = c.n;
-    while (started < c.n && started < want &&
-           (o->max_inflight == 0 || c.n_handshaking < o->max_inflight)) {
-      if (started >= added && ensure_added(ctl[1], rep[0], &added,
-                                           c.n - started > ahead ? started + ahead : c.n) != 0) {
-        fprintf(stderr, PROG ": the server could not add sessions\n");
-        goto out;
-      }
-      cleg *l = &c.legs[started];
-      l->state = LEG_CHECKING;
-      l->t_start = now;
-      send_check(&c, l, 1, now);
-      c.handshaking[c.n_handshaking++] = started;
-      started++;
-    }
-    receive_some(&c, 1, &now);
-    handshake_timers(&c, now);
-    consent_checks(&c, now);
-  }
-  uint64_t t_all = now;
+  uint64_t t_begin = now_us(), t_all = t_begin;
+  if (handshake_phase(&c, ctl[1], rep[0], t_begin, &t_all) != 0)
+    goto out;
   if (ask(ctl[1], rep[0], 'S', 0, 0, &r1) != 0)
     goto out;
 
@@ -1252,8 +1284,9 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
     print_media(&c, 1, &rp, &r3, &plain);
     line_prefix = saved;
     double sys_us = per((double)(r3.cpu_us - rp.cpu_us), (double)(r3.ps.media_in - rp.ps.media_in));
-    double crypto_ns = sfu_crypto_floor_ns(c.profile, o->payload, o->forward ? o->forward : 1);
+    double crypto_ns = sfu_crypto_floor_ns(c.profile, o->payload, 1, o->forward ? o->forward : 1);
     OUT("floor_syscalls_us_per_packet", "%.3f", sys_us);
+    sum->floor_syscalls_us_per_packet = sys_us;
     if (crypto_ns < 0) {
       fprintf(stderr, PROG ": the EVP crypto floor failed its check against libsrtp2\n");
     } else {
@@ -1261,6 +1294,16 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
       OUT("floor_crypto_us_per_packet", "%.3f", crypto_ns / 1000.0);
       OUT("floor_us_per_packet", "%.3f", floor_us);
       OUT("ratio", "%.2f", per(srv_us, floor_us));
+      if (o->forward == 0 && c.up > 1) {
+        /* The same transforms with as many keys as live sessions, taken
+         * in turn as the legs send: the part of the server's cost any
+         * implementation pays for fetching that many sessions' keys. */
+        double all_ns = sfu_crypto_floor_ns(c.profile, o->payload, c.up, c.up);
+        if (all_ns > 0) {
+          OUT("floor_crypto_all_sessions_us_per_packet", "%.3f", all_ns / 1000.0);
+          OUT("ratio_to_all_sessions_floor", "%.2f", per(srv_us, all_ns / 1000.0 + sys_us));
+        }
+      }
       if (o->forward) {
         OUT("forwarded_packets_per_s_per_core", "%.0f", per(o->forward * 1e6, srv_us));
         OUT("floor_forwarded_packets_per_s_per_core", "%.0f", per(o->forward * 1e6, floor_us));
@@ -1453,7 +1496,6 @@ int main(int argc, char **argv) {
     uint64_t total = (uint64_t)o.sessions * o.rate;
     ref.sessions = o.reference;
     ref.rate = (unsigned)((total + o.reference / 2) / o.reference);
-    ref.floor_s = 0;
     if (ref.rate == 0 || ref.rate > MAX_RATE) {
       tool_usage_error(PROG, "--reference %u: %llu packets per second per session is out of range",
                        o.reference, (unsigned long long)ref.rate);
@@ -1501,8 +1543,13 @@ int main(int argc, char **argv) {
   if (run(&o, srv_cert, cli_cert, &srv_fp, &cli_fp, &rs) != 0 || !rs.all_connected)
     status = 1;
   if (o.reference > 0) {
+    /* The server's growth, and how much of it the plaintext floor (the
+     * kernel's part: more sockets, more peers) shows too. */
     printf("cost_growth_vs_reference: %.2f\n",
            per(rs.server_us_per_packet, rs_ref.server_us_per_packet));
+    if (rs.floor_syscalls_us_per_packet > 0 && rs_ref.floor_syscalls_us_per_packet > 0)
+      printf("floor_syscalls_growth_vs_reference: %.2f\n",
+             per(rs.floor_syscalls_us_per_packet, rs_ref.floor_syscalls_us_per_packet));
   }
   printf("server_heap_per_session_idle_bytes: %.0f\n", idle_bytes);
   if (o.baseline > 0) {
