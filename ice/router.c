@@ -856,6 +856,59 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
   return rc;
 }
 
+/* ---- public: prefetching a batch ---------------------------------------------------- */
+
+/* Four passes over the chunk, each starting the loads the next one reads,
+ * so that no pass waits on memory for one datagram after another: the
+ * table slots; the sessions (guessed from the slot's hash alone: the path
+ * stored there is most likely a session's media path, which sits at a
+ * fixed place in its first two lines); their transports; their SRTP
+ * state. Only pointers the router owns are followed, read in a pass after
+ * the one that loaded them. */
+static void prefetch_chunk(const rtcsec_router *r, const struct sockaddr_storage *src,
+                           const socklen_t *src_len, size_t n) {
+  uint64_t h[RTCSEC_ROUTER_PREFETCH_MAX];
+  const path *p[RTCSEC_ROUTER_PREFETCH_MAX];
+  const session *s[RTCSEC_ROUTER_PREFETCH_MAX];
+  for (size_t i = 0; i < n; i++) {
+    addr_key k;
+    h[i] = 0;
+    p[i] = NULL;
+    if (make_key(&src[i], src_len[i], &k, NULL, NULL) != RTCSEC_OK)
+      continue;
+    h[i] = rtcsec_map_hash(r->cfg.hash_seed, &k, sizeof(k));
+    rtcsec_map_prefetch(&r->by_addr, h[i]);
+  }
+  for (size_t i = 0; i < n; i++) {
+    /* h 0 marks an unusable address (a real hash of 0 only loses the hint) */
+    p[i] = h[i] != 0 ? rtcsec_map_peek(&r->by_addr, h[i]) : NULL;
+    if (p[i] != NULL) {
+      const char *guess = (const char *)p[i] - offsetof(session, active);
+      __builtin_prefetch(guess);
+      __builtin_prefetch(guess + 64);
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    s[i] = p[i] != NULL ? p[i]->s : NULL;
+    if (s[i] != NULL && s[i]->t != NULL)
+      __builtin_prefetch(s[i]->t);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != NULL && s[i]->t != NULL)
+      rtcsec_transport_prefetch(s[i]->t);
+  }
+}
+
+void rtcsec_router_prefetch(const rtcsec_router *r, const struct sockaddr_storage *src,
+                            const socklen_t *src_len, size_t n) {
+  if (r == NULL || src == NULL || src_len == NULL)
+    return;
+  for (size_t at = 0; at < n; at += RTCSEC_ROUTER_PREFETCH_MAX) {
+    size_t m = n - at < RTCSEC_ROUTER_PREFETCH_MAX ? n - at : RTCSEC_ROUTER_PREFETCH_MAX;
+    prefetch_chunk(r, src + at, src_len + at, m);
+  }
+}
+
 int rtcsec_router_handle_timeout(rtcsec_router *r, uint64_t now) {
   if (r == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;

@@ -7,6 +7,7 @@
 #include "profile_internal.h"
 #include "rtcsec/error.h"
 #include "rtcsec/transport.h"
+#include "srtp_internal.h"
 #include "transport_internal.h"
 
 /* What every media packet reads or counts comes first, in one cache line:
@@ -358,6 +359,11 @@ int rtcsec_transport_get_ssrc_stats(const rtcsec_transport *t, uint32_t ssrc, in
   if (t->srtp == NULL)
     return RTCSEC_ERR_SRTP_NO_KEYS;
   return rtcsec_srtp_get_ssrc_stats(t->srtp, ssrc, outbound, out);
+}
+
+void rtcsec_transport_prefetch(const rtcsec_transport *t) {
+  if (t != NULL && t->srtp != NULL)
+    rtcsec_srtp_prefetch(t->srtp);
 }
 
 int rtcsec_transport_pending_events(const rtcsec_transport *t) {
