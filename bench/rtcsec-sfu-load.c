@@ -541,17 +541,9 @@ static void send_check(client *c, cleg *l, int nominate, uint64_t now) {
   char user[40];
   snprintf(user, sizeof(user), "%s:%s", l->srv_ufrag, l->cli_ufrag);
   uint8_t buf[256];
-  rtcsec_stun_builder b;
-  rtcsec_stun_builder_init(&b, buf, sizeof(buf), RTCSEC_STUN_BINDING, RTCSEC_STUN_REQUEST, l->tid);
-  rtcsec_stun_add_username(&b, user, strlen(user));
-  rtcsec_stun_add_u32(&b, RTCSEC_STUN_ATTR_PRIORITY, 0x6e001eff);
-  rtcsec_stun_add_u64(&b, RTCSEC_STUN_ATTR_ICE_CONTROLLING, ctr * 0x9e3779b97f4a7c15u);
-  if (nominate)
-    rtcsec_stun_add_attr(&b, RTCSEC_STUN_ATTR_USE_CANDIDATE, NULL, 0);
-  rtcsec_stun_add_integrity(&b, (const uint8_t *)l->srv_pwd, strlen(l->srv_pwd));
-  rtcsec_stun_add_fingerprint(&b);
-  size_t n = 0;
-  if (rtcsec_stun_builder_finish(&b, &n) == RTCSEC_OK)
+  size_t n = bench_ice_check(buf, sizeof(buf), user, l->srv_pwd, l->tid, ctr * 0x9e3779b97f4a7c15u,
+                             nominate);
+  if (n > 0)
     leg_send(c, l, buf, n);
   uint64_t rto = CHECK_RTO_US << (l->tries < 4 ? l->tries : 4);
   if (rto > CHECK_RTO_MAX_US)
@@ -1284,7 +1276,7 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
     print_media(&c, 1, &rp, &r3, &plain);
     line_prefix = saved;
     double sys_us = per((double)(r3.cpu_us - rp.cpu_us), (double)(r3.ps.media_in - rp.ps.media_in));
-    double crypto_ns = sfu_crypto_floor_ns(c.profile, o->payload, 1, o->forward ? o->forward : 1);
+    double crypto_ns = evp_floor_ns(c.profile, o->payload, 1, o->forward ? o->forward : 1);
     OUT("floor_syscalls_us_per_packet", "%.3f", sys_us);
     sum->floor_syscalls_us_per_packet = sys_us;
     if (crypto_ns < 0) {
@@ -1298,7 +1290,7 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
         /* The same transforms with as many keys as live sessions, taken
          * in turn as the legs send: the part of the server's cost any
          * implementation pays for fetching that many sessions' keys. */
-        double all_ns = sfu_crypto_floor_ns(c.profile, o->payload, c.up, c.up);
+        double all_ns = evp_floor_ns(c.profile, o->payload, c.up, c.up);
         if (all_ns > 0) {
           OUT("floor_crypto_all_sessions_us_per_packet", "%.3f", all_ns / 1000.0);
           OUT("ratio_to_all_sessions_floor", "%.2f", per(srv_us, all_ns / 1000.0 + sys_us));

@@ -2,9 +2,8 @@
  * run (docs/sfu.md, "Load generator and numbers"):
  *
  *   crypto   what the SRTP transforms cost with direct EVP calls
- *            (bench/evp_srtp.c, checked byte for byte against libsrtp2
- *            first): one unprotect and one protect of an RTP packet (an
- *            echo), or one unprotect and N protects under N keys (a
+ *            (evp_floor.h): one unprotect and one protect of an RTP packet
+ *            (an echo), or one unprotect and N protects under N keys (a
  *            forwarder);
  *   syscalls the same server loop, socket, legs and packet rate with the
  *            media in plaintext: poll() + recvmmsg() + sendmmsg() and
@@ -21,20 +20,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "rtcsec/profile.h"
-
-/* CPU time in ns of one EVP unprotect plus the EVP protects of an RTP
- * packet with a `payload`-byte payload under profile p, on the calling
- * thread (the fastest of 5 rounds of at least 50 ms each). The packets come
- * from n_in streams in turn, each with its own key, and are protected
- * again either under their stream's own outbound session (n_out == n_in:
- * an echo) or under each of n_out sessions (n_in == 1: a forwarder). With
- * n_in == n_out == 1 every key stays in the cache: the floor of the
- * transforms; with n_in the number of live sessions, what any
- * implementation pays to fetch that many sessions' keys. -1 if the EVP
- * transforms do not reproduce libsrtp2's bytes, for bad counts, or if
- * anything fails. */
-double sfu_crypto_floor_ns(rtcsec_srtp_profile p, size_t payload, unsigned n_in, unsigned n_out);
+#include "evp_floor.h"
 
 /* A plaintext echo / forwarder on a bound UDP socket (borrowed). */
 typedef struct sfu_plain sfu_plain;
