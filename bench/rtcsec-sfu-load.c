@@ -368,25 +368,6 @@ static int plain_targets(server *s, sfu_plain *plain) {
   return rc;
 }
 
-/* Every 32 receive calls of the plaintext phase: the wait between turns
- * is scaled by how far the datagrams per call are from the target (the
- * SRTP phase's), since how long a wait really lasts depends on the
- * machine's load. */
-static void pace_adjust(sfu_plain *plain, uint32_t target_milli, uint64_t *pace_us,
-                        sfu_plain_stats *mark) {
-  sfu_plain_stats now;
-  sfu_plain_get_stats(plain, &now);
-  uint64_t calls = now.rx_calls - mark->rx_calls, dgrams = now.rx_datagrams - mark->rx_datagrams;
-  if (target_milli == 0 || calls < 32)
-    return;
-  double got = (double)dgrams / (double)calls, want = target_milli / 1000.0;
-  double next = (double)(*pace_us ? *pace_us : 1) * want / got;
-  if (next > 4.0 * (double)*pace_us + 1.0)
-    next = 4.0 * (double)*pace_us + 1.0; /* one step at a time */
-  *pace_us = next < 1.0 ? 0 : next > 100000.0 ? 100000 : (uint64_t)next;
-  *mark = now;
-}
-
 static int run_server(const opts *o, rtcsec_cert *cert, const rtcsec_fingerprint *cli_fp,
                       int ctl_fd, int rep_fd, uint64_t lifetime_us) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -419,34 +400,16 @@ static int run_server(const opts *o, rtcsec_cert *cert, const rtcsec_fingerprint
   ready.port = rtcsec_udp_mux_port(s.mux);
   if (write_all(rep_fd, &ready, sizeof(ready)) != 0)
     return 1;
-  uint64_t end = now_us() + lifetime_us, pace_us = 0;
-  uint32_t target_milli = 0;
-  sfu_plain_stats pace_mark;
-  memset(&pace_mark, 0, sizeof(pace_mark));
-  prctl(PR_SET_TIMERSLACK, 1UL); /* the pacing waits are short */
+  uint64_t end = now_us() + lifetime_us;
   int quit = 0, plaintext = 0;
   while (!quit && now_us() < end) {
     /* a few batches per turn, so that the control pipe is seen often; the
      * plaintext phase runs the same loop with the same limits */
-    uint64_t turn = now_us();
     int n = plaintext ? sfu_plain_run_once(plain, 2, 4) : rtcsec_udp_mux_run_once(s.mux, 2, 4);
     if (n < 0)
       break;
-    /* The plaintext phase takes as many datagrams per system call as the
-     * SRTP phase did: the server would otherwise, being faster, wake up
-     * more often for fewer datagrams and pay more calls per packet. Its
-     * turns are paced to the SRTP phase's by the wait of this poll, which
-     * both phases make once per turn (zero in the SRTP phase). */
-    struct timespec wait = {0, 0};
-    uint64_t t = now_us();
-    if (plaintext && n > 0)
-      pace_adjust(plain, target_milli, &pace_us, &pace_mark);
-    if (plaintext && n > 0 && turn + pace_us > t) {
-      wait.tv_sec = (time_t)((turn + pace_us - t) / SEC);
-      wait.tv_nsec = (long)((turn + pace_us - t) % SEC) * 1000;
-    }
     struct pollfd pf = {.fd = ctl_fd, .events = POLLIN};
-    if (ppoll(&pf, 1, &wait, NULL) <= 0)
+    if (poll(&pf, 1, 0) <= 0)
       continue;
     char cmd = 0;
     if (read(ctl_fd, &cmd, 1) != 1) {
@@ -469,14 +432,10 @@ static int run_server(const opts *o, rtcsec_cert *cert, const rtcsec_fingerprint
        * media, plaintext), so that the media phase's cost reads apart. */
       CALLGRIND_DUMP_STATS_AT("report");
 #endif
-      if (cmd == 'P') { /* from now on the plaintext floor, turns paced */
-        uint32_t pace[2] = {0, 0};
+      if (cmd == 'P') { /* from now on the plaintext floor */
         plaintext = 1;
-        if (read_all(ctl_fd, pace, sizeof(pace), 1000) != 0 || plain_targets(&s, plain) != 0)
+        if (plain_targets(&s, plain) != 0)
           quit = 1;
-        pace_us = pace[0];
-        target_milli = pace[1];
-        sfu_plain_get_stats(plain, &pace_mark);
       }
       server_report rep;
       srv_report(&s, plain, &rep);
@@ -740,16 +699,9 @@ static int ensure_added(int ctl, int rep, unsigned *added, unsigned upto) {
   return 0;
 }
 
-/* 'S': a report; 'P': a report, and the plaintext floor from then on with
- * its turns paced, from pace_us on, to target_milli / 1000 datagrams per
- * receive call. */
-static int ask(int ctl, int rep, char cmd, uint32_t pace_us, uint32_t target_milli,
-               server_report *out) {
-  uint8_t msg[9] = {(uint8_t)cmd};
-  memcpy(msg + 1, &pace_us, sizeof(pace_us));
-  memcpy(msg + 5, &target_milli, sizeof(target_milli));
-  if (write_all(ctl, msg, cmd == 'P' ? sizeof(msg) : 1) != 0 ||
-      read_all(rep, out, sizeof(*out), 60000) != 0) {
+/* 'S': a report; 'P': a report, and the plaintext floor from then on. */
+static int ask(int ctl, int rep, char cmd, server_report *out) {
+  if (write_all(ctl, &cmd, 1) != 0 || read_all(rep, out, sizeof(*out), 60000) != 0) {
     fprintf(stderr, PROG ": the server did not report\n");
     return -1;
   }
@@ -1070,7 +1022,7 @@ static int media_phase(client *c, int plaintext, double rate, unsigned duration_
       last_rx = now;
     }
   }
-  if (ask(ctl, rep, 'S', 0, 0, after) != 0)
+  if (ask(ctl, rep, 'S', after) != 0)
     return -1;
   for (uint64_t t_end2 = now_us() + DRAIN_US / 4; now < t_end2;)
     receive_some(c, 10, &now);
@@ -1179,12 +1131,12 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
 
   /* ---- phase 1: ICE + DTLS for every leg ---- */
   server_report r0, r1, r2, rp, r3;
-  if (ask(ctl[1], rep[0], 'S', 0, 0, &r0) != 0)
+  if (ask(ctl[1], rep[0], 'S', &r0) != 0)
     goto out;
   uint64_t t_begin = now_us(), t_all = t_begin;
   if (handshake_phase(&c, ctl[1], rep[0], t_begin, &t_all) != 0)
     goto out;
-  if (ask(ctl[1], rep[0], 'S', 0, 0, &r1) != 0)
+  if (ask(ctl[1], rep[0], 'S', &r1) != 0)
     goto out;
 
   /* ---- phase 2: SRTP media ---- */
@@ -1200,12 +1152,7 @@ static int run(const opts *o, rtcsec_cert *srv_cert, rtcsec_cert *cli_cert,
       up += c.legs[i].state == LEG_UP;
     double reached = per((double)srtp.sent, srtp.seconds) / (up ? up : 1);
     double rate = reached < o->rate ? reached : o->rate;
-    /* One receive turn per this many datagrams, as in the SRTP phase. */
-    double per_call = per((double)(r2.ms.rx_datagrams - r1.ms.rx_datagrams),
-                          (double)(r2.ms.rx_calls - r1.ms.rx_calls));
-    double pace = per(per_call * 1e6, rate * (up ? up : 1));
-    if (ask(ctl[1], rep[0], 'P', (uint32_t)(pace < 1e5 ? pace : 1e5), (uint32_t)(per_call * 1000.0),
-            &rp) != 0 ||
+    if (ask(ctl[1], rep[0], 'P', &rp) != 0 ||
         media_phase(&c, 1, rate, o->floor_s, ctl[1], rep[0], &r3, &plain) != 0)
       goto out;
   }
