@@ -17,9 +17,10 @@
  *   router.growth                      all against 100 (target 1.2: issue
  *       13's "the cost must not grow with live sessions", here without
  *       the kernel's part, which rtcsec-sfu-load --reference adds);
- *   router.prefetch                    all N, with the batch's
- *       rtcsec_router_prefetch() (as rtcsec_udp_mux calls it, and as all
- *       figures above are measured) against without.
+ *   router.prefetch.100 / .1000 / router.prefetch   100, 1000 and all
+ *       N sessions with the batch's rtcsec_router_prefetch() (as
+ *       rtcsec_udp_mux calls it, and as all figures above are measured)
+ *       against the same round-robin without it.
  * --callgrind: instructions per packet over 100 and over all N sessions. */
 #include <arpa/inet.h>
 #include <math.h>
@@ -314,14 +315,15 @@ int bench_router_run(const bench_opts *o) {
       goto out;
   }
   for (int run = 0; run < o->runs; run++) {
-    double v[3], plain;
-    for (int k = 0; k < 3; k++) {
-      v[k] = round_robin(&b, sizes[k], PACKETS > sizes[k] ? PACKETS : sizes[k], 1, 0, NULL);
-      if (v[k] < 0)
-        break;
+    double v[3], plain[3];
+    int failed = 0;
+    for (int k = 0; k < 3 && !failed; k++) {
+      size_t packets = PACKETS > sizes[k] ? PACKETS : sizes[k];
+      v[k] = round_robin(&b, sizes[k], packets, 1, 0, NULL);
+      plain[k] = round_robin(&b, sizes[k], packets, 0, 0, NULL);
+      failed = v[k] < 0 || plain[k] < 0;
     }
-    plain = round_robin(&b, n, PACKETS > n ? PACKETS : n, 0, 0, NULL);
-    if (v[0] < 0 || v[1] < 0 || v[2] < 0 || plain < 0) {
+    if (failed) {
       fprintf(stderr, "rtcsec-bench: a router echo failed\n");
       goto out;
     }
@@ -334,7 +336,11 @@ int bench_router_run(const bench_opts *o) {
     add("router.packet.all", label, "unprotect + route + protect", "EVP floor, as many keys", v[2],
         floor[2], 0);
     add("router.growth", label, "over all N sessions", "over 100 sessions", v[2], v[0], 1.2);
-    add("router.prefetch", label, "with rtcsec_router_prefetch()", "without", v[2], plain, 0);
+    add("router.prefetch.100", "echo, round-robin 100", "with rtcsec_router_prefetch()", "without",
+        v[0], plain[0], 0);
+    add("router.prefetch.1000", "echo, round-robin 1000", "with rtcsec_router_prefetch()",
+        "without", v[1], plain[1], 0);
+    add("router.prefetch", label, "with rtcsec_router_prefetch()", "without", v[2], plain[2], 0);
   }
   rc = 0;
 out:
