@@ -26,8 +26,9 @@ typedef struct bench_opts {
   int want_sessions;
   int want_hmac;
   int want_hostile;
+  int want_router;
   size_t mem_sessions;  /* sessions for the memory figure (1000) */
-  size_t live_sessions; /* live sessions for the sessions figure (10000) */
+  size_t live_sessions; /* live sessions for the sessions and router figures (10000) */
   int handshakes;       /* handshakes per run and variant */
   /* --libsrtp-ciphers: the whole run on libsrtp2's own cipher
    * implementations (rtcsec_srtp_global_config(), keep_libsrtp_ciphers). */
@@ -180,6 +181,15 @@ size_t bench_make_rtp(uint8_t *buf, uint32_t ssrc, uint16_t seq, size_t payload_
  * (a multiple of 4). */
 size_t bench_make_rtcp(uint8_t *buf, uint32_t ssrc, size_t payload_len);
 
+/* An ICE connectivity check as a controlling full agent sends it to a lite
+ * one (RFC 8445 §7.2.2): a Binding request with USERNAME "user" (the
+ * receiver's ufrag, ':', the sender's), PRIORITY, ICE-CONTROLLING with
+ * tiebreak, USE-CANDIDATE if nominate, MESSAGE-INTEGRITY under pwd (the
+ * receiver's password) and FINGERPRINT. Returns its length, 0 if it does
+ * not fit cap. */
+size_t bench_ice_check(uint8_t *buf, size_t cap, const char *user, const char *pwd,
+                       const uint8_t tid[12], uint64_t tiebreak, int nominate);
+
 /* ---- the benchmarks ------------------------------------------------------------ */
 
 /* Each adds its figures. Return 0, or nonzero on a failure that makes the
@@ -189,6 +199,7 @@ int bench_dtls_run(const bench_opts *o);
 int bench_mem_run(const bench_opts *o);
 int bench_session_run(const bench_opts *o);
 int bench_hmac_run(const bench_opts *o);
+int bench_router_run(const bench_opts *o);
 /* Figure 4 (ice_bench.c), only when built with the ICE layer. */
 int bench_ice_run(const bench_opts *o);
 /* Section hostile (hostile_bench.c): CPU per hostile datagram by kind. */
@@ -198,11 +209,14 @@ int bench_srtp_callgrind_child(const bench_opts *o);
 int bench_dtls_callgrind_child(const bench_opts *o);
 int bench_session_callgrind_child(const bench_opts *o);
 int bench_hostile_callgrind_child(const bench_opts *o);
+int bench_router_callgrind_child(const bench_opts *o);
 
 /* ---- callgrind client requests (no-ops without valgrind headers) ------------ */
 
 void bench_cg_begin(void);                /* zero the counters, start collecting */
 void bench_cg_end(const char *dump_name); /* stop collecting, dump under that name */
+void bench_cg_pause(void);                /* stop collecting, keep the counters */
+void bench_cg_resume(void);               /* collect again, after bench_cg_pause() */
 int bench_running_on_valgrind(void);
 /* Re-runs this program (argv) under callgrind, writes the dumps to dir and
  * turns them into figures (groups cg-srtp, cg-dtls). */

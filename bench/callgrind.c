@@ -35,10 +35,15 @@ void bench_cg_end(const char *dump_name) {
   CALLGRIND_DUMP_STATS_AT(dump_name);
 }
 
+void bench_cg_pause(void) { CALLGRIND_TOGGLE_COLLECT; }
+void bench_cg_resume(void) { CALLGRIND_TOGGLE_COLLECT; }
+
 int bench_running_on_valgrind(void) { return RUNNING_ON_VALGRIND ? 1 : 0; }
 #else
 void bench_cg_begin(void) {}
 void bench_cg_end(const char *dump_name) { (void)dump_name; }
+void bench_cg_pause(void) {}
+void bench_cg_resume(void) {}
 int bench_running_on_valgrind(void) { return 0; }
 #endif
 
@@ -109,6 +114,8 @@ static const char *cell_group(const char *cell, const char *variant, const char 
     return "cg-sessions";
   if (strncmp(cell, "hostile.", 8) == 0)
     return "cg-hostile";
+  if (strncmp(cell, "router.", 7) == 0)
+    return "cg-router";
   if (strncmp(cell, "srtp.", 5) != 0)
     return "cg-dtls";
   if (strcmp(baseline, "evp") == 0)

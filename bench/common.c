@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "rtcsec/stun.h"
 
 /* ---- series and figures ------------------------------------------------------- */
 
@@ -340,6 +341,21 @@ size_t bench_make_rtp(uint8_t *buf, uint32_t ssrc, uint16_t seq, size_t payload_
   put32(buf + 8, ssrc);
   memset(buf + 12, 0x5a ^ (seq & 0xff), payload_len);
   return 12 + payload_len;
+}
+
+size_t bench_ice_check(uint8_t *buf, size_t cap, const char *user, const char *pwd,
+                       const uint8_t tid[12], uint64_t tiebreak, int nominate) {
+  rtcsec_stun_builder b;
+  size_t n = 0;
+  rtcsec_stun_builder_init(&b, buf, cap, RTCSEC_STUN_BINDING, RTCSEC_STUN_REQUEST, tid);
+  rtcsec_stun_add_username(&b, user, strlen(user));
+  rtcsec_stun_add_u32(&b, RTCSEC_STUN_ATTR_PRIORITY, 0x6e001eff);
+  rtcsec_stun_add_u64(&b, RTCSEC_STUN_ATTR_ICE_CONTROLLING, tiebreak);
+  if (nominate)
+    rtcsec_stun_add_attr(&b, RTCSEC_STUN_ATTR_USE_CANDIDATE, NULL, 0);
+  rtcsec_stun_add_integrity(&b, (const uint8_t *)pwd, strlen(pwd));
+  rtcsec_stun_add_fingerprint(&b);
+  return rtcsec_stun_builder_finish(&b, &n) == RTCSEC_OK ? n : 0;
 }
 
 size_t bench_make_rtcp(uint8_t *buf, uint32_t ssrc, size_t payload_len) {

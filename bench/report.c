@@ -186,6 +186,8 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
                                   "child, at most 4000 sessions)");
   print_generic("hmac", "HMAC-SHA1 with a key set up once, per message (baseline: EVP_MAC "
                         "re-initialised)");
+  print_generic("router", "Single-port router, echo of RTP in user space, round-robin over N "
+                          "sessions (baseline: the EVP floor over as many keys)");
   print_generic("ice", "ICE connected -> DTLS connected -> first media, loopback (libnice)");
   print_generic("hostile", "Hostile datagrams, CPU per datagram (baseline: one genuine SRTP "
                            "unprotect through the same call)");
@@ -196,6 +198,8 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
                                "sessions vs over 100 (callgrind)");
   print_generic("cg-hostile", "Hostile datagram instructions (callgrind; baseline: one genuine "
                               "SRTP unprotect)");
+  print_generic("cg-router", "Instructions per router echo, round-robin over all sessions vs "
+                             "over 100 (callgrind)");
   for (size_t i = 0; i < bench_not_done_count(); i++)
     printf("\nnot measured: %s: %s\n", bench_not_done_name(i), bench_not_done_reason(i));
   size_t met = 0, missed = 0;

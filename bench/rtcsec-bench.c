@@ -5,7 +5,7 @@
  * reports targets met or missed and never fails because a shared machine
  * was slow (exit status 0 unless something did not work at all).
  *
- *   rtcsec-bench [--runs N] [--quick] [--only srtp,dtls,mem,ice,sessions,hmac,hostile]
+ *   rtcsec-bench [--runs N] [--quick] [--only srtp,dtls,mem,ice,sessions,hmac,hostile,router]
  *                [--sessions N] [--live N] [--handshakes N] [--libsrtp-ciphers]
  *                [--no-stock] [--pion PATH|none]
  *                [--json FILE] [--plot FILE.png] [--callgrind[=DIR]]
@@ -30,9 +30,10 @@ static void usage(FILE *f) {
           "  --runs N          measurement runs; figures are medians with min/max (default 7)\n"
           "  --quick           small counts for a CI smoke run (< 20 s; numbers are rough)\n"
           "  --only LIST       comma-separated subset of srtp,dtls,mem,ice,sessions,hmac,\n"
-          "                    hostile (default all)\n"
+          "                    hostile,router (default all)\n"
           "  --sessions N      sessions for the memory figure (default 1000)\n"
-          "  --live N          live sessions for the sessions figure (default 10000)\n"
+          "  --live N          live sessions for the sessions and router figures\n"
+          "                    (default 10000)\n"
           "  --handshakes N    handshakes per run and variant (default 100)\n"
           "  --json FILE       write every figure as JSON\n"
           "  --plot FILE.png   draw the ratios with gnuplot (Debian package gnuplot-nox)\n"
@@ -70,7 +71,7 @@ static int parse_only(bench_opts *o, const char *list) {
   char buf[128];
   snprintf(buf, sizeof(buf), "%s", list);
   o->want_srtp = o->want_dtls = o->want_mem = o->want_ice = o->want_sessions = o->want_hmac = 0;
-  o->want_hostile = 0;
+  o->want_hostile = o->want_router = 0;
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     if (strcmp(t, "srtp") == 0)
       o->want_srtp = 1;
@@ -86,6 +87,8 @@ static int parse_only(bench_opts *o, const char *list) {
       o->want_hmac = 1;
     else if (strcmp(t, "hostile") == 0)
       o->want_hostile = 1;
+    else if (strcmp(t, "router") == 0)
+      o->want_router = 1;
     else
       return -1;
   }
@@ -115,7 +118,7 @@ int main(int argc, char **argv) {
   memset(&o, 0, sizeof(o));
   o.runs = 7;
   o.want_srtp = o.want_dtls = o.want_mem = o.want_ice = o.want_sessions = o.want_hmac = 1;
-  o.want_hostile = 1;
+  o.want_hostile = o.want_router = 1;
   o.mem_sessions = 1000;
   o.live_sessions = 10000;
   o.handshakes = 100;
@@ -237,6 +240,8 @@ int main(int argc, char **argv) {
       rc |= bench_session_callgrind_child(&o);
     if (o.want_hostile)
       rc |= bench_hostile_callgrind_child(&o);
+    if (o.want_router)
+      rc |= bench_router_callgrind_child(&o);
     return rc ? 1 : 0;
   }
 
@@ -257,6 +262,8 @@ int main(int argc, char **argv) {
     if (o.want_hmac && bench_hmac_run(&o) != 0)
       failed = 1;
     if (o.want_hostile && bench_hostile_run(&o) != 0)
+      failed = 1;
+    if (o.want_router && bench_router_run(&o) != 0)
       failed = 1;
   }
   if (o.want_ice && !o.callgrind && ice_figure(&o) != 0)

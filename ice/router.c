@@ -94,14 +94,16 @@ static int key_equal(const addr_key *a, const addr_key *b) {
 
 typedef struct session session;
 
-/* One of a session's addresses, as stored in by_addr. */
+/* One of a session's addresses, as stored in by_addr. What a media packet
+ * reads comes first: the owner, the key compared, and the address an
+ * answer goes to (an IPv4 one within the path's first 64 bytes). */
 typedef struct path {
   session *s;
   int in_map;
-  addr_key key;
-  uint64_t hash;
-  struct sockaddr_storage addr; /* as the socket gave it: where to send */
   socklen_t addr_len;
+  uint64_t hash;
+  addr_key key;
+  struct sockaddr_storage addr; /* as the socket gave it: where to send */
 } path;
 
 /* A genuine check remembered: its transaction id (the first 8 of its 12
@@ -117,11 +119,21 @@ typedef struct link {
   int on;
 } link;
 
+/* A session is allocated on a cache line of its own, and what every media
+ * packet reads (the id, user pointer, state, transport, consent times and
+ * the media path) sits in its first two lines: with thousands of sessions
+ * each packet finds its session in memory, not in cache, so every line
+ * counts. The rest is read by checks, handshakes and timers. */
 struct session {
   rtcsec_session_id id;
-  uint32_t slot;
   void *user;
+  rtcsec_transport *t;
+  uint64_t check_at; /* last genuine new check (consent) */
+  uint64_t auth_at;  /* last authenticated traffic from the media address */
+  uint64_t media_in;
   rtcsec_router_session_state state;
+  uint32_t slot;
+  path active; /* the media address, once nominated (active.in_map) */
 
   char *ufrag; /* local, NUL-terminated */
   size_t ufrag_len;
@@ -133,24 +145,27 @@ struct session {
   rtcsec_dtls_role role;
   rtcsec_fingerprint fps[RTCSEC_DTLS_MAX_FINGERPRINTS]; /* until the transport exists */
   size_t n_fps;
-  rtcsec_transport *t;
   int transport_error; /* the transport could not be made (sticky) */
 
-  path active;              /* the media address, once nominated (active.in_map) */
   path probe;               /* before nomination: where genuine checks came from; once
                                connected: a nominated new address waiting for proof */
   rtcsec_dgram_queue early; /* DTLS from probe before nomination */
 
-  uint64_t check_at; /* last genuine new check (consent) */
-  uint64_t auth_at;  /* last authenticated traffic from the media address */
   rtcsec_heap_node hnode;
   link out_link, ev_link;
 
   recent_check recent[RTCSEC_ROUTER_RECENT_CHECKS];
   size_t n_recent;
 
-  uint64_t checks, media_in;
+  uint64_t checks;
 };
+
+/* A slot of the session table: the session and its generation side by
+ * side, so that finding a session by id reads one line. */
+typedef struct slot_entry {
+  session *s;
+  uint32_t gen;
+} slot_entry;
 
 typedef struct out_entry {
   rtcsec_session_id sid; /* 0: send even if no session has this id any more */
@@ -170,8 +185,7 @@ struct rtcsec_router {
   rtcsec_cert *cert;
   uint64_t now; /* latest time the caller gave */
 
-  session **slots;
-  uint32_t *gens;
+  slot_entry *slots;
   uint32_t *free_slots;
   size_t n_slots, cap_slots, n_free;
   size_t n_sessions;
@@ -391,9 +405,9 @@ static void after_transport(rtcsec_router *r, session *s, uint64_t now) {
 
 static session *lookup(const rtcsec_router *r, rtcsec_session_id id) {
   uint32_t slot = (uint32_t)id, gen = (uint32_t)(id >> 32);
-  if (id == 0 || slot >= r->n_slots || r->gens[slot] != gen)
+  if (id == 0 || slot >= r->n_slots || r->slots[slot].gen != gen)
     return NULL;
-  return r->slots[slot];
+  return r->slots[slot].s;
 }
 
 static void path_clear(rtcsec_router *r, path *p) {
@@ -451,10 +465,11 @@ static void destroy_session(rtcsec_router *r, session *s) {
   }
   r->stats.early_dtls_dropped += rtcsec_dgram_queue_count(&s->early);
   /* The next id of this slot differs: stale ids find nothing. */
-  r->slots[s->slot] = NULL;
-  r->gens[s->slot]++;
-  if (r->gens[s->slot] == 0)
-    r->gens[s->slot] = 1;
+  slot_entry *se = &r->slots[s->slot];
+  se->s = NULL;
+  se->gen++;
+  if (se->gen == 0)
+    se->gen = 1;
   r->free_slots[r->n_free++] = s->slot;
   r->n_sessions--;
   r->stats.sessions = r->n_sessions;
@@ -837,10 +852,71 @@ int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, size_t len,
     }
   }
   if (tin.authenticated && s->auth_at < now) {
-    s->auth_at = now; /* consent: the peer is alive at this address */
-    update_deadline(r, s);
+    /* Consent: the peer is alive at this address. The session's heap key
+     * is min(consent expiry, DTLS timer) and SRTP leaves the DTLS timer
+     * alone, so the key moves only if the expiry did, which media does at
+     * most once per check (router.h: consent counts from the older of
+     * the last check and the last authenticated packet). Not re-keying
+     * otherwise keeps the DTLS state out of the media path. */
+    uint64_t before = consent_expiry(r, s);
+    s->auth_at = now;
+    if (consent_expiry(r, s) != before)
+      update_deadline(r, s);
   }
   return rc;
+}
+
+/* ---- public: prefetching a batch ---------------------------------------------------- */
+
+/* Four passes over the chunk, each starting the loads the next one reads,
+ * so that no pass waits on memory for one datagram after another: the
+ * table slots; the sessions (guessed from the slot's hash alone: the path
+ * stored there is most likely a session's media path, which sits at a
+ * fixed place in its first two lines); their transports; their SRTP
+ * state. Only pointers the router owns are followed, read in a pass after
+ * the one that loaded them. */
+static void prefetch_chunk(const rtcsec_router *r, const struct sockaddr_storage *src,
+                           const socklen_t *src_len, size_t n) {
+  uint64_t h[RTCSEC_ROUTER_PREFETCH_MAX];
+  const path *p[RTCSEC_ROUTER_PREFETCH_MAX];
+  const session *s[RTCSEC_ROUTER_PREFETCH_MAX];
+  for (size_t i = 0; i < n; i++) {
+    addr_key k;
+    h[i] = 0;
+    p[i] = NULL;
+    if (make_key(&src[i], src_len[i], &k, NULL, NULL) != RTCSEC_OK)
+      continue;
+    h[i] = rtcsec_map_hash(r->cfg.hash_seed, &k, sizeof(k));
+    rtcsec_map_prefetch(&r->by_addr, h[i]);
+  }
+  for (size_t i = 0; i < n; i++) {
+    /* h 0 marks an unusable address (a real hash of 0 only loses the hint) */
+    p[i] = h[i] != 0 ? rtcsec_map_peek(&r->by_addr, h[i]) : NULL;
+    if (p[i] != NULL) {
+      const char *guess = (const char *)p[i] - offsetof(session, active);
+      __builtin_prefetch(guess);
+      __builtin_prefetch(guess + 64);
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    s[i] = p[i] != NULL ? p[i]->s : NULL;
+    if (s[i] != NULL && s[i]->t != NULL)
+      __builtin_prefetch(s[i]->t);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != NULL && s[i]->t != NULL)
+      rtcsec_transport_prefetch(s[i]->t);
+  }
+}
+
+void rtcsec_router_prefetch(const rtcsec_router *r, const struct sockaddr_storage *src,
+                            const socklen_t *src_len, size_t n) {
+  if (r == NULL || src == NULL || src_len == NULL)
+    return;
+  for (size_t at = 0; at < n; at += RTCSEC_ROUTER_PREFETCH_MAX) {
+    size_t m = n - at < RTCSEC_ROUTER_PREFETCH_MAX ? n - at : RTCSEC_ROUTER_PREFETCH_MAX;
+    prefetch_chunk(r, src + at, src_len + at, m);
+  }
 }
 
 int rtcsec_router_handle_timeout(rtcsec_router *r, uint64_t now) {
@@ -1110,8 +1186,8 @@ void rtcsec_router_free(rtcsec_router *r) {
   if (r == NULL)
     return;
   for (size_t i = 0; i < r->n_slots; i++) {
-    if (r->slots[i] != NULL)
-      destroy_session(r, r->slots[i]);
+    if (r->slots[i].s != NULL)
+      destroy_session(r, r->slots[i].s);
   }
   out_entry *e;
   while ((e = rtcsec_ring_peek(&r->outq)) != NULL) {
@@ -1121,7 +1197,6 @@ void rtcsec_router_free(rtcsec_router *r) {
   rtcsec_ring_clear(&r->outq);
   rtcsec_ring_clear(&r->evq);
   free(r->slots);
-  free(r->gens);
   free(r->free_slots);
   rtcsec_map_free(&r->by_ufrag);
   rtcsec_map_free(&r->by_addr);
@@ -1144,14 +1219,10 @@ static int take_slot(rtcsec_router *r, uint32_t *slot) {
   }
   if (r->n_slots == r->cap_slots) {
     size_t cap = r->cap_slots ? r->cap_slots * 2 : 64;
-    session **ns = realloc(r->slots, cap * sizeof(*ns));
+    slot_entry *ns = realloc(r->slots, cap * sizeof(*ns));
     if (ns == NULL)
       return RTCSEC_ERR_NO_MEMORY;
     r->slots = ns;
-    uint32_t *ng = realloc(r->gens, cap * sizeof(*ng));
-    if (ng == NULL)
-      return RTCSEC_ERR_NO_MEMORY;
-    r->gens = ng;
     uint32_t *nf = realloc(r->free_slots, cap * sizeof(*nf));
     if (nf == NULL)
       return RTCSEC_ERR_NO_MEMORY;
@@ -1159,10 +1230,19 @@ static int take_slot(rtcsec_router *r, uint32_t *slot) {
     r->cap_slots = cap;
   }
   *slot = (uint32_t)r->n_slots;
-  r->slots[*slot] = NULL;
-  r->gens[*slot] = 1;
+  r->slots[*slot].s = NULL;
+  r->slots[*slot].gen = 1;
   r->n_slots++;
   return RTCSEC_OK;
+}
+
+/* A zeroed session on a cache line of its own (see struct session). */
+static session *session_alloc(void) {
+  size_t size = (sizeof(session) + 63) / 64 * 64;
+  session *s = aligned_alloc(64, size);
+  if (s != NULL)
+    memset(s, 0, size);
+  return s;
 }
 
 static char *dup_n(const char *p, size_t n) {
@@ -1203,7 +1283,7 @@ int rtcsec_router_add_session(rtcsec_router *r, const rtcsec_router_session_conf
   if (r->n_sessions >= r->cfg.max_sessions)
     return RTCSEC_ERR_LIMIT;
 
-  session *s = calloc(1, sizeof(*s));
+  session *s = session_alloc();
   if (s == NULL)
     return RTCSEC_ERR_NO_MEMORY;
   s->active.s = s->probe.s = s;
@@ -1248,8 +1328,8 @@ int rtcsec_router_add_session(rtcsec_router *r, const rtcsec_router_session_conf
     return rc;
   }
   s->slot = slot;
-  s->id = (uint64_t)r->gens[slot] << 32 | slot;
-  r->slots[slot] = s;
+  s->id = (uint64_t)r->slots[slot].gen << 32 | slot;
+  r->slots[slot].s = s;
   r->n_sessions++;
   r->stats.sessions = r->n_sessions;
   r->stats.sessions_added++;

@@ -30,6 +30,7 @@ struct rtcsec_udp_mux {
   struct mmsghdr *rx_msg;
   struct iovec *rx_iov;
   struct sockaddr_storage *rx_addr;
+  socklen_t *rx_addr_len; /* for rtcsec_router_prefetch() */
 
   uint8_t *tx_buf;
   struct mmsghdr *tx_msg;
@@ -119,13 +120,14 @@ int rtcsec_udp_mux_open(rtcsec_udp_mux **out, rtcsec_router *r, const rtcsec_udp
   m->rx_msg = calloc(m->batch, sizeof(*m->rx_msg));
   m->rx_iov = calloc(m->batch, sizeof(*m->rx_iov));
   m->rx_addr = calloc(m->batch, sizeof(*m->rx_addr));
+  m->rx_addr_len = calloc(m->batch, sizeof(*m->rx_addr_len));
   m->tx_buf = malloc((size_t)m->batch * SLOT);
   m->tx_msg = calloc(m->batch, sizeof(*m->tx_msg));
   m->tx_iov = calloc(m->batch, sizeof(*m->tx_iov));
   m->tx_addr = calloc(m->batch, sizeof(*m->tx_addr));
   m->fd = -1;
-  if (!m->rx_buf || !m->rx_msg || !m->rx_iov || !m->rx_addr || !m->tx_buf || !m->tx_msg ||
-      !m->tx_iov || !m->tx_addr) {
+  if (!m->rx_buf || !m->rx_msg || !m->rx_iov || !m->rx_addr || !m->rx_addr_len || !m->tx_buf ||
+      !m->tx_msg || !m->tx_iov || !m->tx_addr) {
     rtcsec_udp_mux_close(m);
     return -ENOMEM;
   }
@@ -148,6 +150,7 @@ void rtcsec_udp_mux_close(rtcsec_udp_mux *m) {
   free(m->rx_msg);
   free(m->rx_iov);
   free(m->rx_addr);
+  free(m->rx_addr_len);
   free(m->tx_buf);
   free(m->tx_msg);
   free(m->tx_iov);
@@ -276,6 +279,12 @@ static int receive_batch(rtcsec_udp_mux *m) {
   m->stats.rx_calls++;
   m->stats.rx_datagrams += (uint64_t)n;
   uint64_t now = rtcsec_udp_mux_now();
+  /* The batch's sessions start loading into the cache all at once (see
+   * rtcsec_router_prefetch()); with thousands of sessions each would
+   * otherwise wait for memory in turn. */
+  for (int i = 0; i < n; i++)
+    m->rx_addr_len[i] = m->rx_msg[i].msg_hdr.msg_namelen;
+  rtcsec_router_prefetch(m->r, m->rx_addr, m->rx_addr_len, (size_t)n);
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &m->rx_msg[i].msg_hdr;
     if (h->msg_flags & MSG_TRUNC) {

@@ -84,6 +84,16 @@ void *rtcsec_map_find(const rtcsec_map *m, uint64_t hash, const void *key, rtcse
   }
 }
 
+void *rtcsec_map_peek(const rtcsec_map *m, uint64_t hash) {
+  if (m->cap == 0)
+    return NULL;
+  for (size_t i = hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    const rtcsec_map_slot *s = &m->slots[i];
+    if (s->value == NULL || s->hash == hash)
+      return s->value;
+  }
+}
+
 int rtcsec_map_remove(rtcsec_map *m, uint64_t hash, const void *value) {
   if (m->cap == 0)
     return 0;

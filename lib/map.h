@@ -40,6 +40,18 @@ int rtcsec_map_insert(rtcsec_map *m, uint64_t hash, void *value);
 /* The value stored under hash for which eq(value, key), or NULL. */
 void *rtcsec_map_find(const rtcsec_map *m, uint64_t hash, const void *key, rtcsec_map_eq eq);
 
+/* For a batch of lookups (rtcsec_router_prefetch()): starts loading the
+ * slot where hash is looked for. */
+static inline void rtcsec_map_prefetch(const rtcsec_map *m, uint64_t hash) {
+  if (m->cap != 0)
+    __builtin_prefetch(&m->slots[hash & (m->cap - 1)]);
+}
+
+/* The first value stored under hash, without the caller's equality test:
+ * only a guess (another key with the same 64-bit hash would give its
+ * value), for hints that read what the value points to; NULL if none. */
+void *rtcsec_map_peek(const rtcsec_map *m, uint64_t hash);
+
 /* Removes value, stored under hash. Returns 1, or 0 if it was not there. */
 int rtcsec_map_remove(rtcsec_map *m, uint64_t hash, const void *value);
 

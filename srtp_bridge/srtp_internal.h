@@ -12,6 +12,12 @@
 #define RTCSEC_SRTP_LIMIT_SRTP_PACKETS (UINT64_C(1) << 48)
 #define RTCSEC_SRTP_LIMIT_SRTCP_PACKETS (UINT64_C(1) << 31)
 
+/* A hint (rtcsec_router_prefetch() through rtcsec_transport_prefetch()):
+ * starts loading the lines of this object that protecting and unprotecting
+ * a packet read (its libsrtp2 sessions, SSRC tables' headers, counters).
+ * Changes nothing. */
+void rtcsec_srtp_prefetch(const rtcsec_srtp *s);
+
 /* Test hook: presets the numbers of SRTP and SRTCP packets already
  * protected for the outbound ssrc (adding it to the outbound table if it is
  * new), so that a test reaches the key usage limit in a few packets.

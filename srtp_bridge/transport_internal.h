@@ -24,6 +24,11 @@ rtcsec_dtls *rtcsec_transport_test_dtls(rtcsec_transport *t);
 int rtcsec_transport_handle_classified(rtcsec_transport *t, rtcsec_packet_class kind, uint8_t *buf,
                                        size_t len, uint64_t now, rtcsec_transport_input *in);
 
+/* A hint for the router's rtcsec_router_prefetch(), once the transport
+ * object itself is in cache: starts loading the SRTP state a media packet
+ * reads. Changes nothing. */
+void rtcsec_transport_prefetch(const rtcsec_transport *t);
+
 /* 1 if rtcsec_transport_poll_event() has something to give. */
 int rtcsec_transport_pending_events(const rtcsec_transport *t);
 

@@ -177,6 +177,15 @@ START_TEST(map_finds_exactly_what_is_stored_against_a_model) {
       uint64_t hy = _i ? y->key % 16 : rtcsec_map_hash(5, &y->key, sizeof(y->key));
       void *got = rtcsec_map_find(&m, hy, &y->key, entry_eq);
       ck_assert_ptr_eq(got, y->stored ? y : NULL);
+      /* peek, the hint: a stored value under the same hash, or NULL only
+       * if there is none */
+      entry *pk = rtcsec_map_peek(&m, hy);
+      if (y->stored)
+        ck_assert_ptr_nonnull(pk);
+      if (pk != NULL) {
+        ck_assert_int_eq(pk->stored, 1);
+        ck_assert_uint_eq(_i ? pk->key % 16 : rtcsec_map_hash(5, &pk->key, sizeof(pk->key)), hy);
+      }
     }
   }
   size_t n = 0;
@@ -202,6 +211,8 @@ START_TEST(map_hash_depends_on_the_seed_and_every_byte) {
     b[i] = 0;
   }
   ck_assert_int_eq(rtcsec_map_insert(&(rtcsec_map){0}, 1, NULL), RTCSEC_ERR_INVALID_ARGUMENT);
+  ck_assert_ptr_null(rtcsec_map_peek(&(rtcsec_map){0}, 1));
+  rtcsec_map_prefetch(&(rtcsec_map){0}, 1); /* an empty map: nothing to load */
 }
 END_TEST
 

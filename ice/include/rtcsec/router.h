@@ -221,6 +221,26 @@ RTCSEC_API int rtcsec_router_handle_datagram(rtcsec_router *r, uint8_t *buf, siz
                                              const struct sockaddr_storage *src, socklen_t src_len,
                                              uint64_t now, rtcsec_router_input *in);
 
+/* Datagrams rtcsec_router_prefetch() looks at in one go (more are taken in
+ * chunks of this many). */
+#define RTCSEC_ROUTER_PREFETCH_MAX 64
+
+/* Optional, for a loop that receives datagrams in batches (recvmmsg();
+ * rtcsec_udp_mux does this): before handing a batch's n datagrams to
+ * rtcsec_router_handle_datagram() one by one, pass their source addresses
+ * here, in the same order. With thousands of sessions, what a datagram's
+ * handling reads (its session, transport and SRTP state) is in memory
+ * rather than in the CPU's cache, and one datagram after the other each
+ * waits for it; here the router looks up the session of every source of
+ * the batch and asks the CPU to start loading that state for all of them
+ * at once, so that the waits overlap. A hint only: nothing changes, nothing
+ * is counted, a source without a session costs a hash and a table probe;
+ * skipping the call changes nothing but the time. src[i] and src_len[i] as
+ * for rtcsec_router_handle_datagram(); a NULL router or arrays, or an
+ * unusable address, are ignored. */
+RTCSEC_API void rtcsec_router_prefetch(const rtcsec_router *r, const struct sockaddr_storage *src,
+                                       const socklen_t *src_len, size_t n);
+
 /* Runs every session whose deadline has passed: DTLS retransmissions and
  * handshake timeouts, consent expiry. Harmless if early. */
 RTCSEC_API int rtcsec_router_handle_timeout(rtcsec_router *r, uint64_t now);
