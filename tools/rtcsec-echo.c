@@ -70,6 +70,9 @@ static void usage(FILE *out) {
           "                             ADDR PORT (an IP address, not a wildcard; port 0\n"
           "                             picks one); no libnice, so none of -a,\n"
           "                             --port-range, --stun, --turn\n"
+          "      --no-dtls13            answer with DTLS 1.2 only (by default a browser that\n"
+          "                             offers DTLS 1.3 gets it when rtcsec is the DTLS\n"
+          "                             server; as DTLS client rtcsec speaks 1.2)\n"
           "  -r, --report FILE          append each report the page POSTs to /report as\n"
           "                             one JSON line\n"
           "      --exit-after SECONDS   stop after this long (for bounded test runs)\n"
@@ -102,6 +105,7 @@ enum {
   OPT_DROP_VIDEO,
   OPT_SINGLE_PORT,
   OPT_CORRUPT_ECHO,
+  OPT_NO_DTLS13,
 };
 
 static int parse_options(int argc, char **argv, echo_options *o, int *help) {
@@ -120,6 +124,7 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       {"test-drop-video", required_argument, NULL, OPT_DROP_VIDEO},
       {"single-port", required_argument, NULL, OPT_SINGLE_PORT},
       {"test-corrupt-echo", required_argument, NULL, OPT_CORRUPT_ECHO},
+      {"no-dtls13", no_argument, NULL, OPT_NO_DTLS13},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -218,6 +223,9 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       break;
     case OPT_WRONG_FP:
       o->wrong_fingerprint = 1;
+      break;
+    case OPT_NO_DTLS13:
+      o->no_dtls13 = 1;
       break;
     case OPT_SINGLE_PORT: {
       GInetAddress *ia = NULL;
@@ -342,6 +350,11 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  if (app.opt.no_dtls13)
+    echo_log("%s", "DTLS: 1.2 only (--no-dtls13)");
+  else
+    echo_log("%s", "DTLS: 1.3 as server when the browser offers it (rtcsec's engine), "
+                   "else 1.2; 1.2 as client");
   g_queue_init(&app.sessions);
   app.loop = g_main_loop_new(NULL, FALSE);
   signal(SIGPIPE, SIG_IGN);
