@@ -73,6 +73,9 @@ static void usage(FILE *out) {
           "      --no-dtls13            answer with DTLS 1.2 only (by default a browser that\n"
           "                             offers DTLS 1.3 gets it when rtcsec is the DTLS\n"
           "                             server; as DTLS client rtcsec speaks 1.2)\n"
+          "      --no-mlkem             DTLS 1.3 without the post-quantum X25519MLKEM768\n"
+          "                             key exchange (by default taken first when the\n"
+          "                             browser sends its share): x25519\n"
           "  -r, --report FILE          append each report the page POSTs to /report as\n"
           "                             one JSON line\n"
           "      --exit-after SECONDS   stop after this long (for bounded test runs)\n"
@@ -106,6 +109,7 @@ enum {
   OPT_SINGLE_PORT,
   OPT_CORRUPT_ECHO,
   OPT_NO_DTLS13,
+  OPT_NO_MLKEM,
 };
 
 static int parse_options(int argc, char **argv, echo_options *o, int *help) {
@@ -125,6 +129,7 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       {"single-port", required_argument, NULL, OPT_SINGLE_PORT},
       {"test-corrupt-echo", required_argument, NULL, OPT_CORRUPT_ECHO},
       {"no-dtls13", no_argument, NULL, OPT_NO_DTLS13},
+      {"no-mlkem", no_argument, NULL, OPT_NO_MLKEM},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -226,6 +231,9 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       break;
     case OPT_NO_DTLS13:
       o->no_dtls13 = 1;
+      break;
+    case OPT_NO_MLKEM:
+      o->no_mlkem = 1;
       break;
     case OPT_SINGLE_PORT: {
       GInetAddress *ia = NULL;
@@ -353,8 +361,9 @@ int main(int argc, char **argv) {
   if (app.opt.no_dtls13)
     echo_log("%s", "DTLS: 1.2 only (--no-dtls13)");
   else
-    echo_log("%s", "DTLS: 1.3 as server when the browser offers it (rtcsec's engine), "
-                   "else 1.2; 1.2 as client");
+    echo_log("DTLS: 1.3 as server when the browser offers it (rtcsec's engine, key exchange "
+             "%s), else 1.2; 1.2 as client",
+             app.opt.no_mlkem ? "x25519, --no-mlkem" : "X25519MLKEM768 first, then x25519");
   g_queue_init(&app.sessions);
   app.loop = g_main_loop_new(NULL, FALSE);
   signal(SIGPIPE, SIG_IGN);

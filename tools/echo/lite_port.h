@@ -50,6 +50,7 @@ typedef struct echo_lite_config {
   size_t n_profiles;
   size_t max_sessions; /* router limit */
   int enable_dtls13;   /* rtcsec_dtls_config.enable_dtls13 of every session */
+  int enable_mlkem;    /* rtcsec_dtls_config.enable_mlkem of every session */
 } echo_lite_config;
 
 /* Creates the router, opens the socket and attaches the source to the
