@@ -86,7 +86,8 @@ static void usage(FILE *out) {
           "                             packet the first time (2..1000), so that the\n"
           "                             browser NACKs it and it is resent from the cache\n"
           "      --test-corrupt-echo N  TEST ONLY: alter the Nth data-channel message each\n"
-          "                             call echoes (its last byte), so the page must see it\n"
+          "                             call echoes (its last byte; the next one if the Nth\n"
+          "                             is empty), so the page must see it\n"
           "  -h, --help                 this text\n",
           RTCSEC_ICE_MAX_LOCAL_ADDRESSES);
 }
