@@ -23,7 +23,7 @@ getStats() and rtcsec's /stats say it; with DTLS 1.3 the cipher suite
 TLS_AES_128_GCM_SHA256 on both sides; with rtcsec as server the key
 exchange group rtcsec reports (--expect-group). The capture check
 (wire.py) holds each row to the same expectations, plus what the browser's
-ClientHello must offer (--expect-offer13, --expect-mlkem-share).
+ClientHello must offer (--expect-offer13, --expect-mlkem-share, --expect-mlkem-listed).
 """
 import argparse
 import json
@@ -70,6 +70,8 @@ def parse_args():
                    help="the browser's ClientHello offers DTLS 1.3 (capture check)")
     p.add_argument("--expect-mlkem-share", choices=["yes", "no", "any"], default="any",
                    help="the browser's ClientHello carries an X25519MLKEM768 share")
+    p.add_argument("--expect-mlkem-listed", choices=["yes", "no", "any"], default="any",
+                   help="the browser's ClientHello lists X25519MLKEM768 in supported_groups")
     p.add_argument("--reports", required=True)
     p.add_argument("--stats", required=True, help="rtcsec-echo's /stats URL")
     p.add_argument("--log", required=True, help="rtcsec-echo's log")
@@ -497,6 +499,7 @@ def row(mode, rep, st):
         "expect_group": expect_group(mode),
         "expect_offer13": A.expect_offer13 == "yes",
         "expect_mlkem_share": {"yes": True, "no": False}.get(A.expect_mlkem_share),
+        "expect_mlkem_listed": {"yes": True, "no": False}.get(A.expect_mlkem_listed),
         "tls_version": t.get("tlsVersion", ""),
         "rtcsec_dtls_version": tr.get("dtls_version", ""),
         "dtls_cipher": tr.get("dtls_cipher", ""),

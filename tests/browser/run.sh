@@ -13,10 +13,13 @@
 #
 # What is expected: rtcsec as DTLS server answers DTLS 1.3 (its own engine,
 # rtcsec_dtls_config.enable_dtls13, default 1) with TLS_AES_128_GCM_SHA256
-# and the key exchange group of SERVER_GROUP below; rtcsec as DTLS client
-# speaks DTLS 1.2 (OpenSSL: rtcsec's DTLS 1.3 engine is server-only). The
-# version cases show the DTLS 1.2 path still works: with 1.3 off in rtcsec
-# (rtcsec-echo --no-dtls13) and with the browser told to offer 1.2 only.
+# and the post-quantum hybrid key exchange X25519MLKEM768 (enable_mlkem,
+# default 1: both browsers send its key share); rtcsec as DTLS client speaks
+# DTLS 1.2 (OpenSSL: rtcsec's DTLS 1.3 engine is server-only). The version
+# cases show the DTLS 1.2 path still works: with 1.3 off in rtcsec
+# (rtcsec-echo --no-dtls13) and with the browser told to offer 1.2 only; the
+# key exchange cases show x25519 is taken when rtcsec or the browser leaves
+# the hybrid group out, without a HelloRetryRequest.
 #
 # Everything runs inside one network namespace this script creates and
 # always deletes (tests/browser/netns.sh: a veth pair with both ends inside,
@@ -53,6 +56,20 @@
 #                   WebRTC-ForceDtls13/Disabled/; Firefox:
 #                   media.peerconnection.dtls.version.max 771): its
 #                   ClientHello offers no FEFC and rtcsec answers DTLS 1.2.
+#   pq cases        the media checks with the browser's post-quantum
+#                   settings on explicitly (Firefox: media.webrtc.
+#                   enable_pq_hybrid_kex and send_mlkem_keyshare true;
+#                   Chromium: its default): X25519MLKEM768 from its share.
+#   nopq cases      the browser's post-quantum key exchange off (Firefox:
+#                   both prefs false; Chromium: --disable-features=
+#                   WebRtcPqcForDtls): X25519MLKEM768 neither listed in
+#                   supported_groups nor sent as a share (on the wire), x25519.
+#   pqnoshare cases (Firefox) X25519MLKEM768 listed in supported_groups but
+#                   no share of it sent (send_mlkem_keyshare false; both on
+#                   the wire): x25519 at once, no HelloRetryRequest for the
+#                   hybrid share.
+#   nomlkem cases   rtcsec-echo --no-mlkem (enable_mlkem 0) against the
+#                   browser's X25519MLKEM768 share: x25519, no retry.
 #   wrongfp cases   rtcsec-echo --test-wrong-fingerprint: rtcsec's /stats
 #                   says DTLS failed with the fingerprint mismatch error,
 #                   no SRTP packet either way; its log says "DTLS FAILED"
@@ -101,14 +118,18 @@
 #   CASE: BROWSER:client:PROFILE, BROWSER:server:PROFILE, BROWSER:nack:ROLE,
 #   BROWSER:wrongfp:ROLE, BROWSER:data:ROLE, BROWSER:dcbad:ROLE,
 #   BROWSER:single:PROFILE, BROWSER:dtls12:server, BROWSER:force12:server,
-#   with BROWSER chromium or firefox, ROLE client or server, PROFILE an SRTP
-#   profile name or "default". Default: for each browser in $BROWSERS, both
-#   roles x every profile it offers, both nack, wrongfp and data cases,
-#   single:SRTP_AEAD_AES_128_GCM and single:default, dtls12:server; and
-#   chromium:dcbad:client, firefox:force12:server (16 for Chromium, 18 for
-#   Firefox). chromium:force12:server is not among them: Chromium 156 has
-#   no WebRTC-ForceDtls13 field trial any more, so the case fails at once
-#   and says so (tests/browser/chromium.sh).
+#   BROWSER:pq:server, BROWSER:nopq:server, BROWSER:nomlkem:server,
+#   firefox:pqnoshare:server, with BROWSER chromium or firefox, ROLE client
+#   or server, PROFILE an SRTP profile name or "default". Default: for each
+#   browser in $BROWSERS, both roles x every profile it offers, both nack,
+#   wrongfp and data cases, single:SRTP_AEAD_AES_128_GCM and single:default,
+#   dtls12:server, nopq:server and nomlkem:server; and chromium:dcbad:client,
+#   firefox:force12:server, firefox:pq:server and firefox:pqnoshare:server
+#   (18 for Chromium, 22 for Firefox). chromium:pq:server is the default
+#   Chromium (every chromium:server case shows X25519MLKEM768); and
+#   chromium:force12:server is not among them: Chromium 156 has no
+#   WebRTC-ForceDtls13 field trial any more, so the case fails at once and
+#   says so (tests/browser/chromium.sh).
 # Environment: BROWSERS (default "chromium firefox"), BROWSER_JOBS (cases at
 # once, default 3), CHROMIUM, FIREFOX (the binaries), BROWSER_KEEP=1 keeps
 # the work directory (reports, logs, the capture).
@@ -145,11 +166,14 @@ NS=rtcsec-b$$
 # handshake on the wire say it (versions in hex): rtcsec as DTLS server
 # answers the browsers' DTLS 1.3 offer with 1.3; as DTLS client it speaks
 # 1.2. The group rtcsec picks as server from the browser's key shares
-# (rtcsec_kex_group_name()): both browsers send X25519 and X25519MLKEM768
-# shares.
+# (rtcsec_kex_group_name()): both browsers send X25519MLKEM768 and x25519
+# shares, and rtcsec takes the hybrid first.
 SERVER_VERSION=FEFC
 CLIENT_VERSION=FEFD
-SERVER_GROUP=x25519
+SERVER_GROUP=X25519MLKEM768
+# rtcsec's DTLS 1.3 group when the hybrid one is out (rtcsec-echo
+# --no-mlkem, or a browser that sends no share of it).
+CLASSIC_GROUP=x25519
 # OpenSSL's DTLS 1.2 server (rtcsec-echo --no-dtls13, or a browser offering
 # 1.2 only): ECDHE over X25519, its first group.
 DTLS12_GROUP=x25519
@@ -184,10 +208,10 @@ if ((${#CASES[@]} == 0)); then
     CASES+=("$b:data:client" "$b:data:server")
     [[ "$b" == chromium ]] && CASES+=("$b:dcbad:client")
     CASES+=("$b:single:SRTP_AEAD_AES_128_GCM" "$b:single:default")
-    CASES+=("$b:dtls12:server")
+    CASES+=("$b:dtls12:server" "$b:nopq:server" "$b:nomlkem:server")
     # Chromium 156 cannot be told to offer DTLS 1.2 only any more (its
     # chromium:force12:server fails and says why): Firefox's case shows it.
-    [[ "$b" == firefox ]] && CASES+=("$b:force12:server")
+    [[ "$b" == firefox ]] && CASES+=("$b:force12:server" "$b:pq:server" "$b:pqnoshare:server")
   done
 fi
 
@@ -262,6 +286,7 @@ case_dir() { echo "$work/${1//[:]/_}"; }
 run_case() {
   local name=$1 browser kind mode profile rest variant="" echo_extra=()
   local server_version=$SERVER_VERSION server_group=$SERVER_GROUP offer13=yes mlkem_share=yes
+  local mlkem_listed=any
   local dir
   dir=$(case_dir "$name")
   mkdir -p "$dir"
@@ -287,6 +312,22 @@ run_case() {
   force12:server)
     kind=media mode=server profile=default variant=force12
     server_version=FEFD server_group=$DTLS12_GROUP offer13=no mlkem_share=no
+    ;;
+  pq:server)
+    kind=media mode=server profile=default
+    [[ "$browser" == firefox ]] && variant=pq
+    ;;
+  nopq:server)
+    kind=media mode=server profile=default variant=nopq
+    server_group=$CLASSIC_GROUP mlkem_share=no mlkem_listed=no
+    ;;
+  pqnoshare:server)
+    kind=media mode=server profile=default variant=pqnoshare
+    server_group=$CLASSIC_GROUP mlkem_share=no mlkem_listed=yes
+    ;;
+  nomlkem:server)
+    kind=media mode=server profile=default echo_extra=(--no-mlkem)
+    server_group=$CLASSIC_GROUP
     ;;
   *)
     echo "FAIL $name: unknown case (see the usage in $0)" >"$dir/result"
@@ -390,6 +431,7 @@ run_case() {
     --profile "$profile" --browser "$browser" --case "$name" \
     --expect-server-version "$server_version" --expect-client-version "$CLIENT_VERSION" \
     --expect-group "$server_group" --expect-offer13 "$offer13" --expect-mlkem-share "$mlkem_share" \
+    --expect-mlkem-listed "$mlkem_listed" \
     "${dc_check[@]}" \
     --reports "$dir/report.jsonl" --stats "http://127.0.0.1:$port/stats" --log "$dir/echo.log" \
     --timeout "$wait_s" --t-start "$t_start" --out "$dir/case.json" "${sp_args[@]}" \

@@ -21,7 +21,9 @@ the case's CASE.json, written by check.py) and checks, per call:
     1.3 (0xfefc in supported_versions) or, where the case turned that off in
     the browser, does not; it carries an X25519MLKEM768 key share (1216
     bytes) or not, as the case expects, and then spans at least two
-    datagrams; its use_srtp list is exactly, in order, the profiles the
+    datagrams; it lists X25519MLKEM768 in supported_groups or not, where
+    the case says (Firefox's share turned off, the group still listed:
+    rtcsec must answer the x25519 share, no HelloRetryRequest); its use_srtp list is exactly, in order, the profiles the
     suite runs for that browser.
 
 It adds what it saw to each row ("wire") and its problems to the case
@@ -41,7 +43,8 @@ FIELDS = [
     "udp.length", "dtls.handshake.type", "dtls.handshake.message_seq", "dtls.handshake.length",
     "dtls.handshake.fragment_offset", "dtls.handshake.fragment_length",
     "dtls.handshake.version", "dtls.handshake.extensions.supported_version",
-    "dtls.use_srtp.protection_profile", "dtls.handshake.extensions_key_share_group",
+    "dtls.use_srtp.protection_profile", "dtls.handshake.extensions_supported_group",
+    "dtls.handshake.extensions_key_share_group",
     "dtls.handshake.extensions_key_share_key_exchange_length", "udp.payload",
 ]
 # RFC 5764 §4.1.2 and RFC 7714 §14.2 numbers of the profiles' names.
@@ -54,7 +57,8 @@ PROFILE_IDS = {
 PROFILE_NAMES = {v: k for k, v in PROFILE_IDS.items()}
 # rtcsec's names (rtcsec_kex_group_name(), OpenSSL's for DTLS 1.2).
 GROUP_NAMES = {0x11EC: "X25519MLKEM768", 0x001D: "x25519", 0x0017: "secp256r1",
-               0x0018: "secp384r1"}
+               0x0018: "secp384r1", 0x0019: "secp521r1", 0x0100: "ffdhe2048",
+               0x0101: "ffdhe3072"}
 # The server's key_exchange length per group (RFC 8446 §4.2.8.2, RFC 7748;
 # X25519MLKEM768: the ML-KEM-768 ciphertext, 1088, then X25519, 32).
 SERVER_SHARE_LEN = {0x11EC: 1120, 0x001D: 32, 0x0017: 65}
@@ -113,6 +117,7 @@ def load_frames(pcap):
         fr["version"] = ints(d["dtls.handshake.version"])
         fr["supported"] = ints(d["dtls.handshake.extensions.supported_version"])
         fr["profiles"] = ints(d["dtls.use_srtp.protection_profile"])
+        fr["groups"] = ints(d["dtls.handshake.extensions_supported_group"])
         fr["ks_groups"] = ints(d["dtls.handshake.extensions_key_share_group"])
         fr["ks_lens"] = ints(d["dtls.handshake.extensions_key_share_key_exchange_length"])
         try:
@@ -297,7 +302,7 @@ def flow_frames(frames, row, single, t0, t1):
 def first_client_hello(frames, client):
     """The ClientHello transmissions of `client` (message_seq 0): each one
     starts at fragment offset 0. Returns (transmissions, the hello's fields)."""
-    trans, info = [], {"supported": [], "profiles": [], "ks": [], "length": None}
+    trans, info = [], {"supported": [], "profiles": [], "groups": [], "ks": [], "length": None}
     for f in frames:
         if f["src"] != client or CLIENT_HELLO not in f["types"]:
             continue
@@ -312,6 +317,8 @@ def first_client_hello(frames, client):
             info["supported"] = f["supported"]
         if f["profiles"] and not info["profiles"]:
             info["profiles"] = f["profiles"]
+        if f["groups"] and not info["groups"]:
+            info["groups"] = f["groups"]
         if f["ks_groups"] and not info["ks"]:
             info["ks"] = list(zip(f["ks_groups"], f["ks_lens"]))
     return trans, info
@@ -373,6 +380,7 @@ def check_row(frames, case, row, offers):
     w["client_hello_sent"] = len(trans)
     w["offered_versions"] = [hexv(x) for x in info["supported"]]
     w["offered_profiles"] = [PROFILE_NAMES.get(x, hexv(x)) for x in info["profiles"]]
+    w["offered_groups"] = [group_name(g) for g in info["groups"]]
     w["key_shares"] = [f"{GROUP_NAMES.get(g, hexv(g))}:{n}" for g, n in info["ks"]]
     if trans:
         w["client_hello_bytes"] = info["length"]
@@ -401,6 +409,14 @@ def check_row(frames, case, row, offers):
     if want_mlkem is False and any(g == 0x11EC for g, _ in info["ks"]):
         p.append(f"{tag}the browser's ClientHello carries an X25519MLKEM768 key share although "
                  "the case turned it off")
+    # Listed without a share: rtcsec must take the x25519 share at once
+    # (the HelloRetryRequest check above), not ask for the hybrid one.
+    listed = 0x11EC in info["groups"]
+    want_listed = row.get("expect_mlkem_listed")
+    if want_listed is not None and listed != want_listed:
+        p.append(f"{tag}the browser's supported_groups {'lists' if listed else 'does not list'} "
+                 f"X25519MLKEM768, the case expects {'it' if want_listed else 'not'}: "
+                 f"{w['offered_groups'] or '(none)'}")
     # The post-quantum share alone is 1216 bytes: such a ClientHello cannot
     # fit one datagram of the browsers' MTU.
     if mlkem and len(trans[0]) < 2:
@@ -425,7 +441,8 @@ def describe(row, w):
         s += (f"; {who}'s ClientHello {w.get('client_hello_bytes')} bytes in datagrams of {dg}"
               f" bytes, sent {w['client_hello_sent']} time(s), offering versions "
               f"{','.join(w.get('offered_versions') or []) or '(legacy only)'}, use_srtp "
-              f"{','.join(w.get('offered_profiles') or [])}, key shares "
+              f"{','.join(w.get('offered_profiles') or [])}, groups "
+              f"{','.join(w.get('offered_groups') or []) or '-'}, key shares "
               f"{','.join(w.get('key_shares') or []) or '-'}")
     return s
 
