@@ -33,10 +33,20 @@ chromium_binary() {
 }
 
 # chromium_variant_missing VARIANT: why this Chromium cannot do it, or
-# nothing. A field trial Chromium does not know is ignored without a word,
-# so its name must be in the binary.
+# nothing. A field trial or feature Chromium does not know is ignored
+# without a word, so its name must be in the binary.
 chromium_variant_missing() {
-  local arg=${CHROMIUM_VARIANTS[$1]} trial
+  local arg=${CHROMIUM_VARIANTS[$1]} trial feature
+  if [[ "$arg" == --disable-features=* ]]; then
+    for feature in $(tr , " " <<<"${arg#--disable-features=}"); do
+      LC_ALL=C grep -q -a -F "$feature" "$(chromium_binary)" && continue
+      echo "$("$CHROMIUM" --version 2>/dev/null | tail -n 1) does not know the feature" \
+        "$feature (the name is not in $(chromium_binary)): it would ignore ${arg} and" \
+        "the '$1' setting cannot be made"
+      return 0
+    done
+    return 0
+  fi
   [[ "$arg" == --force-fieldtrials=* ]] || return 0
   trial=${arg#--force-fieldtrials=}
   trial=${trial%%/*}
