@@ -21,6 +21,7 @@ typedef struct bench_opts {
   int callgrind; /* instruction counts of the per-packet paths (see callgrind.c) */
   int want_srtp; /* --only filter */
   int want_dtls;
+  int want_dtls13;
   int want_mem;
   int want_ice;
   int want_sessions;
@@ -204,12 +205,16 @@ int bench_router_run(const bench_opts *o);
 int bench_ice_run(const bench_opts *o);
 /* Section hostile (hostile_bench.c): CPU per hostile datagram by kind. */
 int bench_hostile_run(const bench_opts *o);
+/* Section dtls13 (dtls13_bench.c): DTLS 1.3 handshakes with and without
+ * X25519MLKEM768, against x25519 and DTLS 1.2 in the same run. */
+int bench_dtls13_run(const bench_opts *o);
 /* Instruction counts (under valgrind --tool=callgrind; see callgrind.c). */
 int bench_srtp_callgrind_child(const bench_opts *o);
 int bench_dtls_callgrind_child(const bench_opts *o);
 int bench_session_callgrind_child(const bench_opts *o);
 int bench_hostile_callgrind_child(const bench_opts *o);
 int bench_router_callgrind_child(const bench_opts *o);
+int bench_dtls13_callgrind_child(const bench_opts *o);
 
 /* ---- callgrind client requests (no-ops without valgrind headers) ------------ */
 
@@ -217,6 +222,12 @@ void bench_cg_begin(void);                /* zero the counters, start collecting
 void bench_cg_end(const char *dump_name); /* stop collecting, dump under that name */
 void bench_cg_pause(void);                /* stop collecting, keep the counters */
 void bench_cg_resume(void);               /* collect again, after bench_cg_pause() */
+/* For counting only some calls: zero the counters without collecting,
+ * switch collection on and off around each call (bench_cg_toggle), dump
+ * without toggling (bench_cg_dump). */
+void bench_cg_begin_off(void);
+void bench_cg_toggle(void);
+void bench_cg_dump(const char *dump_name);
 int bench_running_on_valgrind(void);
 /* Re-runs this program (argv) under callgrind, writes the dumps to dir and
  * turns them into figures (groups cg-srtp, cg-dtls). */

@@ -38,12 +38,21 @@ void bench_cg_end(const char *dump_name) {
 void bench_cg_pause(void) { CALLGRIND_TOGGLE_COLLECT; }
 void bench_cg_resume(void) { CALLGRIND_TOGGLE_COLLECT; }
 
+void bench_cg_begin_off(void) { CALLGRIND_ZERO_STATS; }
+
+void bench_cg_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+
+void bench_cg_dump(const char *dump_name) { CALLGRIND_DUMP_STATS_AT(dump_name); }
+
 int bench_running_on_valgrind(void) { return RUNNING_ON_VALGRIND ? 1 : 0; }
 #else
 void bench_cg_begin(void) {}
 void bench_cg_end(const char *dump_name) { (void)dump_name; }
 void bench_cg_pause(void) {}
 void bench_cg_resume(void) {}
+void bench_cg_begin_off(void) {}
+void bench_cg_toggle(void) {}
+void bench_cg_dump(const char *dump_name) { (void)dump_name; }
 int bench_running_on_valgrind(void) { return 0; }
 #endif
 
@@ -60,6 +69,9 @@ static const struct {
     {"rtcsec_transport", "raw_openssl_srtp", "Ir/handshake"},
     {"raw_openssl", "pubkey_floor", "Ir/handshake"},
     {"raw_openssl_p256", "raw_openssl", "Ir/handshake"},
+    {"dtls13_mlkem", "dtls13_x25519", "Ir/handshake"},
+    {"dtls13_mlkem_off", "dtls13_x25519", "Ir/handshake"},
+    {"dtls13_x25519", "rtcsec_dtls12", "Ir/handshake"},
     {"all", "100", "Ir/packet"},
     {"hostile", "genuine", "Ir/datagram"},
 };
@@ -116,6 +128,8 @@ static const char *cell_group(const char *cell, const char *variant, const char 
     return "cg-hostile";
   if (strncmp(cell, "router.", 7) == 0)
     return "cg-router";
+  if (strncmp(cell, "dtls13.", 7) == 0)
+    return "cg-dtls13";
   if (strncmp(cell, "srtp.", 5) != 0)
     return "cg-dtls";
   if (strcmp(baseline, "evp") == 0)
@@ -128,6 +142,8 @@ static void cell_label(char *out, size_t cap, const char *cell, const char *vari
   char kind[8], op[16], size[8], prof[16];
   if (strncmp(cell, "hostile.", 8) == 0) /* "hostile.router.dtls_forged" -> "router dtls_forged" */
     snprintf(out, cap, "%s", cell + 8);
+  else if (strncmp(cell, "dtls13.", 7) == 0 && strncmp(variant, "dtls13_", 7) == 0)
+    snprintf(out, cap, "%s %s", cell + 7, variant + 7); /* "server mlkem" */
   else if (sscanf(cell, "srtp.%7[^.].%15[^.].%7[^.].%15s", kind, op, size, prof) == 4)
     snprintf(out, cap, "%s %s %s %s", prof, kind, strcmp(op, "protect") == 0 ? "prot" : "unprot",
              size);

@@ -177,6 +177,9 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
   print_srtp("srtp", "srtp-floor", "thread CPU ns/packet");
   print_generic("alloc", "Allocations on the per-packet paths (malloc/calloc/realloc calls)");
   print_generic("dtls", "DTLS 1.2 handshakes, both endpoints, one core (baseline: raw OpenSSL)");
+  print_generic("dtls13", "DTLS 1.3 handshakes (rtcsec's server, the test suites' client), "
+                          "with and without X25519MLKEM768 (baseline: x25519; for x25519: "
+                          "DTLS 1.2)");
   print_generic("mem", "Memory per established session (baseline: bare SSL + libsrtp2)");
   print_generic("mem-stock", "Memory per established session, libsrtp2 on its own ciphers "
                              "(--libsrtp-ciphers child)");
@@ -194,6 +197,8 @@ void bench_print_table(const bench_env *env, const bench_opts *o) {
   print_srtp_summary("cg-srtp-target", "Ir = instructions/packet, callgrind");
   print_srtp("cg-srtp", "cg-srtp-floor", "Ir = instructions/packet, callgrind");
   print_generic("cg-dtls", "DTLS handshake instructions (callgrind)");
+  print_generic("cg-dtls13", "DTLS 1.3 handshake instructions, both ends and the server alone "
+                             "(callgrind)");
   print_generic("cg-sessions", "Instructions per protect + unprotect, round-robin over all "
                                "sessions vs over 100 (callgrind)");
   print_generic("cg-hostile", "Hostile datagram instructions (callgrind; baseline: one genuine "

@@ -5,7 +5,8 @@
  * reports targets met or missed and never fails because a shared machine
  * was slow (exit status 0 unless something did not work at all).
  *
- *   rtcsec-bench [--runs N] [--quick] [--only srtp,dtls,mem,ice,sessions,hmac,hostile,router]
+ *   rtcsec-bench [--runs N] [--quick]
+ *                [--only srtp,dtls,dtls13,mem,ice,sessions,hmac,hostile,router]
  *                [--sessions N] [--live N] [--handshakes N] [--libsrtp-ciphers]
  *                [--no-stock] [--pion PATH|none]
  *                [--json FILE] [--plot FILE.png] [--callgrind[=DIR]]
@@ -29,8 +30,8 @@ static void usage(FILE *f) {
           "usage: rtcsec-bench [options]\n"
           "  --runs N          measurement runs; figures are medians with min/max (default 7)\n"
           "  --quick           small counts for a CI smoke run (< 20 s; numbers are rough)\n"
-          "  --only LIST       comma-separated subset of srtp,dtls,mem,ice,sessions,hmac,\n"
-          "                    hostile,router (default all)\n"
+          "  --only LIST       comma-separated subset of srtp,dtls,dtls13,mem,ice,sessions,\n"
+          "                    hmac,hostile,router (default all)\n"
           "  --sessions N      sessions for the memory figure (default 1000)\n"
           "  --live N          live sessions for the sessions and router figures\n"
           "                    (default 10000)\n"
@@ -71,12 +72,14 @@ static int parse_only(bench_opts *o, const char *list) {
   char buf[128];
   snprintf(buf, sizeof(buf), "%s", list);
   o->want_srtp = o->want_dtls = o->want_mem = o->want_ice = o->want_sessions = o->want_hmac = 0;
-  o->want_hostile = o->want_router = 0;
+  o->want_hostile = o->want_router = o->want_dtls13 = 0;
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     if (strcmp(t, "srtp") == 0)
       o->want_srtp = 1;
     else if (strcmp(t, "dtls") == 0)
       o->want_dtls = 1;
+    else if (strcmp(t, "dtls13") == 0)
+      o->want_dtls13 = 1;
     else if (strcmp(t, "mem") == 0)
       o->want_mem = 1;
     else if (strcmp(t, "ice") == 0)
@@ -118,7 +121,7 @@ int main(int argc, char **argv) {
   memset(&o, 0, sizeof(o));
   o.runs = 7;
   o.want_srtp = o.want_dtls = o.want_mem = o.want_ice = o.want_sessions = o.want_hmac = 1;
-  o.want_hostile = o.want_router = 1;
+  o.want_hostile = o.want_router = o.want_dtls13 = 1;
   o.mem_sessions = 1000;
   o.live_sessions = 10000;
   o.handshakes = 100;
@@ -236,6 +239,8 @@ int main(int argc, char **argv) {
       rc |= bench_srtp_callgrind_child(&o);
     if (o.want_dtls)
       rc |= bench_dtls_callgrind_child(&o);
+    if (o.want_dtls13)
+      rc |= bench_dtls13_callgrind_child(&o);
     if (o.want_sessions)
       rc |= bench_session_callgrind_child(&o);
     if (o.want_hostile)
@@ -254,6 +259,8 @@ int main(int argc, char **argv) {
     if (o.want_srtp && bench_srtp_run(&o) != 0)
       failed = 1;
     if (o.want_dtls && bench_dtls_run(&o) != 0)
+      failed = 1;
+    if (o.want_dtls13 && bench_dtls13_run(&o) != 0)
       failed = 1;
     if (o.want_mem && bench_mem_run(&o) != 0)
       failed = 1;

@@ -177,6 +177,9 @@ static void fail(rtcsec_dtls *d, int code, const char *engine_detail) {
   d->state = RTCSEC_DTLS_STATE_FAILED;
   d->error = code;
   rtcsec_dgram_queue_clear(&d->held);
+  /* Fail closed: an engine that can drops its secrets now. */
+  if (d->engine != NULL && d->ops->abort != NULL)
+    d->ops->abort(d->engine, code);
   rtcsec_event ev = {.type = RTCSEC_EVENT_FAILED};
   ev.failed.error = code;
   ev.failed.alert = d->alert;
@@ -309,6 +312,7 @@ void rtcsec_dtls_engine_connected(rtcsec_dtls *d, uint64_t now) {
   }
   d->state = RTCSEC_DTLS_STATE_CONNECTED;
   d->stats.handshake_us = now - d->start_us;
+  d->stats.group = ev.connected.group;
   if (push_event(d, &ev, 0) != RTCSEC_OK)
     fail(d, RTCSEC_ERR_NO_MEMORY, NULL);
 }
@@ -387,6 +391,7 @@ void rtcsec_dtls_config_default(rtcsec_dtls_config *cfg) {
   cfg->rto_max_us = 3000000;
   cfg->handshake_timeout_us = 30000000;
   cfg->enable_dtls13 = 1;
+  cfg->enable_mlkem = 1;
   cfg->use_srtp = 1;
 }
 
@@ -536,6 +541,7 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
         .psk_identity = d->psk_identity,
         .psk = d->psk,
         .psk_len = d->psk_len,
+        .enable_mlkem = cfg->enable_mlkem != 0,
     };
     /* rtcsec's DTLS 1.3 engine speaks WebRTC's profile only (certificate
      * + fingerprint, use_srtp); the uses beyond it stay on DTLS 1.2. */
@@ -1022,6 +1028,8 @@ int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out) {
   *out = d->stats;
   if (out->version == NULL)
     out->version = "";
+  if (out->group == NULL)
+    out->group = "";
   out->last_unauthenticated_alert = d->unauth_alert;
   out->state = d->state;
   out->role = d->role;
@@ -1035,6 +1043,12 @@ int rtcsec_dtls_pending_events(const rtcsec_dtls *d) { return rtcsec_ring_count(
 void rtcsec_dtls_test_set_records_sent(rtcsec_dtls *d, uint64_t n) {
   if (d != NULL && d->ops == &rtcsec_dtls12_ops && d->engine != NULL)
     rtcsec_dtls12_test_set_records_sent(d->engine, n);
+}
+
+int rtcsec_dtls_test_secrets_wiped(const rtcsec_dtls *d) {
+  if (d == NULL || d->ops != &rtcsec_dtls13_ops || d->engine == NULL)
+    return -1;
+  return rtcsec_dtls13_engine_secrets_wiped(d->engine);
 }
 
 const char *rtcsec_dtls_test_engine_name(const rtcsec_dtls *d) {

@@ -52,8 +52,9 @@ typedef struct rtcsec_dtls13_config {
   uint64_t handshake_timeout_us; /* default 30 s */
   int allow_aes256;    /* accept TLS_AES_256_GCM_SHA384 when 128 is not offered; default 1 */
   int cookie_exchange; /* HelloRetryRequest with a cookie on every handshake; default 0 */
-  /* Take X25519MLKEM768 (lib/hybrid_kex.h) first when the client offers it
-   * (issue 17); default 0 here until that issue turns it on. */
+  /* X25519MLKEM768 (lib/hybrid_kex.h) first in the server's group order,
+   * before x25519 and secp256r1; default 1 (rtcsec_dtls_config.enable_mlkem
+   * says the policy: a share wins over a HelloRetryRequest). */
   int enable_mlkem;
   /* The client's leaf certificate, before any key leaves the engine:
    * return 1 if it matches an expected fingerprint, 0 if not (then
@@ -113,6 +114,20 @@ int rtcsec_dtls13_key_update(rtcsec_dtls13 *e, int update_requested, uint64_t no
 rtcsec_dtls_state rtcsec_dtls13_state(const rtcsec_dtls13 *e);
 /* The sticky error of a FAILED engine, else 0. */
 int rtcsec_dtls13_error(const rtcsec_dtls13 *e);
+
+/* The caller failed the association for its own reasons (its handshake
+ * time limit, a wrong late fingerprint): the engine fails with `error`,
+ * sends nothing more and wipes every secret now, not at free. A FAILED
+ * engine already has. NULL is a no-op. */
+void rtcsec_dtls13_abort(rtcsec_dtls13 *e, int error);
+/* Why a handshake that timed out may have, in the engine's words (static),
+ * or NULL: the client's encrypted flight did not decrypt (different
+ * secrets: a damaged key share, ML-KEM implicit rejection at the client),
+ * or nothing readable came after the server's flight. */
+const char *rtcsec_dtls13_timeout_hint(const rtcsec_dtls13 *e);
+/* Test hook: 1 if no record key is active and every secret the engine
+ * holds (handshake and traffic secrets, key schedule, exporter) is zero. */
+int rtcsec_dtls13_secrets_wiped(const rtcsec_dtls13 *e);
 
 /* RFC 8446 §7.5 exporter (any label; no context = empty context). Once
  * connected; RTCSEC_ERR_INVALID_STATE before. */

@@ -249,6 +249,18 @@ static void send_alert(rtcsec_d13_conn *c, uint8_t level, uint8_t desc) {
   (void)send_single(c, RTCSEC_CT_ALERT, a, sizeof(a));
 }
 
+/* Fail closed: a failed association keeps no key. Every record key and
+ * traffic secret goes as soon as the last alert is sealed. */
+void rtcsec_d13_conn_wipe_keys(rtcsec_d13_conn *c) {
+  rtcsec_d13_keys_clear(&c->w_hs);
+  rtcsec_d13_keys_clear(&c->w_app);
+  rtcsec_d13_keys_clear(&c->r_hs);
+  for (int i = 0; i < 3; i++)
+    rtcsec_d13_keys_clear(&c->r_app[i]);
+  OPENSSL_cleanse(c->w_secret, sizeof(c->w_secret));
+  OPENSSL_cleanse(c->r_secret, sizeof(c->r_secret));
+}
+
 int rtcsec_d13_conn_fail(rtcsec_d13_conn *c, int error, int alert) {
   if (!live(c))
     return c->state == RTCSEC_DTLS_STATE_FAILED ? c->error : error;
@@ -257,6 +269,7 @@ int rtcsec_d13_conn_fail(rtcsec_d13_conn *c, int error, int alert) {
     c->alert = alert;
     c->alert_from_peer = 0;
   }
+  rtcsec_d13_conn_wipe_keys(c);
   c->state = RTCSEC_DTLS_STATE_FAILED;
   c->error = error;
   c->flight.active = 0;
@@ -985,10 +998,12 @@ static int handle_protected(rtcsec_d13_conn *c, const rtcsec_d13_record *rec, ui
   uint64_t seq = 0;
   int rc = rtcsec_d13_open(k, rec, pt, sizeof(pt), &len, &type, &seq);
   if (rc != RTCSEC_OK) {
-    if (rc == 1)
+    if (rc == 1) {
       c->stats.records_replayed++;
-    else
+    } else {
       c->stats.records_dropped++;
+      c->stats.records_unopened++;
+    }
     /* RFC 9147 §4.5.3: count failures per key; ask for new keys before the
      * limit, stop using these at it. */
     if (k->failures >= RTCSEC_D13_FAIL_LIMIT)

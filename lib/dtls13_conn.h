@@ -77,6 +77,7 @@ typedef struct rtcsec_d13_stats {
   uint64_t fast_retransmissions; /* on a partial ACK or the peer's repeated flight */
   uint64_t records_received;     /* records accepted (authenticated, or epoch-0 handshake) */
   uint64_t records_dropped;      /* malformed, failed deprotection, no keys, wrong epoch */
+  uint64_t records_unopened;     /* of those: protected under keys we have, did not open */
   uint64_t records_replayed;
   uint64_t records_authenticated; /* protected records that opened once connected */
   uint64_t plaintext_ignored;     /* plaintext alerts and ACKs given no power */
@@ -215,9 +216,12 @@ int rtcsec_d13_conn_ack_final(rtcsec_d13_conn *c, uint64_t now);
 void rtcsec_d13_conn_connected(rtcsec_d13_conn *c, uint64_t now);
 
 /* Fails the association with a sticky error; sends a fatal alert (if
- * alert >= 0) under the highest sending epoch; queues a FAILED event.
- * Returns error. */
+ * alert >= 0) under the highest sending epoch, then wipes every key
+ * (rtcsec_d13_conn_wipe_keys); queues a FAILED event. Returns error. */
 int rtcsec_d13_conn_fail(rtcsec_d13_conn *c, int error, int alert);
+/* Frees every record key and wipes the traffic secrets: nothing can be
+ * sealed or opened afterwards (the keys of every epoch are inactive). */
+void rtcsec_d13_conn_wipe_keys(rtcsec_d13_conn *c);
 
 int rtcsec_d13_conn_handle_datagram(rtcsec_d13_conn *c, const uint8_t *data, size_t len,
                                     uint64_t now);

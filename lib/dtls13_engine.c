@@ -175,6 +175,16 @@ static void op_connected_info(const void *p, rtcsec_connected_info *info) {
   info->group = rtcsec_dtls13_group_name(x->e);
 }
 
+static const char *op_timeout_hint(const void *p) {
+  const dtls13_engine *x = p;
+  return rtcsec_dtls13_timeout_hint(x->e);
+}
+
+static void op_abort(void *p, int error) {
+  dtls13_engine *x = p;
+  rtcsec_dtls13_abort(x->e, error);
+}
+
 /* It answers the ClientHello when it is made. */
 static int op_has_sent(const void *p) {
   (void)p;
@@ -193,7 +203,14 @@ const rtcsec_dtls_engine_ops rtcsec_dtls13_ops = {
     .export_material = op_export_material,
     .connected_info = op_connected_info,
     .has_sent = op_has_sent,
+    .timeout_hint = op_timeout_hint,
+    .abort = op_abort,
 };
+
+int rtcsec_dtls13_engine_secrets_wiped(const void *p) {
+  const dtls13_engine *x = p;
+  return rtcsec_dtls13_secrets_wiped(x->e);
+}
 
 int rtcsec_dtls13_engine_new(void **out, const rtcsec_dtls_engine_env *env,
                              const rtcsec_client_hello *ch, uint64_t now) {
@@ -219,6 +236,7 @@ int rtcsec_dtls13_engine_new(void **out, const rtcsec_dtls_engine_env *env,
   cfg.rto_initial_us = env->rto_initial_us;
   cfg.rto_max_us = env->rto_max_us;
   cfg.handshake_timeout_us = ENGINE_HANDSHAKE_LIMIT_US;
+  cfg.enable_mlkem = env->enable_mlkem;
   cfg.verify_peer = verify_peer;
   cfg.user = x;
   cfg.keylog = env->keylog;

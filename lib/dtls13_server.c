@@ -87,8 +87,14 @@ struct rtcsec_dtls13 {
 
 static size_t hlen_of(const rtcsec_dtls13 *e) { return e->tr.hlen; }
 
+static void wipe_secrets(rtcsec_dtls13 *e);
+
+/* Fail closed: the alert goes out, then no secret of the handshake stays
+ * (record keys, handshake secrets, the key schedule, the exporter). */
 static int fail(rtcsec_dtls13 *e, int error, int alert) {
-  return rtcsec_d13_conn_fail(&e->c, error, alert);
+  int rc = rtcsec_d13_conn_fail(&e->c, error, alert);
+  wipe_secrets(e);
+  return rc;
 }
 
 /* ---- key log (NSS format) ------------------------------------------------------- */
@@ -488,6 +494,12 @@ static void wipe_handshake_secrets(rtcsec_dtls13 *e) {
   rtcsec_ks_wipe(&e->ks);
 }
 
+static void wipe_secrets(rtcsec_dtls13 *e) {
+  wipe_handshake_secrets(e);
+  OPENSSL_cleanse(e->exporter, sizeof(e->exporter));
+  rtcsec_d13_conn_wipe_keys(&e->c);
+}
+
 static int on_finished(rtcsec_dtls13 *e, const uint8_t *body, size_t len, const uint8_t *hash,
                        uint64_t now) {
   uint8_t want[RTCSEC_D13_MAX_HASH];
@@ -580,6 +592,7 @@ void rtcsec_dtls13_config_default(rtcsec_dtls13_config *cfg) {
   cfg->rto_max_us = 3000000;
   cfg->handshake_timeout_us = 30000000;
   cfg->allow_aes256 = 1;
+  cfg->enable_mlkem = 1;
 }
 
 static int copy_config(rtcsec_dtls13 *e, const rtcsec_dtls13_config *cfg) {
@@ -667,18 +680,25 @@ void rtcsec_dtls13_free(rtcsec_dtls13 *e) {
   free(e);
 }
 
+/* The connection core fails on its own too (the handshake time limit, the
+ * peer's alert, the AEAD limits): the server's secrets go with its keys. */
+static int after(rtcsec_dtls13 *e, int rc) {
+  if (e->c.state == RTCSEC_DTLS_STATE_FAILED)
+    wipe_secrets(e);
+  ERR_clear_error();
+  return rc;
+}
+
 int rtcsec_dtls13_handle_datagram(rtcsec_dtls13 *e, const uint8_t *data, size_t len, uint64_t now) {
   if (e == NULL || (data == NULL && len > 0))
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  int rc = rtcsec_d13_conn_handle_datagram(&e->c, data, len, now);
-  ERR_clear_error();
-  return rc;
+  return after(e, rtcsec_d13_conn_handle_datagram(&e->c, data, len, now));
 }
 
 int rtcsec_dtls13_handle_timeout(rtcsec_dtls13 *e, uint64_t now) {
   if (e == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  return rtcsec_d13_conn_handle_timeout(&e->c, now);
+  return after(e, rtcsec_d13_conn_handle_timeout(&e->c, now));
 }
 
 uint64_t rtcsec_dtls13_deadline(const rtcsec_dtls13 *e) {
@@ -700,7 +720,7 @@ int rtcsec_dtls13_poll_event(rtcsec_dtls13 *e, rtcsec_event *ev) {
 int rtcsec_dtls13_send(rtcsec_dtls13 *e, const uint8_t *data, size_t len, uint64_t now) {
   if (e == NULL || data == NULL || len == 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  return rtcsec_d13_conn_send(&e->c, data, len, now);
+  return after(e, rtcsec_d13_conn_send(&e->c, data, len, now));
 }
 
 int rtcsec_dtls13_close(rtcsec_dtls13 *e, uint64_t now) {
@@ -712,11 +732,42 @@ int rtcsec_dtls13_close(rtcsec_dtls13 *e, uint64_t now) {
 int rtcsec_dtls13_key_update(rtcsec_dtls13 *e, int update_requested, uint64_t now) {
   if (e == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  return rtcsec_d13_conn_key_update(&e->c, update_requested, now);
+  return after(e, rtcsec_d13_conn_key_update(&e->c, update_requested, now));
 }
 
 rtcsec_dtls_state rtcsec_dtls13_state(const rtcsec_dtls13 *e) {
   return e == NULL ? RTCSEC_DTLS_STATE_FAILED : e->c.state;
+}
+
+void rtcsec_dtls13_abort(rtcsec_dtls13 *e, int error) {
+  if (e == NULL)
+    return;
+  (void)rtcsec_d13_conn_fail(&e->c, error, -1);
+  wipe_secrets(e);
+}
+
+int rtcsec_dtls13_secrets_wiped(const rtcsec_dtls13 *e) {
+  static const uint8_t zero[RTCSEC_D13_MAX_HASH];
+  const rtcsec_d13_conn *c = &e->c;
+  int keys = c->w_hs.active || c->w_app.active || c->r_hs.active || c->r_app[0].active ||
+             c->r_app[1].active || c->r_app[2].active;
+  return !keys && memcmp(e->c_hs, zero, sizeof(zero)) == 0 &&
+         memcmp(e->s_hs, zero, sizeof(zero)) == 0 && memcmp(e->exporter, zero, sizeof(zero)) == 0 &&
+         memcmp(c->w_secret, zero, sizeof(zero)) == 0 &&
+         memcmp(c->r_secret, zero, sizeof(zero)) == 0 &&
+         memcmp(e->ks.secret, zero, sizeof(zero)) == 0;
+}
+
+const char *rtcsec_dtls13_timeout_hint(const rtcsec_dtls13 *e) {
+  if (e != NULL && e->phase == PHASE_WAIT_CLIENT_HELLO2)
+    return "DTLS 1.3: no second ClientHello with the cookie answered the HelloRetryRequest";
+  if (e == NULL || e->phase != PHASE_WAIT_CERTIFICATE)
+    return NULL;
+  if (e->c.stats.records_unopened > 0)
+    return "DTLS 1.3: records of the client's encrypted flight did not decrypt, so the two "
+           "sides derived different handshake secrets (a key share damaged on the way, or an "
+           "ML-KEM ciphertext the client could not decapsulate: implicit rejection)";
+  return "DTLS 1.3: the client sent nothing after the server's flight that could be read";
 }
 
 int rtcsec_dtls13_error(const rtcsec_dtls13 *e) {

@@ -46,6 +46,8 @@ typedef struct rtcsec_dtls_engine_env {
   const char *psk_identity;
   const uint8_t *psk;
   size_t psk_len;
+  /* DTLS 1.3: X25519MLKEM768 first (rtcsec_dtls_config.enable_mlkem). */
+  int enable_mlkem;
 } rtcsec_dtls_engine_env;
 
 typedef struct rtcsec_dtls_engine_ops {
@@ -73,6 +75,10 @@ typedef struct rtcsec_dtls_engine_ops {
   /* Optional (may be NULL): why a handshake that timed out may have, in
    * the engine's words, or NULL; appended to the association's detail. */
   const char *(*timeout_hint)(const void *e);
+  /* Optional (may be NULL): the association failed (for any reason, its
+   * own or the engine's): the engine sends nothing more and wipes its
+   * secrets now rather than at free. Must not call back. */
+  void (*abort)(void *e, int error);
 } rtcsec_dtls_engine_ops;
 
 /* The DTLS 1.2 engine on OpenSSL (dtls12.c). */
@@ -90,6 +96,8 @@ void rtcsec_dtls12_test_set_records_sent(void *e, uint64_t n);
 extern const rtcsec_dtls_engine_ops rtcsec_dtls13_ops;
 int rtcsec_dtls13_engine_new(void **out, const rtcsec_dtls_engine_env *env,
                              const rtcsec_client_hello *ch, uint64_t now);
+/* Test hook: rtcsec_dtls13_secrets_wiped() of the engine's server. */
+int rtcsec_dtls13_engine_secrets_wiped(const void *e);
 
 /* ---- what engines call on the association ------------------------------- */
 

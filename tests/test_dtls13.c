@@ -327,6 +327,12 @@ static int server_error(const d13_pair *pr) {
   return pr->assoc ? rtcsec_dtls_error(pr->p[1].d) : rtcsec_dtls13_error(pr->server.e);
 }
 
+/* Fail closed: a failed server holds no record key and no secret. */
+static int server_secrets_wiped(const d13_pair *pr) {
+  return pr->assoc ? rtcsec_dtls_test_secrets_wiped(pr->p[1].d)
+                   : rtcsec_dtls13_secrets_wiped(pr->server.e);
+}
+
 /* The server refused the ClientHello: FAILED with `error`, and the one
  * datagram it sent is a plaintext fatal alert `alert`. The client (which
  * must not trust a plaintext alert) gives up on its own time. */
@@ -347,6 +353,7 @@ static void expect_client_hello_refused(const d13_opts *o, int error, int alert)
   ck_assert_uint_eq(pr.last[1][14], (unsigned)alert);
   ck_assert_int_eq(pr.p[0].connected, 0);
   ck_assert_int_eq(pr.p[0].error, RTCSEC_ERR_HANDSHAKE_TIMEOUT);
+  ck_assert_int_eq(server_secrets_wiped(&pr), 1);
   /* A refused association takes nothing more. */
   uint8_t junk[32] = {22};
   ck_assert_int_eq(pr.ep[1].handle_datagram(pr.ep[1].obj, junk, sizeof(junk), pr.now), error);
@@ -373,6 +380,7 @@ static void expect_client_flight_refused(const d13_opts *o, int error, int alert
   ck_assert_int_eq(pr.assoc ? rtcsec_dtls_export_srtp_keys(pr.p[1].d, &k)
                             : rtcsec_dtls13_export_srtp(pr.server.e, &k),
                    RTCSEC_ERR_INVALID_STATE);
+  ck_assert_int_eq(server_secrets_wiped(&pr), 1);
   d13_pair_free(&pr);
 }
 
@@ -1001,8 +1009,10 @@ START_TEST(hello_retry_request_when_no_usable_share_is_offered) {
     o.client.n_groups = 1;
     o.client.n_shares_zero = 1;
   } else {
+    /* A hybrid share only, with the hybrid group off. */
     o.client.hybrid_share = 1;
     o.client.n_shares_zero = 1;
+    o.server.enable_mlkem = 0;
   }
   d13_pair pr;
   run_connected(&pr, &o);
@@ -2099,6 +2109,188 @@ START_TEST(engine_refuses_bad_arguments_and_wrong_states) {
 }
 END_TEST
 
+/* ---- X25519MLKEM768 (issue 17) -------------------------------------------------------------- */
+
+/* The browsers' shape: X25519MLKEM768 and x25519 shares, the hybrid group
+ * first in supported_groups; _i selects the bare engine (0) or rtcsec_dtls
+ * as applications get it (1). */
+static void hybrid_opts(d13_opts *o, int assoc) {
+  opts_shared(o, RTCSEC_KEY_ECDSA_P256, RTCSEC_KEY_ECDSA_P256);
+  o->assoc = assoc;
+  o->client.hybrid_share = 1;
+}
+
+/* The group the server agreed on, as the association or the engine says. */
+static const char *server_group(const d13_pair *pr) {
+  if (!pr->assoc)
+    return rtcsec_dtls13_group_name(pr->server.e);
+  rtcsec_dtls_stats st;
+  ck_assert_int_eq(rtcsec_dtls_get_stats(pr->p[1].d, &st), 0);
+  return st.group;
+}
+
+static int server_used_hrr(const d13_pair *pr) {
+  return pr->assoc ? d13c_got_hrr(pr->client) : rtcsec_dtls13_used_hrr(pr->server.e);
+}
+
+START_TEST(hybrid_group_is_taken_first_when_the_client_sends_its_share) {
+  d13_opts o;
+  hybrid_opts(&o, _i);
+  d13_pair pr;
+  run_connected(&pr, &o);
+  /* Both sides: the client decapsulated the server's ciphertext and got the
+   * same secret (the SRTP keys match), the group named everywhere. */
+  ck_assert_str_eq(pr.p[0].info.group, "X25519MLKEM768");
+  ck_assert_str_eq(pr.p[1].info.group, "X25519MLKEM768");
+  ck_assert_str_eq(server_group(&pr), "X25519MLKEM768");
+  ck_assert_int_eq(server_used_hrr(&pr), 0);
+  ck_assert_int_eq(d13c_got_hrr(pr.client), 0);
+  ck_assert_uint_eq(pr.sends[0], 3); /* the ClientHello in two datagrams, the client flight */
+  if (pr.assoc) {
+    rtcsec_connected_info info;
+    ck_assert_int_eq(rtcsec_dtls_get_connected(pr.p[1].d, &info), 0);
+    ck_assert_str_eq(info.group, "X25519MLKEM768");
+    ck_assert_str_eq(info.version, "DTLSv1.3");
+  }
+  d13_pair_free(&pr);
+}
+END_TEST
+
+START_TEST(hybrid_group_off_takes_x25519_from_the_same_client_hello) {
+  /* enable_mlkem 0: the browsers' ClientHello gets x25519 at once. */
+  d13_opts o;
+  hybrid_opts(&o, _i);
+  o.server.enable_mlkem = 0;
+  d13_pair pr;
+  run_connected(&pr, &o);
+  ck_assert_str_eq(pr.p[1].info.group, "x25519");
+  ck_assert_str_eq(server_group(&pr), "x25519");
+  ck_assert_int_eq(d13c_got_hrr(pr.client), 0);
+  d13_pair_free(&pr);
+}
+END_TEST
+
+START_TEST(hybrid_group_listed_without_a_share_gets_x25519_not_a_retry) {
+  /* Firefox with media.webrtc.send_mlkem_keyshare off: X25519MLKEM768 in
+   * supported_groups, an x25519 share only. rtcsec takes the share it has
+   * rather than spend a round trip on a HelloRetryRequest (_i 0: listed
+   * after x25519, as Firefox does; 1: listed first). */
+  d13_opts o;
+  opts_shared(&o, RTCSEC_KEY_ECDSA_P256, RTCSEC_KEY_ECDSA_P256);
+  o.assoc = 1;
+  o.client.groups[0] = _i ? RTCSEC_GROUP_X25519MLKEM768 : RTCSEC_GROUP_X25519;
+  o.client.groups[1] = _i ? RTCSEC_GROUP_X25519 : RTCSEC_GROUP_X25519MLKEM768;
+  o.client.groups[2] = RTCSEC_GROUP_SECP256R1;
+  o.client.n_groups = 3;
+  d13_pair pr;
+  run_connected(&pr, &o);
+  ck_assert_str_eq(server_group(&pr), "x25519");
+  ck_assert_int_eq(d13c_got_hrr(pr.client), 0);
+  ck_assert_uint_eq(pr.sends[0], 2); /* one ClientHello, the client flight */
+  d13_pair_free(&pr);
+}
+END_TEST
+
+START_TEST(hybrid_group_offered_without_any_share_gets_a_hello_retry_request_for_it) {
+  /* No share at all, X25519MLKEM768 listed (_i 0: alone; 1: with x25519
+   * after it; 2: the same through rtcsec_dtls): the server's first group the
+   * client lists is asked for, and the second ClientHello carries its 1216
+   * bytes over two datagrams. */
+  d13_opts o;
+  opts_shared(&o, RTCSEC_KEY_ECDSA_P256, RTCSEC_KEY_ECDSA_P256);
+  o.assoc = _i == 2;
+  o.client.groups[0] = RTCSEC_GROUP_X25519MLKEM768;
+  o.client.groups[1] = RTCSEC_GROUP_X25519;
+  o.client.n_groups = _i == 0 ? 1 : 2;
+  o.client.n_shares_zero = 1;
+  d13_pair pr;
+  run_connected(&pr, &o);
+  ck_assert_int_eq(d13c_got_hrr(pr.client), 1);
+  ck_assert_str_eq(server_group(&pr), "X25519MLKEM768");
+  ck_assert_str_eq(pr.p[0].info.group, "X25519MLKEM768");
+  /* ClientHello, the second ClientHello in two datagrams, client flight. */
+  ck_assert_uint_eq(pr.sends[0], 4);
+  d13_pair_free(&pr);
+}
+END_TEST
+
+START_TEST(hybrid_share_of_the_wrong_length_is_refused) {
+  /* FIPS 203 sizes (draft-ietf-tls-ecdhe-mlkem §3): the client's share is
+   * exactly 1184 + 32 bytes. _i / 2: one short, one long, the X25519 part
+   * only (32), the ML-KEM part only (1184); _i % 2: engine, association. */
+  static const int delta[] = {-1, 1, -1184, -32};
+  d13_opts o;
+  hybrid_opts(&o, _i % 2);
+  o.client.hybrid_len_delta = delta[_i / 2];
+  expect_client_hello_refused(&o, RTCSEC_ERR_HANDSHAKE, RTCSEC_ALERT_ILLEGAL_PARAMETER);
+}
+END_TEST
+
+START_TEST(hybrid_share_with_an_invalid_encapsulation_key_is_refused) {
+  /* FIPS 203 §7.2: ek's coefficients must be below q; the first is 4095.
+   * Refused before any encapsulation, illegal_parameter (RFC 8446 §4.2.8). */
+  d13_opts o;
+  hybrid_opts(&o, _i);
+  o.client.hybrid_bad_ek = 1;
+  expect_client_hello_refused(&o, RTCSEC_ERR_HANDSHAKE, RTCSEC_ALERT_ILLEGAL_PARAMETER);
+}
+END_TEST
+
+START_TEST(hybrid_invalid_encapsulation_key_is_never_looked_at_with_the_group_off) {
+  /* enable_mlkem 0: the hybrid share is not the one used (its length is
+   * still checked); x25519 connects. */
+  d13_opts o;
+  hybrid_opts(&o, 1);
+  o.server.enable_mlkem = 0;
+  o.client.hybrid_bad_ek = 1;
+  d13_pair pr;
+  run_connected(&pr, &o);
+  ck_assert_str_eq(server_group(&pr), "x25519");
+  d13_pair_free(&pr);
+}
+END_TEST
+
+START_TEST(corrupted_ml_kem_ciphertext_fails_the_handshake_cleanly) {
+  /* The client's copy of the server's ML-KEM ciphertext is damaged: its
+   * decapsulation rejects implicitly (FIPS 203 §6.3), so the two sides hold
+   * different handshake secrets. Nothing authenticates: no key, no
+   * CONNECTED, the handshake times out on both sides with a reason that
+   * says so, and the server keeps no secret afterwards. _i: engine,
+   * association. */
+  d13_opts o;
+  hybrid_opts(&o, _i);
+  o.client.corrupt_server_share = 1;
+  o.server.handshake_timeout_us = 20 * SEC;
+  o.client.handshake_timeout_us = 20 * SEC;
+  d13_pair pr;
+  d13_pair_init(&pr, &o);
+  ck_assert_int_eq(d13_pair_run(&pr, 120 * SEC), HARNESS_STOPPED);
+  ck_assert_int_eq(pr.p[1].connected, 0);
+  ck_assert_int_eq(pr.p[1].failed, 1);
+  ck_assert_int_eq(pr.p[1].error, RTCSEC_ERR_HANDSHAKE_TIMEOUT);
+  ck_assert_int_eq(pr.p[0].connected, 0);
+  ck_assert_int_eq(pr.p[0].error, RTCSEC_ERR_HANDSHAKE_TIMEOUT);
+  rtcsec_srtp_keys k;
+  if (pr.assoc) {
+    rtcsec_dtls *d = pr.p[1].d;
+    ck_assert_int_eq(rtcsec_dtls_export_srtp_keys(d, &k), RTCSEC_ERR_INVALID_STATE);
+    const char *detail = rtcsec_dtls_error_detail(d);
+    ck_assert_msg(strstr(detail, "did not decrypt") != NULL &&
+                      strstr(detail, "implicit rejection") != NULL,
+                  "detail: %s", detail);
+    rtcsec_dtls_stats st;
+    ck_assert_int_eq(rtcsec_dtls_get_stats(d, &st), 0);
+    ck_assert_uint_gt(st.records_dropped, 0);
+  } else {
+    ck_assert_int_eq(rtcsec_dtls13_export_srtp(pr.server.e, &k), RTCSEC_ERR_INVALID_STATE);
+    ck_assert_ptr_nonnull(strstr(rtcsec_dtls13_timeout_hint(pr.server.e), "did not decrypt"));
+    ck_assert_uint_gt(rtcsec_dtls13_test_conn(pr.server.e)->stats.records_dropped, 0);
+  }
+  ck_assert_int_eq(server_secrets_wiped(&pr), 1);
+  d13_pair_free(&pr);
+}
+END_TEST
+
 /* ---- through the association: rtcsec_dtls as applications get it ---------------------------- */
 
 static void assoc_opts(d13_opts *o) {
@@ -2108,7 +2300,8 @@ static void assoc_opts(d13_opts *o) {
 
 START_TEST(association_answers_a_dtls13_client_hello_with_dtls13) {
   /* _i 0: plain ClientHello; 1: browser-like over two datagrams, shuffled;
-   * 2: no key share (HelloRetryRequest); 3: RSA server, P-256 share. */
+   * 2: no key share (HelloRetryRequest); 3: RSA server, P-256 share. The
+   * browser-like one carries an X25519MLKEM768 share: that group. */
   d13_opts o;
   assoc_opts(&o);
   if (_i == 1) {
@@ -2126,7 +2319,9 @@ START_TEST(association_answers_a_dtls13_client_hello_with_dtls13) {
   rtcsec_dtls *d = pr.p[1].d;
   ck_assert_str_eq(pr.p[1].info.version, "DTLSv1.3");
   ck_assert_str_eq(pr.p[1].info.cipher, "TLS_AES_128_GCM_SHA256");
-  ck_assert_str_eq(pr.p[1].info.group, _i == 3 ? "secp256r1" : "x25519");
+  ck_assert_str_eq(pr.p[1].info.group, _i == 3   ? "secp256r1"
+                                       : _i == 1 ? "X25519MLKEM768"
+                                                 : "x25519");
   ck_assert_int_eq(pr.p[1].info.role, RTCSEC_DTLS_SERVER);
   ck_assert_int_eq(pr.p[1].info.profile, RTCSEC_SRTP_AEAD_AES_128_GCM);
   ck_assert_str_eq(rtcsec_dtls_test_engine_name(d), "rtcsec-dtls1.3");
@@ -2487,6 +2682,18 @@ int main(void) {
   tcase_add_loop_test(as, association_sweeps_loss_reordering_and_mtu, 0, 4);
   tcase_add_test(as, association_loses_any_one_datagram_of_the_handshake_and_still_connects);
   suite_add_tcase(s, as);
+  TCase *pq = tcase_create("hybrid");
+  tcase_set_timeout(pq, 120);
+  tcase_add_loop_test(pq, hybrid_group_is_taken_first_when_the_client_sends_its_share, 0, 2);
+  tcase_add_loop_test(pq, hybrid_group_off_takes_x25519_from_the_same_client_hello, 0, 2);
+  tcase_add_loop_test(pq, hybrid_group_listed_without_a_share_gets_x25519_not_a_retry, 0, 2);
+  tcase_add_loop_test(pq, hybrid_group_offered_without_any_share_gets_a_hello_retry_request_for_it,
+                      0, 3);
+  tcase_add_loop_test(pq, hybrid_share_of_the_wrong_length_is_refused, 0, 8);
+  tcase_add_loop_test(pq, hybrid_share_with_an_invalid_encapsulation_key_is_refused, 0, 2);
+  tcase_add_test(pq, hybrid_invalid_encapsulation_key_is_never_looked_at_with_the_group_off);
+  tcase_add_loop_test(pq, corrupted_ml_kem_ciphertext_fails_the_handshake_cleanly, 0, 2);
+  suite_add_tcase(s, pq);
 
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -145,7 +145,7 @@ SESSION = {
     "test_wrong_fingerprint": bool,
     "transport": {
         "dtls_state": str, "dtls_role": str, "error": int, "error_text": str,
-        "dtls_version": str, "dtls_cipher": str, "srtp_profile": str,
+        "dtls_version": str, "dtls_cipher": str, "dtls_group": str, "srtp_profile": str,
         "local_fingerprint": str, "peer_fingerprint": str, "handshake_ms": int,
         "dtls": {"retransmissions": int, "datagrams_sent": int, "datagrams_received": int,
                  "datagrams_held": int},
@@ -318,8 +318,12 @@ def main():
         expect(len(lines) == 1 and json.loads(lines[0]) == rep,
                "--report: the report is one JSON line, equal to what was posted")
 
-        print("== libnice (full ICE, -a 127.0.0.1)", flush=True)
-        e = Echo(["-a", "127.0.0.1"])
+        expect("DTLS: 1.3 as server when the browser offers it (rtcsec's engine, key exchange "
+               "X25519MLKEM768 first, then x25519)" in err,
+               "the log says DTLS 1.3 with X25519MLKEM768 first is answered by default")
+
+        print("== libnice (full ICE, -a 127.0.0.1), --no-dtls13", flush=True)
+        e = Echo(["-a", "127.0.0.1", "--no-dtls13", "--no-mlkem"])
         common_checks(e, lite=False)
         # A fifth call ends the oldest (MAX_SESSIONS 4).
         ids = []
@@ -333,6 +337,7 @@ def main():
                f"at most 4 calls, newest first: {live}")
         rc, err = e.stop()
         expect(rc == 0, f"exit status 0 after SIGTERM (got {rc})")
+        expect("DTLS: 1.2 only (--no-dtls13)" in err, "--no-dtls13: the log says DTLS 1.2 only")
     print("echo_http: all checks passed", flush=True)
 
 

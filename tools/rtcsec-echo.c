@@ -70,6 +70,12 @@ static void usage(FILE *out) {
           "                             ADDR PORT (an IP address, not a wildcard; port 0\n"
           "                             picks one); no libnice, so none of -a,\n"
           "                             --port-range, --stun, --turn\n"
+          "      --no-dtls13            answer with DTLS 1.2 only (by default a browser that\n"
+          "                             offers DTLS 1.3 gets it when rtcsec is the DTLS\n"
+          "                             server; as DTLS client rtcsec speaks 1.2)\n"
+          "      --no-mlkem             DTLS 1.3 without the post-quantum X25519MLKEM768\n"
+          "                             key exchange (by default taken first when the\n"
+          "                             browser sends its share): x25519\n"
           "  -r, --report FILE          append each report the page POSTs to /report as\n"
           "                             one JSON line\n"
           "      --exit-after SECONDS   stop after this long (for bounded test runs)\n"
@@ -80,7 +86,8 @@ static void usage(FILE *out) {
           "                             packet the first time (2..1000), so that the\n"
           "                             browser NACKs it and it is resent from the cache\n"
           "      --test-corrupt-echo N  TEST ONLY: alter the Nth data-channel message each\n"
-          "                             call echoes (its last byte), so the page must see it\n"
+          "                             call echoes (its last byte; the next one if the Nth\n"
+          "                             is empty), so the page must see it\n"
           "  -h, --help                 this text\n",
           RTCSEC_ICE_MAX_LOCAL_ADDRESSES);
 }
@@ -102,6 +109,8 @@ enum {
   OPT_DROP_VIDEO,
   OPT_SINGLE_PORT,
   OPT_CORRUPT_ECHO,
+  OPT_NO_DTLS13,
+  OPT_NO_MLKEM,
 };
 
 static int parse_options(int argc, char **argv, echo_options *o, int *help) {
@@ -120,6 +129,8 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       {"test-drop-video", required_argument, NULL, OPT_DROP_VIDEO},
       {"single-port", required_argument, NULL, OPT_SINGLE_PORT},
       {"test-corrupt-echo", required_argument, NULL, OPT_CORRUPT_ECHO},
+      {"no-dtls13", no_argument, NULL, OPT_NO_DTLS13},
+      {"no-mlkem", no_argument, NULL, OPT_NO_MLKEM},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -218,6 +229,12 @@ static int parse_options(int argc, char **argv, echo_options *o, int *help) {
       break;
     case OPT_WRONG_FP:
       o->wrong_fingerprint = 1;
+      break;
+    case OPT_NO_DTLS13:
+      o->no_dtls13 = 1;
+      break;
+    case OPT_NO_MLKEM:
+      o->no_mlkem = 1;
       break;
     case OPT_SINGLE_PORT: {
       GInetAddress *ia = NULL;
@@ -342,6 +359,12 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  if (app.opt.no_dtls13)
+    echo_log("%s", "DTLS: 1.2 only (--no-dtls13)");
+  else
+    echo_log("DTLS: 1.3 as server when the browser offers it (rtcsec's engine, key exchange "
+             "%s), else 1.2; 1.2 as client",
+             app.opt.no_mlkem ? "x25519, --no-mlkem" : "X25519MLKEM768 first, then x25519");
   g_queue_init(&app.sessions);
   app.loop = g_main_loop_new(NULL, FALSE);
   signal(SIGPIPE, SIG_IGN);

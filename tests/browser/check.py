@@ -15,6 +15,15 @@ messages per channel back and identical, the 1 MiB run back and
 identical, and rtcsec's /stats counting what it echoed, without errors.
 "dcbad" proves those checks can fail: rtcsec-echo alters one echo, and the
 case passes only if exactly that one mismatch is what they report.
+
+What each call must negotiate comes from run.sh, per DTLS role: the
+version (--expect-server-version when rtcsec is the DTLS server,
+--expect-client-version when it is the client) as both the browser's
+getStats() and rtcsec's /stats say it; with DTLS 1.3 the cipher suite
+TLS_AES_128_GCM_SHA256 on both sides; with rtcsec as server the key
+exchange group rtcsec reports (--expect-group). The capture check
+(wire.py) holds each row to the same expectations, plus what the browser's
+ClientHello must offer (--expect-offer13, --expect-mlkem-share, --expect-mlkem-listed).
 """
 import argparse
 import json
@@ -34,8 +43,13 @@ SRTP_NAMES = {
     "SRTP_AEAD_AES_128_GCM": {"SRTP_AEAD_AES_128_GCM", "AEAD_AES_128_GCM"},
     "SRTP_AEAD_AES_256_GCM": {"SRTP_AEAD_AES_256_GCM", "AEAD_AES_256_GCM"},
 }
-# RTCTransportStats.tlsVersion: both browsers print the wire version in hex.
+# RTCTransportStats.tlsVersion: both browsers print the wire version in hex;
+# rtcsec's /stats says rtcsec_dtls_stats.version.
 VERSION_NAMES = {"FEFD": "DTLS 1.2", "FEFC": "DTLS 1.3"}
+RTCSEC_VERSION = {"FEFD": "DTLSv1.2", "FEFC": "DTLSv1.3"}
+# The one DTLS 1.3 suite rtcsec takes when the client offers it (both
+# browsers do), as getStats() dtlsCipher and rtcsec name it.
+DTLS13_CIPHER = "TLS_AES_128_GCM_SHA256"
 
 
 def parse_args():
@@ -46,7 +60,18 @@ def parse_args():
     p.add_argument("--profile", required=True, help="the forced SRTP profile or 'default'")
     p.add_argument("--browser", required=True)
     p.add_argument("--case", required=True)
-    p.add_argument("--expect-version", required=True, help="negotiated DTLS version, hex")
+    p.add_argument("--expect-server-version", required=True,
+                   help="negotiated DTLS version (hex) when rtcsec is the DTLS server")
+    p.add_argument("--expect-client-version", default="FEFD",
+                   help="negotiated DTLS version (hex) when rtcsec is the DTLS client")
+    p.add_argument("--expect-group", default="",
+                   help="the key exchange group rtcsec (DTLS server) reports; '' unchecked")
+    p.add_argument("--expect-offer13", choices=["yes", "no"], default="yes",
+                   help="the browser's ClientHello offers DTLS 1.3 (capture check)")
+    p.add_argument("--expect-mlkem-share", choices=["yes", "no", "any"], default="any",
+                   help="the browser's ClientHello carries an X25519MLKEM768 share")
+    p.add_argument("--expect-mlkem-listed", choices=["yes", "no", "any"], default="any",
+                   help="the browser's ClientHello lists X25519MLKEM768 in supported_groups")
     p.add_argument("--reports", required=True)
     p.add_argument("--stats", required=True, help="rtcsec-echo's /stats URL")
     p.add_argument("--log", required=True, help="rtcsec-echo's log")
@@ -59,12 +84,20 @@ def parse_args():
 
 
 A = parse_args()
-EXPECT = A.expect_version.upper()
 SP_ADDR, SP_PORT = A.single if A.single else (None, None)
 
 
 def role_of(mode):
     return "client" if mode == "client" else "server"
+
+
+def expect_version(mode):
+    v = A.expect_client_version if role_of(mode) == "client" else A.expect_server_version
+    return v.upper()
+
+
+def expect_group(mode):
+    return A.expect_group if role_of(mode) == "server" else ""
 
 
 def reports():
@@ -106,15 +139,18 @@ def by_kind(lst, kind_):
 def media_problems(rep, st, mode):
     rtcsec_role = role_of(mode)
     browser_role = "server" if rtcsec_role == "client" else "client"
+    want = expect_version(mode)
     p = []
     t = rep.get("transport") or {}
     if t.get("dtlsState") != "connected":
         p.append(f"browser dtlsState is {t.get('dtlsState')!r}, not 'connected'")
-    if t.get("tlsVersion", "").upper() != EXPECT:
-        p.append(f"browser tlsVersion {t.get('tlsVersion')!r}, expected {EXPECT} "
-                 f"({VERSION_NAMES.get(EXPECT, '?')})")
+    if t.get("tlsVersion", "").upper() != want:
+        p.append(f"browser tlsVersion {t.get('tlsVersion')!r}, expected {want} "
+                 f"({VERSION_NAMES.get(want, '?')})")
     if not t.get("dtlsCipher"):
         p.append("browser dtlsCipher is empty")
+    elif want == "FEFC" and t.get("dtlsCipher") != DTLS13_CIPHER:
+        p.append(f"browser dtlsCipher {t.get('dtlsCipher')!r}, expected {DTLS13_CIPHER}")
     if not t.get("srtpCipher"):
         p.append("browser srtpCipher is empty")
     elif A.profile in SRTP_NAMES and t.get("srtpCipher") not in SRTP_NAMES[A.profile]:
@@ -146,6 +182,13 @@ def media_problems(rep, st, mode):
         p.append(f"rtcsec dtls_state {tr.get('dtls_state')!r}")
     if tr.get("dtls_role") != rtcsec_role:
         p.append(f"rtcsec dtls_role {tr.get('dtls_role')!r}, expected {rtcsec_role!r}")
+    if tr.get("dtls_version") != RTCSEC_VERSION.get(want):
+        p.append(f"rtcsec dtls_version {tr.get('dtls_version')!r}, expected "
+                 f"{RTCSEC_VERSION.get(want)!r}")
+    if want == "FEFC" and tr.get("dtls_cipher") != DTLS13_CIPHER:
+        p.append(f"rtcsec dtls_cipher {tr.get('dtls_cipher')!r}, expected {DTLS13_CIPHER}")
+    if expect_group(mode) and tr.get("dtls_group") != expect_group(mode):
+        p.append(f"rtcsec dtls_group {tr.get('dtls_group')!r}, expected {expect_group(mode)!r}")
     if A.profile != "default" and tr.get("srtp_profile") != A.profile:
         p.append(f"rtcsec srtp_profile {tr.get('srtp_profile')!r}, forced {A.profile!r}")
     if (srtp.get("inbound") or {}).get("rtp_packets", 0) <= 0:
@@ -394,7 +437,7 @@ def short_stats(s):
     srtp = tr.get("srtp") or {}
     return (f"session {s.get('id')}: ICE {s.get('ice_state')}, DTLS {tr.get('dtls_state')} as "
             f"{tr.get('dtls_role')} {tr.get('dtls_version')} {tr.get('dtls_cipher')} "
-            f"{tr.get('srtp_profile')}, SRTP in {(srtp.get('inbound') or {}).get('rtp_packets')} "
+            f"{tr.get('dtls_group')} {tr.get('srtp_profile')}, SRTP in {(srtp.get('inbound') or {}).get('rtp_packets')} "
             f"/ out {(srtp.get('outbound') or {}).get('rtp_packets')} RTP, failure "
             f"{s.get('failure')!r}, echo {s.get('echo')}, ms {s.get('ms')}, dropped_unvalidated "
             f"{s.get('dropped_unvalidated')}, dtls {tr.get('dtls')}, datachannel "
@@ -452,10 +495,15 @@ def row(mode, rep, st):
         "case": A.case,
         "mode": mode,
         "rtcsec_role": role_of(mode),
-        "expect_version": EXPECT,
+        "expect_version": expect_version(mode),
+        "expect_group": expect_group(mode),
+        "expect_offer13": A.expect_offer13 == "yes",
+        "expect_mlkem_share": {"yes": True, "no": False}.get(A.expect_mlkem_share),
+        "expect_mlkem_listed": {"yes": True, "no": False}.get(A.expect_mlkem_listed),
         "tls_version": t.get("tlsVersion", ""),
         "rtcsec_dtls_version": tr.get("dtls_version", ""),
         "dtls_cipher": tr.get("dtls_cipher", ""),
+        "dtls_group": tr.get("dtls_group", ""),
         "browser_dtls_cipher": t.get("dtlsCipher", ""),
         "srtp_profile": tr.get("srtp_profile", ""),
         "browser_srtp_cipher": t.get("srtpCipher", ""),

@@ -8,7 +8,18 @@
 # the association; two calls at once must share one port in single-port
 # mode. The DTLS handshakes are captured and checked on the wire: each
 # browser offers DTLS 1.3 with a ClientHello split over two datagrams, and
-# the version selected is the one the case expects (DTLS 1.2 today).
+# the version, cipher suite and key exchange group selected are the ones the
+# case expects.
+#
+# What is expected: rtcsec as DTLS server answers DTLS 1.3 (its own engine,
+# rtcsec_dtls_config.enable_dtls13, default 1) with TLS_AES_128_GCM_SHA256
+# and the post-quantum hybrid key exchange X25519MLKEM768 (enable_mlkem,
+# default 1: both browsers send its key share); rtcsec as DTLS client speaks
+# DTLS 1.2 (OpenSSL: rtcsec's DTLS 1.3 engine is server-only). The version
+# cases show the DTLS 1.2 path still works: with 1.3 off in rtcsec
+# (rtcsec-echo --no-dtls13) and with the browser told to offer 1.2 only; the
+# key exchange cases show x25519 is taken when rtcsec or the browser leaves
+# the hybrid group out, without a HelloRetryRequest.
 #
 # Everything runs inside one network namespace this script creates and
 # always deletes (tests/browser/netns.sh: a veth pair with both ends inside,
@@ -37,6 +48,28 @@
 #                   inbound nackCount > 0), rtcsec must resend from its cache
 #                   (echo.nack_resent >= half of echo.test_dropped, >= 3
 #                   dropped) and video frames keep being decoded.
+#   dtls12 cases    the media checks with rtcsec-echo --no-dtls13
+#                   (enable_dtls13 = 0): the browser offers 1.3, rtcsec is
+#                   the DTLS server and answers DTLS 1.2 (OpenSSL).
+#   force12 cases   the media checks with the browser told to offer DTLS 1.2
+#                   only (Chromium: --force-fieldtrials=
+#                   WebRTC-ForceDtls13/Disabled/; Firefox:
+#                   media.peerconnection.dtls.version.max 771): its
+#                   ClientHello offers no FEFC and rtcsec answers DTLS 1.2.
+#   pq cases        the media checks with the browser's post-quantum
+#                   settings on explicitly (Firefox: media.webrtc.
+#                   enable_pq_hybrid_kex and send_mlkem_keyshare true;
+#                   Chromium: its default): X25519MLKEM768 from its share.
+#   nopq cases      the browser's post-quantum key exchange off (Firefox:
+#                   both prefs false; Chromium: --disable-features=
+#                   WebRtcPqcForDtls): X25519MLKEM768 neither listed in
+#                   supported_groups nor sent as a share (on the wire), x25519.
+#   pqnoshare cases (Firefox) X25519MLKEM768 listed in supported_groups but
+#                   no share of it sent (send_mlkem_keyshare false; both on
+#                   the wire): x25519 at once, no HelloRetryRequest for the
+#                   hybrid share.
+#   nomlkem cases   rtcsec-echo --no-mlkem (enable_mlkem 0) against the
+#                   browser's X25519MLKEM768 share: x25519, no retry.
 #   wrongfp cases   rtcsec-echo --test-wrong-fingerprint: rtcsec's /stats
 #                   says DTLS failed with the fingerprint mismatch error,
 #                   no SRTP packet either way; its log says "DTLS FAILED"
@@ -68,23 +101,35 @@
 #                   single:default both pages run the data-channel test too
 #                   (checks as above): data channels through the router.
 # After the last case, tests/browser/wire.py checks every call's handshake
-# in the capture (dumpcap, DTLS records only; tshark): the ServerHello
-# selects the expected version; when the browser is the DTLS client, its
-# first ClientHello offers FEFC (DTLS 1.3), spans at least two datagrams,
-# and its use_srtp list is exactly the driver's profile list. A case passes
-# only if both its live checks and its capture checks pass.
-# tests/browser/table.py then prints one line per call: versions, cipher,
-# profile, packets and frames each way, ICE connected -> DTLS connected ms,
-# the data-channel test's messages back and 1 MiB round-trip throughput.
+# in the capture (dumpcap, DTLS records only; tshark and its own reading of
+# the ServerHello): the ServerHello selects the expected version (1.3: the
+# expected cipher suite and key_share group, and no HelloRetryRequest; 1.2:
+# the ServerKeyExchange's group); when the browser is the DTLS client, its
+# first ClientHello offers FEFC (DTLS 1.3) unless the case turned that off,
+# carries the X25519MLKEM768 key share when the case expects one (and then
+# spans at least two datagrams), and its use_srtp list is exactly the
+# driver's profile list. A case passes only if both its live checks and its
+# capture checks pass. tests/browser/table.py then prints one line per call:
+# versions, cipher, group, profile, packets and frames each way, ICE
+# connected -> DTLS connected ms, the data-channel test's messages back and
+# 1 MiB round-trip throughput; and ICE -> DTLS per browser and DTLS version.
 #
 # Usage: tests/browser/run.sh PATH/TO/rtcsec-echo [CASE...]
 #   CASE: BROWSER:client:PROFILE, BROWSER:server:PROFILE, BROWSER:nack:ROLE,
 #   BROWSER:wrongfp:ROLE, BROWSER:data:ROLE, BROWSER:dcbad:ROLE,
-#   BROWSER:single:PROFILE, with BROWSER chromium or firefox, ROLE client or
-#   server, PROFILE an SRTP profile name or "default". Default: for each
+#   BROWSER:single:PROFILE, BROWSER:dtls12:server, BROWSER:force12:server,
+#   BROWSER:pq:server, BROWSER:nopq:server, BROWSER:nomlkem:server,
+#   firefox:pqnoshare:server, with BROWSER chromium or firefox, ROLE client
+#   or server, PROFILE an SRTP profile name or "default". Default: for each
 #   browser in $BROWSERS, both roles x every profile it offers, both nack,
-#   wrongfp and data cases, single:SRTP_AEAD_AES_128_GCM and single:default;
-#   and chromium:dcbad:client (15 for Chromium, 16 for Firefox).
+#   wrongfp and data cases, single:SRTP_AEAD_AES_128_GCM and single:default,
+#   dtls12:server, nopq:server and nomlkem:server; and chromium:dcbad:client,
+#   firefox:force12:server, firefox:pq:server and firefox:pqnoshare:server
+#   (18 for Chromium, 22 for Firefox). chromium:pq:server is the default
+#   Chromium (every chromium:server case shows X25519MLKEM768); and
+#   chromium:force12:server is not among them: Chromium 156 has no
+#   WebRTC-ForceDtls13 field trial any more, so the case fails at once and
+#   says so (tests/browser/chromium.sh).
 # Environment: BROWSERS (default "chromium firefox"), BROWSER_JOBS (cases at
 # once, default 3), CHROMIUM, FIREFOX (the binaries), BROWSER_KEEP=1 keeps
 # the work directory (reports, logs, the capture).
@@ -117,12 +162,21 @@ ECHO_LIFE_S=120  # --exit-after for each rtcsec-echo (a backstop)
 NACK_DROP_EVERY=20
 CORRUPT_ECHO=100 # dcbad: the echo altered (a test message on either channel)
 NS=rtcsec-b$$
-# The DTLS version each call must negotiate, as getStats() and the
-# ServerHello say it (hex): one value per browser, and per case if a case
-# ever differs (EXPECT_CASE[CASE]=...). The day rtcsec answers DTLS 1.3,
-# these become FEFC.
-declare -A EXPECT_BROWSER=([chromium]=FEFD [firefox]=FEFD)
-declare -A EXPECT_CASE=()
+# What each call must negotiate, as getStats(), rtcsec's /stats and the
+# handshake on the wire say it (versions in hex): rtcsec as DTLS server
+# answers the browsers' DTLS 1.3 offer with 1.3; as DTLS client it speaks
+# 1.2. The group rtcsec picks as server from the browser's key shares
+# (rtcsec_kex_group_name()): both browsers send X25519MLKEM768 and x25519
+# shares, and rtcsec takes the hybrid first.
+SERVER_VERSION=FEFC
+CLIENT_VERSION=FEFD
+SERVER_GROUP=X25519MLKEM768
+# rtcsec's DTLS 1.3 group when the hybrid one is out (rtcsec-echo
+# --no-mlkem, or a browser that sends no share of it).
+CLASSIC_GROUP=x25519
+# OpenSSL's DTLS 1.2 server (rtcsec-echo --no-dtls13, or a browser offering
+# 1.2 only): ECDHE over X25519, its first group.
+DTLS12_GROUP=x25519
 
 # browser_missing BROWSER: why it cannot run, or nothing.
 browser_missing() {
@@ -154,6 +208,10 @@ if ((${#CASES[@]} == 0)); then
     CASES+=("$b:data:client" "$b:data:server")
     [[ "$b" == chromium ]] && CASES+=("$b:dcbad:client")
     CASES+=("$b:single:SRTP_AEAD_AES_128_GCM" "$b:single:default")
+    CASES+=("$b:dtls12:server" "$b:nopq:server" "$b:nomlkem:server")
+    # Chromium 156 cannot be told to offer DTLS 1.2 only any more (its
+    # chromium:force12:server fails and says why): Firefox's case shows it.
+    [[ "$b" == firefox ]] && CASES+=("$b:force12:server" "$b:pq:server" "$b:pqnoshare:server")
   done
 fi
 
@@ -226,7 +284,9 @@ case_dir() { echo "$work/${1//[:]/_}"; }
 # run_case NAME: one case; writes DIR/result ("PASS ..."/"FAIL ..."),
 # DIR/case.out (what to print) and, once its checks ran, DIR/case.json.
 run_case() {
-  local name=$1 browser kind mode profile rest
+  local name=$1 browser kind mode profile rest variant="" echo_extra=()
+  local server_version=$SERVER_VERSION server_group=$SERVER_GROUP offer13=yes mlkem_share=yes
+  local mlkem_listed=any
   local dir
   dir=$(case_dir "$name")
   mkdir -p "$dir"
@@ -245,12 +305,49 @@ run_case() {
   data:client | data:server) kind=data mode=${rest#*:} profile=default ;;
   dcbad:client | dcbad:server) kind=dcbad mode=${rest#*:} profile=default ;;
   single:*) kind=single mode=both profile=${rest#*:} ;;
+  dtls12:server)
+    kind=media mode=server profile=default echo_extra=(--no-dtls13)
+    server_version=FEFD server_group=$DTLS12_GROUP
+    ;;
+  force12:server)
+    kind=media mode=server profile=default variant=force12
+    server_version=FEFD server_group=$DTLS12_GROUP offer13=no mlkem_share=no
+    ;;
+  pq:server)
+    kind=media mode=server profile=default
+    [[ "$browser" == firefox ]] && variant=pq
+    ;;
+  nopq:server)
+    kind=media mode=server profile=default variant=nopq
+    server_group=$CLASSIC_GROUP mlkem_share=no mlkem_listed=no
+    ;;
+  pqnoshare:server)
+    kind=media mode=server profile=default variant=pqnoshare
+    server_group=$CLASSIC_GROUP mlkem_share=no mlkem_listed=yes
+    ;;
+  nomlkem:server)
+    kind=media mode=server profile=default echo_extra=(--no-mlkem)
+    server_group=$CLASSIC_GROUP
+    ;;
   *)
     echo "FAIL $name: unknown case (see the usage in $0)" >"$dir/result"
     return
     ;;
   esac
-  local expect=${EXPECT_CASE[$name]:-${EXPECT_BROWSER[$browser]}}
+  if [[ -n "$variant" ]]; then
+    local -n variants="${browser^^}_VARIANTS"
+    if [[ -z "${variants[$variant]+x}" ]]; then
+      echo "FAIL $name: $browser's driver has no '$variant' setting (tests/browser/$browser.sh)" \
+        >"$dir/result"
+      return
+    fi
+    local why
+    why=$("${browser}_variant_missing" "$variant")
+    if [[ -n "$why" ]]; then
+      echo "FAIL $name: $why" >"$dir/result"
+      return
+    fi
+  fi
   local t0=$SECONDS t_start
   t_start=$(date +%s.%N)
   local echo_args=(--listen 127.0.0.1:0 --report "$dir/report.jsonl" --exit-after "$ECHO_LIFE_S")
@@ -265,6 +362,7 @@ run_case() {
   [[ "$kind" == wrongfp ]] && echo_args+=(--test-wrong-fingerprint)
   [[ "$kind" == nack ]] && echo_args+=(--test-drop-video "$NACK_DROP_EVERY")
   [[ "$kind" == dcbad ]] && echo_args+=(--test-corrupt-echo "$CORRUPT_ECHO")
+  echo_args+=("${echo_extra[@]}")
   {
     printf '+ rtcsec-echo'
     printf ' %q' "${echo_args[@]}"
@@ -319,8 +417,8 @@ run_case() {
   for m in "${modes[@]}"; do
     local url="http://127.0.0.1:$port/?dtls=$m$dc_param" tag=""
     [[ "$kind" == single ]] && tag="-$m"
-    echo "+ $browser (headless, fake camera and microphone) $url" >>"$out"
-    "${browser}_start" "$NS" "$dir" "$tag" "$url"
+    echo "+ $browser (headless, fake camera and microphone${variant:+, $variant}) $url" >>"$out"
+    "${browser}_start" "$NS" "$dir" "$tag" "$url" "$variant"
     browser_pids+=("$BROWSER_PID")
   done
   local wait_s=$WAIT_MEDIA_S
@@ -330,7 +428,10 @@ run_case() {
   local check_rc=0
   # A browser dying early shows up as "no report"; its log tail is printed.
   ip netns exec "$NS" python3 "$HERE/check.py" --kind "$kind" --mode "$mode" \
-    --profile "$profile" --browser "$browser" --case "$name" --expect-version "$expect" \
+    --profile "$profile" --browser "$browser" --case "$name" \
+    --expect-server-version "$server_version" --expect-client-version "$CLIENT_VERSION" \
+    --expect-group "$server_group" --expect-offer13 "$offer13" --expect-mlkem-share "$mlkem_share" \
+    --expect-mlkem-listed "$mlkem_listed" \
     "${dc_check[@]}" \
     --reports "$dir/report.jsonl" --stats "http://127.0.0.1:$port/stats" --log "$dir/echo.log" \
     --timeout "$wait_s" --t-start "$t_start" --out "$dir/case.json" "${sp_args[@]}" \

@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
 """The DTLS handshakes of the browser cases, checked on the wire.
 
-tests/browser/run.sh captures the DTLS records inside its namespace
+tests/browser/run.sh captures the DTLS datagrams inside its namespace
 (dumpcap); this script has tshark print one line per frame of that capture
-(FIELDS below; tshark's UDP heuristic finds DTLS on any port), finds each
-call's frames by its 5-tuple and time window (from the case's CASE.json,
-written by check.py) and checks, per call:
+(FIELDS below; tshark's UDP heuristic finds DTLS on any port, and its raw
+UDP payload), finds each call's frames by its 5-tuple and time window (from
+the case's CASE.json, written by check.py) and checks, per call:
 
-  - the ServerHello selects the case's expected DTLS version (the
-    supported_versions extension when present, RFC 9147 §5.3 / RFC 8446
-    §4.2.1, else the legacy version): today FEFD, DTLS 1.2;
+  - the ServerHello (read here from the raw datagrams: tshark 4.0 does not
+    dissect a datagram that carries DTLS 1.3's unified-header records after
+    the plaintext ServerHello) selects the row's expected version: the
+    supported_versions extension when present (RFC 9147 §5.3, RFC 8446
+    §4.2.1), else legacy_version. DTLS 1.3: TLS_AES_128_GCM_SHA256, and the
+    key_share's group and length (RFC 8446 §4.2.8) are the row's expected
+    group (X25519MLKEM768: a 1120-byte share, ML-KEM-768 ciphertext and
+    X25519); no HelloRetryRequest (the browsers send a share of the group
+    rtcsec picks, so one would only add a round trip). DTLS 1.2 (OpenSSL):
+    the group of the ServerKeyExchange (RFC 8422 §5.4);
   - when the browser is the DTLS client: its first ClientHello offers DTLS
-    1.3 (0xfefc in supported_versions) and spans at least two datagrams
-    (its post-quantum key share makes it ~1.4 kB), and its use_srtp list is
-    exactly, in order, the profiles the suite runs for that browser.
+    1.3 (0xfefc in supported_versions) or, where the case turned that off in
+    the browser, does not; it carries an X25519MLKEM768 key share (1216
+    bytes) or not, as the case expects, and then spans at least two
+    datagrams; it lists X25519MLKEM768 in supported_groups or not, where
+    the case says (Firefox's share turned off, the group still listed:
+    rtcsec must answer the x25519 share, no HelloRetryRequest); its use_srtp list is exactly, in order, the profiles the
+    suite runs for that browser.
 
 It adds what it saw to each row ("wire") and its problems to the case
 ("wire_problems"), rewrites CASE.json, writes a few lines per case to
@@ -32,8 +43,9 @@ FIELDS = [
     "udp.length", "dtls.handshake.type", "dtls.handshake.message_seq", "dtls.handshake.length",
     "dtls.handshake.fragment_offset", "dtls.handshake.fragment_length",
     "dtls.handshake.version", "dtls.handshake.extensions.supported_version",
-    "dtls.use_srtp.protection_profile", "dtls.handshake.extensions_key_share_group",
-    "dtls.handshake.extensions_key_share_key_exchange_length",
+    "dtls.use_srtp.protection_profile", "dtls.handshake.extensions_supported_group",
+    "dtls.handshake.extensions_key_share_group",
+    "dtls.handshake.extensions_key_share_key_exchange_length", "udp.payload",
 ]
 # RFC 5764 §4.1.2 and RFC 7714 §14.2 numbers of the profiles' names.
 PROFILE_IDS = {
@@ -43,9 +55,22 @@ PROFILE_IDS = {
     "SRTP_AEAD_AES_256_GCM": 0x0008,
 }
 PROFILE_NAMES = {v: k for k, v in PROFILE_IDS.items()}
-GROUP_NAMES = {0x11EC: "X25519MLKEM768", 0x001D: "x25519", 0x0017: "P-256", 0x0018: "P-384"}
+# rtcsec's names (rtcsec_kex_group_name(), OpenSSL's for DTLS 1.2).
+GROUP_NAMES = {0x11EC: "X25519MLKEM768", 0x001D: "x25519", 0x0017: "secp256r1",
+               0x0018: "secp384r1", 0x0019: "secp521r1", 0x0100: "ffdhe2048",
+               0x0101: "ffdhe3072"}
+# The server's key_exchange length per group (RFC 8446 §4.2.8.2, RFC 7748;
+# X25519MLKEM768: the ML-KEM-768 ciphertext, 1088, then X25519, 32).
+SERVER_SHARE_LEN = {0x11EC: 1120, 0x001D: 32, 0x0017: 65}
+MLKEM_CLIENT_SHARE_LEN = 1216  # ML-KEM-768 encapsulation key (1184) + X25519
+TLS_AES_128_GCM_SHA256 = 0x1301
+SUITE_NAMES = {0x1301: "TLS_AES_128_GCM_SHA256", 0x1302: "TLS_AES_256_GCM_SHA384"}
 DTLS13, DTLS12 = 0xFEFC, 0xFEFD
-CLIENT_HELLO, SERVER_HELLO = 1, 2
+CLIENT_HELLO, SERVER_HELLO, SERVER_KEY_EXCHANGE = 1, 2, 12
+# RFC 8446 §4.1.3: the random of a HelloRetryRequest (SHA-256 of
+# "HelloRetryRequest").
+HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
+EXT_SUPPORTED_VERSIONS, EXT_KEY_SHARE = 0x002B, 0x0033
 
 
 def ints(s):
@@ -92,10 +117,147 @@ def load_frames(pcap):
         fr["version"] = ints(d["dtls.handshake.version"])
         fr["supported"] = ints(d["dtls.handshake.extensions.supported_version"])
         fr["profiles"] = ints(d["dtls.use_srtp.protection_profile"])
+        fr["groups"] = ints(d["dtls.handshake.extensions_supported_group"])
         fr["ks_groups"] = ints(d["dtls.handshake.extensions_key_share_group"])
         fr["ks_lens"] = ints(d["dtls.handshake.extensions_key_share_key_exchange_length"])
+        try:
+            fr["raw"] = bytes.fromhex(d["udp.payload"].replace(":", ""))
+        except ValueError:
+            fr["raw"] = b""
         frames.append(fr)
     return frames
+
+
+# ---- the server's hello, from the raw datagrams ----------------------------------
+
+
+class Cursor:
+    """A bounds-checked reader: every read past the end raises ValueError."""
+
+    def __init__(self, b):
+        self.b, self.off = b, 0
+
+    def take(self, n):
+        if n < 0 or self.off + n > len(self.b):
+            raise ValueError("truncated")
+        v = self.b[self.off:self.off + n]
+        self.off += n
+        return v
+
+    def u(self, n):
+        return int.from_bytes(self.take(n), "big")
+
+    def vec(self, len_bytes):
+        return self.take(self.u(len_bytes))
+
+    def left(self):
+        return len(self.b) - self.off
+
+
+def plaintext_handshake(raw):
+    """The handshake fragments in the epoch-0 records of one datagram:
+    (type, message_seq, total length, fragment offset, bytes). Records with
+    DTLS 1.3's unified header (RFC 9147 §4: first byte 001CSLEE) are
+    encrypted and skipped; one with a connection ID ends the walk (never
+    negotiated here)."""
+    out, c = [], Cursor(raw)
+    try:
+        while c.left() > 0:
+            first = c.u(1)
+            if first & 0xE0 == 0x20:
+                if first & 0x10:
+                    break
+                c.take(2 if first & 0x08 else 1)
+                if first & 0x04:
+                    c.vec(2)
+                    continue
+                break  # no length: the record runs to the end of the datagram
+            c.take(2)  # legacy record version
+            epoch = c.u(2)
+            c.take(6)
+            body = c.vec(2)
+            if first != 22 or epoch != 0:
+                continue
+            h = Cursor(body)
+            while h.left() >= 12:
+                mtype, length, seq = h.u(1), h.u(3), h.u(2)
+                off, flen = h.u(3), h.u(3)
+                out.append((mtype, seq, length, off, h.take(flen)))
+    except ValueError:
+        pass
+    return out
+
+
+def messages(frames, sender, types):
+    """Whole handshake messages of `types` from `sender`, reassembled from
+    their fragments (RFC 9147 §5.5), in the order they completed:
+    [(type, message_seq, body)]. Retransmissions complete nothing twice."""
+    parts, done = {}, []
+    for f in frames:
+        if f["src"] != sender:
+            continue
+        for mtype, seq, length, off, frag in plaintext_handshake(f.get("raw") or b""):
+            if mtype not in types or off + len(frag) > length:
+                continue
+            key = (mtype, seq)
+            if key in [(t, q) for t, q, _ in done]:
+                continue
+            buf, have = parts.setdefault(key, (bytearray(length), set()))
+            buf[off:off + len(frag)] = frag
+            have.update(range(off, off + len(frag)))
+            if len(have) == length:
+                done.append((mtype, seq, bytes(buf)))
+    return done
+
+
+def parse_server_hello(body):
+    """RFC 8446 §4.1.3 / RFC 6347 §4.2.1: the fields the checks need."""
+    c = Cursor(body)
+    sh = {"legacy_version": c.u(2)}
+    sh["hrr"] = c.take(32) == HRR_RANDOM
+    c.vec(1)  # legacy_session_id_echo
+    sh["suite"] = c.u(2)
+    c.u(1)
+    sh["selected_version"] = sh["group"] = sh["share_len"] = None
+    exts = Cursor(c.vec(2)) if c.left() else Cursor(b"")
+    while exts.left():
+        etype, e = exts.u(2), Cursor(exts.vec(2))
+        if etype == EXT_SUPPORTED_VERSIONS:
+            sh["selected_version"] = e.u(2)
+        elif etype == EXT_KEY_SHARE:
+            sh["group"] = e.u(2)  # a HelloRetryRequest has only the group
+            if not sh["hrr"]:
+                sh["share_len"] = len(e.vec(2))
+    sh["version"] = sh["selected_version"] or sh["legacy_version"]
+    return sh
+
+
+def parse_ske_group(body):
+    """RFC 8422 §5.4: ECParameters of a DTLS 1.2 ServerKeyExchange."""
+    c = Cursor(body)
+    return c.u(2) if c.u(1) == 3 else None  # named_curve
+
+
+def server_hellos(frames, server):
+    """The server's HelloRetryRequest (or None), its ServerHello (or None)
+    and, for DTLS 1.2, the ServerKeyExchange's group."""
+    hrr = sh = None
+    ske = None
+    for mtype, _seq, body in messages(frames, server, (SERVER_HELLO, SERVER_KEY_EXCHANGE)):
+        try:
+            if mtype == SERVER_KEY_EXCHANGE and ske is None:
+                ske = parse_ske_group(body)
+                continue
+            if mtype != SERVER_HELLO:
+                continue
+            h = parse_server_hello(body)
+        except ValueError:
+            continue
+        if h["hrr"] and hrr is None and sh is None:
+            hrr = h
+        elif not h["hrr"] and sh is None:
+            sh = h
+    return hrr, sh, ske
 
 
 def hexv(v):
@@ -140,7 +302,7 @@ def flow_frames(frames, row, single, t0, t1):
 def first_client_hello(frames, client):
     """The ClientHello transmissions of `client` (message_seq 0): each one
     starts at fragment offset 0. Returns (transmissions, the hello's fields)."""
-    trans, info = [], {"supported": [], "profiles": [], "ks": [], "length": None}
+    trans, info = [], {"supported": [], "profiles": [], "groups": [], "ks": [], "length": None}
     for f in frames:
         if f["src"] != client or CLIENT_HELLO not in f["types"]:
             continue
@@ -155,18 +317,51 @@ def first_client_hello(frames, client):
             info["supported"] = f["supported"]
         if f["profiles"] and not info["profiles"]:
             info["profiles"] = f["profiles"]
+        if f["groups"] and not info["groups"]:
+            info["groups"] = f["groups"]
         if f["ks_groups"] and not info["ks"]:
             info["ks"] = list(zip(f["ks_groups"], f["ks_lens"]))
     return trans, info
 
 
-def server_hello_version(frames, server):
-    for f in frames:
-        if f["src"] == server and SERVER_HELLO in f["types"]:
-            if f["supported"]:
-                return f["supported"][0]
-            return f["version"][0] if f["version"] else None
-    return None
+def group_name(g):
+    return GROUP_NAMES.get(g, hexv(g)) if g is not None else "?"
+
+
+def check_server(frames, row, server, who, tag, w):
+    """The server's hello against the row's expectations."""
+    p = []
+    hrr, sh, ske = server_hellos(frames, server)
+    want = int(row["expect_version"], 16)
+    if hrr is not None:
+        w["hrr_group"] = group_name(hrr["group"])
+        p.append(f"{tag}{who} sent a HelloRetryRequest (group {w['hrr_group']}): the browser "
+                 "sent a share rtcsec takes, so it must get a ServerHello at once")
+    if sh is None:
+        w["server_hello_version"] = "?"
+        p.append(f"{tag}no ServerHello from {who} in the capture")
+        return p
+    w["server_hello_version"] = hexv(sh["version"])
+    if sh["version"] != want:
+        p.append(f"{tag}the ServerHello selects {hexv(sh['version'])}, expected "
+                 f"{row['expect_version']}")
+    if sh["version"] == DTLS13:
+        w["cipher"] = SUITE_NAMES.get(sh["suite"], hexv(sh["suite"]))
+        w["group"] = group_name(sh["group"])
+        w["server_share_len"] = sh["share_len"]
+        if sh["suite"] != TLS_AES_128_GCM_SHA256:
+            p.append(f"{tag}the ServerHello's cipher suite is {w['cipher']}, expected "
+                     "TLS_AES_128_GCM_SHA256")
+        if sh["group"] is None or sh["share_len"] != SERVER_SHARE_LEN.get(sh["group"]):
+            p.append(f"{tag}the ServerHello's key_share is group {w['group']} with "
+                     f"{sh['share_len']} bytes, not a well-formed share")
+    elif ske is not None:
+        w["group"] = group_name(ske)
+    want_group = row.get("expect_group")
+    if want_group and w.get("group") != want_group:
+        p.append(f"{tag}the {who}'s key exchange group on the wire is {w.get('group', '?')}, "
+                 f"expected {want_group}")
+    return p
 
 
 def check_row(frames, case, row, offers):
@@ -180,17 +375,12 @@ def check_row(frames, case, row, offers):
         return [f"{tag}no DTLS datagram of this call in the capture ({how})"], w
     browser_is_client = row["rtcsec_role"] == "server"
     client, server = (b, r) if browser_is_client else (r, b)
-    v = server_hello_version(mine, server)
-    w["server_hello_version"] = hexv(v)
-    want = int(row["expect_version"], 16)
-    if v is None:
-        p.append(f"{tag}no ServerHello from {'rtcsec' if browser_is_client else 'the browser'}")
-    elif v != want:
-        p.append(f"{tag}the ServerHello selects {hexv(v)}, expected {row['expect_version']}")
+    p += check_server(mine, row, server, "rtcsec" if browser_is_client else "the browser", tag, w)
     trans, info = first_client_hello(mine, client)
     w["client_hello_sent"] = len(trans)
     w["offered_versions"] = [hexv(x) for x in info["supported"]]
     w["offered_profiles"] = [PROFILE_NAMES.get(x, hexv(x)) for x in info["profiles"]]
+    w["offered_groups"] = [group_name(g) for g in info["groups"]]
     w["key_shares"] = [f"{GROUP_NAMES.get(g, hexv(g))}:{n}" for g, n in info["ks"]]
     if trans:
         w["client_hello_bytes"] = info["length"]
@@ -200,15 +390,38 @@ def check_row(frames, case, row, offers):
     if not trans:
         p.append(f"{tag}no ClientHello from the browser in the capture")
         return p, w
-    if len(trans[0]) < 2:
-        p.append(f"{tag}the browser's first ClientHello ({info['length']} bytes) came in "
-                 f"{len(trans[0])} datagram(s), expected it split over at least 2")
-    if DTLS13 not in info["supported"]:
+    offer13 = row.get("expect_offer13", True)
+    if offer13 and DTLS13 not in info["supported"]:
         p.append(f"{tag}the browser's ClientHello does not offer DTLS 1.3 (FEFC): "
                  f"supported_versions {w['offered_versions']}")
-    if want not in info["supported"]:
+    if not offer13 and DTLS13 in info["supported"]:
+        p.append(f"{tag}the browser's ClientHello offers DTLS 1.3 (FEFC) although the case "
+                 f"turned it off: supported_versions {w['offered_versions']}")
+    want = int(row["expect_version"], 16)
+    if want == DTLS13 and want not in info["supported"]:
         p.append(f"{tag}the browser's ClientHello does not offer the expected "
                  f"{row['expect_version']}")
+    mlkem = (0x11EC, MLKEM_CLIENT_SHARE_LEN) in info["ks"]
+    want_mlkem = row.get("expect_mlkem_share")
+    if want_mlkem is True and not mlkem:
+        p.append(f"{tag}the browser's ClientHello carries no {MLKEM_CLIENT_SHARE_LEN}-byte "
+                 f"X25519MLKEM768 key share: key shares {w['key_shares'] or '(none)'}")
+    if want_mlkem is False and any(g == 0x11EC for g, _ in info["ks"]):
+        p.append(f"{tag}the browser's ClientHello carries an X25519MLKEM768 key share although "
+                 "the case turned it off")
+    # Listed without a share: rtcsec must take the x25519 share at once
+    # (the HelloRetryRequest check above), not ask for the hybrid one.
+    listed = 0x11EC in info["groups"]
+    want_listed = row.get("expect_mlkem_listed")
+    if want_listed is not None and listed != want_listed:
+        p.append(f"{tag}the browser's supported_groups {'lists' if listed else 'does not list'} "
+                 f"X25519MLKEM768, the case expects {'it' if want_listed else 'not'}: "
+                 f"{w['offered_groups'] or '(none)'}")
+    # The post-quantum share alone is 1216 bytes: such a ClientHello cannot
+    # fit one datagram of the browsers' MTU.
+    if mlkem and len(trans[0]) < 2:
+        p.append(f"{tag}the browser's first ClientHello ({info['length']} bytes) came in "
+                 f"{len(trans[0])} datagram(s), expected it split over at least 2")
     expected = offers.get(row["browser"])
     if expected is not None and info["profiles"] != expected:
         p.append(f"{tag}the browser's use_srtp offers {w['offered_profiles']}, the suite runs "
@@ -218,14 +431,18 @@ def check_row(frames, case, row, offers):
 
 def describe(row, w):
     s = (f"  wire: {row['mode']}: {w.get('frames')} DTLS datagram(s) by {w.get('found_by')}; "
-         f"ServerHello {w.get('server_hello_version')}")
+         f"ServerHello {w.get('server_hello_version')} {w.get('cipher', '')} group "
+         f"{w.get('group', '?')}"
+         f"{' (share ' + str(w['server_share_len']) + ' bytes)' if w.get('server_share_len') else ''}"
+         f"{'; HelloRetryRequest for ' + w['hrr_group'] if w.get('hrr_group') else ''}")
     if w.get("client_hello_sent"):
         who = "browser" if row["rtcsec_role"] == "server" else "rtcsec"
         dg = "+".join(str(x) for x in w.get("client_hello_datagrams") or [])
         s += (f"; {who}'s ClientHello {w.get('client_hello_bytes')} bytes in datagrams of {dg}"
               f" bytes, sent {w['client_hello_sent']} time(s), offering versions "
               f"{','.join(w.get('offered_versions') or []) or '(legacy only)'}, use_srtp "
-              f"{','.join(w.get('offered_profiles') or [])}, key shares "
+              f"{','.join(w.get('offered_profiles') or [])}, groups "
+              f"{','.join(w.get('offered_groups') or []) or '-'}, key shares "
               f"{','.join(w.get('key_shares') or []) or '-'}")
     return s
 

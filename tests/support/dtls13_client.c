@@ -127,15 +127,26 @@ static size_t build_extensions(d13c *c, const d13c_config *cfg, ext_block *b, in
     const uint8_t *share = c->share[i];
     size_t sl = c->share_len[i];
     size_t len = sl;
+    int hybrid = c->kex[i].group == RTCSEC_GROUP_X25519MLKEM768;
     /* The length error goes into the first share that is not the hybrid. */
-    if (c->kex[i].group != RTCSEC_GROUP_X25519MLKEM768 && first_classic) {
+    if (!hybrid && first_classic) {
       first_classic = 0;
       len = (size_t)((long)sl + cfg->share_len_delta);
     }
+    if (hybrid)
+      len = (size_t)((long)sl + cfg->hybrid_len_delta);
     wr_u16(&w, c->kex[i].group);
     wr_u16(&w, (uint16_t)len);
-    for (size_t k = 0; k < len; k++)
-      wr_u8(&w, k < sl ? share[k] : 0x5a);
+    for (size_t k = 0; k < len; k++) {
+      uint8_t v = k < sl ? share[k] : 0x5a;
+      /* FIPS 203 §7.2: ByteEncode12 puts coefficient 0 in the low 12 bits
+       * of the first 3 bytes; 4095 is no value mod q = 3329. */
+      if (hybrid && cfg->hybrid_bad_ek && k == 0)
+        v = 0xff;
+      else if (hybrid && cfg->hybrid_bad_ek && k == 1)
+        v |= 0x0f;
+      wr_u8(&w, v);
+    }
   }
   wr_vec_close(&w, l, 2);
   wr_vec_close(&w, e, 2);
@@ -418,9 +429,17 @@ static int on_server_hello(d13c *c, const uint8_t *body, size_t len, uint64_t no
       key = &c->kex[i];
   }
   uint8_t secret[RTCSEC_KEX_MAX_SECRET_LEN], h[RTCSEC_D13_MAX_HASH];
+  uint8_t server_share[RTCSEC_KEX_MAX_SERVER_SHARE_LEN];
   size_t sl = 0;
-  if (key == NULL ||
-      rtcsec_kex_client_finish(key, ks + 4, ksl - 4, secret, sizeof(secret), &sl) != RTCSEC_OK)
+  if (ksl - 4 > sizeof(server_share))
+    return cfail(c, RTCSEC_ERR_HANDSHAKE, RTCSEC_ALERT_ILLEGAL_PARAMETER);
+  memcpy(server_share, ks + 4, ksl - 4);
+  /* As if the network had damaged it: ML-KEM's decapsulation rejects
+   * implicitly, with a secret the server does not have (FIPS 203 §6.3). */
+  if (c->cfg.corrupt_server_share && group == RTCSEC_GROUP_X25519MLKEM768)
+    server_share[100] ^= 0x10;
+  if (key == NULL || rtcsec_kex_client_finish(key, server_share, ksl - 4, secret, sizeof(secret),
+                                              &sl) != RTCSEC_OK)
     return cfail(c, RTCSEC_ERR_HANDSHAKE, RTCSEC_ALERT_ILLEGAL_PARAMETER);
   c->group = group;
   int rc = rtcsec_transcript_add(&c->tr, RTCSEC_HS_SERVER_HELLO, body, len);

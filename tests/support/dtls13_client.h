@@ -42,16 +42,19 @@ typedef struct d13c_config {
   /* Misbehaviour for negative tests. */
   int omit_use_srtp;
   size_t legacy_cookie_len;
-  int share_len_delta;     /* added to the first real key share's length */
-  uint16_t legacy_version; /* 0: 0xfefd */
-  int corrupt_finished;    /* flip a bit of the client's verify_data */
-  int corrupt_cv;          /* flip a bit of the CertificateVerify signature */
-  rtcsec_cert *sign_with;  /* sign the CertificateVerify with this certificate's key */
-  int offer_cid;           /* a connection_id extension (the server must ignore it) */
-  int cookie_in_first;     /* a cookie extension in the first ClientHello */
-  int change_second_hello; /* another random in the ClientHello after a HelloRetryRequest */
-  unsigned seal_flags;     /* record form: RTCSEC_D13_SEAL_SEQ8 */
-  size_t seal_pad;         /* zero padding in every protected record */
+  int share_len_delta;      /* added to the first real key share's length */
+  int hybrid_len_delta;     /* added to the X25519MLKEM768 share's length */
+  int hybrid_bad_ek;        /* the ML-KEM ek's first coefficient is 4095 (>= q) */
+  int corrupt_server_share; /* flip a bit of the ML-KEM ciphertext before decapsulating */
+  uint16_t legacy_version;  /* 0: 0xfefd */
+  int corrupt_finished;     /* flip a bit of the client's verify_data */
+  int corrupt_cv;           /* flip a bit of the CertificateVerify signature */
+  rtcsec_cert *sign_with;   /* sign the CertificateVerify with this certificate's key */
+  int offer_cid;            /* a connection_id extension (the server must ignore it) */
+  int cookie_in_first;      /* a cookie extension in the first ClientHello */
+  int change_second_hello;  /* another random in the ClientHello after a HelloRetryRequest */
+  unsigned seal_flags;      /* record form: RTCSEC_D13_SEAL_SEQ8 */
+  size_t seal_pad;          /* zero padding in every protected record */
 
   void (*keylog)(void *user, const char *line);
   void *keylog_user;

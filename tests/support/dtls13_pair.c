@@ -43,6 +43,7 @@ void d13_pair_init(d13_pair *pr, const d13_opts *o) {
     dc.rto_initial_us = o->server.rto_initial_us;
     dc.rto_max_us = o->server.rto_max_us;
     dc.handshake_timeout_us = o->server.handshake_timeout_us;
+    dc.enable_mlkem = o->server.enable_mlkem;
     if (!o->assoc_late_fp) {
       dc.peer_fingerprints = &pr->server.expect;
       dc.n_peer_fingerprints = 1;

@@ -67,6 +67,8 @@ typedef struct echo_options {
   unsigned exit_after;
   int has_single_port; /* --single-port ADDR:PORT: ICE-lite on one socket */
   host_port single_port;
+  int no_dtls13; /* --no-dtls13: rtcsec_dtls_config.enable_dtls13 = 0 */
+  int no_mlkem;  /* --no-mlkem: rtcsec_dtls_config.enable_mlkem = 0 */
 } echo_options;
 
 typedef struct echo_app echo_app;

@@ -61,6 +61,7 @@ struct echo_dc {
   int last_send_error;
   uint64_t paused; /* turns that stopped reading: the echo was behind */
   uint64_t echoes; /* messages handed back, for --test-corrupt-echo */
+  int altered;     /* --test-corrupt-echo: the one altered echo went */
 };
 
 static uint64_t dc_now(void) { return (uint64_t)g_get_monotonic_time(); }
@@ -92,16 +93,14 @@ static void note_send_error(echo_session *s, int rc) {
          d->send_errors == MAX_LOGGED_SEND_ERRORS ? "; not logging more" : "");
 }
 
-/* --test-corrupt-echo: the message with its last byte flipped (one byte
- * added when empty), so that the page must catch it. */
+/* --test-corrupt-echo: the message (never empty) with its last byte
+ * flipped, so that the page must catch it; its length stays, so the byte
+ * counts of both sides still agree. */
 static int send_altered(echo_session *s, const rtcsec_message_info *m, uint64_t now) {
-  uint8_t *copy = g_malloc(m->len + 1);
+  uint8_t *copy = g_malloc(m->len);
   memcpy(copy, m->data, m->len);
   size_t len = m->len;
-  if (len > 0)
-    copy[len - 1] ^= 0x01;
-  else
-    copy[len++] = 'x';
+  copy[len - 1] ^= 0x01;
   slog(s, "WARNING --test-corrupt-echo: echoing message %llu on channel %u ALTERED",
        (unsigned long long)s->dc->echoes, m->channel);
   int rc = rtcsec_dc_send(s->dc->dc, m->channel, copy, len, m->binary, now);
@@ -116,9 +115,13 @@ static void on_event(echo_session *s, const rtcsec_event *ev, uint64_t now) {
     /* The message's bytes are valid until the next poll: sent back as
      * they are (rtcsec_dc_send copies what SCTP cannot take at once). */
     const rtcsec_message_info *m = &ev->message;
-    int rc = ++d->echoes == s->app->opt.corrupt_echo
-                 ? send_altered(s, m, now)
-                 : rtcsec_dc_send(d->dc, m->channel, m->data, m->len, m->binary, now);
+    /* The first non-empty message from the Nth on: the page sends empty
+     * ones too, in an order between its channels that varies. */
+    int alter = s->app->opt.corrupt_echo && ++d->echoes >= s->app->opt.corrupt_echo &&
+                !d->altered && m->len > 0;
+    d->altered |= alter;
+    int rc = alter ? send_altered(s, m, now)
+                   : rtcsec_dc_send(d->dc, m->channel, m->data, m->len, m->binary, now);
     if (rc != RTCSEC_OK)
       note_send_error(s, rc);
     break;

@@ -297,6 +297,7 @@
         ['DTLS state', t.dtls_state],
         ['DTLS version', t.dtls_version],
         ['DTLS cipher', t.dtls_cipher],
+        ['key exchange group', t.dtls_group],
         ['SRTP profile', t.srtp_profile],
         ['DTLS failure', s.failure || ''],
         ['SRTP in', srtp.inbound ? `${srtp.inbound.rtp_packets} RTP, ${srtp.inbound.rtcp_packets} RTCP` : ''],

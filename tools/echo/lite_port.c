@@ -110,6 +110,8 @@ int echo_lite_open(echo_lite **out, const echo_lite_config *cfg, const echo_lite
   rtcsec_router_config rc;
   rtcsec_router_config_default(&rc);
   rc.transport.dtls.cert = cfg->cert;
+  rc.transport.dtls.enable_dtls13 = cfg->enable_dtls13;
+  rc.transport.dtls.enable_mlkem = cfg->enable_mlkem;
   if (cfg->n_profiles) {
     memcpy(rc.transport.dtls.profiles, cfg->profiles, cfg->n_profiles * sizeof(cfg->profiles[0]));
     rc.transport.dtls.n_profiles = cfg->n_profiles;

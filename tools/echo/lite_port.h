@@ -49,6 +49,8 @@ typedef struct echo_lite_config {
   const rtcsec_srtp_profile *profiles; /* preference order; n_profiles 0: rtcsec's default */
   size_t n_profiles;
   size_t max_sessions; /* router limit */
+  int enable_dtls13;   /* rtcsec_dtls_config.enable_dtls13 of every session */
+  int enable_mlkem;    /* rtcsec_dtls_config.enable_mlkem of every session */
 } echo_lite_config;
 
 /* Creates the router, opens the socket and attaches the source to the

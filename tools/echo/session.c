@@ -83,8 +83,10 @@ int session_dtls_event(echo_session *s, const rtcsec_event *ev, rtcsec_dtls_role
   case RTCSEC_EVENT_CONNECTED:
     s->dtls_connected = 1;
     s->connected_us = g_get_monotonic_time();
-    slog(s, "DTLS connected as %s: %s, SRTP %s", dtls_role_name(role),
+    slog(s, "DTLS connected as %s: %s %s, group %s, SRTP %s", dtls_role_name(role),
+         ev->connected.version && ev->connected.version[0] ? ev->connected.version : "?",
          ev->connected.cipher && ev->connected.cipher[0] ? ev->connected.cipher : "?",
+         ev->connected.group && ev->connected.group[0] ? ev->connected.group : "?",
          rtcsec_srtp_profile_name(ev->connected.profile));
     dc_dtls_connected(s, &ev->connected);
     return 1;

@@ -81,6 +81,8 @@ int lite_open(echo_app *app) {
   lc.profiles = app->opt.profiles;
   lc.n_profiles = app->opt.n_profiles;
   lc.max_sessions = MAX_SESSIONS; /* older calls are removed to make room */
+  lc.enable_dtls13 = !app->opt.no_dtls13;
+  lc.enable_mlkem = !app->opt.no_mlkem;
   echo_lite_callbacks cb = {.on_media = lite_on_media, .on_event = lite_on_event, .user = app};
   char err[256] = "";
   int rc = echo_lite_open(&app->lite, &lc, &cb, err, sizeof(err));

@@ -81,6 +81,8 @@ int nice_session_start(echo_session *s, char *err, size_t err_cap) {
   cfg.context = g_main_context_default();
   cfg.transport.dtls.role = s->dtls_role;
   cfg.transport.dtls.cert = s->app->cert;
+  cfg.transport.dtls.enable_dtls13 = !o->no_dtls13;
+  cfg.transport.dtls.enable_mlkem = !o->no_mlkem;
   if (o->n_profiles) {
     memcpy(cfg.transport.dtls.profiles, o->profiles, o->n_profiles * sizeof(o->profiles[0]));
     cfg.transport.dtls.n_profiles = o->n_profiles;

@@ -167,6 +167,7 @@ static void stats_transport(JsonBuilder *b, const echo_session *s, const rtcsec_
   kv_str(b, "error_text", have && t->error ? rtcsec_strerror(t->error) : "");
   kv_str(b, "dtls_version", have ? t->dtls_version : "");
   kv_str(b, "dtls_cipher", have ? t->dtls_cipher : "");
+  kv_str(b, "dtls_group", have ? t->dtls_group : "");
   kv_str(b, "srtp_profile",
          have && t->profile != RTCSEC_SRTP_NONE ? rtcsec_srtp_profile_name(t->profile) : "");
   kv_str(b, "local_fingerprint", have ? t->local_fingerprint : s->app->local_fp_str);
@@ -393,6 +394,9 @@ char *stats_json(echo_app *app, int has_only, uint64_t only, size_t *len) {
   return out;
 }
 
+/* A name from the stats, "" when there is none yet. */
+static const char *nonempty(const char *s) { return s != NULL ? s : ""; }
+
 void stats_print_summary(echo_app *app) {
   for (GList *l = app->sessions.head; l; l = l->next) {
     echo_session *s = l->data;
@@ -410,13 +414,14 @@ void stats_print_summary(echo_app *app) {
     }
     const rtcsec_srtp_stats *sr = &st.transport.srtp;
     echo_log(
-        "session %llu summary: DTLS %s as %s, ICE %s, %s%s%s; SRTP in %llu RTP %llu RTCP, "
-        "out %llu RTP %llu RTCP%s%s",
+        "session %llu summary: DTLS %s as %s, ICE %s, %s%s%s%s%s%s%s; SRTP in %llu RTP %llu "
+        "RTCP, out %llu RTP %llu RTCP%s%s",
         (unsigned long long)s->id, rtcsec_dtls_state_name(st.transport.state),
         dtls_role_name(s->dtls_role), ice,
         st.transport.profile ? rtcsec_srtp_profile_name(st.transport.profile) : "no SRTP",
-        st.transport.dtls_cipher && st.transport.dtls_cipher[0] ? " " : "",
-        st.transport.dtls_cipher ? st.transport.dtls_cipher : "",
+        nonempty(st.transport.dtls_version) ? " " : "", nonempty(st.transport.dtls_version),
+        nonempty(st.transport.dtls_cipher) ? " " : "", nonempty(st.transport.dtls_cipher),
+        nonempty(st.transport.dtls_group) ? " " : "", nonempty(st.transport.dtls_group),
         (unsigned long long)sr->inbound.rtp_packets, (unsigned long long)sr->inbound.rtcp_packets,
         (unsigned long long)sr->outbound.rtp_packets, (unsigned long long)sr->outbound.rtcp_packets,
         s->failure[0] ? "; failure: " : "", s->failure);

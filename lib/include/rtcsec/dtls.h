@@ -98,6 +98,36 @@ typedef struct rtcsec_dtls_config {
    * by a server given any of the non-WebRTC options below (use_srtp 0,
    * ciphers, groups, a pre-shared key, ca_file): those are DTLS 1.2 only. */
   int enable_dtls13;
+  /* DTLS 1.3 server: the post-quantum hybrid key exchange X25519MLKEM768
+   * (ML-KEM-768, FIPS 203, with X25519; TLS group 0x11ec,
+   * draft-ietf-tls-ecdhe-mlkem), default 1. The server's group order is
+   * then X25519MLKEM768, x25519, secp256r1; 0 leaves x25519, secp256r1.
+   * The server takes its first group of which the ClientHello carries a
+   * key share (Chromium and Firefox send X25519MLKEM768 and x25519
+   * shares, so they get X25519MLKEM768 in one round trip). A
+   * HelloRetryRequest is sent only when no share is usable: for the
+   * server's first group the client lists. A client that lists
+   * X25519MLKEM768 but sent only an x25519 share gets x25519 at once:
+   * rtcsec never adds a round trip to obtain the hybrid share. The group
+   * agreed is in the CONNECTED event (.group "X25519MLKEM768") and the
+   * stats. DTLS 1.2 (OpenSSL 3.0, no ML-KEM) is not affected.
+   * Failures (each a FAILED event, the error sticky, every secret of the
+   * handshake wiped at once; the caller drops the association, and the
+   * call if it needs one):
+   *   - an X25519MLKEM768 share that is not exactly 1184 + 32 bytes
+   *     (checked as every known group's length, whatever enable_mlkem):
+   *     RTCSEC_ERR_HANDSHAKE, alert illegal_parameter;
+   *   - with enable_mlkem 1 and that share chosen: an ML-KEM
+   *     encapsulation key that fails FIPS 203 §7.2's modulus check, or an
+   *     all-zero X25519 result: RTCSEC_ERR_HANDSHAKE, illegal_parameter
+   *     (with enable_mlkem 0 the hybrid share is never used or looked at);
+   *   - a client that cannot decapsulate the server's ciphertext (damaged
+   *     on the way: ML-KEM rejects implicitly, with another secret) sends
+   *     a flight that does not decrypt: nothing unauthenticated ends the
+   *     handshake, so it times out, RTCSEC_ERR_HANDSHAKE_TIMEOUT, and
+   *     rtcsec_dtls_error_detail() says the client's records did not
+   *     decrypt. */
+  int enable_mlkem;
 
   /* ---- uses beyond WebRTC (docs/iot.md, docs/turns.md) ---------------- */
   /* 1 (default): DTLS-SRTP as WebRTC needs it, use_srtp offered and
@@ -298,6 +328,9 @@ typedef struct rtcsec_dtls_stats {
   const char *version;
   /* Datagrams a server took while reassembling the first ClientHello. */
   uint64_t datagrams_collected;
+  /* The key exchange group once connected ("X25519MLKEM768", "x25519",
+   * "secp256r1", ...; the CONNECTED event's), else "". */
+  const char *group;
 } rtcsec_dtls_stats;
 
 RTCSEC_API int rtcsec_dtls_get_stats(const rtcsec_dtls *d, rtcsec_dtls_stats *out);
