@@ -140,6 +140,7 @@ void rtcsec_ice_config_default(rtcsec_ice_config *cfg) {
   cfg->stun_port = 3478;
   cfg->turn_port = 3478;
   cfg->consent_freshness = 1;
+  cfg->check_pacing_ms = 5;
   rtcsec_transport_config_default(&cfg->transport);
 }
 
@@ -627,6 +628,8 @@ static int validate_config(const rtcsec_ice_config *cfg) {
   }
   if (cfg->port_min > cfg->port_max && cfg->port_max != 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
+  if (cfg->check_pacing_ms < 5 || cfg->check_pacing_ms > 1000)
+    return RTCSEC_ERR_INVALID_ARGUMENT;
   if (cfg->stun_server != NULL && !is_ip_literal(cfg->stun_server))
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (cfg->turn_server != NULL) {
@@ -841,7 +844,8 @@ static int setup_nice(rtcsec_ice_agent *a) {
   if (a->nice == NULL)
     return RTCSEC_ERR_NO_MEMORY;
   g_object_set(a->nice, "controlling-mode", cfg->role == RTCSEC_ICE_CONTROLLING, "ice-udp", TRUE,
-               "ice-tcp", FALSE, "force-relay", cfg->relay_only ? TRUE : FALSE, NULL);
+               "ice-tcp", FALSE, "force-relay", cfg->relay_only ? TRUE : FALSE, "stun-pacing-timer",
+               (guint)cfg->check_pacing_ms, NULL);
   /* libnice built with gupnp-igd would look for a UPnP gateway by SSDP
    * multicast on the local network: never. */
   if (has_property(a->nice, "upnp"))
@@ -1255,6 +1259,9 @@ int rtcsec_ice_get_stats(rtcsec_ice_agent *a, rtcsec_ice_stats *out) {
     return RTCSEC_ERR_INVALID_ARGUMENT;
   g_mutex_lock(&a->lock);
   *out = a->st;
+  guint ta = 0;
+  g_object_get(a->nice, "stun-pacing-timer", &ta, NULL); /* what libnice took */
+  out->check_pacing_ms = ta;
   int rc = rtcsec_transport_get_stats(a->transport, &out->transport);
   g_mutex_unlock(&a->lock);
   return rc;

@@ -315,6 +315,9 @@ static void loopback_call(rtcsec_dtls_role controlling_dtls, const char *test) {
   ck_assert_int_eq(sa.transport.profile, sb.transport.profile);
   ck_assert_uint_gt(sa.ice_connected_us, 0);
   ck_assert_uint_ge(sa.dtls_connected_us, sa.ice_connected_us);
+  /* libnice runs with the configured Ta (default 5 ms), not its own 20. */
+  ck_assert_uint_eq(sa.check_pacing_ms, 5);
+  ck_assert_uint_eq(sb.check_pacing_ms, 5);
 
   /* Issue 14: the DTLS client's first flight is never thrown away, even if
    * it overtakes the server side's validation of the pair (it is kept and
@@ -1145,6 +1148,18 @@ START_TEST(bad_credentials_and_config_are_refused) {
   cfg.port_min = 5000;
   cfg.port_max = 4000;
   ck_assert_int_eq(rtcsec_ice_agent_new(&x, &cfg), RTCSEC_ERR_INVALID_ARGUMENT);
+  peer_config(&b, &cfg, RTCSEC_ICE_CONTROLLING, RTCSEC_DTLS_CLIENT, &a);
+  cfg.check_pacing_ms = 4; /* below RFC 8445's floor */
+  ck_assert_int_eq(rtcsec_ice_agent_new(&x, &cfg), RTCSEC_ERR_INVALID_ARGUMENT);
+  cfg.check_pacing_ms = 1001;
+  ck_assert_int_eq(rtcsec_ice_agent_new(&x, &cfg), RTCSEC_ERR_INVALID_ARGUMENT);
+  cfg.check_pacing_ms = 1000; /* the bounds themselves are taken, and applied */
+  ck_assert_int_eq(rtcsec_ice_agent_new(&x, &cfg), RTCSEC_OK);
+  rtcsec_ice_stats xs;
+  ck_assert_int_eq(rtcsec_ice_get_stats(x, &xs), RTCSEC_OK);
+  ck_assert_uint_eq(xs.check_pacing_ms, 1000);
+  rtcsec_ice_agent_free(x);
+  x = NULL;
   peer_config(&b, &cfg, RTCSEC_ICE_CONTROLLING, RTCSEC_DTLS_CLIENT, &a);
   cfg.stun_server = "stun.example.org";
   ck_assert_int_eq(rtcsec_ice_agent_new(&x, &cfg), RTCSEC_ERR_INVALID_ARGUMENT);
