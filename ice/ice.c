@@ -628,7 +628,7 @@ static int validate_config(const rtcsec_ice_config *cfg) {
   }
   if (cfg->port_min > cfg->port_max && cfg->port_max != 0)
     return RTCSEC_ERR_INVALID_ARGUMENT;
-  if (cfg->check_pacing_ms < 5 || cfg->check_pacing_ms > 1000)
+  if (cfg->check_pacing_ms != 0 && (cfg->check_pacing_ms < 5 || cfg->check_pacing_ms > 1000))
     return RTCSEC_ERR_INVALID_ARGUMENT;
   if (cfg->stun_server != NULL && !is_ip_literal(cfg->stun_server))
     return RTCSEC_ERR_INVALID_ARGUMENT;
@@ -845,7 +845,7 @@ static int setup_nice(rtcsec_ice_agent *a) {
     return RTCSEC_ERR_NO_MEMORY;
   g_object_set(a->nice, "controlling-mode", cfg->role == RTCSEC_ICE_CONTROLLING, "ice-udp", TRUE,
                "ice-tcp", FALSE, "force-relay", cfg->relay_only ? TRUE : FALSE, "stun-pacing-timer",
-               (guint)cfg->check_pacing_ms, NULL);
+               (guint)(cfg->check_pacing_ms ? cfg->check_pacing_ms : 5), NULL);
   /* libnice built with gupnp-igd would look for a UPnP gateway by SSDP
    * multicast on the local network: never. */
   if (has_property(a->nice, "upnp"))

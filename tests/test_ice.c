@@ -1160,6 +1160,12 @@ START_TEST(bad_credentials_and_config_are_refused) {
   ck_assert_uint_eq(xs.check_pacing_ms, 1000);
   rtcsec_ice_agent_free(x);
   x = NULL;
+  cfg.check_pacing_ms = 0; /* a zeroed field is the default, not libnice's */
+  ck_assert_int_eq(rtcsec_ice_agent_new(&x, &cfg), RTCSEC_OK);
+  ck_assert_int_eq(rtcsec_ice_get_stats(x, &xs), RTCSEC_OK);
+  ck_assert_uint_eq(xs.check_pacing_ms, 5);
+  rtcsec_ice_agent_free(x);
+  x = NULL;
   peer_config(&b, &cfg, RTCSEC_ICE_CONTROLLING, RTCSEC_DTLS_CLIENT, &a);
   cfg.stun_server = "stun.example.org";
   ck_assert_int_eq(rtcsec_ice_agent_new(&x, &cfg), RTCSEC_ERR_INVALID_ARGUMENT);

@@ -91,7 +91,7 @@ typedef struct rtcsec_ice_config {
   int relay_only;              /* offer and use only relay candidates; needs turn_server */
   int consent_freshness;       /* RFC 7675; default 1 */
   /* Ta (RFC 8445 §14.2): the pace of connectivity checks, one new check
-   * per Ta, in ms; 5..1000, default 5 (libnice's own default is 20, the
+   * per Ta, in ms; 5..1000, default (and 0) 5 (libnice's own is 20, the
    * RFC's 50). As controlling agent (regular nomination) the pair is
    * selected about two Ta after its check succeeds; a browser that is
    * DTLS client sends its ClientHello when its own check succeeds and
@@ -128,7 +128,7 @@ RTCSEC_API void rtcsec_ice_config_default(rtcsec_ice_config *cfg);
  * address or server that is not a numeric IP address, port_min >
  * port_max, ice_lite with CONTROLLING, relay_only without a TURN server,
  * TURN without username or password, too many local addresses), those of
- * rtcsec_transport_new(), check_pacing_ms outside 5..1000
+ * rtcsec_transport_new(), check_pacing_ms neither 0 nor 5..1000
  * (RTCSEC_ERR_INVALID_ARGUMENT), RTCSEC_ERR_UNSUPPORTED (consent freshness asked
  * for and the installed libnice has none), RTCSEC_ERR_NO_MEMORY. */
 RTCSEC_API int rtcsec_ice_agent_new(rtcsec_ice_agent **out, const rtcsec_ice_config *cfg);
