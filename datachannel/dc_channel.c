@@ -93,7 +93,7 @@ static int send_open(rtcsec_dc *dc, dc_channel *ch) {
     return RTCSEC_ERR_NO_MEMORY;
   int rc = dcep_write_open(&o, buf, cap, &n);
   if (rc == RTCSEC_OK)
-    rc = dc_enqueue(dc, ch, DC_PPID_DCEP, 0, buf, n, 1);
+    rc = dc_enqueue(dc, ch, DC_PPID_DCEP, 0, buf, n);
   free(buf);
   return rc;
 }

@@ -142,8 +142,10 @@ void dc_start_closing(rtcsec_dc *dc, dc_channel *ch);
 void dc_out_clear(rtcsec_dc *dc);
 void dc_mark_sendable(rtcsec_dc *dc, dc_channel *ch);
 void dc_drop_queue(rtcsec_dc *dc, dc_channel *ch);
+/* Appends a message to the channel's queue. The DCEP OPEN and ACK are the
+ * first message of a channel just made, so they lead its queue. */
 int dc_enqueue(rtcsec_dc *dc, dc_channel *ch, uint32_t ppid, int unordered, const uint8_t *d,
-               size_t len, int front);
+               size_t len);
 void dc_flush(rtcsec_dc *dc);
 /* bytes taken, -EWOULDBLOCK without room, another negative errno if refused */
 ssize_t dc_sctp_send(rtcsec_dc *dc, dc_channel *ch, uint16_t sid, uint32_t ppid, int unordered,

@@ -50,8 +50,8 @@ static void handle_open(rtcsec_dc *dc, uint16_t sid, const dcep_open *o) {
   ch->acked = 1; /* we received the OPEN: a message on this channel */
   static const uint8_t ack = DCEP_ACK;
   /* RFC 8832 §6: the ACK goes on the same stream, ordered and reliable
-   * (dc_enqueue() keeps the channel's queue order; the ACK is first). */
-  if (dc_enqueue(dc, ch, DC_PPID_DCEP, 0, &ack, 1, 1) != RTCSEC_OK) {
+   * (the channel was just made: the ACK is the first in its queue). */
+  if (dc_enqueue(dc, ch, DC_PPID_DCEP, 0, &ack, 1) != RTCSEC_OK) {
     dc->chan[sid] = NULL;
     dc->n_channels--;
     dc_channel_free(ch);

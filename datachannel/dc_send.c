@@ -140,7 +140,7 @@ void dc_drop_queue(rtcsec_dc *dc, dc_channel *ch) {
 }
 
 int dc_enqueue(rtcsec_dc *dc, dc_channel *ch, uint32_t ppid, int unordered, const uint8_t *d,
-               size_t len, int front) {
+               size_t len) {
   dc_msg *m = malloc(sizeof(*m) + len);
   if (m == NULL)
     return RTCSEC_ERR_NO_MEMORY;
@@ -150,19 +150,12 @@ int dc_enqueue(rtcsec_dc *dc, dc_channel *ch, uint32_t ppid, int unordered, cons
   m->len = len;
   m->off = 0;
   memcpy(m->data, d, len);
-  if (front) {
-    m->next = ch->q_head;
+  m->next = NULL;
+  if (ch->q_tail)
+    ch->q_tail->next = m;
+  else
     ch->q_head = m;
-    if (ch->q_tail == NULL)
-      ch->q_tail = m;
-  } else {
-    m->next = NULL;
-    if (ch->q_tail)
-      ch->q_tail->next = m;
-    else
-      ch->q_head = m;
-    ch->q_tail = m;
-  }
+  ch->q_tail = m;
   if (m->counted) {
     ch->buffered += len;
     dc->buffered_total += len;
@@ -286,17 +279,17 @@ static int send_message(rtcsec_dc *dc, dc_channel *ch, uint32_t ppid, const uint
   int can_direct = ch->q_head == NULL && dc->state == RTCSEC_DC_STATE_CONNECTED &&
                    (dc->locked_sid < 0 || dc->locked_sid == ch->id);
   if (!can_direct)
-    return dc_enqueue(dc, ch, ppid, unordered, d, len, 0);
+    return dc_enqueue(dc, ch, ppid, unordered, d, len);
   ssize_t n = dc_sctp_send(dc, ch, ch->id, ppid, unordered, d, len);
   if (n == -EWOULDBLOCK || n == 0)
-    return dc_enqueue(dc, ch, ppid, unordered, d, len, 0);
+    return dc_enqueue(dc, ch, ppid, unordered, d, len);
   if (n < 0)
     return RTCSEC_ERR_DC_CHANNEL_CLOSED; /* SCTP refused the stream */
   if ((size_t)n < len) {
     /* SCTP took the start; the rest follows as the same message. */
     if (!dc->interleaving)
       dc->locked_sid = ch->id;
-    return dc_enqueue(dc, ch, ppid, unordered, d + n, len - (size_t)n, 0);
+    return dc_enqueue(dc, ch, ppid, unordered, d + n, len - (size_t)n);
   }
   return RTCSEC_OK;
 }

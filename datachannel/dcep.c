@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "be.h"
 #include "rtcsec/error.h"
 
 /* RFC 8832 §5.1 channel types: the high bit means unordered. */
@@ -30,7 +31,7 @@ static int cur_u8(cursor *c, uint8_t *v) {
 static int cur_u16(cursor *c, uint16_t *v) {
   if (cur_left(c) < 2)
     return 0;
-  *v = (uint16_t)(c->p[c->pos] << 8 | c->p[c->pos + 1]);
+  *v = rtcsec_be16(c->p + c->pos);
   c->pos += 2;
   return 1;
 }
@@ -38,8 +39,7 @@ static int cur_u16(cursor *c, uint16_t *v) {
 static int cur_u32(cursor *c, uint32_t *v) {
   if (cur_left(c) < 4)
     return 0;
-  const uint8_t *b = c->p + c->pos;
-  *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+  *v = rtcsec_be32(c->p + c->pos);
   c->pos += 4;
   return 1;
 }
@@ -181,11 +181,6 @@ size_t dcep_open_size(size_t label_len, size_t protocol_len) {
   return DCEP_OPEN_HEADER + label_len + protocol_len;
 }
 
-static void put_u16(uint8_t *b, uint16_t v) {
-  b[0] = (uint8_t)(v >> 8);
-  b[1] = (uint8_t)v;
-}
-
 int dcep_write_open(const dcep_open *o, uint8_t *buf, size_t cap, size_t *len) {
   if (o == NULL || buf == NULL || len == NULL)
     return RTCSEC_ERR_INVALID_ARGUMENT;
@@ -212,11 +207,10 @@ int dcep_write_open(const dcep_open *o, uint8_t *buf, size_t cap, size_t *len) {
   uint32_t param = o->reliability == RTCSEC_CHANNEL_RELIABLE ? 0 : o->reliability_param;
   buf[0] = DCEP_OPEN;
   buf[1] = type;
-  put_u16(buf + 2, o->priority);
-  put_u16(buf + 4, (uint16_t)(param >> 16));
-  put_u16(buf + 6, (uint16_t)param);
-  put_u16(buf + 8, o->label_len);
-  put_u16(buf + 10, o->protocol_len);
+  rtcsec_put_be16(buf + 2, o->priority);
+  rtcsec_put_be32(buf + 4, param);
+  rtcsec_put_be16(buf + 8, o->label_len);
+  rtcsec_put_be16(buf + 10, o->protocol_len);
   if (o->label_len > 0)
     memcpy(buf + DCEP_OPEN_HEADER, o->label, o->label_len);
   if (o->protocol_len > 0)

@@ -990,8 +990,8 @@ static int add_to_nice(rtcsec_ice_agent *a, const char *nice_sdp, unsigned gen) 
   rtcsec_ice_test_candidate_pause();
   NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(a->nice, a->stream_id, nice_sdp);
   int n = -1;
-  if (rtcsec_ice_test_take_refusal()) {
-    nice_candidate_free(c);
+  if (c != NULL && rtcsec_ice_test_take_refusal()) {
+    nice_candidate_free(c); /* libnice's free does not take NULL */
     c = NULL;
   }
   if (c != NULL) {

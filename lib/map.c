@@ -84,14 +84,15 @@ void *rtcsec_map_find(const rtcsec_map *m, uint64_t hash, const void *key, rtcse
   }
 }
 
+static int any_value(const void *value, const void *key) {
+  (void)value;
+  (void)key;
+  return 1;
+}
+
+/* rtcsec_map_find() taking the first value with the hash. */
 void *rtcsec_map_peek(const rtcsec_map *m, uint64_t hash) {
-  if (m->cap == 0)
-    return NULL;
-  for (size_t i = hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-    const rtcsec_map_slot *s = &m->slots[i];
-    if (s->value == NULL || s->hash == hash)
-      return s->value;
-  }
+  return rtcsec_map_find(m, hash, NULL, any_value);
 }
 
 int rtcsec_map_remove(rtcsec_map *m, uint64_t hash, const void *value) {
