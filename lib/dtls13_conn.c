@@ -1160,5 +1160,8 @@ int rtcsec_d13_conn_close(rtcsec_d13_conn *c, uint64_t now) {
   c->flight.active = 0;
   c->retx_deadline = UINT64_MAX;
   c->ack_deadline = UINT64_MAX;
+  /* Nothing is sealed or opened after close (the close_notify is already
+   * sealed in its datagram): the record keys go now, not at free. */
+  rtcsec_d13_conn_wipe_keys(c);
   return RTCSEC_OK;
 }

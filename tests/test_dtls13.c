@@ -1082,6 +1082,13 @@ START_TEST(application_data_flows_both_ways_then_close_notify) {
   ck_assert_int_eq(rtcsec_dtls13_state(pr.server.e), RTCSEC_DTLS_STATE_CLOSED);
   ck_assert_int_eq(rtcsec_dtls13_send(pr.server.e, (const uint8_t *)"x", 1, pr.now),
                    RTCSEC_ERR_INVALID_STATE);
+  /* The record keys went with the close, not at free. */
+  const rtcsec_d13_conn *sc = rtcsec_dtls13_test_conn(pr.server.e);
+  ck_assert(!sc->w_hs.active && !sc->w_app.active && !sc->r_hs.active && !sc->r_app[0].active &&
+            !sc->r_app[1].active && !sc->r_app[2].active);
+  static const uint8_t zero[sizeof(sc->w_secret)];
+  ck_assert_mem_eq(sc->w_secret, zero, sizeof(zero));
+  ck_assert_mem_eq(sc->r_secret, zero, sizeof(zero));
   /* The exporter still answers after the close. */
   rtcsec_srtp_keys k;
   ck_assert_int_eq(rtcsec_dtls13_export_srtp(pr.server.e, &k), 0);
