@@ -52,7 +52,6 @@ struct rtcsec_dtls {
   const rtcsec_dtls_engine_ops *ops;
   void *engine; /* NULL while a server collects its first ClientHello */
   rtcsec_dtls_engine_env env;
-  int enable_dtls13;
   rtcsec_ch_collector *col; /* the first ClientHello, until the engine is chosen */
   rtcsec_dgram_queue out;
   rtcsec_dgram_queue held;
@@ -545,9 +544,9 @@ int rtcsec_dtls_new(rtcsec_dtls **out, const rtcsec_dtls_config *cfg) {
     };
     /* rtcsec's DTLS 1.3 engine speaks WebRTC's profile only (certificate
      * + fingerprint, use_srtp); the uses beyond it stay on DTLS 1.2. */
-    d->enable_dtls13 = cfg->enable_dtls13 && d->role == RTCSEC_DTLS_SERVER && d->use_srtp &&
-                       d->psk_len == 0 && d->ciphers == NULL && d->groups == NULL && d->ca == NULL;
-    if (d->enable_dtls13) {
+    int dtls13 = cfg->enable_dtls13 && d->role == RTCSEC_DTLS_SERVER && d->use_srtp &&
+                 d->psk_len == 0 && d->ciphers == NULL && d->groups == NULL && d->ca == NULL;
+    if (dtls13) {
       /* The version is chosen from the whole first ClientHello. */
       d->col = malloc(sizeof(*d->col));
       rc = d->col != NULL ? RTCSEC_OK : RTCSEC_ERR_NO_MEMORY;

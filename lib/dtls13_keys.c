@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rtcsec/error.h"
+#include "tls_codes.h"
 #include "wire.h"
 
 /* The longest HkdfLabel: uint16 length, label<7..255>, context<0..255>. */
@@ -224,5 +225,5 @@ int rtcsec_transcript_to_message_hash(rtcsec_transcript *t) {
     return rc;
   if (EVP_DigestInit_ex(t->ctx, t->md, NULL) != 1)
     return RTCSEC_ERR_CRYPTO;
-  return rtcsec_transcript_add(t, 254, h, t->hlen);
+  return rtcsec_transcript_add(t, RTCSEC_HS_MESSAGE_HASH, h, t->hlen);
 }

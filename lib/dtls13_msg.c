@@ -9,8 +9,6 @@
 #include "rtcsec/error.h"
 #include "tls_codes.h"
 
-#define ALERT_UNSUPPORTED_EXTENSION 110
-
 const uint8_t rtcsec_d13_hrr_random[32] = {
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
@@ -286,7 +284,7 @@ int rtcsec_d13_read_certificate(const uint8_t *body, size_t len, const uint8_t *
       return RTCSEC_ERR_HANDSHAKE;
     }
     if (rd_left(&exts) > 0) {
-      *alert = ALERT_UNSUPPORTED_EXTENSION;
+      *alert = RTCSEC_ALERT_UNSUPPORTED_EXTENSION;
       return RTCSEC_ERR_HANDSHAKE;
     }
     if (leaf_der == NULL) {

@@ -45,7 +45,6 @@ typedef enum phase {
 
 /* What the server chose from a ClientHello. */
 typedef struct choice {
-  uint16_t version; /* the supported_versions value answered */
   const rtcsec_d13_suite *suite;
   uint16_t group;                   /* 0 until chosen */
   const rtcsec_ch_key_share *share; /* NULL: HelloRetryRequest for group */
@@ -158,7 +157,6 @@ static int choose(rtcsec_dtls13 *e, const rtcsec_client_hello *ch, choice *out, 
   memset(out, 0, sizeof(*out));
   if (!rtcsec_client_hello_offers(ch, RTCSEC_DTLS13_VERSION))
     return refuse(alert, RTCSEC_ALERT_PROTOCOL_VERSION, RTCSEC_ERR_HANDSHAKE);
-  out->version = RTCSEC_DTLS13_VERSION;
   /* RFC 9147 §5.3: legacy_version MUST be {254, 253}; a DTLS 1.3
    * ClientHello with a non-empty legacy_cookie MUST be refused with
    * illegal_parameter. RFC 8446 §4.1.2: compression exactly {0}. */
@@ -240,7 +238,7 @@ static int send_hello_retry_request(rtcsec_dtls13 *e, const rtcsec_client_hello 
     return rc;
   wr_init(&w, buf, sizeof(buf));
   e->hrr_group = e->ch.share == NULL;
-  rtcsec_d13_write_hello_retry_request(&w, e->ch.version, e->ch.suite->id,
+  rtcsec_d13_write_hello_retry_request(&w, RTCSEC_DTLS13_VERSION, e->ch.suite->id,
                                        e->hrr_group ? e->ch.group : 0, e->cookie, COOKIE_LEN);
   rtcsec_d13_conn_flight_begin(&e->c, 0);
   rc = add_message(e, RTCSEC_HS_SERVER_HELLO, &w, 0);
@@ -280,7 +278,7 @@ static int send_server_flight(rtcsec_dtls13 *e, uint64_t now, int *alert) {
   rtcsec_d13_conn_flight_begin(&e->c, 0);
   if (rc == RTCSEC_OK) {
     wr_init(&w, buf, cap);
-    rtcsec_d13_write_server_hello(&w, e->ch.version, random, suite->id, e->ch.group, share,
+    rtcsec_d13_write_server_hello(&w, RTCSEC_DTLS13_VERSION, random, suite->id, e->ch.group, share,
                                   share_len);
     rc = add_message(e, RTCSEC_HS_SERVER_HELLO, &w, 0);
   }
@@ -391,10 +389,12 @@ static int answer_client_hello(rtcsec_dtls13 *e, const rtcsec_client_hello *ch, 
     return fail(e, rc, RTCSEC_ALERT_INTERNAL_ERROR);
   if (e->ch.share == NULL || e->cookie_exchange) {
     rc = send_hello_retry_request(e, ch, now);
+    e->ch.share = NULL; /* pointed into the caller's ClientHello */
     return rc == RTCSEC_OK ? rc : fail(e, rc, RTCSEC_ALERT_INTERNAL_ERROR);
   }
   alert = RTCSEC_ALERT_INTERNAL_ERROR;
   rc = send_server_flight(e, now, &alert);
+  e->ch.share = NULL; /* pointed into the caller's ClientHello */
   return rc == RTCSEC_OK ? rc : fail(e, rc, alert);
 }
 
@@ -438,8 +438,8 @@ static int on_client_hello2(rtcsec_dtls13 *e, const uint8_t *body, size_t len, u
    * request, the shares of the first ClientHello. */
   int shares_ok = e->hrr_group ? ch2.n_key_shares == 1 && ch2.key_shares[0].group == e->ch.group
                                : c2.share != NULL;
-  if (!consistent(&ch1, &ch2) || c2.suite != e->ch.suite || c2.version != e->ch.version ||
-      c2.group != e->ch.group || !shares_ok || c2.profile != e->ch.profile)
+  if (!consistent(&ch1, &ch2) || c2.suite != e->ch.suite || c2.group != e->ch.group || !shares_ok ||
+      c2.profile != e->ch.profile)
     return fail(e, RTCSEC_ERR_HANDSHAKE, RTCSEC_ALERT_ILLEGAL_PARAMETER);
   e->ch.share = c2.share;
   free(e->ch1);
@@ -610,9 +610,13 @@ static int copy_config(rtcsec_dtls13 *e, const rtcsec_dtls13_config *cfg) {
   if (len <= 0)
     return RTCSEC_ERR_CRYPTO;
   e->cert_der_len = (size_t)len;
-  if (X509_up_ref(cfg->cert) != 1 || EVP_PKEY_up_ref(cfg->key) != 1)
+  /* Each reference is kept as soon as it is taken: rtcsec_dtls13_free()
+   * drops what a failed copy took. */
+  if (X509_up_ref(cfg->cert) != 1)
     return RTCSEC_ERR_CRYPTO;
   e->cert = cfg->cert;
+  if (EVP_PKEY_up_ref(cfg->key) != 1)
+    return RTCSEC_ERR_CRYPTO;
   e->key = cfg->key;
   e->allow_aes256 = cfg->allow_aes256;
   e->cookie_exchange = cfg->cookie_exchange;
